@@ -1,0 +1,25 @@
+"""Time is integer milliseconds since the epoch, UTC, everywhere in Titan."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+
+
+def now_ms() -> int:
+    """Wall-clock time in UTC milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def monotonic_ms() -> float:
+    """Monotonic clock for measuring durations; never compare it with now_ms()."""
+    return time.monotonic() * 1000.0
+
+
+def ms_to_datetime(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def utc_day(ms: int) -> str:
+    """The UTC calendar day of a timestamp, as YYYY-MM-DD."""
+    return ms_to_datetime(ms).strftime("%Y-%m-%d")

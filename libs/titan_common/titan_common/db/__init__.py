@@ -1,0 +1,1 @@
+"""Postgres: models, the async engine, and migrations."""

@@ -1,0 +1,82 @@
+"""The service registry: which processes make up Titan and where their code lives.
+
+Only import strings here, so titan_common never imports a service at module load and the
+dependency arrow keeps pointing from services to titan_common.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    name: str
+    package: str
+    settings: str  # "module:Class"
+    app_factory: str  # "module:function(settings) -> FastAPI"
+
+
+SERVICES: dict[str, ServiceSpec] = {
+    spec.name: spec
+    for spec in (
+        ServiceSpec("simulator", "titan_sim", "titan_sim.settings:SimSettings", "titan_sim.api.app:create_app"),
+        ServiceSpec("brain", "titan_brain", "titan_brain.settings:BrainSettings", "titan_brain.api.app:create_app"),
+        ServiceSpec(
+            "execution",
+            "titan_execution",
+            "titan_execution.settings:ExecutionSettings",
+            "titan_execution.api.app:create_app",
+        ),
+        ServiceSpec(
+            "scavenger",
+            "titan_scavenger",
+            "titan_scavenger.settings:ScavengerSettings",
+            "titan_scavenger.api.app:create_app",
+        ),
+        ServiceSpec(
+            "console", "titan_console", "titan_console.settings:ConsoleSettings", "titan_console.api.app:create_app"
+        ),
+    )
+}
+
+# The simulator first (execution connects to it), the console last (it aggregates the rest).
+START_ORDER: tuple[str, ...] = ("simulator", "brain", "execution", "scavenger", "console")
+
+
+def import_string(path: str) -> Any:
+    module_name, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
+def serve(name: str) -> None:
+    """Run one service in this process: validate settings (exit 2), set up logging, serve."""
+    import uvicorn
+
+    from titan_common.logging import setup_logging
+    from titan_common.settings import load_settings
+
+    spec = SERVICES[name]
+    settings = load_settings(import_string(spec.settings))
+    secrets = [settings.internal_token.get_secret_value()]
+    secrets += [v.get_secret_value() for v in settings.__dict__.values() if hasattr(v, "get_secret_value")]
+    setup_logging(
+        name,
+        log_dir=settings.var_dir / "log",
+        level=settings.log_level,
+        max_bytes=settings.log_max_bytes,
+        backups=settings.log_backups,
+        secrets=secrets,
+    )
+    app = import_string(spec.app_factory)(settings)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port_of(name),
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        lifespan="on",
+    )

@@ -1,0 +1,194 @@
+"""Validated configuration from the environment.
+
+Every variable is read once at start and validated together. A bad value stops the
+process with exit code 2 and one message that names every bad variable, so an operator
+fixes them all in one go.
+
+Names: `TITAN_<FIELD>` for everything, except the three the whole stack shares, which
+also work unprefixed: `DATABASE_URL`, `REDIS_URL` and `SYSTEM_MODE`.
+"""
+
+from __future__ import annotations
+
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+
+DEFAULT_PORTS = {
+    "brain": 3100,
+    "execution": 3003,
+    "console": 3002,
+    "scavenger": 3005,
+    "simulator": 9100,
+    "nginx": 8080,
+}
+
+# Well-known defaults that LIVE refuses (see titan_common.cli and the console's auth).
+DEFAULT_INTERNAL_TOKEN = "titan-dev-internal-token"  # noqa: S105 - the dev default LIVE refuses
+
+
+class SystemMode(StrEnum):
+    PAPER = "PAPER"
+    LIVE = "LIVE"
+
+
+def _alias(name: str) -> AliasChoices:
+    return AliasChoices(name, f"TITAN_{name}")
+
+
+def normalise_database_url(url: str) -> str:
+    """Any postgres URL -> the SQLAlchemy asyncpg form. Raises ValueError when malformed."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in {"postgres", "postgresql", "postgresql+asyncpg", "postgresql+psycopg"}:
+        raise ValueError("must start with postgresql:// (or postgres://, postgresql+asyncpg://)")
+    if not parts.path.strip("/"):
+        raise ValueError("must name a database, e.g. postgresql://user@host:5432/titan")
+    if not parts.hostname and "host=" not in parts.query:
+        raise ValueError("must name a host, or a socket directory as ?host=/path")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ValueError(f"has an invalid port: {exc}") from None
+    return "postgresql+asyncpg://" + url.split("://", 1)[1]
+
+
+def plain_database_url(url: str) -> str:
+    """The libpq/asyncpg form (no SQLAlchemy driver suffix)."""
+    return "postgresql://" + url.split("://", 1)[1]
+
+
+def validate_redis_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"redis", "rediss", "unix"}:
+        raise ValueError("must start with redis://, rediss:// or unix://")
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError("must name a host, e.g. redis://127.0.0.1:6379/0")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ValueError(f"has an invalid port: {exc}") from None
+    return url
+
+
+class CommonSettings(BaseSettings):
+    """Settings every Titan process shares. Database and Redis may be absent here (embedded)."""
+
+    model_config = SettingsConfigDict(env_prefix="TITAN_", extra="ignore", populate_by_name=True)
+
+    database_url: str | None = Field(default=None, validation_alias=_alias("DATABASE_URL"))
+    redis_url: str | None = Field(default=None, validation_alias=_alias("REDIS_URL"))
+    system_mode: SystemMode = Field(default=SystemMode.PAPER, validation_alias=_alias("SYSTEM_MODE"))
+
+    host: str = "127.0.0.1"
+    brain_port: Port = DEFAULT_PORTS["brain"]
+    execution_port: Port = DEFAULT_PORTS["execution"]
+    console_port: Port = DEFAULT_PORTS["console"]
+    scavenger_port: Port = DEFAULT_PORTS["scavenger"]
+    simulator_port: Port = DEFAULT_PORTS["simulator"]
+    nginx_port: Port = DEFAULT_PORTS["nginx"]
+
+    var_dir: Path = Path("var")
+    log_level: str = "INFO"
+    log_max_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024
+    log_backups: Annotated[int, Field(ge=0)] = 5
+    run_id: str = "dev"
+    heartbeat_interval_s: Annotated[float, Field(gt=0)] = 2.0
+    heartbeat_ttl_s: Annotated[int, Field(ge=2)] = 10
+    # Service-to-service credential for mutating internal endpoints.
+    internal_token: SecretStr = SecretStr(DEFAULT_INTERNAL_TOKEN)
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else normalise_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        return None if value in (None, "") else validate_redis_url(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return upper
+
+    def port_of(self, service: str) -> int:
+        return int(getattr(self, f"{service}_port"))
+
+    def url_of(self, service: str) -> str:
+        return f"http://{self.host}:{self.port_of(service)}"
+
+
+class ServiceSettings(CommonSettings):
+    """A running service needs both stores; there is no embedded fallback inside a service."""
+
+    database_url: str = Field(validation_alias=_alias("DATABASE_URL"))  # type: ignore[assignment]
+    redis_url: str = Field(validation_alias=_alias("REDIS_URL"))  # type: ignore[assignment]
+
+
+S = TypeVar("S", bound=BaseSettings)
+
+
+class SettingsError(Exception):
+    """Raised by load_settings(exit_on_error=False); str() is the operator-facing message."""
+
+
+def env_name(settings_cls: type[BaseSettings], field: str) -> str:
+    """The environment variable an error location refers to (a field name or an alias)."""
+    if field not in settings_cls.model_fields:
+        return field.upper()  # pydantic reports the alias it read, e.g. DATABASE_URL
+    info = settings_cls.model_fields.get(field)
+    alias = info.validation_alias if info else None
+    if isinstance(alias, AliasChoices) and alias.choices:
+        return str(alias.choices[0])
+    prefix = str(settings_cls.model_config.get("env_prefix", ""))
+    return f"{prefix}{field}".upper()
+
+
+def describe_errors(settings_cls: type[BaseSettings], exc: ValidationError) -> str:
+    lines = [f"invalid configuration ({exc.error_count()} problem(s)):"]
+    for err in exc.errors():
+        loc = err.get("loc") or ("?",)
+        field = str(loc[0])
+        name = env_name(settings_cls, field)
+        value: Any = err.get("input")
+        shown = "<missing>" if err.get("type") == "missing" else repr(_mask(name, value))
+        message = str(err.get("msg", "invalid")).removeprefix("Value error, ")
+        lines.append(f"  {name}={shown}: {message}")
+    return "\n".join(lines)
+
+
+def _mask(name: str, value: Any) -> Any:
+    secretish = any(word in name for word in ("TOKEN", "SECRET", "PASSWORD", "KEY"))
+    if secretish:
+        return "***"
+    if isinstance(value, str) and "://" in value and "@" in value:
+        # never echo a password embedded in a URL
+        scheme, rest = value.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}" if ":" in creds else value
+    return value
+
+
+def load_settings(settings_cls: type[S], *, exit_on_error: bool = True, **overrides: Any) -> S:
+    """Build and validate settings; on error print every bad variable and exit 2."""
+    try:
+        return settings_cls(**overrides)
+    except ValidationError as exc:
+        message = describe_errors(settings_cls, exc)
+        if not exit_on_error:
+            raise SettingsError(message) from None
+        print(f"titan: {message}", file=sys.stderr)
+        raise SystemExit(2) from None

@@ -1,0 +1,1 @@
+"""Pure brain logic. Nothing here performs I/O or reads the clock."""

@@ -1,0 +1,9 @@
+"""The console's one settings object."""
+
+from __future__ import annotations
+
+from titan_common.settings import ServiceSettings
+
+
+class ConsoleSettings(ServiceSettings):
+    pass

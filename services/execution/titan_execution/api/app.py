@@ -1,0 +1,13 @@
+"""The execution's FastAPI app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from titan_common.service import create_service_app
+from titan_execution import runtime
+from titan_execution.settings import ExecutionSettings
+
+
+def create_app(settings: ExecutionSettings) -> FastAPI:
+    return create_service_app("execution", settings, setup=runtime.setup)

@@ -1,0 +1,1 @@
+"""Pure execution logic. Nothing here performs I/O or reads the clock."""

@@ -1,0 +1,3 @@
+from titan_common.services import serve
+
+serve("scavenger")

@@ -1,0 +1,1 @@
+"""Pure simulator logic: matching, accounts, funding."""

@@ -1,0 +1,1 @@
+"""Simulator loops and I/O wiring."""
