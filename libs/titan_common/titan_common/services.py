@@ -7,6 +7,8 @@ dependency arrow keeps pointing from services to titan_common.
 from __future__ import annotations
 
 import importlib
+import signal
+import sys
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,6 +53,10 @@ def import_string(path: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
+def _exit_cleanly(signum: int, _frame: object) -> None:
+    sys.exit(0)
+
+
 def serve(name: str) -> None:
     """Run one service in this process: validate settings (exit 2), set up logging, serve."""
     import uvicorn
@@ -71,6 +77,11 @@ def serve(name: str) -> None:
         secrets=secrets,
     )
     app = import_string(spec.app_factory)(settings)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal against the
+    # handler that was installed before it started. Installing ours turns that re-raise into
+    # exit code 0, so supervisors can tell a clean stop from a crash.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     uvicorn.run(
         app,
         host=settings.host,

@@ -133,8 +133,8 @@ class CommonSettings(BaseSettings):
 class ServiceSettings(CommonSettings):
     """A running service needs both stores; there is no embedded fallback inside a service."""
 
-    database_url: str = Field(validation_alias=_alias("DATABASE_URL"))  # type: ignore[assignment]
-    redis_url: str = Field(validation_alias=_alias("REDIS_URL"))  # type: ignore[assignment]
+    database_url: str = Field(validation_alias=_alias("DATABASE_URL"))
+    redis_url: str = Field(validation_alias=_alias("REDIS_URL"))
 
 
 S = TypeVar("S", bound=BaseSettings)

@@ -85,7 +85,7 @@ class Subscriber(Generic[M]):
             finally:
                 # the connection may already be gone; there is nothing left to clean
                 with contextlib.suppress(Exception):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 
 async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> None:

@@ -97,7 +97,8 @@ class StreamConsumer(Generic[M]):
             start_id=self._claim_cursor,
             count=self.batch_size,
         )
-        next_cursor, entries = result[0], result[1]
+        next_cursor: bytes | str = result[0]
+        entries: list[tuple[bytes, dict[bytes, bytes]]] = result[1]
         self._claim_cursor = next_cursor.decode() if isinstance(next_cursor, bytes) else str(next_cursor)
         if not entries:
             return []
@@ -114,7 +115,7 @@ class StreamConsumer(Generic[M]):
         return deliveries
 
     async def read_new(self) -> list[Delivery[M]]:
-        response = await self._redis.xreadgroup(
+        response: list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] = await self._redis.xreadgroup(
             self.group, self.consumer, {self.spec.name: ">"}, count=self.batch_size, block=self.block_ms
         )
         deliveries: list[Delivery[M]] = []

@@ -1,0 +1,1 @@
+"""The `titan` command: one entry point for people and scripts."""

@@ -1,0 +1,191 @@
+"""`titan` CLI (typer). Each command is thin: it validates input and calls into the library."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal, InvalidOperation
+from typing import Annotated
+
+import httpx
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from titan_common.settings import CommonSettings, load_settings
+
+app = typer.Typer(help="Titan: run, migrate, check and operate the stack.", no_args_is_help=True)
+user_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
+app.add_typer(user_app, name="user")
+console = Console()
+
+
+def _settings() -> CommonSettings:
+    return load_settings(CommonSettings)
+
+
+def _setup_cli_logging(settings: CommonSettings, name: str) -> None:
+    from titan_common.logging import setup_logging
+
+    setup_logging(name, log_dir=settings.var_dir / "log", level=settings.log_level)
+
+
+@app.command()
+def up(
+    services: Annotated[str, typer.Option(help="Comma-separated subset, e.g. brain,console (default: all)")] = "",
+    live: Annotated[bool, typer.Option("--live", help="Required, with var/LIVE.ok, for SYSTEM_MODE=LIVE")] = False,
+) -> None:
+    """Start the whole stack (embedded Postgres/Redis when no URL is given). Ctrl-C stops it."""
+    from titan_common.cli.stores import open_stores
+    from titan_common.cli.up import LiveRefused, run_up
+    from titan_common.services import START_ORDER
+
+    settings = _settings()
+    chosen = [s.strip() for s in services.split(",") if s.strip()] or list(START_ORDER)
+    unknown = sorted(set(chosen) - set(START_ORDER))
+    if unknown:
+        console.print(f"[red]unknown service(s): {', '.join(unknown)}[/red]; choose from {', '.join(START_ORDER)}")
+        raise typer.Exit(2)
+    _setup_cli_logging(settings, "supervisor")
+    try:
+        with open_stores(settings) as stores:
+            raise typer.Exit(run_up(settings, stores, services=chosen, live=live))
+    except LiveRefused as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+
+@app.command()
+def migrate() -> None:
+    """Apply database migrations (safe to run twice)."""
+    from titan_common.cli.stores import open_stores
+    from titan_common.db import migrate as migrations
+
+    settings = _settings()
+    with open_stores(settings, need_redis=False) as stores:
+        before = migrations.current_revision(stores.database_url)
+        migrations.upgrade(stores.database_url)
+        after = migrations.current_revision(stores.database_url)
+    console.print(f"database at revision {after} (was {before or 'empty'})")
+
+
+@app.command()
+def health(timeout: Annotated[float, typer.Option(help="Seconds per service")] = 3.0) -> None:
+    """Show every service's /health. Exit 0 only when all are healthy."""
+    from titan_common.services import START_ORDER
+
+    settings = _settings()
+    table = Table("service", "status", "mode", "reasons", "uptime", "url")
+    all_ok = True
+    with httpx.Client(timeout=timeout) as client:
+        for name in START_ORDER:
+            url = settings.url_of(name)
+            try:
+                body = client.get(f"{url}/health").json()
+                status = str(body.get("status", "unknown"))
+                mode = str(body.get("mode", ""))
+                reasons = ",".join(body.get("reasons", [])) or "-"
+                uptime = f"{float(body.get('uptime', 0)):.0f}s"
+            except (httpx.HTTPError, ValueError) as exc:
+                status, mode, reasons, uptime = "unhealthy", "", type(exc).__name__, "-"
+            healthy = status in ("ok", "healthy")
+            all_ok &= healthy
+            colour = "green" if healthy else ("yellow" if status == "degraded" else "red")
+            table.add_row(name, f"[{colour}]{status}[/{colour}]", mode, reasons, uptime, url)
+    console.print(table)
+    raise typer.Exit(0 if all_ok else 1)
+
+
+@app.command()
+def serve(service: Annotated[str, typer.Argument(help="brain|execution|console|scavenger|simulator")]) -> None:
+    """Run one service in the foreground (what `titan up` runs for each child)."""
+    from titan_common.services import SERVICES
+    from titan_common.services import serve as serve_service
+
+    if service not in SERVICES:
+        console.print(f"[red]unknown service {service!r}[/red]; choose from {', '.join(SERVICES)}")
+        raise typer.Exit(2)
+    serve_service(service)
+
+
+@user_app.command("add")
+def user_add(
+    username: Annotated[str, typer.Argument(help="Login name")],
+    role: Annotated[str, typer.Option(help="viewer | operator | admin")] = "operator",
+    password: Annotated[
+        str,
+        typer.Option(prompt=True, hide_input=True, confirmation_prompt=True, envvar="TITAN_NEW_USER_PASSWORD"),
+    ] = "",
+) -> None:
+    """Create an operator account (argon2-hashed password)."""
+    from titan_common.auth import Role, UserExists, add_user
+    from titan_common.cli.stores import open_stores
+    from titan_common.db import migrate as migrations
+    from titan_common.db.engine import make_engine, make_sessionmaker
+
+    try:
+        chosen_role = Role(role)
+    except ValueError:
+        console.print(f"[red]role must be one of: {', '.join(r.value for r in Role)}[/red]")
+        raise typer.Exit(2) from None
+    settings = _settings()
+
+    async def create(database_url: str) -> None:
+        engine = make_engine(database_url, pool_size=1)
+        try:
+            async with make_sessionmaker(engine)() as session, session.begin():
+                await add_user(session, username, password, chosen_role)
+        finally:
+            await engine.dispose()
+
+    with open_stores(settings, need_redis=False) as stores:
+        migrations.upgrade(stores.database_url)
+        try:
+            asyncio.run(create(stores.database_url))
+        except UserExists:
+            console.print(f"[red]user {username!r} already exists[/red]")
+            raise typer.Exit(1) from None
+        except ValueError as exc:
+            console.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    console.print(f"created {chosen_role.value} {username!r}")
+
+
+@app.command()
+def sim(
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 9100,
+    seed: Annotated[int, typer.Option()] = 42,
+    symbols: Annotated[str, typer.Option(help="Comma-separated, e.g. BTCUSDT,ETHUSDT")] = "",
+    balance: Annotated[str, typer.Option(help="Starting USDT balance")] = "10000",
+    api_key: Annotated[str, typer.Option(envvar="TITAN_SIM_API_KEY")] = "",
+    api_secret: Annotated[str, typer.Option(envvar="TITAN_SIM_API_SECRET")] = "",
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+) -> None:
+    """Run the Bybit v5-compatible exchange simulator standalone."""
+    try:
+        starting_balance = Decimal(balance)
+    except InvalidOperation:
+        console.print(f"[red]--balance must be a number, got {balance!r}[/red]")
+        raise typer.Exit(2) from None
+    if not api_key or not api_secret:
+        console.print("[red]--api-key and --api-secret are required (or TITAN_SIM_API_KEY/SECRET)[/red]")
+        raise typer.Exit(2)
+    from titan_sim.cli import run_standalone  # type: ignore[import-not-found,unused-ignore]
+
+    symbol_list = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    run_standalone(
+        port=port,
+        seed=seed,
+        symbols=symbol_list,
+        balance=starting_balance,
+        api_key=api_key,
+        api_secret=api_secret,
+        host=host,
+    )
+
+
+def main() -> None:
+    app(prog_name="titan")
+
+
+if __name__ == "__main__":
+    main()

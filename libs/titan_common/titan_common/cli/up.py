@@ -1,0 +1,153 @@
+"""`titan up`: migrate, then run the whole stack under the supervisor until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import secrets
+import signal
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from titan_common.auth import (
+    DEFAULT_ADMIN_PASSWORD,
+    DEFAULT_ADMIN_USERNAME,
+    ensure_bootstrap_admin,
+    users_with_default_password,
+)
+from titan_common.cli.stores import Stores
+from titan_common.cli.supervisor import Child, Supervisor
+from titan_common.db import migrate
+from titan_common.db.engine import make_engine, make_sessionmaker
+from titan_common.services import SERVICES, START_ORDER
+from titan_common.settings import DEFAULT_INTERNAL_TOKEN, CommonSettings, SystemMode
+
+log = logging.getLogger("titan.up")
+
+
+class LiveRefused(Exception):
+    """LIVE mode preconditions are not met; the message says which."""
+
+
+def simulator_credentials(var_dir: Path) -> dict[str, str]:
+    """The simulator's API key pair, generated once and kept in var/ (mode 600)."""
+    path = var_dir / "sim-credentials.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    var_dir.mkdir(parents=True, exist_ok=True)
+    creds = {"api_key": "SIM" + secrets.token_hex(9).upper(), "api_secret": secrets.token_hex(18)}
+    path.write_text(json.dumps(creds))
+    path.chmod(0o600)
+    return creds
+
+
+async def _prepare_accounts(database_url: str, mode: SystemMode) -> tuple[bool, list[str]]:
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        sessions = make_sessionmaker(engine)
+        created = await ensure_bootstrap_admin(sessions) if mode is SystemMode.PAPER else False
+        defaults = await users_with_default_password(sessions)
+        return created, defaults
+    finally:
+        await engine.dispose()
+
+
+def check_live_preconditions(settings: CommonSettings, live_flag: bool, default_users: list[str]) -> None:
+    problems = []
+    if not live_flag:
+        problems.append("SYSTEM_MODE=LIVE needs the --live flag")
+    if not (settings.var_dir / "LIVE.ok").exists():
+        problems.append(f"SYSTEM_MODE=LIVE needs the file {settings.var_dir / 'LIVE.ok'}")
+    if settings.internal_token.get_secret_value() == DEFAULT_INTERNAL_TOKEN:
+        problems.append("TITAN_INTERNAL_TOKEN is the default; set a secret one")
+    if default_users:
+        problems.append(f"accounts still use the default password: {', '.join(default_users)}")
+    if problems:
+        raise LiveRefused("LIVE refused: " + "; ".join(problems))
+
+
+def child_env(settings: CommonSettings, stores: Stores, sim_creds: dict[str, str]) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DATABASE_URL": stores.database_url,
+            "REDIS_URL": stores.redis_url or "",
+            "SYSTEM_MODE": settings.system_mode.value,
+            "TITAN_VAR_DIR": str(settings.var_dir.resolve()),
+            "TITAN_RUN_ID": settings.run_id,
+            "PYTHONUNBUFFERED": "1",
+            "TITAN_SIM_API_KEY": sim_creds["api_key"],
+            "TITAN_SIM_API_SECRET": sim_creds["api_secret"],
+        }
+    )
+    if settings.system_mode is SystemMode.PAPER:
+        # PAPER trades against the local simulator with the generated key pair.
+        env.setdefault("TITAN_BYBIT_ENDPOINT", f"http://127.0.0.1:{settings.simulator_port}")
+        env.setdefault("TITAN_BYBIT_API_KEY", sim_creds["api_key"])
+        env.setdefault("TITAN_BYBIT_API_SECRET", sim_creds["api_secret"])
+    return env
+
+
+async def wait_healthy(settings: CommonSettings, services: list[str], timeout_s: float) -> dict[str, str]:
+    """Poll every service's /health until all are ok (or the timeout); returns the last statuses."""
+    statuses = dict.fromkeys(services, "starting")
+    deadline = time.monotonic() + timeout_s
+    async with httpx.AsyncClient(timeout=2.0) as client:
+        while time.monotonic() < deadline:
+            for name in services:
+                try:
+                    response = await client.get(f"{settings.url_of(name)}/health")
+                    statuses[name] = str(response.json().get("status", "unknown"))
+                except (httpx.HTTPError, ValueError):
+                    statuses[name] = "down"
+            if all(s in ("ok", "healthy") for s in statuses.values()):
+                break
+            await asyncio.sleep(0.5)
+    return statuses
+
+
+def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], live: bool) -> int:
+    migrate.upgrade(stores.database_url)
+    created_admin, default_users = asyncio.run(_prepare_accounts(stores.database_url, settings.system_mode))
+    if settings.system_mode is SystemMode.LIVE:
+        check_live_preconditions(settings, live, default_users)
+    env = child_env(settings, stores, simulator_credentials(settings.var_dir))
+    children = [
+        Child(name=name, argv=[sys.executable, "-m", SERVICES[name].package], env=env)
+        for name in START_ORDER
+        if name in services
+    ]
+    supervisor = Supervisor(children)
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, supervisor.stop)
+        runner = asyncio.create_task(supervisor.run())
+        statuses = await wait_healthy(settings, services, timeout_s=90)
+        if not supervisor.stopping.is_set():
+            _print_banner(settings, services, statuses, created_admin or bool(default_users))
+        await runner
+
+    asyncio.run(main())
+    return 0
+
+
+def _print_banner(settings: CommonSettings, services: list[str], statuses: dict[str, str], show_default: bool) -> None:
+    lines = ["", "=" * 72, f"Titan is up ({settings.system_mode.value})", ""]
+    for name in services:
+        lines.append(f"  {name:<10} {statuses.get(name, '?'):<9} {settings.url_of(name)}")
+    lines.append("")
+    if "console" in services:
+        lines.append(f"  Console:  {settings.url_of('console')}/")
+    if show_default:
+        lines.append(f"  Login:    {DEFAULT_ADMIN_USERNAME} / {DEFAULT_ADMIN_PASSWORD}   (PAPER default; change it)")
+    lines += ["  Stop:     Ctrl-C", "=" * 72, ""]
+    sys.stdout.write("\n".join(lines) + "\n")
+    sys.stdout.flush()

@@ -1,0 +1,113 @@
+"""Every service as a real uvicorn process: /health ok, /metrics served, SIGTERM under 10 s."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.processes import SERVICE_NAMES, free_ports, port_env, start_service, terminate, wait_for_health
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def running_services(database_url: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    var_dir = tmp_path_factory.mktemp("var")
+    ports = free_ports()
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "TITAN_VAR_DIR": str(var_dir),
+        "TITAN_RUN_ID": "process-test",
+        **port_env(ports),
+    }
+    processes = {name: start_service(name, env, var_dir / f"{name}.out") for name in SERVICE_NAMES}
+    yield ports, processes, var_dir
+    for process in processes.values():
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+@pytest.mark.parametrize("name", SERVICE_NAMES)
+def test_health_and_metrics(name: str, running_services) -> None:  # type: ignore[no-untyped-def]
+    ports, _processes, _var = running_services
+    url = f"http://127.0.0.1:{ports[name]}"
+    body = wait_for_health(url, timeout=40)
+    assert body["service"] == name
+    assert body["mode"] == "NORMAL"
+    assert isinstance(body["uptime"], float | int)
+    checks = body["checks"]
+    assert isinstance(checks, dict)
+    if name != "simulator":
+        for dependency in ("db", "redis"):
+            assert checks[dependency]["ok"] is True
+            assert checks[dependency]["latency_ms"] >= 0
+    metrics = httpx.get(f"{url}/metrics", timeout=5)
+    assert metrics.status_code == 200
+    assert "text/plain" in metrics.headers["content-type"]
+    assert f'titan_service_up{{service="{name}"}} 1.0' in metrics.text
+    assert "process_resident_memory_bytes" in metrics.text
+
+
+def test_heartbeats_are_in_redis_with_a_ttl(running_services, redis_url: str) -> None:  # type: ignore[no-untyped-def]
+    import redis as sync_redis
+
+    ports, _processes, _var = running_services
+    for name in SERVICE_NAMES:
+        wait_for_health(f"http://127.0.0.1:{ports[name]}", timeout=40)
+    client = sync_redis.Redis.from_url(redis_url)
+    for name in ("brain", "execution", "scavenger", "console"):
+        assert client.exists(f"titan:hb:{name}")
+        assert 0 < client.ttl(f"titan:hb:{name}") <= 10
+
+
+def test_errors_have_one_json_shape(running_services) -> None:  # type: ignore[no-untyped-def]
+    ports, _processes, _var = running_services
+    response = httpx.get(f"http://127.0.0.1:{ports['brain']}/no-such-path", timeout=5)
+    assert response.status_code == 404
+    assert response.json() == {"error": {"status": 404, "code": "Not Found", "message": "Not Found"}} or set(
+        response.json()["error"]
+    ) >= {"status", "code", "message"}
+
+
+def test_logs_go_to_var_log(running_services) -> None:  # type: ignore[no-untyped-def]
+    ports, _processes, var_dir = running_services
+    wait_for_health(f"http://127.0.0.1:{ports['brain']}", timeout=40)
+    text = (Path(var_dir) / "log" / "brain.log").read_text()
+    assert "[INFO] brain started" in text
+
+
+def test_sigterm_stops_every_service_within_10_seconds(running_services) -> None:  # type: ignore[no-untyped-def]
+    ports, processes, _var = running_services
+    for name in SERVICE_NAMES:
+        wait_for_health(f"http://127.0.0.1:{ports[name]}", timeout=40)
+    for name, process in processes.items():
+        took = terminate(process, timeout=10)
+        assert process.returncode == 0, f"{name} exited {process.returncode}"
+        assert took < 10
+
+
+def test_bad_settings_exit_2_naming_the_variable(tmp_path: Path) -> None:
+    for env, name in (
+        (
+            {"TITAN_BRAIN_PORT": "99999", "DATABASE_URL": "postgresql://u@h/db", "REDIS_URL": "redis://h"},
+            "TITAN_BRAIN_PORT",
+        ),
+        ({"DATABASE_URL": "postgresql://u@h:notaport/db", "REDIS_URL": "redis://h"}, "DATABASE_URL"),
+        ({"DATABASE_URL": "postgresql://u@h/db", "REDIS_URL": "redis//h"}, "REDIS_URL"),
+    ):
+        result = subprocess.run(
+            [sys.executable, "-m", "titan_brain"],
+            env={"PATH": "/usr/bin:/bin", "TITAN_VAR_DIR": str(tmp_path), **env},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert result.returncode == 2, result.stderr
+        assert name in result.stderr

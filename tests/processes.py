@@ -1,0 +1,66 @@
+"""Start Titan processes for tests the way `titan up` does: real processes on free ports."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import httpx
+
+from titan_common.embedded import free_port
+from titan_common.services import SERVICES
+
+SERVICE_NAMES = ("simulator", "brain", "execution", "scavenger", "console")
+
+
+def port_env(ports: dict[str, int]) -> dict[str, str]:
+    return {f"TITAN_{name.upper()}_PORT": str(port) for name, port in ports.items()}
+
+
+def free_ports(names: Iterable[str] = SERVICE_NAMES) -> dict[str, int]:
+    return {name: free_port() for name in names}
+
+
+def wait_for_health(url: str, timeout: float = 30.0, want: Iterable[str] = ("ok",)) -> dict[str, object]:
+    deadline = time.monotonic() + timeout
+    last: object = None
+    while time.monotonic() < deadline:
+        try:
+            body = httpx.get(f"{url}/health", timeout=2.0).json()
+            if body.get("status") in want:
+                return dict(body)
+            last = body
+        except (httpx.HTTPError, ValueError) as exc:
+            last = exc
+        time.sleep(0.2)
+    raise AssertionError(f"{url}/health never became {tuple(want)}: {last}")
+
+
+def start_service(name: str, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    handle = log_path.open("ab")
+    return subprocess.Popen(
+        [sys.executable, "-m", SERVICES[name].package],
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> float:
+    """SIGTERM and wait; returns the seconds it took. Kills (and fails) past the timeout."""
+    started = time.monotonic()
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise AssertionError(f"pid {process.pid} ignored SIGTERM for {timeout}s") from None
+    return time.monotonic() - started
