@@ -17,7 +17,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
@@ -115,9 +115,11 @@ class StreamConsumer(Generic[M]):
         return deliveries
 
     async def read_new(self) -> list[Delivery[M]]:
-        response: list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]] = await self._redis.xreadgroup(
+        raw = await self._redis.xreadgroup(
             self.group, self.consumer, {self.spec.name: ">"}, count=self.batch_size, block=self.block_ms
         )
+        # RESP2 (the protocol make_redis speaks) answers [[stream, [(id, fields), ...]], ...]
+        response = cast(list[tuple[bytes, list[tuple[bytes, dict[bytes, bytes]]]]], raw)
         deliveries: list[Delivery[M]] = []
         for _stream, entries in response or []:
             for raw_id, fields in entries:
