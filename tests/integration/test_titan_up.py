@@ -10,6 +10,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -22,7 +23,9 @@ pytestmark = pytest.mark.integration
 
 
 def _titan() -> str:
-    found = shutil.which("titan")
+    # the venv's own script, whether or not the venv is activated
+    beside_python = Path(sys.executable).parent / "titan"
+    found = str(beside_python) if beside_python.exists() else shutil.which("titan")
     assert found, "the titan CLI is not installed in this environment"
     return found
 
