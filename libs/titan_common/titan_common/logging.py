@@ -116,6 +116,9 @@ def setup_logging(
         handler.addFilter(redacting)
         root.addHandler(handler)
     root.setLevel(level)
+    # chatty libraries: one line per HTTP request or per pg_ctl call is noise in a blackbox log
+    for name in ("httpx", "httpcore", "pgserver"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # uvicorn installs its own handlers; route them through ours so nothing bypasses redaction
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
         lib_logger = logging.getLogger(name)

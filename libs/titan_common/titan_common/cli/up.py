@@ -94,12 +94,14 @@ def child_env(settings: CommonSettings, stores: Stores, sim_creds: dict[str, str
     return env
 
 
-async def wait_healthy(settings: CommonSettings, services: list[str], timeout_s: float) -> dict[str, str]:
-    """Poll every service's /health until all are ok (or the timeout); returns the last statuses."""
+async def wait_healthy(
+    settings: CommonSettings, services: list[str], timeout_s: float, stop: asyncio.Event | None = None
+) -> dict[str, str]:
+    """Poll every service's /health until all are ok, the timeout, or `stop`; returns the last statuses."""
     statuses = dict.fromkeys(services, "starting")
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(timeout=2.0) as client:
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not (stop and stop.is_set()):
             for name in services:
                 try:
                     response = await client.get(f"{settings.url_of(name)}/health")
@@ -129,11 +131,17 @@ def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], liv
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, supervisor.stop)
-        runner = asyncio.create_task(supervisor.run())
-        statuses = await wait_healthy(settings, services, timeout_s=90)
-        if not supervisor.stopping.is_set():
-            _print_banner(settings, services, statuses, created_admin or bool(default_users))
-        await runner
+
+        async def announce() -> None:
+            statuses = await wait_healthy(settings, services, timeout_s=90, stop=supervisor.stopping)
+            if not supervisor.stopping.is_set():
+                _print_banner(settings, services, statuses, created_admin or bool(default_users))
+
+        # the banner waits beside the supervisor, never in front of a Ctrl-C
+        banner = asyncio.create_task(announce())
+        await supervisor.run()
+        banner.cancel()
+        await asyncio.gather(banner, return_exceptions=True)
 
     asyncio.run(main())
     return 0
