@@ -22,6 +22,9 @@ class ReasonCode(StrEnum):
     EDGE_TOO_LOW = "EDGE_TOO_LOW"
     COST_TOO_HIGH = "COST_TOO_HIGH"
     SIZE_ZERO = "SIZE_ZERO"
+    # execution's own refusals of an intent (its second, independent look)
+    DUPLICATE_INTENT = "DUPLICATE_INTENT"
+    BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"
 
     # --- operations ---
     DB_UNAVAILABLE = "DB_UNAVAILABLE"
