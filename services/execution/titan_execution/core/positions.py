@@ -1,0 +1,197 @@
+"""Shadow positions from fills: one position per symbol (one-way mode), pure Decimal math.
+
+A fill in the position's direction (or on a flat book) adds at a size-weighted average
+entry. A fill against it closes up to the open size, realising (exit - entry) x qty x
+direction; any remainder opens the other way at the fill price (a flip). When a position
+returns to zero (or flips), the round trip is emitted as a ClosedTrade with its PnL,
+fees and R multiple. Funding arrives as a fill of exec_type "Funding": its fee is charged
+to the position and nothing else changes.
+
+Fills are idempotent by exec_id: the same execution seen on the WebSocket and over REST
+is applied once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from decimal import Decimal
+
+from titan_common.messages import Side
+
+ZERO = Decimal(0)
+
+
+@dataclass(frozen=True)
+class Fill:
+    exec_id: str
+    symbol: str
+    side: Side
+    qty: Decimal
+    price: Decimal
+    fee: Decimal  # positive = paid, negative = rebate
+    ts_ms: int
+    exec_type: str = "Trade"
+
+
+@dataclass(frozen=True)
+class Position:
+    symbol: str
+    side: Side | None = None  # None when flat
+    size: Decimal = ZERO
+    avg_entry: Decimal = ZERO
+    realised_pnl: Decimal = ZERO  # gross, over the position's life
+    fees: Decimal = ZERO
+    opened_ms: int | None = None
+    stop_loss: Decimal | None = None
+    # the round trip in progress
+    trip_entry_value: Decimal = ZERO
+    trip_max_size: Decimal = ZERO
+    trip_exit_qty: Decimal = ZERO
+    trip_exit_value: Decimal = ZERO
+    trip_pnl: Decimal = ZERO
+    trip_fees: Decimal = ZERO
+    trip_initial_stop: Decimal | None = None
+
+    @property
+    def is_flat(self) -> bool:
+        return self.size == 0
+
+    @property
+    def direction(self) -> int:
+        return 0 if self.side is None else (1 if self.side is Side.BUY else -1)
+
+    def unrealised_pnl(self, mark_price: Decimal) -> Decimal:
+        return (mark_price - self.avg_entry) * self.size * self.direction
+
+    def notional(self, mark_price: Decimal) -> Decimal:
+        return self.size * mark_price
+
+
+@dataclass(frozen=True)
+class ClosedTrade:
+    symbol: str
+    side: Side
+    qty: Decimal  # the largest size held during the trip
+    entry_price: Decimal
+    exit_price: Decimal
+    pnl: Decimal  # gross
+    fees: Decimal
+    r_multiple: Decimal | None
+    opened_ms: int
+    closed_ms: int
+
+    @property
+    def net_pnl(self) -> Decimal:
+        return self.pnl - self.fees
+
+
+def apply_fill(position: Position, fill: Fill) -> tuple[Position, ClosedTrade | None]:
+    """The position after one fill, and the round trip it completed, if any."""
+    if fill.symbol != position.symbol:
+        raise ValueError(f"fill for {fill.symbol} applied to {position.symbol}")
+    if fill.exec_type != "Trade":
+        return replace(position, fees=position.fees + fill.fee, trip_fees=position.trip_fees + fill.fee), None
+    if fill.qty <= 0:
+        raise ValueError("fill qty must be positive")
+    if position.is_flat or fill.side is position.side:
+        return _add(position, fill), None
+    return _reduce(position, fill)
+
+
+def _add(position: Position, fill: Fill) -> Position:
+    size = position.size + fill.qty
+    avg = (position.avg_entry * position.size + fill.price * fill.qty) / size
+    opening = position.is_flat
+    return replace(
+        position,
+        side=fill.side,
+        size=size,
+        avg_entry=avg,
+        fees=position.fees + fill.fee,
+        opened_ms=fill.ts_ms if opening else position.opened_ms,
+        trip_entry_value=position.trip_entry_value + fill.price * fill.qty,
+        trip_max_size=max(position.trip_max_size, size),
+        trip_fees=position.trip_fees + fill.fee,
+        trip_initial_stop=position.stop_loss if opening else position.trip_initial_stop,
+    )
+
+
+def _reduce(position: Position, fill: Fill) -> tuple[Position, ClosedTrade | None]:
+    closing = min(fill.qty, position.size)
+    pnl = (fill.price - position.avg_entry) * closing * position.direction
+    # the fee is split pro rata between the closing part and any flip remainder
+    closing_fee = fill.fee * closing / fill.qty
+    remaining = position.size - closing
+    reduced = replace(
+        position,
+        size=remaining,
+        realised_pnl=position.realised_pnl + pnl,
+        fees=position.fees + closing_fee,
+        trip_exit_qty=position.trip_exit_qty + closing,
+        trip_exit_value=position.trip_exit_value + fill.price * closing,
+        trip_pnl=position.trip_pnl + pnl,
+        trip_fees=position.trip_fees + closing_fee,
+    )
+    if remaining > 0:
+        return reduced, None
+    trade = _close_trip(reduced, fill.ts_ms)
+    flat = Position(
+        symbol=position.symbol,
+        realised_pnl=reduced.realised_pnl,
+        fees=reduced.fees,
+    )
+    flip_qty = fill.qty - closing
+    if flip_qty > 0:
+        flip = replace(fill, qty=flip_qty, fee=fill.fee - closing_fee)
+        return _add(flat, flip), trade
+    return flat, trade
+
+
+def _close_trip(position: Position, closed_ms: int) -> ClosedTrade:
+    assert position.side is not None
+    qty = position.trip_max_size
+    entry_price = position.trip_entry_value / qty if qty else ZERO
+    exit_price = position.trip_exit_value / position.trip_exit_qty if position.trip_exit_qty else ZERO
+    r_multiple = None
+    stop = position.trip_initial_stop
+    if stop is not None and entry_price != stop and qty > 0:
+        risk = abs(entry_price - stop) * qty
+        r_multiple = (position.trip_pnl - position.trip_fees) / risk
+    return ClosedTrade(
+        symbol=position.symbol,
+        side=position.side,
+        qty=qty,
+        entry_price=entry_price,
+        exit_price=exit_price,
+        pnl=position.trip_pnl,
+        fees=position.trip_fees,
+        r_multiple=r_multiple,
+        opened_ms=position.opened_ms or closed_ms,
+        closed_ms=closed_ms,
+    )
+
+
+@dataclass
+class ShadowBook:
+    """Positions by symbol, fed by fills from any source, each exec_id applied once."""
+
+    positions: dict[str, Position] = field(default_factory=dict)
+    seen_exec_ids: set[str] = field(default_factory=set)
+
+    def position(self, symbol: str) -> Position:
+        return self.positions.get(symbol) or Position(symbol=symbol)
+
+    def apply(self, fill: Fill) -> tuple[bool, ClosedTrade | None]:
+        """(applied, closed trade). A fill already seen is ignored: (False, None)."""
+        if fill.exec_id in self.seen_exec_ids:
+            return False, None
+        updated, trade = apply_fill(self.position(fill.symbol), fill)
+        self.positions[fill.symbol] = updated
+        self.seen_exec_ids.add(fill.exec_id)
+        return True, trade
+
+    def set_stop(self, symbol: str, stop_loss: Decimal | None) -> None:
+        self.positions[symbol] = replace(self.position(symbol), stop_loss=stop_loss)
+
+    def open_positions(self) -> list[Position]:
+        return [p for p in self.positions.values() if not p.is_flat]

@@ -1,0 +1,89 @@
+"""Position accounting against hand calculations."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from titan_common.messages import Side
+from titan_execution.core.positions import Fill, Position, ShadowBook, apply_fill
+
+N = 0
+
+
+def fill(side: Side, qty: str, price: str, fee: str = "0", ts: int = 1, exec_type: str = "Trade") -> Fill:
+    global N
+    N += 1
+    return Fill(f"e{N}", "BTCUSDT", side, D(qty), D(price), D(fee), ts, exec_type)
+
+
+def test_adding_averages_the_entry() -> None:
+    p = Position("BTCUSDT")
+    p, _ = apply_fill(p, fill(Side.BUY, "1", "100", "0.055"))
+    p, _ = apply_fill(p, fill(Side.BUY, "3", "104", "0.1716"))
+    assert p.side is Side.BUY
+    assert p.size == D(4)
+    assert p.avg_entry == D(103)  # (100*1 + 104*3) / 4
+    assert p.fees == D("0.2266")
+    assert p.unrealised_pnl(D(110)) == D(28)  # (110-103)*4
+
+
+def test_long_round_trip_pnl_fees_and_r() -> None:
+    p = Position("BTCUSDT", stop_loss=D(95))
+    p, _ = apply_fill(p, fill(Side.BUY, "2", "100", "0.11", ts=10))
+    p, trade = apply_fill(p, fill(Side.SELL, "1", "110", "0.0605", ts=20))
+    assert trade is None
+    assert (p.size, p.realised_pnl) == (D(1), D(10))
+    p, trade = apply_fill(p, fill(Side.SELL, "1", "120", "0.066", ts=30))
+    assert p.is_flat
+    assert p.side is None
+    assert trade is not None
+    assert trade.side is Side.BUY
+    assert (trade.qty, trade.entry_price, trade.exit_price) == (D(2), D(100), D(115))
+    assert trade.pnl == D(30)  # 10 + 20
+    assert trade.fees == D("0.2365")
+    assert trade.net_pnl == D("29.7635")
+    # risk = |100 - 95| * 2 = 10 -> R = 29.7635 / 10
+    assert trade.r_multiple == D("2.97635")
+    assert (trade.opened_ms, trade.closed_ms) == (10, 30)
+
+
+def test_short_pnl_sign() -> None:
+    p, _ = apply_fill(Position("BTCUSDT"), fill(Side.SELL, "2", "100"))
+    assert p.unrealised_pnl(D(90)) == D(20)
+    p, trade = apply_fill(p, fill(Side.BUY, "2", "105"))
+    assert trade is not None
+    assert trade.pnl == D(-10)
+
+
+def test_flip_closes_then_opens_the_other_way_with_a_split_fee() -> None:
+    p, _ = apply_fill(Position("BTCUSDT"), fill(Side.BUY, "1", "100"))
+    p, trade = apply_fill(p, fill(Side.SELL, "3", "90", "0.3"))
+    assert trade is not None
+    assert trade.pnl == D(-10)
+    assert trade.fees == D("0.1")
+    assert (p.side, p.size, p.avg_entry) == (Side.SELL, D(2), D(90))
+    assert p.trip_fees == D("0.2")
+
+
+def test_funding_only_charges_a_fee() -> None:
+    p, _ = apply_fill(Position("BTCUSDT"), fill(Side.BUY, "1", "100"))
+    p2, trade = apply_fill(p, fill(Side.BUY, "1", "100", "0.01", exec_type="Funding"))
+    assert trade is None
+    assert (p2.size, p2.avg_entry, p2.fees) == (p.size, p.avg_entry, D("0.01"))
+
+
+def test_duplicate_exec_id_is_applied_once() -> None:
+    book = ShadowBook()
+    first = fill(Side.BUY, "1", "100")
+    assert book.apply(first) == (True, None)
+    assert book.apply(first) == (False, None)  # same execution from REST after WS
+    assert book.position("BTCUSDT").size == D(1)
+
+
+def test_bad_fills() -> None:
+    with pytest.raises(ValueError, match="applied to"):
+        apply_fill(Position("ETHUSDT"), fill(Side.BUY, "1", "1"))
+    with pytest.raises(ValueError, match="positive"):
+        apply_fill(Position("BTCUSDT"), fill(Side.BUY, "0", "1"))
