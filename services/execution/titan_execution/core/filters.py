@@ -10,21 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
+from titan_common.exchanges.types import InstrumentFilters
 from titan_common.reasons import ReasonCode
-
-
-@dataclass(frozen=True)
-class InstrumentFilters:
-    symbol: str
-    tick_size: Decimal
-    qty_step: Decimal
-    min_qty: Decimal
-    max_qty: Decimal
-    min_notional: Decimal
-    max_market_qty: Decimal | None = None
-    min_leverage: int = 1
-    max_leverage: int = 100
-    trading: bool = True
 
 
 def floor_to_step(value: Decimal, step: Decimal) -> Decimal:

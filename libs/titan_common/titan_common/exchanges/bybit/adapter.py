@@ -1,0 +1,262 @@
+"""The Bybit ExchangeAdapter: REST via pybit HTTP (thread pool), streams via pybit WebSocket."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from pybit.unified_trading import WebSocket
+
+from titan_common.exchanges.bybit import constants as C
+from titan_common.exchanges.bybit import parsing as P
+from titan_common.exchanges.bybit.http import BybitHttp
+from titan_common.exchanges.bybit.streams import bridge, open_socket
+from titan_common.exchanges.types import (
+    ExchangeOrder,
+    ExchangePosition,
+    Execution,
+    InstrumentFilters,
+    OrderAck,
+    OrderNotFound,
+    PlaceOrder,
+    PrivateEvent,
+    PublicEvent,
+    Wallet,
+)
+
+
+@dataclass(frozen=True)
+class BybitConfig:
+    endpoint: str  # the simulator (http://127.0.0.1:9100), or ENDPOINTS[testnet|demo|mainnet]
+    api_key: str
+    api_secret: str
+    recv_window: int = 5000
+    timeout_s: int = 10
+
+
+class BybitAdapter:
+    name = "bybit"
+
+    def __init__(self, config: BybitConfig) -> None:
+        self.config = config
+        self.http = BybitHttp(
+            endpoint=config.endpoint,
+            api_key=config.api_key,
+            api_secret=config.api_secret,
+            recv_window=config.recv_window,
+            timeout_s=config.timeout_s,
+        )
+
+    # --- reference data and account state ---
+
+    async def server_time_ms(self) -> int:
+        result = await self.http.call("get_server_time")
+        return int(result["timeNano"]) // 1_000_000
+
+    async def instruments(self) -> list[InstrumentFilters]:
+        items = await self._paged("get_instruments_info", category=C.CATEGORY, limit=1000)
+        return [P.instrument(item) for item in items]
+
+    async def wallet(self) -> Wallet:
+        result = await self.http.call("get_wallet_balance", accountType=C.ACCOUNT_TYPE)
+        return P.wallet(result["list"][0])
+
+    async def positions(self) -> list[ExchangePosition]:
+        items = await self._paged("get_positions", category=C.CATEGORY, settleCoin="USDT", limit=200)
+        return [P.position(item) for item in items]
+
+    async def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
+        params: dict[str, Any] = {"category": C.CATEGORY, "limit": 50}
+        params.update({"symbol": symbol} if symbol else {"settleCoin": "USDT"})
+        return [P.order(item) for item in await self._paged("get_open_orders", **params)]
+
+    async def order_by_client_id(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
+        # realtime lookups by orderLinkId also find recently finished orders
+        result = await self.http.call(
+            "get_open_orders", category=C.CATEGORY, symbol=symbol, orderLinkId=client_order_id
+        )
+        items = result.get("list", [])
+        if not items:
+            history = await self.http.call(
+                "get_order_history", category=C.CATEGORY, symbol=symbol, orderLinkId=client_order_id
+            )
+            items = history.get("list", [])
+        return P.order(items[0]) if items else None
+
+    async def executions_since(self, since_ms: int, symbol: str | None = None) -> list[Execution]:
+        params: dict[str, Any] = {"category": C.CATEGORY, "startTime": since_ms, "limit": 100}
+        if symbol:
+            params["symbol"] = symbol
+        return [P.execution(item) for item in await self._paged("get_executions", **params)]
+
+    # --- trading ---
+
+    async def place_order(self, order: PlaceOrder) -> OrderAck:
+        params: dict[str, Any] = {
+            "category": C.CATEGORY,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "orderType": order.order_type.value,
+            "qty": P.decimal_str(order.qty),
+            "orderLinkId": order.client_order_id,
+            "positionIdx": 0,
+        }
+        if order.price is not None:
+            params["price"] = P.decimal_str(order.price)
+        if order.time_in_force:
+            params["timeInForce"] = order.time_in_force
+        if order.reduce_only:
+            params["reduceOnly"] = True
+        if order.close_on_trigger:
+            params["closeOnTrigger"] = True
+        if order.stop_loss is not None:
+            params["stopLoss"] = P.decimal_str(order.stop_loss)
+        if order.take_profit is not None:
+            params["takeProfit"] = P.decimal_str(order.take_profit)
+        if order.stop_loss is not None or order.take_profit is not None:
+            params["tpslMode"] = "Full"
+        if order.trigger_price is not None:
+            params["triggerPrice"] = P.decimal_str(order.trigger_price)
+            params["triggerDirection"] = order.trigger_direction
+        result = await self.http.call("place_order", **params)
+        return OrderAck(order_id=result["orderId"], client_order_id=result.get("orderLinkId") or order.client_order_id)
+
+    async def cancel_order(
+        self, symbol: str, *, client_order_id: str | None = None, order_id: str | None = None
+    ) -> None:
+        if not (client_order_id or order_id):
+            raise ValueError("cancel_order needs client_order_id or order_id")
+        params: dict[str, Any] = {"category": C.CATEGORY, "symbol": symbol}
+        params.update({"orderLinkId": client_order_id} if client_order_id else {"orderId": order_id})
+        try:
+            await self.http.call("cancel_order", **params)
+        except OrderNotFound:
+            raise
+        except Exception as exc:
+            # an order that already finished cannot be cancelled: the goal is met
+            if getattr(exc, "code", None) == C.ORDER_ALREADY_FINISHED:
+                return
+            raise
+
+    async def cancel_all(self, symbol: str | None = None) -> int:
+        params: dict[str, Any] = {"category": C.CATEGORY}
+        params.update({"symbol": symbol} if symbol else {"settleCoin": "USDT"})
+        result = await self.http.call("cancel_all_orders", **params)
+        return len(result.get("list", []))
+
+    async def amend_order(
+        self,
+        symbol: str,
+        client_order_id: str,
+        *,
+        qty: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_loss: Decimal | None = None,
+        take_profit: Decimal | None = None,
+    ) -> None:
+        params: dict[str, Any] = {"category": C.CATEGORY, "symbol": symbol, "orderLinkId": client_order_id}
+        for key, value in (("qty", qty), ("price", price), ("stopLoss", stop_loss), ("takeProfit", take_profit)):
+            if value is not None:
+                params[key] = P.decimal_str(value)
+        await self.http.call("amend_order", **params)
+
+    async def set_leverage(self, symbol: str, leverage: int) -> None:
+        await self.http.call(
+            "set_leverage",
+            category=C.CATEGORY,
+            symbol=symbol,
+            buyLeverage=str(leverage),
+            sellLeverage=str(leverage),
+        )
+
+    async def set_trading_stop(
+        self, symbol: str, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
+    ) -> None:
+        params: dict[str, Any] = {"category": C.CATEGORY, "symbol": symbol, "tpslMode": "Full", "positionIdx": 0}
+        if stop_loss is not None:
+            params["stopLoss"] = P.decimal_str(stop_loss)
+        if take_profit is not None:
+            params["takeProfit"] = P.decimal_str(take_profit)
+        await self.http.call("set_trading_stop", **params)
+
+    # --- streams ---
+
+    async def private_events(self) -> AsyncIterator[PrivateEvent]:
+        def connect(callback: Callable[[dict[str, Any]], None]) -> WebSocket:
+            socket = open_socket(
+                self.config.endpoint, "private", api_key=self.config.api_key, api_secret=self.config.api_secret
+            )
+            socket.order_stream(callback)
+            socket.execution_stream(callback)
+            socket.position_stream(callback)
+            socket.wallet_stream(callback)
+            return socket
+
+        async for message in bridge(connect):
+            event = private_event(message)
+            if event is not None:
+                yield event
+
+    async def public_events(self, symbols: Sequence[str], topics: Sequence[str]) -> AsyncIterator[PublicEvent]:
+        def connect(callback: Callable[[dict[str, Any]], None]) -> WebSocket:
+            socket = open_socket(self.config.endpoint, "linear")
+            for topic in topics:
+                if topic == "trade":
+                    socket.trade_stream(list(symbols), callback)
+                elif topic == "ticker":
+                    socket.ticker_stream(list(symbols), callback)
+                elif topic.startswith("kline."):
+                    socket.kline_stream(int(topic.split(".", 1)[1]), list(symbols), callback)
+                else:
+                    raise ValueError(f"unsupported public topic {topic!r}")
+            return socket
+
+        async for message in bridge(connect):
+            event = public_event(message)
+            if event is not None:
+                yield event
+
+    async def close(self) -> None:
+        self.http.close()
+
+    async def _paged(self, method: str, **params: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        cursor = ""
+        for _ in range(100):  # a hard stop on runaway pagination
+            result = await self.http.call(method, **params, **({"cursor": cursor} if cursor else {}))
+            items += result.get("list", [])
+            cursor = result.get("nextPageCursor") or ""
+            if not cursor:
+                break
+        return items
+
+
+def private_event(message: dict[str, Any]) -> PrivateEvent | None:
+    topic = message.get("topic", "")
+    data = message.get("data") or []
+    if topic == "order":
+        return PrivateEvent(topic="order", orders=tuple(P.order(item) for item in data))
+    if topic == "execution":
+        return PrivateEvent(topic="execution", executions=tuple(P.execution(item) for item in data))
+    if topic == "position":
+        return PrivateEvent(topic="position", positions=tuple(P.position(item) for item in data))
+    if topic == "wallet" and data:
+        return PrivateEvent(topic="wallet", wallet=P.wallet(data[0]))
+    return None
+
+
+def public_event(message: dict[str, Any]) -> PublicEvent | None:
+    topic = str(message.get("topic", ""))
+    head, _, symbol = topic.rpartition(".")
+    ts_ms = int(message.get("ts") or 0)
+    if topic.startswith("publicTrade."):
+        return PublicEvent(topic=topic, kind="trade", symbol=symbol, ts_ms=ts_ms, data=message.get("data"))
+    if topic.startswith("tickers."):
+        return PublicEvent(topic=topic, kind="ticker", symbol=symbol, ts_ms=ts_ms, data=message.get("data"))
+    if topic.startswith("kline."):
+        return PublicEvent(topic=topic, kind="kline", symbol=symbol, ts_ms=ts_ms, data=message.get("data"))
+    if head.startswith("orderbook."):
+        return PublicEvent(topic=topic, kind="orderbook", symbol=symbol, ts_ms=ts_ms, data=message.get("data"))
+    return None

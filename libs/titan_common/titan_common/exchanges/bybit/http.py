@@ -1,0 +1,104 @@
+"""pybit's synchronous HTTP client, run in a small thread pool, with errors made meaningful.
+
+pybit already retries 10002 (widening recv_window) and 10006 (sleeping until the reset
+time) and network errors. What reaches us is mapped to what the caller can conclude:
+OutcomeUnknown (it may have happened), RateLimited, TimestampRejected, OrderNotFound,
+DuplicateClientOrderId, NotModified, or OrderRejected (it definitely did not happen).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import requests
+from pybit.exceptions import FailedRequestError, InvalidRequestError
+from pybit.unified_trading import HTTP
+
+from titan_common.exchanges.bybit import constants as C
+from titan_common.exchanges.types import (
+    DuplicateClientOrderId,
+    ExchangeError,
+    NotModified,
+    OrderNotFound,
+    OrderRejected,
+    OutcomeUnknown,
+    RateLimited,
+    TimestampRejected,
+)
+
+log = logging.getLogger(__name__)
+
+
+def map_error(exc: Exception) -> ExchangeError:
+    if isinstance(exc, InvalidRequestError):
+        code = int(exc.status_code)
+        message = str(exc.message)
+        if code == C.ORDER_NOT_FOUND:
+            return OrderNotFound(message, code)
+        if code == C.DUPLICATE_ORDER_LINK_ID:
+            return DuplicateClientOrderId(message, code)
+        if code in C.NOT_MODIFIED_CODES:
+            return NotModified(message, code)
+        if code == C.RATE_LIMITED:
+            return RateLimited(message, code)
+        if code == C.TIMESTAMP_OUT_OF_WINDOW:
+            return TimestampRejected(message, code)
+        if code == C.SERVER_ERROR:
+            return OutcomeUnknown(message, code)
+        if code in C.AUTH_CODES:
+            return ExchangeError(f"authentication refused: {message}", code)
+        return OrderRejected(message, code)
+    if isinstance(exc, FailedRequestError):
+        status = int(exc.status_code) if str(exc.status_code).isdigit() else None
+        if status in (403, 429):
+            return RateLimited(f"HTTP {status}", status)
+        return OutcomeUnknown(f"HTTP failure: {exc.message}", status)
+    if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError):
+        return OutcomeUnknown(f"{type(exc).__name__}: {exc}")
+    return OutcomeUnknown(f"unexpected {type(exc).__name__}: {exc}")
+
+
+class BybitHttp:
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        api_key: str,
+        api_secret: str,
+        recv_window: int = 5000,
+        timeout_s: int = 10,
+        max_workers: int = 8,
+    ) -> None:
+        self._session = HTTP(
+            testnet=False,
+            api_key=api_key,
+            api_secret=api_secret,
+            recv_window=recv_window,
+            timeout=timeout_s,
+            return_response_headers=True,
+        )
+        # pybit reads the endpoint at call time; no trailing slash
+        self._session.endpoint = endpoint.rstrip("/")
+        self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="bybit-http")
+        self.last_limit_headers: dict[str, str] = {}
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        """Run one pybit method off the event loop; returns its `result` object."""
+        loop = asyncio.get_running_loop()
+        bound = functools.partial(getattr(self._session, method), **params)
+        try:
+            body, _elapsed, headers = await loop.run_in_executor(self._pool, bound)
+        except Exception as exc:
+            mapped = map_error(exc)
+            log.debug("bybit %s failed: %s", method, mapped)
+            raise mapped from exc
+        self.last_limit_headers = {k: v for k, v in headers.items() if k.lower().startswith("x-bapi-limit")}
+        result: dict[str, Any] = body.get("result") or {}
+        return result
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,118 @@
+"""Pure conversion of Bybit v5 payloads (REST results and WS data) into shared types."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from titan_common.exchanges.types import ExchangeOrder, ExchangePosition, Execution, InstrumentFilters, Wallet
+from titan_common.messages import Side
+
+
+def dec(value: Any, default: Decimal | None = None) -> Decimal | None:
+    """Bybit sends numbers as strings, and "" or "0" for absent prices."""
+    if value is None or value == "":
+        return default
+    return Decimal(str(value))
+
+
+def dec0(value: Any) -> Decimal:
+    return dec(value, Decimal(0)) or Decimal(0)
+
+
+def price_or_none(value: Any) -> Decimal | None:
+    parsed = dec(value)
+    return parsed if parsed else None
+
+
+def side_of(value: Any) -> Side | None:
+    return Side(value) if value in ("Buy", "Sell") else None
+
+
+def instrument(item: dict[str, Any]) -> InstrumentFilters:
+    price = item.get("priceFilter", {})
+    lot = item.get("lotSizeFilter", {})
+    lev = item.get("leverageFilter", {})
+    return InstrumentFilters(
+        symbol=item["symbol"],
+        tick_size=dec0(price.get("tickSize")),
+        qty_step=dec0(lot.get("qtyStep")),
+        min_qty=dec0(lot.get("minOrderQty")),
+        max_qty=dec0(lot.get("maxOrderQty")),
+        min_notional=dec0(lot.get("minNotionalValue")),
+        max_market_qty=dec(lot.get("maxMktOrderQty")),
+        min_leverage=int(dec0(lev.get("minLeverage") or 1)),
+        max_leverage=int(dec0(lev.get("maxLeverage") or 100)),
+        trading=item.get("status") == "Trading",
+    )
+
+
+def wallet(account: dict[str, Any]) -> Wallet:
+    return Wallet(
+        equity=dec0(account.get("totalEquity")),
+        wallet_balance=dec0(account.get("totalWalletBalance")),
+        available_balance=dec0(account.get("totalAvailableBalance")),
+        unrealised_pnl=dec0(account.get("totalPerpUPL")),
+        initial_margin=dec0(account.get("totalInitialMargin")),
+    )
+
+
+def position(item: dict[str, Any]) -> ExchangePosition:
+    size = dec0(item.get("size"))
+    return ExchangePosition(
+        symbol=item["symbol"],
+        side=side_of(item.get("side")) if size else None,
+        size=size,
+        avg_price=dec0(item.get("avgPrice")),
+        mark_price=price_or_none(item.get("markPrice")),
+        leverage=dec(item.get("leverage")),
+        stop_loss=price_or_none(item.get("stopLoss")),
+        take_profit=price_or_none(item.get("takeProfit")),
+        unrealised_pnl=dec0(item.get("unrealisedPnl")),
+        cum_realised_pnl=dec0(item.get("cumRealisedPnl")),
+        updated_ms=int(item.get("updatedTime") or 0),
+    )
+
+
+def order(item: dict[str, Any]) -> ExchangeOrder:
+    return ExchangeOrder(
+        order_id=item["orderId"],
+        client_order_id=item.get("orderLinkId") or None,
+        symbol=item["symbol"],
+        side=Side(item["side"]),
+        order_type=item.get("orderType", ""),
+        qty=dec0(item.get("qty")),
+        price=price_or_none(item.get("price")),
+        status=item.get("orderStatus", ""),
+        avg_price=price_or_none(item.get("avgPrice")),
+        cum_exec_qty=dec0(item.get("cumExecQty")),
+        leaves_qty=dec0(item.get("leavesQty")),
+        reduce_only=bool(item.get("reduceOnly", False)),
+        stop_loss=price_or_none(item.get("stopLoss")),
+        take_profit=price_or_none(item.get("takeProfit")),
+        trigger_price=price_or_none(item.get("triggerPrice")),
+        created_ms=int(item.get("createdTime") or 0),
+        updated_ms=int(item.get("updatedTime") or 0),
+        reject_reason=item.get("rejectReason") or None,
+    )
+
+
+def execution(item: dict[str, Any]) -> Execution:
+    return Execution(
+        exec_id=item["execId"],
+        order_id=item.get("orderId", ""),
+        client_order_id=item.get("orderLinkId") or None,
+        symbol=item["symbol"],
+        side=Side(item["side"]),
+        price=dec0(item.get("execPrice")),
+        qty=dec0(item.get("execQty")),
+        fee=dec0(item.get("execFee")),
+        exec_type=item.get("execType", "Trade"),
+        is_maker=bool(item.get("isMaker", False)),
+        ts_ms=int(item.get("execTime") or 0),
+    )
+
+
+def decimal_str(value: Decimal) -> str:
+    """Bybit wants plain decimal strings, never exponent notation."""
+    return format(value, "f")

@@ -1,0 +1,59 @@
+"""What every venue adapter provides. All methods are async and never block the loop."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from decimal import Decimal
+from typing import Protocol
+
+from titan_common.exchanges.types import (
+    ExchangeOrder,
+    ExchangePosition,
+    Execution,
+    InstrumentFilters,
+    OrderAck,
+    PlaceOrder,
+    PrivateEvent,
+    PublicEvent,
+    Wallet,
+)
+
+
+class ExchangeAdapter(Protocol):
+    name: str
+
+    # --- reference data and account state (REST is the truth) ---
+    async def server_time_ms(self) -> int: ...
+    async def instruments(self) -> list[InstrumentFilters]: ...
+    async def wallet(self) -> Wallet: ...
+    async def positions(self) -> list[ExchangePosition]: ...
+    async def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]: ...
+    async def order_by_client_id(self, symbol: str, client_order_id: str) -> ExchangeOrder | None: ...
+    async def executions_since(self, since_ms: int, symbol: str | None = None) -> list[Execution]: ...
+
+    # --- trading ---
+    async def place_order(self, order: PlaceOrder) -> OrderAck: ...
+    async def cancel_order(
+        self, symbol: str, *, client_order_id: str | None = None, order_id: str | None = None
+    ) -> None: ...
+    async def cancel_all(self, symbol: str | None = None) -> int: ...
+    async def amend_order(
+        self,
+        symbol: str,
+        client_order_id: str,
+        *,
+        qty: Decimal | None = None,
+        price: Decimal | None = None,
+        stop_loss: Decimal | None = None,
+        take_profit: Decimal | None = None,
+    ) -> None: ...
+    async def set_leverage(self, symbol: str, leverage: int) -> None: ...
+    async def set_trading_stop(
+        self, symbol: str, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
+    ) -> None: ...
+
+    # --- streams ---
+    def private_events(self) -> AsyncIterator[PrivateEvent]: ...
+    def public_events(self, symbols: Sequence[str], topics: Sequence[str]) -> AsyncIterator[PublicEvent]: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,166 @@
+"""Venue-neutral types every adapter speaks. Money is Decimal, time is UTC ms."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any, Literal
+
+from titan_common.messages import OrderType, Side
+
+
+@dataclass(frozen=True)
+class InstrumentFilters:
+    symbol: str
+    tick_size: Decimal
+    qty_step: Decimal
+    min_qty: Decimal
+    max_qty: Decimal
+    min_notional: Decimal
+    max_market_qty: Decimal | None = None
+    min_leverage: int = 1
+    max_leverage: int = 100
+    trading: bool = True
+
+
+@dataclass(frozen=True)
+class Wallet:
+    equity: Decimal
+    wallet_balance: Decimal
+    available_balance: Decimal
+    unrealised_pnl: Decimal
+    initial_margin: Decimal
+
+
+@dataclass(frozen=True)
+class ExchangePosition:
+    symbol: str
+    side: Side | None  # None when flat
+    size: Decimal
+    avg_price: Decimal
+    mark_price: Decimal | None
+    leverage: Decimal | None
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    unrealised_pnl: Decimal
+    cum_realised_pnl: Decimal
+    updated_ms: int
+
+
+@dataclass(frozen=True)
+class ExchangeOrder:
+    order_id: str
+    client_order_id: str | None
+    symbol: str
+    side: Side
+    order_type: str
+    qty: Decimal
+    price: Decimal | None
+    status: str  # the venue's status, normalised to Bybit's names
+    avg_price: Decimal | None
+    cum_exec_qty: Decimal
+    leaves_qty: Decimal
+    reduce_only: bool
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
+    trigger_price: Decimal | None
+    created_ms: int
+    updated_ms: int
+    reject_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class Execution:
+    exec_id: str
+    order_id: str
+    client_order_id: str | None
+    symbol: str
+    side: Side
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    exec_type: str  # "Trade" | "Funding" | ...
+    is_maker: bool
+    ts_ms: int
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    symbol: str
+    side: Side
+    qty: Decimal
+    client_order_id: str
+    order_type: OrderType = OrderType.MARKET
+    price: Decimal | None = None
+    time_in_force: Literal["GTC", "IOC", "FOK", "PostOnly"] | None = None
+    reduce_only: bool = False
+    close_on_trigger: bool = False
+    stop_loss: Decimal | None = None
+    take_profit: Decimal | None = None
+    trigger_price: Decimal | None = None
+    trigger_direction: Literal[1, 2] | None = None
+
+
+@dataclass(frozen=True)
+class OrderAck:
+    order_id: str
+    client_order_id: str
+
+
+@dataclass(frozen=True)
+class PrivateEvent:
+    topic: Literal["order", "execution", "position", "wallet"]
+    orders: tuple[ExchangeOrder, ...] = ()
+    executions: tuple[Execution, ...] = ()
+    positions: tuple[ExchangePosition, ...] = ()
+    wallet: Wallet | None = None
+
+
+@dataclass(frozen=True)
+class PublicEvent:
+    topic: str  # e.g. "publicTrade.BTCUSDT"
+    kind: Literal["trade", "ticker", "kline", "orderbook"]
+    symbol: str
+    ts_ms: int
+    data: Any = field(default=None)
+
+
+# --- errors: what a caller can conclude -------------------------------------------------
+
+
+class ExchangeError(Exception):
+    """Any venue failure. `code` is the venue's error code when it gave one."""
+
+    def __init__(self, message: str, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class OutcomeUnknown(ExchangeError):
+    """Timeout, dropped connection, 5xx: the request may or may not have taken effect."""
+
+
+class RateLimited(ExchangeError):
+    def __init__(self, message: str, code: int | None = None, reset_ms: int | None = None) -> None:
+        super().__init__(message, code)
+        self.reset_ms = reset_ms
+
+
+class TimestampRejected(ExchangeError):
+    """The venue refused our clock (recv_window): re-sync time before retrying."""
+
+
+class OrderNotFound(ExchangeError):
+    pass
+
+
+class DuplicateClientOrderId(ExchangeError):
+    """The venue already has an order with this client id: the earlier send arrived."""
+
+
+class NotModified(ExchangeError):
+    """Leverage or TP/SL already at the requested value: harmless."""
+
+
+class OrderRejected(ExchangeError):
+    """A definitive business refusal (insufficient balance, min notional, bad params)."""
