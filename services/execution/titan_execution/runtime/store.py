@@ -1,0 +1,216 @@
+"""Execution's Postgres record: intents, orders, fills, positions, trades.
+
+Every intent transition is a conditional UPDATE (`WHERE state = expected`) checked
+against the state table first, so two racing paths (the WebSocket and the resolver, say)
+can never both move an intent, and an illegal move raises before touching the database.
+Fills are inserted ON CONFLICT DO NOTHING on exec_id: the first source to report an
+execution wins and the other is told it was a duplicate.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from titan_common.clock import now_ms
+from titan_common.db.models import AuditEvent, FillRow, OrderIntentRow, OrderRow, PositionRow, TradeRow
+from titan_common.exchanges.types import ExchangeOrder, Execution
+from titan_common.messages import Event, OrderIntent, Side
+from titan_common.reasons import ReasonCode
+from titan_execution.core.intent_states import IntentState, transition
+from titan_execution.core.positions import ClosedTrade, Position
+
+
+async def ensure_intent(session: AsyncSession, intent: OrderIntent, decision_id: str | None = None) -> IntentState:
+    """Insert the intent as CREATED unless it exists; return its current state."""
+    values = {
+        "intent_id": intent.intent_id,
+        "client_order_id": intent.client_order_id,
+        "decision_id": decision_id,
+        "ts_ms": intent.ts_ms,
+        "kind": intent.kind.value,
+        "symbol": intent.symbol,
+        "side": intent.side.value,
+        "order_type": intent.order_type.value,
+        "qty": intent.qty,
+        "price": intent.price,
+        "stop_loss": intent.stop_loss,
+        "take_profit": intent.take_profit,
+        "leverage": intent.leverage,
+        "reduce_only": intent.reduce_only,
+        "expires_at_ms": intent.expires_at_ms(),
+        "state": IntentState.CREATED.value,
+        "updated_ms": now_ms(),
+    }
+    await session.execute(insert(OrderIntentRow).values(**values).on_conflict_do_nothing(index_elements=["intent_id"]))
+    state = await session.scalar(select(OrderIntentRow.state).where(OrderIntentRow.intent_id == intent.intent_id))
+    if state is None:
+        raise RuntimeError(f"intent {intent.intent_id} vanished right after its insert")
+    return IntentState(state)
+
+
+async def move_intent(
+    session: AsyncSession,
+    intent_id: str,
+    expected: IntentState,
+    target: IntentState,
+    *,
+    reason: ReasonCode | None = None,
+    extra: dict[str, Any] | None = None,
+) -> bool:
+    """Apply one legal transition if the intent is still in `expected`. False if it moved meanwhile."""
+    transition(expected, target)  # raises IllegalTransition before any write
+    if expected is target:
+        return True
+    values: dict[str, Any] = {"state": target.value, "updated_ms": now_ms(), **(extra or {})}
+    if reason is not None:
+        values["state_reason"] = reason.value
+    result = await session.execute(
+        update(OrderIntentRow)
+        .where(OrderIntentRow.intent_id == intent_id, OrderIntentRow.state == expected.value)
+        .values(**values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def intent_state(session: AsyncSession, intent_id: str) -> IntentState | None:
+    state = await session.scalar(select(OrderIntentRow.state).where(OrderIntentRow.intent_id == intent_id))
+    return IntentState(state) if state else None
+
+
+async def intents_in(session: AsyncSession, *states: IntentState) -> list[OrderIntentRow]:
+    rows = await session.scalars(
+        select(OrderIntentRow).where(OrderIntentRow.state.in_([s.value for s in states])).order_by(OrderIntentRow.ts_ms)
+    )
+    return list(rows)
+
+
+def audit_row(event: Event) -> AuditEvent:
+    """An audit row to add inside the caller's transaction (used where action depends on it)."""
+    from titan_common.audit import event_row
+
+    return AuditEvent(**event_row(event))
+
+
+async def upsert_order(session: AsyncSession, exchange: str, order: ExchangeOrder, intent_id: str | None) -> None:
+    values = {
+        "exchange": exchange,
+        "exchange_order_id": order.order_id,
+        "client_order_id": order.client_order_id,
+        "intent_id": intent_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "order_type": order.order_type,
+        "qty": order.qty,
+        "price": order.price,
+        "trigger_price": order.trigger_price,
+        "stop_loss": order.stop_loss,
+        "take_profit": order.take_profit,
+        "reduce_only": order.reduce_only,
+        "status": order.status,
+        "cum_exec_qty": order.cum_exec_qty,
+        "avg_price": order.avg_price,
+        "created_ms": order.created_ms or now_ms(),
+        "updated_ms": order.updated_ms or now_ms(),
+    }
+    statement = insert(OrderRow).values(**values)
+    changing = {k: v for k, v in values.items() if k not in ("exchange", "exchange_order_id", "created_ms")}
+    if intent_id is None:
+        changing.pop("intent_id")
+    await session.execute(
+        statement.on_conflict_do_update(index_elements=["exchange", "exchange_order_id"], set_=changing)
+    )
+
+
+async def record_fill(session: AsyncSession, exchange: str, execution: Execution, source: str) -> bool:
+    """Insert a fill once; False when this exec_id was already recorded (from any source)."""
+    statement = (
+        insert(FillRow)
+        .values(
+            exec_id=execution.exec_id,
+            exchange=exchange,
+            exchange_order_id=execution.order_id,
+            client_order_id=execution.client_order_id,
+            symbol=execution.symbol,
+            side=execution.side.value,
+            price=execution.price,
+            qty=execution.qty,
+            fee=execution.fee,
+            exec_type=execution.exec_type,
+            is_maker=execution.is_maker,
+            ts_ms=execution.ts_ms,
+            source=source,
+        )
+        .on_conflict_do_nothing(index_elements=["exec_id"])
+        .returning(FillRow.exec_id)
+    )
+    return (await session.scalar(statement)) is not None
+
+
+async def save_position(
+    session: AsyncSession,
+    exchange: str,
+    position: Position,
+    *,
+    mark_price: Decimal | None = None,
+    adopted: bool = False,
+) -> None:
+    values = {
+        "exchange": exchange,
+        "symbol": position.symbol,
+        "side": position.side.value if position.side else "",
+        "size": position.size,
+        "avg_entry": position.avg_entry,
+        "realised_pnl": position.realised_pnl,
+        "unrealised_pnl": position.unrealised_pnl(mark_price) if mark_price is not None else Decimal(0),
+        "fees": position.fees,
+        "mark_price": mark_price,
+        "stop_loss": position.stop_loss,
+        "take_profit": None,
+        "adopted": adopted,
+        "opened_ms": position.opened_ms,
+        "updated_ms": now_ms(),
+    }
+    statement = insert(PositionRow).values(**values)
+    changing = {k: v for k, v in values.items() if k not in ("exchange", "symbol")}
+    await session.execute(statement.on_conflict_do_update(index_elements=["exchange", "symbol"], set_=changing))
+
+
+async def load_positions(session: AsyncSession, exchange: str) -> list[Position]:
+    rows = await session.scalars(select(PositionRow).where(PositionRow.exchange == exchange))
+    return [
+        Position(
+            symbol=row.symbol,
+            side=Side(row.side) if row.side else None,
+            size=row.size,
+            avg_entry=row.avg_entry,
+            realised_pnl=row.realised_pnl,
+            fees=row.fees,
+            opened_ms=row.opened_ms,
+            stop_loss=row.stop_loss,
+        )
+        for row in rows
+    ]
+
+
+async def insert_trade(session: AsyncSession, exchange: str, trade: ClosedTrade, signal_id: str | None) -> None:
+    session.add(
+        TradeRow(
+            exchange=exchange,
+            symbol=trade.symbol,
+            side=trade.side.value,
+            qty=trade.qty,
+            entry_price=trade.entry_price,
+            exit_price=trade.exit_price,
+            pnl=trade.pnl,
+            fees=trade.fees,
+            r_multiple=trade.r_multiple,
+            signal_id=signal_id,
+            opened_ms=trade.opened_ms,
+            closed_ms=trade.closed_ms,
+        )
+    )
