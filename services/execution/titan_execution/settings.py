@@ -1,9 +1,26 @@
-"""The execution's one settings object."""
+"""The execution service's one settings object."""
 
 from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, SecretStr
 
 from titan_common.settings import ServiceSettings
 
 
 class ExecutionSettings(ServiceSettings):
-    pass
+    exchange: str = "bybit"
+    # PAPER: `titan up` points these at the simulator with its generated key pair
+    bybit_endpoint: str = "http://127.0.0.1:9100"
+    bybit_api_key: SecretStr = SecretStr("")
+    bybit_api_secret: SecretStr = SecretStr("")
+    bybit_recv_window: Annotated[int, Field(ge=1000, le=60000)] = 5000
+    consumer_group: str = "execution"
+    # a SENT_UNKNOWN intent is declared NOT_FOUND only after this many not-found answers...
+    not_found_after: Annotated[int, Field(ge=2)] = 3
+    # ...spread over at least this long since it was sent
+    not_found_min_age_ms: Annotated[int, Field(ge=1000)] = 5000
+    resolve_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    reconcile_interval_s: Annotated[float, Field(gt=0)] = 60.0
+    protection_attempts: Annotated[int, Field(ge=1)] = 2

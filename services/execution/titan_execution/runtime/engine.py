@@ -1,0 +1,359 @@
+"""Execution's engine: from an intent to an order on the exchange, and from fills to positions.
+
+The rules it keeps (ARCHITECTURE.md, "Order intents"):
+- validate again before acting; record every refusal with its reason code;
+- commit SENT_UNKNOWN, with its audit row, before the network call: no audit row, no order;
+- send with orderLinkId = client_order_id, an entry always with its stopLoss;
+- never resend a SENT_UNKNOWN intent: resolve it by asking for its orderLinkId, and
+  declare NOT_FOUND only after repeated not-found answers;
+- fills are applied once per exec_id, whichever of the WebSocket or REST reports them first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from titan_common.clock import now_ms
+from titan_common.db.engine import transaction
+from titan_common.db.models import OrderIntentRow
+from titan_common.exchanges import (
+    DuplicateClientOrderId,
+    ExchangeAdapter,
+    ExchangeError,
+    ExchangeOrder,
+    Execution,
+    InstrumentFilters,
+    OrderRejected,
+    PlaceOrder,
+)
+from titan_common.flags import read_master_arm
+from titan_common.logging import KeyEvent, key_event
+from titan_common.messages import Correlation, Event, OrderIntent, Severity, Side
+from titan_common.reasons import ReasonCode
+from titan_common.system_state import Mode
+from titan_execution.core.filters import FitRefused, fit_order
+from titan_execution.core.intent_states import IntentState, path_to_exchange_status
+from titan_execution.core.positions import Fill, ShadowBook
+from titan_execution.core.validation import ExecutionContext, refusal_reasons
+from titan_execution.runtime import store
+
+log = logging.getLogger(__name__)
+S = IntentState
+
+
+@dataclass
+class EngineConfig:
+    exchange: str
+    run_id: str
+    not_found_after: int = 3
+    not_found_min_age_ms: int = 5000
+
+
+@dataclass
+class Outcome:
+    """What happened to one intent; returned for tests, metrics and logs."""
+
+    state: IntentState
+    reasons: list[ReasonCode] = field(default_factory=list)
+    detail: str = ""
+
+
+class ExecutionEngine:
+    def __init__(
+        self,
+        *,
+        config: EngineConfig,
+        sessions: async_sessionmaker[AsyncSession],
+        adapter: ExchangeAdapter,
+        mode: Callable[[], Mode] = lambda: Mode.NORMAL,
+    ) -> None:
+        self.config = config
+        self.sessions = sessions
+        self.adapter = adapter
+        self.current_mode = mode
+        self.filters: dict[str, InstrumentFilters] = {}
+        self.quarantined: set[str] = set()
+        self.book = ShadowBook()
+        self.last_prices: dict[str, Decimal] = {}
+        self._fills_lock = asyncio.Lock()
+
+    # --- start-up ---
+
+    async def load(self) -> None:
+        """Instruments from the exchange, positions from our own record."""
+        await self.refresh_instruments()
+        async with self.sessions() as session:
+            for position in await store.load_positions(session, self.config.exchange):
+                self.book.positions[position.symbol] = position
+
+    async def refresh_instruments(self) -> list[str]:
+        """Reload filters; returns symbols whose trading status changed."""
+        changed = []
+        for item in await self.adapter.instruments():
+            before = self.filters.get(item.symbol)
+            if before is not None and before.trading != item.trading:
+                changed.append(item.symbol)
+            self.filters[item.symbol] = item
+            if item.trading:
+                self.quarantined.discard(item.symbol)
+            else:
+                self.quarantined.add(item.symbol)
+        return changed
+
+    # --- intents ---
+
+    async def handle_intent(self, intent: OrderIntent, decision_id: str | None = None) -> Outcome:
+        async with transaction(self.sessions) as session:
+            state = await store.ensure_intent(session, intent, decision_id)
+            armed = await read_master_arm(session)
+        if state is not S.CREATED:
+            # a redelivery: whatever happened before stands, and nothing is sent twice
+            return Outcome(state, [ReasonCode.DUPLICATE_INTENT], "already handled")
+
+        context = ExecutionContext(
+            now_ms=now_ms(),
+            armed=armed,
+            mode=self.current_mode(),
+            tradable_symbols=frozenset(s for s, f in self.filters.items() if f.trading),
+            quarantined_symbols=frozenset(self.quarantined),
+            known_intent_ids=frozenset(),
+            open_position_symbols=frozenset(p.symbol for p in self.book.open_positions()),
+        )
+        reasons = refusal_reasons(intent, context)
+        fitted = None
+        if not reasons:
+            filters = self.filters[intent.symbol]
+            reference = intent.price or self.last_prices.get(intent.symbol) or intent.stop_loss or Decimal(1)
+            fit = fit_order(
+                filters,
+                qty=intent.qty,
+                reference_price=reference,
+                price=intent.price,
+                stop_loss=intent.stop_loss,
+                take_profit=intent.take_profit,
+                is_market=intent.price is None,
+                reduce_only=intent.reduce_only,
+            )
+            if isinstance(fit, FitRefused):
+                reasons = [fit.reason]
+            else:
+                fitted = fit
+        if reasons or fitted is None:
+            await self._reject(intent, reasons)
+            return Outcome(S.REJECTED, reasons)
+
+        # write-ahead: the intent and its audit row are committed before any network call
+        async with transaction(self.sessions) as session:
+            moved = await store.move_intent(
+                session,
+                intent.intent_id,
+                S.CREATED,
+                S.SENT_UNKNOWN,
+                extra={"qty": fitted.qty, "stop_loss": fitted.stop_loss, "take_profit": fitted.take_profit},
+            )
+            if not moved:
+                return Outcome(S.SENT_UNKNOWN, [ReasonCode.DUPLICATE_INTENT], "raced")
+            session.add(store.audit_row(self._event(intent, "ORDER_SEND", stage=S.SENT_UNKNOWN.value)))
+
+        key_event(
+            log,
+            KeyEvent.BUY if intent.side is Side.BUY else KeyEvent.SELL,
+            f"{intent.symbol} qty={fitted.qty} sl={fitted.stop_loss} tp={fitted.take_profit} "
+            f"link={intent.client_order_id} reduce_only={intent.reduce_only}",
+        )
+        order = PlaceOrder(
+            symbol=intent.symbol,
+            side=intent.side,
+            qty=fitted.qty,
+            client_order_id=intent.client_order_id,
+            order_type=intent.order_type,
+            price=fitted.price,
+            reduce_only=intent.reduce_only,
+            stop_loss=None if intent.reduce_only else fitted.stop_loss,
+            take_profit=None if intent.reduce_only else fitted.take_profit,
+        )
+        try:
+            ack = await self.adapter.place_order(order)
+        except DuplicateClientOrderId:
+            # an earlier attempt (pybit's own retry) did arrive: find it instead of resending
+            return await self.resolve(intent.intent_id, intent.symbol, intent.client_order_id, force=True)
+        except OrderRejected as exc:
+            async with transaction(self.sessions) as session:
+                await store.move_intent(session, intent.intent_id, S.SENT_UNKNOWN, S.FAILED_TERMINAL)
+                session.add(
+                    store.audit_row(
+                        self._event(
+                            intent,
+                            "ORDER_REJECTED",
+                            severity=Severity.WARNING,
+                            payload={"error": str(exc), "code": exc.code},
+                        )
+                    )
+                )
+            key_event(log, KeyEvent.ABORT, f"{intent.symbol} rejected by exchange ({exc.code}): {exc}")
+            return Outcome(S.FAILED_TERMINAL, [], str(exc))
+        except ExchangeError as exc:
+            log.warning("send of %s has an unknown outcome (%s); resolving by query", intent.client_order_id, exc)
+            return Outcome(S.SENT_UNKNOWN, [], str(exc))
+        async with transaction(self.sessions) as session:
+            await store.move_intent(session, intent.intent_id, S.SENT_UNKNOWN, S.CONFIRMED)
+        return Outcome(S.CONFIRMED, [], ack.order_id)
+
+    async def _reject(self, intent: OrderIntent, reasons: list[ReasonCode]) -> None:
+        async with transaction(self.sessions) as session:
+            await store.move_intent(session, intent.intent_id, S.CREATED, S.REJECTED, reason=reasons[0])
+            session.add(
+                store.audit_row(
+                    self._event(
+                        intent,
+                        "INTENT_REJECTED",
+                        severity=Severity.WARNING,
+                        reason=reasons[0],
+                        payload={"reasons": [r.value for r in reasons]},
+                    )
+                )
+            )
+        log.info("intent %s %s refused: %s", intent.intent_id, intent.symbol, ",".join(reasons))
+
+    # --- resolving what the exchange did ---
+
+    async def resolve_unknown(self) -> int:
+        """Resolve every SENT_UNKNOWN (and watch NOT_FOUND) by orderLinkId. Returns how many moved."""
+        async with self.sessions() as session:
+            rows = await store.intents_in(session, S.SENT_UNKNOWN)
+        moved = 0
+        for row in rows:
+            outcome = await self.resolve(row.intent_id, row.symbol, row.client_order_id, row=row)
+            moved += outcome.state is not S.SENT_UNKNOWN
+        return moved
+
+    async def resolve(
+        self,
+        intent_id: str,
+        symbol: str,
+        client_order_id: str,
+        *,
+        row: OrderIntentRow | None = None,
+        force: bool = False,
+    ) -> Outcome:
+        try:
+            order = await self.adapter.order_by_client_id(symbol, client_order_id)
+        except ExchangeError as exc:
+            return Outcome(S.SENT_UNKNOWN, [], f"lookup failed: {exc}")
+        if order is not None:
+            state = await self.apply_order_update(order, intent_id=intent_id)
+            return Outcome(state or S.SENT_UNKNOWN)
+        if force:
+            return Outcome(S.SENT_UNKNOWN, [], "duplicate id but not found yet")
+        async with transaction(self.sessions) as session:
+            current = row or await session.get(OrderIntentRow, intent_id)
+            if current is None:
+                return Outcome(S.SENT_UNKNOWN, [], "unknown intent")
+            attempts = current.lookup_attempts + 1
+            old_enough = now_ms() - current.updated_ms >= self.config.not_found_min_age_ms
+            if attempts >= self.config.not_found_after and old_enough:
+                await store.move_intent(
+                    session, intent_id, S.SENT_UNKNOWN, S.NOT_FOUND, extra={"lookup_attempts": attempts}
+                )
+                session.add(store.audit_row(self._bare_event("INTENT_NOT_FOUND", intent_id, {"attempts": attempts})))
+                return Outcome(S.NOT_FOUND, [], f"not found after {attempts} lookups")
+            await session.execute(
+                update(OrderIntentRow).where(OrderIntentRow.intent_id == intent_id).values(lookup_attempts=attempts)
+            )
+        return Outcome(S.SENT_UNKNOWN, [], f"not found ({attempts})")
+
+    async def apply_order_update(self, order: ExchangeOrder, *, intent_id: str | None = None) -> IntentState | None:
+        """Record an order report and move its intent along the legal path to it."""
+        async with transaction(self.sessions) as session:
+            row = None
+            if intent_id is not None:
+                row = await session.get(OrderIntentRow, intent_id)
+            elif order.client_order_id:
+                row = await session.scalar(
+                    select(OrderIntentRow).where(OrderIntentRow.client_order_id == order.client_order_id)
+                )
+            await store.upsert_order(session, self.config.exchange, order, row.intent_id if row else None)
+            if row is None:
+                return None
+            state = IntentState(row.state)
+            for step in path_to_exchange_status(state, order.status):
+                if not await store.move_intent(session, row.intent_id, state, step):
+                    break
+                state = step
+            return state
+
+    # --- fills ---
+
+    async def on_execution(self, execution: Execution, source: str) -> bool:
+        """Apply a fill once (by exec_id). True when it was new."""
+        async with self._fills_lock:
+            async with transaction(self.sessions) as session:
+                if not await store.record_fill(session, self.config.exchange, execution, source):
+                    return False
+                fill = Fill(
+                    exec_id=execution.exec_id,
+                    symbol=execution.symbol,
+                    side=execution.side,
+                    qty=execution.qty,
+                    price=execution.price,
+                    fee=execution.fee,
+                    ts_ms=execution.ts_ms,
+                    exec_type=execution.exec_type,
+                )
+                applied, trade = self.book.apply(fill)
+                position = self.book.position(execution.symbol)
+                await store.save_position(session, self.config.exchange, position, mark_price=execution.price)
+                if trade is not None:
+                    await store.insert_trade(session, self.config.exchange, trade, None)
+            if execution.exec_type == "Trade":
+                self.last_prices[execution.symbol] = execution.price
+            return applied
+
+    # --- helpers ---
+
+    def _event(
+        self,
+        intent: OrderIntent,
+        event_type: str,
+        *,
+        stage: str | None = None,
+        severity: Severity = Severity.INFO,
+        reason: ReasonCode | None = None,
+        payload: dict[str, object] | None = None,
+    ) -> Event:
+        corr = intent.correlation.model_copy(update={"order_intent_id": intent.intent_id})
+        body = {
+            "symbol": intent.symbol,
+            "side": intent.side.value,
+            "qty": str(intent.qty),
+            "client_order_id": intent.client_order_id,
+            "kind": intent.kind.value,
+            **(payload or {}),
+        }
+        return Event(
+            ts_ms=now_ms(),
+            service="execution",
+            event_type=event_type,
+            severity=severity,
+            reason_code=reason,
+            stage=stage,
+            correlation=corr,
+            payload=body,
+        )
+
+    def _bare_event(self, event_type: str, intent_id: str, payload: dict[str, object]) -> Event:
+        return Event(
+            ts_ms=now_ms(),
+            service="execution",
+            event_type=event_type,
+            severity=Severity.WARNING,
+            correlation=Correlation(run_id=self.config.run_id, order_intent_id=intent_id),
+            payload=payload,
+        )
