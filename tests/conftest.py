@@ -93,12 +93,12 @@ async def redis(redis_url: str) -> AsyncIterator[Redis]:
 
 
 @pytest.fixture(scope="session")
-async def engine(database_url: str):  # type: ignore[no-untyped-def]
+async def db_engine(database_url: str):  # type: ignore[no-untyped-def]
     eng = make_engine(database_url)
     yield eng
     await eng.dispose()
 
 
 @pytest.fixture(scope="session")
-def sessions(engine):  # type: ignore[no-untyped-def]
-    return make_sessionmaker(engine)
+def sessions(db_engine):  # type: ignore[no-untyped-def]
+    return make_sessionmaker(db_engine)

@@ -54,24 +54,24 @@ def jsonl_sequence(audit_dir: Path, service: str) -> list[int]:
     return numbers
 
 
-async def test_ten_thousand_events_land_in_postgres_and_jsonl_in_order(engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_ten_thousand_events_land_in_postgres_and_jsonl_in_order(db_engine: AsyncEngine, tmp_path: Path) -> None:
     service = f"audit-{uuid.uuid4().hex[:6]}"
-    writer = AuditWriter(engine, service=service, audit_dir=tmp_path, max_queue=20_000, batch_size=500)
+    writer = AuditWriter(db_engine, service=service, audit_dir=tmp_path, max_queue=20_000, batch_size=500)
     writer.start()
     for event in events(service, 10_000):
         writer.submit(event)
     assert await writer.flush(timeout=60)
     await writer.stop()
     expected = list(range(10_000))
-    assert await db_sequence(engine, service) == expected
+    assert await db_sequence(db_engine, service) == expected
     assert jsonl_sequence(tmp_path, service) == expected
     assert writer.state is WriterState.OK
     assert writer.queue_pct == 0
     assert writer.lag_ms == 0
 
 
-async def test_queue_high_state_and_reason(engine: AsyncEngine, tmp_path: Path) -> None:
-    writer = AuditWriter(engine, service="audit-high", audit_dir=tmp_path, max_queue=10, high_water_pct=80)
+async def test_queue_high_state_and_reason(db_engine: AsyncEngine, tmp_path: Path) -> None:
+    writer = AuditWriter(db_engine, service="audit-high", audit_dir=tmp_path, max_queue=10, high_water_pct=80)
     for event in events("audit-high", 8):  # not started: nothing drains
         writer.submit(event)
     assert writer.state is WriterState.HIGH
