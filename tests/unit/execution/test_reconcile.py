@@ -34,10 +34,13 @@ def test_identical_views_are_ok() -> None:
     assert verdict(diffs) is Verdict.OK
 
 
-def test_unknown_exchange_position_is_adopted_and_bad() -> None:
+def test_unknown_exchange_position_is_adopted_manage_only() -> None:
     diffs = diff_positions([], [real("SOLUSDT", Side.SELL, "3")])
-    assert [(d.symbol, d.action, d.severity) for d in diffs] == [("SOLUSDT", Action.ADOPT, Verdict.BAD)]
-    assert verdict(diffs) is Verdict.BAD
+    assert [(d.symbol, d.action, d.severity) for d in diffs] == [("SOLUSDT", Action.ADOPT, Verdict.WARN)]
+    assert verdict(diffs) is Verdict.WARN
+    # adopted but with no stop on the exchange: that part is BAD until protected
+    unprotected = diff_positions([], [real("SOLUSDT", Side.SELL, "3", stop=None)])
+    assert verdict(unprotected) is Verdict.BAD
 
 
 def test_position_gone_on_the_exchange_is_dropped() -> None:

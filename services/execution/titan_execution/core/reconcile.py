@@ -67,8 +67,9 @@ def diff_positions(
     for symbol in sorted(set(ours) | set(theirs)):
         mine, real = ours.get(symbol), theirs.get(symbol)
         if mine is None and real is not None:
+            # adoption corrects it; the system runs manage-only (WARN) until a clean run
             diffs.append(
-                Diff("POSITION", symbol, "exists", None, f"{real.side} {real.size}", Verdict.BAD, Action.ADOPT)
+                Diff("POSITION", symbol, "exists", None, f"{real.side} {real.size}", Verdict.WARN, Action.ADOPT)
             )
         elif mine is not None and real is None:
             diffs.append(
