@@ -15,6 +15,7 @@ from sqlalchemy import select
 from tests.conftest import create_database, drop_database
 from titan_common.auth import DEFAULT_ADMIN_PASSWORD, verify_password
 from titan_common.cli.up import LiveRefused, check_live_preconditions
+from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import User
 from titan_common.embedded import free_port
@@ -50,7 +51,7 @@ def test_migrate_twice(fresh_database: str, tmp_path: Path) -> None:
     assert "was empty" in first.stdout
     second = titan("migrate", env=env)
     assert second.returncode == 0, second.stderr
-    assert "(was 0001)" in second.stdout
+    assert f"(was {migrate.head_revision()})" in second.stdout
 
 
 async def _user(database_url: str, username: str) -> User | None:

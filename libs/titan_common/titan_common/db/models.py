@@ -216,9 +216,9 @@ class OrderRow(Base):
 
 class FillRow(Base):
     __tablename__ = "fills"
-    # exec_id is the exchange's id of the execution: a fill seen on both WS and REST is one row
+    # an execution is identified by its venue's exec_id: seen on both WS and REST, it is one row
+    exchange: Mapped[str] = mapped_column(String(16), primary_key=True)
     exec_id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    exchange: Mapped[str] = mapped_column(String(16))
     exchange_order_id: Mapped[str] = mapped_column(String(64))
     client_order_id: Mapped[str | None] = mapped_column(String(36), index=True)
     symbol: Mapped[str] = mapped_column(String(32), index=True)

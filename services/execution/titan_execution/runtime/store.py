@@ -145,7 +145,7 @@ async def record_fill(session: AsyncSession, exchange: str, execution: Execution
             ts_ms=execution.ts_ms,
             source=source,
         )
-        .on_conflict_do_nothing(index_elements=["exec_id"])
+        .on_conflict_do_nothing(index_elements=["exchange", "exec_id"])
         .returning(FillRow.exec_id)
     )
     return (await session.scalar(statement)) is not None

@@ -1,0 +1,139 @@
+"""Every position has a protective stop from the moment it exists.
+
+After a fill, and on every reconcile, the stop is checked on the exchange (REST is the
+truth). A missing stop is set with trading-stop; if that fails `attempts` times, the
+position is closed with a reduce-only market order and the service pauses with
+PROTECTION_FAILED (recovery is an operator's decision).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from titan_common.clock import now_ms
+from titan_common.db.engine import transaction
+from titan_common.db.models import Alert, OrderIntentRow
+from titan_common.exchanges import ExchangeError, ExchangePosition, NotModified, PlaceOrder
+from titan_common.logging import KeyEvent, key_event
+from titan_common.messages import Side, client_order_id_for, new_id
+from titan_common.reasons import ReasonCode
+from titan_execution.core.filters import round_to_tick
+from titan_execution.runtime.engine import ExecutionEngine
+
+log = logging.getLogger(__name__)
+
+# An adopted position has no signal behind it; it gets a stop this far from its entry.
+ADOPTED_STOP_DISTANCE = Decimal("0.02")
+
+
+@dataclass(frozen=True)
+class ProtectionResult:
+    symbol: str
+    protected: bool
+    closed: bool = False
+    stop_loss: Decimal | None = None
+    detail: str = ""
+
+
+async def intended_stop(engine: ExecutionEngine, symbol: str) -> Decimal | None:
+    """The stop of the newest entry intent for the symbol, if any."""
+    async with engine.sessions() as session:
+        return await session.scalar(
+            select(OrderIntentRow.stop_loss)
+            .where(
+                OrderIntentRow.symbol == symbol, OrderIntentRow.kind == "ENTRY", OrderIntentRow.stop_loss.is_not(None)
+            )
+            .order_by(OrderIntentRow.ts_ms.desc())
+            .limit(1)
+        )
+
+
+def fallback_stop(position: ExchangePosition) -> Decimal:
+    reference = position.avg_price or position.mark_price or Decimal(0)
+    offset = reference * ADOPTED_STOP_DISTANCE
+    return reference - offset if position.side is Side.BUY else reference + offset
+
+
+def stop_is_on_the_right_side(position: ExchangePosition, stop: Decimal) -> bool:
+    mark = position.mark_price or position.avg_price
+    return stop < mark if position.side is Side.BUY else stop > mark
+
+
+async def ensure_protected(
+    engine: ExecutionEngine,
+    position: ExchangePosition,
+    *,
+    attempts: int = 2,
+    on_failure: Callable[[ReasonCode], None] | None = None,
+) -> ProtectionResult:
+    if position.size <= 0 or position.side is None:
+        return ProtectionResult(position.symbol, protected=True, detail="flat")
+    if position.stop_loss is not None:
+        engine.book.set_stop(position.symbol, position.stop_loss)
+        return ProtectionResult(position.symbol, protected=True, stop_loss=position.stop_loss)
+    stop = await intended_stop(engine, position.symbol)
+    if stop is None or not stop_is_on_the_right_side(position, stop):
+        stop = fallback_stop(position)
+    filters = engine.filters.get(position.symbol)
+    if filters is not None:
+        stop = round_to_tick(stop, filters.tick_size)
+    last_error = ""
+    for attempt in range(1, attempts + 1):
+        try:
+            await engine.adapter.set_trading_stop(position.symbol, stop_loss=stop)
+        except NotModified:
+            pass
+        except ExchangeError as exc:
+            last_error = str(exc)
+            log.error("protect %s attempt %d/%d failed: %s", position.symbol, attempt, attempts, exc)
+            continue
+        engine.book.set_stop(position.symbol, stop)
+        log.info("protected %s with stop %s", position.symbol, stop)
+        return ProtectionResult(position.symbol, protected=True, stop_loss=stop)
+    # could not protect: close it, and pause for an operator
+    closed = await close_position(engine, position, reason="PROTECTION_FAILED")
+    await raise_alert(engine, position.symbol, ReasonCode.PROTECTION_FAILED, f"stop could not be set: {last_error}")
+    if on_failure is not None:
+        on_failure(ReasonCode.PROTECTION_FAILED)
+    return ProtectionResult(position.symbol, protected=False, closed=closed, detail=last_error)
+
+
+async def close_position(engine: ExecutionEngine, position: ExchangePosition, *, reason: str) -> bool:
+    """A reduce-only market close of the whole position. True when the exchange accepted it."""
+    if position.side is None or position.size <= 0:
+        return True
+    link = client_order_id_for(new_id())
+    key_event(log, KeyEvent.ABORT, f"closing {position.symbol} {position.side} {position.size} ({reason}) link={link}")
+    try:
+        await engine.adapter.place_order(
+            PlaceOrder(
+                symbol=position.symbol,
+                side=position.side.opposite,
+                qty=position.size,
+                client_order_id=link,
+                reduce_only=True,
+            )
+        )
+    except ExchangeError as exc:
+        log.error("close of %s failed: %s", position.symbol, exc)
+        return False
+    return True
+
+
+async def raise_alert(engine: ExecutionEngine, symbol: str, reason: ReasonCode, message: str) -> None:
+    async with transaction(engine.sessions) as session:
+        session.add(
+            Alert(
+                ts_ms=now_ms(),
+                severity="CRITICAL" if reason is ReasonCode.PROTECTION_FAILED else "HIGH",
+                source="execution",
+                alert_type=reason.value,
+                reason_code=reason.value,
+                message=f"{symbol}: {message}",
+            )
+        )
