@@ -123,3 +123,44 @@ def test_titan_up_in_live_with_defaults_exits_2(fresh_database: str, redis_url: 
     assert result.returncode == 2
     assert "LIVE refused" in result.stdout
     assert "default password: admin" in result.stdout
+
+
+def test_titan_sim_runs_standalone_and_pybit_signs_against_it(tmp_path: Path) -> None:
+    from pybit.unified_trading import HTTP
+
+    from tests.processes import wait_for_health
+
+    port = free_port()
+    process = subprocess.Popen(
+        [
+            TITAN,
+            "sim",
+            "--port",
+            str(port),
+            "--seed",
+            "7",
+            "--symbols",
+            "BTCUSDT,ETHUSDT",
+            "--balance",
+            "2500",
+            "--api-key",
+            "CLIKEY",
+            "--api-secret",
+            "CLISECRET",
+        ],
+        env={**os.environ, "TITAN_VAR_DIR": str(tmp_path), "TITAN_SIM_BACKFILL_MINUTES": "30"},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_health(f"http://127.0.0.1:{port}", timeout=60)
+        session = HTTP(testnet=False, api_key="CLIKEY", api_secret="CLISECRET")
+        session.endpoint = f"http://127.0.0.1:{port}"
+        wallet = session.get_wallet_balance(accountType="UNIFIED")["result"]["list"][0]
+        assert wallet["totalWalletBalance"] == "2500"
+        symbols = [i["symbol"] for i in session.get_instruments_info(category="linear")["result"]["list"]]
+        assert symbols == ["BTCUSDT", "ETHUSDT"]
+    finally:
+        process.terminate()
+        process.wait(15)
+    assert titan("sim", "--balance", "lots", env={}).returncode == 2

@@ -1,0 +1,193 @@
+"""The /sim control API: not Bybit. Tests, benchmarks and demos steer the venue here."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from titan_common.service import error_body
+from titan_sim.core.model import ExchangeError
+from titan_sim.runtime.venue import Venue
+
+router = APIRouter(prefix="/sim", tags=["control"])
+
+
+class FaultsBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    latency_ms: int | None = Field(default=None, ge=0, le=120_000)
+    jitter_ms: int | None = Field(default=None, ge=0, le=60_000)
+    error_rate: float | None = Field(default=None, ge=0, le=1)
+    http_status: int | None = Field(default=None, ge=100, le=599)
+    ret_code: int | None = None
+    rate_limit_per_s: int | None = Field(default=None, ge=0)
+    drop_response: bool | None = None
+    ws_disconnect: bool | None = None
+    clock_skew_ms: int | None = None
+    reject_symbol: str | None = None
+
+
+class BurstBody(BaseModel):
+    pct: float
+    trades: int = Field(default=60, ge=1, le=1_000_000)
+    window_ms: int = Field(default=100, ge=0, le=600_000)
+
+
+class StatusBody(BaseModel):
+    status: Literal["Trading", "Closed"]
+
+
+class PositionBody(BaseModel):
+    symbol: str
+    side: Literal["Buy", "Sell"]
+    size: str
+
+
+class ClockBody(BaseModel):
+    time_scale: float | None = None
+    paused: bool | None = None
+    advance_ms: int | None = Field(default=None, ge=0)
+
+
+class NoiseBody(BaseModel):
+    updates: int = Field(default=1000, ge=1, le=1_000_000)
+
+
+def _venue(request: Request) -> Venue:
+    venue: Venue = request.app.state.venue
+    return venue
+
+
+def _refused(exc: ExchangeError) -> JSONResponse:
+    return JSONResponse(error_body(400, "SIM_REFUSED", exc.message, {"retCode": exc.code}), status_code=400)
+
+
+@router.get("/health")
+async def sim_health(request: Request) -> dict[str, Any]:
+    venue = _venue(request)
+    return {
+        "status": "ok",
+        "symbols": list(venue.engine.instruments),
+        "seed": venue.config.seed,
+        "clock": venue.clock_state(),
+        "faults": venue.faults.as_dict(),
+        "connections": {
+            "public": len(venue.public.connections),
+            "private": len(venue.private.connections),
+            "trade": len(venue.trade_ws.connections),
+        },
+        "requests": venue.requests,
+        "tradesPushed": venue.publisher.trades_pushed,
+        "heldResponses": venue.held_responses,
+    }
+
+
+@router.get("/faults")
+async def get_faults(request: Request) -> dict[str, Any]:
+    return _venue(request).faults.as_dict()
+
+
+@router.post("/faults")
+async def set_faults(body: FaultsBody, request: Request) -> dict[str, Any]:
+    venue = _venue(request)
+    changes = body.model_dump(exclude_unset=True)
+    venue.faults.update({k: v for k, v in changes.items() if k != "ws_disconnect"})
+    dropped = 0
+    if changes.get("ws_disconnect"):
+        dropped = sum(hub.abort_all() for hub in (venue.public, venue.private, venue.trade_ws))
+    return {**venue.faults.as_dict(), "ws_disconnected": dropped}
+
+
+@router.delete("/faults")
+async def clear_faults(request: Request) -> dict[str, Any]:
+    venue = _venue(request)
+    venue.faults.update({k: v for k, v in type(venue.faults)().as_dict().items()})
+    return venue.faults.as_dict()
+
+
+@router.post("/market/{symbol}/burst", response_model=None)
+async def burst(symbol: str, body: BurstBody, request: Request) -> dict[str, Any] | JSONResponse:
+    try:
+        return _venue(request).start_burst(symbol, body.pct, body.trades, body.window_ms)
+    except ExchangeError as exc:
+        return _refused(exc)
+
+
+@router.post("/market/{symbol}/status", response_model=None)
+async def market_status(symbol: str, body: StatusBody, request: Request) -> dict[str, Any] | JSONResponse:
+    try:
+        _venue(request).engine.set_status(symbol, body.status)
+    except ExchangeError as exc:
+        return _refused(exc)
+    return {"symbol": symbol, "status": body.status}
+
+
+@router.post("/market/{symbol}/book-noise", response_model=None)
+async def book_noise(symbol: str, body: NoiseBody, request: Request) -> dict[str, Any] | JSONResponse:
+    """Random changes to the crowd's quotes, each flushed as its own orderbook delta."""
+    try:
+        done = await _venue(request).book_noise(symbol, body.updates)
+    except ExchangeError as exc:
+        return _refused(exc)
+    return {"symbol": symbol, "updates": done}
+
+
+@router.get("/orders")
+async def received_orders(request: Request, orderLinkId: str | None = None) -> dict[str, Any]:
+    venue = _venue(request)
+    rows = []
+    for record in venue.engine.received:
+        link_id = str(record.params.get("orderLinkId") or "")
+        if orderLinkId is not None and link_id != orderLinkId:
+            continue
+        order = record.order
+        rows.append(
+            {
+                "seq": record.seq,
+                "receivedTime": record.received_ms,
+                "source": record.source,
+                "orderLinkId": link_id,
+                "orderId": order.order_id if order else "",
+                "symbol": record.params.get("symbol"),
+                "side": record.params.get("side"),
+                "orderType": record.params.get("orderType"),
+                "qty": record.params.get("qty"),
+                "price": record.params.get("price"),
+                "retCode": record.ret_code,
+                "retMsg": record.ret_msg,
+                "orderStatus": order.status.value if order else "Rejected",
+            }
+        )
+    return {"count": len(rows), "list": rows}
+
+
+@router.post("/positions", response_model=None)
+async def open_position(body: PositionBody, request: Request) -> dict[str, Any] | JSONResponse:
+    try:
+        return _venue(request).open_position(body.symbol, body.side, body.size)
+    except ExchangeError as exc:
+        return _refused(exc)
+
+
+@router.post("/clock", response_model=None)
+async def clock(body: ClockBody, request: Request) -> dict[str, Any] | JSONResponse:
+    try:
+        return _venue(request).set_clock(body.time_scale, body.paused, body.advance_ms)
+    except ExchangeError as exc:
+        return _refused(exc)
+
+
+class ResetBody(BaseModel):
+    paused: bool = False  # start frozen: same seed + same order flow then gives the same fills
+
+
+@router.post("/reset")
+async def reset(request: Request, body: ResetBody | None = None) -> dict[str, Any]:
+    venue = _venue(request)
+    venue.reset()
+    if body is not None and body.paused:
+        venue.set_clock(None, True, None)
+    return {"status": "reset", "clock": venue.clock_state()}

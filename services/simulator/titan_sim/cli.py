@@ -1,0 +1,47 @@
+"""`titan sim ...`: the simulator in the foreground, configured from arguments."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from pydantic import SecretStr
+
+from titan_common.logging import setup_logging
+from titan_sim.settings import SimSettings
+
+
+def run_standalone(
+    port: int,
+    seed: int,
+    symbols: list[str],
+    balance: Decimal,
+    api_key: str,
+    api_secret: str,
+    host: str = "127.0.0.1",
+) -> None:
+    """Blocks until Ctrl-C/SIGTERM. Settings not given here still come from the environment."""
+    import uvicorn
+
+    from titan_sim.api.app import create_app
+
+    overrides: dict[str, object] = {
+        "simulator_port": port,
+        "host": host,
+        "sim_seed": seed,
+        "sim_balance": balance,
+        "sim_api_key": api_key,
+        "sim_api_secret": SecretStr(api_secret),
+    }
+    if symbols:
+        overrides["sim_symbols"] = ",".join(symbols)
+    settings = SimSettings(**overrides)  # type: ignore[arg-type]
+    setup_logging("simulator", level=settings.log_level, secrets=[api_secret])
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+        lifespan="on",
+    )

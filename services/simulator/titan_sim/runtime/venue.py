@@ -1,0 +1,171 @@
+"""The running venue: engine + clock + faults + WebSocket hubs, and the market loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import random
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from titan_sim.core.engine import Exchange, ExchangeConfig
+from titan_sim.core.model import ExchangeError, Side
+from titan_sim.runtime.clock import SimClock, wall_ms
+from titan_sim.runtime.faults import Faults, RateLimiter
+from titan_sim.runtime.hub import Hub
+from titan_sim.runtime.publisher import Publisher
+from titan_sim.settings import SimSettings
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class Venue:
+    def __init__(self, settings: SimSettings) -> None:
+        self.settings = settings
+        self.config = ExchangeConfig(
+            seed=settings.sim_seed,
+            symbols=tuple(settings.symbol_list()),
+            balance=settings.sim_balance,
+            backfill_minutes=settings.sim_backfill_minutes,
+        )
+        self.clock = SimClock(settings.sim_time_scale)
+        self.engine = Exchange(self.config, self.clock.now_ms())
+        self.faults = Faults()
+        self.limiter = RateLimiter()
+        self.public = Hub()
+        self.private = Hub()
+        self.trade_ws = Hub()
+        self.publisher = Publisher(self.engine, self.clock, self.public, self.private)
+        self.fault_rng = random.Random(settings.sim_seed + 1)  # noqa: S311 - fault dice, not crypto
+        self.demo_rng = random.Random(settings.sim_seed + 2)  # noqa: S311
+        self.market_paused = False
+        self.bursts: set[asyncio.Task[None]] = set()
+        self.requests = 0
+        self.held_responses = 0
+
+    # --- engine access: every call is followed by a flush to the streams ----------------
+
+    def run(self, action: Callable[[Exchange, int], T]) -> T:
+        try:
+            return action(self.engine, self.clock.now_ms())
+        finally:
+            self.publisher.flush()
+
+    def now_ms(self) -> int:
+        return self.clock.now_ms()
+
+    def server_wall_ms(self) -> int:
+        """The venue's own wall clock, as clients see it (skewed by the clock_skew fault)."""
+        return wall_ms() + self.faults.clock_skew_ms
+
+    # --- the market loop -----------------------------------------------------------------
+
+    async def market_loop(self, stop: asyncio.Event) -> None:
+        interval = self.settings.sim_tick_ms / 1000
+        next_demo = self._next_demo_ms()
+        while not stop.is_set():
+            started = asyncio.get_running_loop().time()
+            if not self.market_paused and not self.clock.paused:
+                self.tick()
+            self.publisher.periodic()
+            if self.settings.sim_demo_bursts and wall_ms() >= next_demo:
+                self._random_burst()
+                next_demo = self._next_demo_ms()
+            elapsed = asyncio.get_running_loop().time() - started
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(0.005, interval - elapsed))
+
+    def tick(self) -> None:
+        now = self.clock.now_ms()
+        for symbol in self.engine.instruments:
+            self.engine.market_tick(symbol, now)
+        self.engine.advance_clock(now)
+        self.publisher.flush()
+
+    def _next_demo_ms(self) -> int:
+        low, high = self.settings.sim_demo_burst_interval_s
+        return wall_ms() + int(self.demo_rng.uniform(low, high) * 1000)
+
+    def _random_burst(self) -> None:
+        symbol = self.demo_rng.choice(list(self.engine.instruments))
+        pct = self.demo_rng.choice((-1, 1)) * self.demo_rng.uniform(0.5, 2.5)
+        log.info("demo burst %s %+.2f%%", symbol, pct)
+        self.start_burst(symbol, pct, 60, 100)
+
+    # --- control actions -----------------------------------------------------------------
+
+    def start_burst(self, symbol: str, pct: float, trades: int, window_ms: int) -> dict[str, Any]:
+        self.engine.instrument(symbol)
+        if trades < 1 or window_ms < 0 or not -50 < pct < 500:
+            raise ExchangeError(10001, "params error: burst needs trades >= 1, window_ms >= 0, -50 < pct < 500")
+        start_mid = self.engine.markets[symbol].mid
+        task = asyncio.get_running_loop().create_task(self._burst(symbol, pct, trades, window_ms))
+        self.bursts.add(task)
+        task.add_done_callback(self.bursts.discard)
+        return {"symbol": symbol, "fromPrice": f"{start_mid:.8g}", "toPrice": f"{start_mid * (1 + pct / 100):.8g}"}
+
+    async def _burst(self, symbol: str, pct: float, trades: int, window_ms: int) -> None:
+        market = self.engine.markets[symbol]
+        start = market.mid
+        slices = max(1, min(trades, 10))
+        side = Side.BUY if pct >= 0 else Side.SELL
+        ratio = math.pow(1 + pct / 100, 1 / slices)
+        per_slice = [trades // slices + (1 if i < trades % slices else 0) for i in range(slices)]
+        for i, count in enumerate(per_slice):
+            self.engine.burst_step(symbol, start * ratio ** (i + 1), count, side, self.clock.now_ms())
+            self.publisher.flush()
+            if i < slices - 1 and window_ms:
+                await asyncio.sleep(window_ms / 1000 / slices)
+
+    async def book_noise(self, symbol: str, updates: int) -> int:
+        """`updates` single changes to the crowd's quotes, each flushed on its own so that
+        subscribers see one orderbook delta per change (when it touches their depth)."""
+        self.engine.instrument(symbol)
+        for i in range(updates):
+            self.engine.book_noise(symbol)
+            self.publisher.flush_books()
+            if i % 200 == 199:
+                await asyncio.sleep(0)  # let the writers and other requests run
+        return updates
+
+    def set_clock(self, time_scale: float | None, paused: bool | None, advance_ms: int | None) -> dict[str, Any]:
+        if time_scale is not None:
+            if not 0 < time_scale <= 1_000_000:
+                raise ExchangeError(10001, "params error: time_scale must be in (0, 1e6]")
+            self.clock.set_scale(time_scale)
+        if paused is not None:
+            self.clock.set_paused(paused)
+            self.market_paused = paused
+        if advance_ms:
+            self.clock.advance(int(advance_ms))
+            self.run(lambda ex, now: ex.advance_clock(now))
+        return self.clock_state()
+
+    def clock_state(self) -> dict[str, Any]:
+        return {"now": self.clock.now_ms(), "timeScale": self.clock.time_scale, "paused": self.clock.paused}
+
+    def reset(self) -> None:
+        for task in list(self.bursts):
+            task.cancel()
+        self.clock = SimClock(self.settings.sim_time_scale)
+        self.engine = Exchange(self.config, self.clock.now_ms())
+        self.publisher.clock = self.clock
+        self.publisher.reset(self.engine)
+        self.faults = Faults()
+        self.limiter.clear()
+        self.market_paused = False
+        for hub in (self.public, self.private, self.trade_ws):
+            hub.abort_all()
+
+    def open_position(self, symbol: str, side: str, size: str) -> dict[str, Any]:
+        try:
+            chosen = Side(side)
+            qty = Decimal(size)
+        except (ValueError, ArithmeticError):
+            raise ExchangeError(10001, "params error: side must be Buy/Sell and size a number") from None
+        order = self.run(lambda ex, now: ex.inject_position(symbol, chosen, qty, now))
+        return {"orderId": order.order_id, "orderStatus": order.status.value, "cumExecQty": str(order.cum_exec_qty)}
