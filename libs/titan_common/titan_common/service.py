@@ -84,6 +84,8 @@ class ServiceRuntime:
     publisher: Publisher | None = None
     checks: dict[str, DependencyCheck] = field(default_factory=dict)
     extra_health: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
+    # the service's own long-lived objects (its engine, its reconciler...), for its routes
+    components: dict[str, Any] = field(default_factory=dict)
     _reasons: set[ReasonCode] = field(default_factory=set)
     _state: SystemState | None = None
     _loops: list[tuple[str, LoopFactory]] = field(default_factory=list)

@@ -23,6 +23,13 @@ def running_services(database_url: str, redis_url: str, tmp_path_factory: pytest
         "REDIS_URL": redis_url,
         "TITAN_VAR_DIR": str(var_dir),
         "TITAN_RUN_ID": "process-test",
+        # execution trades against this test's own simulator, as `titan up` wires it
+        "TITAN_SIM_API_KEY": "process-test-key",
+        "TITAN_SIM_API_SECRET": "process-test-secret",
+        "TITAN_BYBIT_API_KEY": "process-test-key",
+        "TITAN_BYBIT_API_SECRET": "process-test-secret",
+        "TITAN_BYBIT_ENDPOINT": f"http://127.0.0.1:{ports['simulator']}",
+        "TITAN_SIM_BACKFILL_MINUTES": "60",
         **port_env(ports),
     }
     processes = {name: start_service(name, env, var_dir / f"{name}.out") for name in SERVICE_NAMES}

@@ -1,9 +1,176 @@
-"""The execution's background loops and I/O wiring."""
+"""Execution's loops and I/O wiring: the engine, the intent consumer, the exchange streams."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+from typing import cast
+
+from titan_common.bus import INTENTS, Delivery, StreamConsumer
+from titan_common.clock import now_ms
+from titan_common.exchanges import ExchangeError
+from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
+from titan_common.messages import OrderIntent
+from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
+from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
+from titan_execution.runtime.protection import ensure_protected, raise_alert
+from titan_execution.runtime.reconciler import Reconciler
+from titan_execution.settings import ExecutionSettings
+
+log = logging.getLogger(__name__)
+
+
+async def _sleep(runtime: ServiceRuntime, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(runtime.stop.wait(), timeout=seconds)
 
 
 async def setup(runtime: ServiceRuntime) -> None:
-    """Register the execution's loops on the runtime (called once, before start)."""
+    settings = cast(ExecutionSettings, runtime.settings)
+    adapter = BybitAdapter(
+        BybitConfig(
+            endpoint=settings.bybit_endpoint,
+            api_key=settings.bybit_api_key.get_secret_value(),
+            api_secret=settings.bybit_api_secret.get_secret_value(),
+            recv_window=settings.bybit_recv_window,
+        )
+    )
+    holder: dict[str, ExecutionEngine] = {}
+    ready = asyncio.Event()
+    # until the engine has loaded instruments and positions, no entry may pass
+    runtime.set_reason(ReasonCode.STARTUP_RECOVER)
+
+    def engine() -> ExecutionEngine:
+        return holder["engine"]
+
+    async def start_engine(rt: ServiceRuntime) -> None:
+        assert rt.sessions is not None
+        holder["engine"] = ExecutionEngine(
+            config=EngineConfig(
+                exchange=settings.exchange,
+                run_id=settings.run_id,
+                not_found_after=settings.not_found_after,
+                not_found_min_age_ms=settings.not_found_min_age_ms,
+            ),
+            sessions=rt.sessions,
+            adapter=adapter,
+            mode=lambda: rt.state.mode,
+        )
+        reconciler = Reconciler(engine(), set_reason=rt.set_reason, protection_attempts=settings.protection_attempts)
+        while not rt.stop.is_set():
+            try:
+                await engine().load()
+                # startup reconcile runs before any new entry: unknowns resolved, positions adopted and protected
+                await reconciler.run("STARTUP")
+            except ExchangeError as exc:
+                rt.set_reason(ReasonCode.WS_DOWN)
+                log.warning("exchange not reachable at start (%s); retrying", exc)
+                await _sleep(rt, 2.0)
+                continue
+            except Exception:
+                log.exception("startup recovery failed; retrying")
+                await _sleep(rt, 2.0)
+                continue
+            rt.set_reason(ReasonCode.WS_DOWN, False)
+            rt.set_reason(ReasonCode.STARTUP_RECOVER, False)
+            rt.components["engine"] = engine()
+            rt.components["reconciler"] = reconciler
+            ready.set()
+            log.info("startup recovery done: %d instruments, %d open positions",
+                     len(engine().filters), len(engine().book.open_positions()))  # fmt: skip
+            return
+
+    async def consume_intents(rt: ServiceRuntime) -> None:
+        assert rt.redis is not None
+        await ready.wait()
+        consumer = StreamConsumer(
+            rt.redis, INTENTS, group=settings.consumer_group, consumer=f"execution-{settings.run_id}", block_ms=500
+        )
+
+        async def handle(delivery: Delivery[OrderIntent]) -> None:
+            outcome = await engine().handle_intent(delivery.message)
+            log.info("intent %s -> %s %s", delivery.message.intent_id, outcome.state, outcome.detail)
+
+        await consumer.run(handle, rt.stop)
+
+    async def resolve_loop(rt: ServiceRuntime) -> None:
+        await ready.wait()
+        while not rt.stop.is_set():
+            await engine().resolve_unknown()
+            await _sleep(rt, settings.resolve_interval_s)
+
+    async def protect(symbols: set[str]) -> None:
+        """After fills: check the stop on the exchange for every touched symbol."""
+        try:
+            for position in await adapter.positions():
+                if position.symbol in symbols:
+                    await ensure_protected(
+                        engine(),
+                        position,
+                        attempts=settings.protection_attempts,
+                        on_failure=lambda reason: runtime.set_reason(reason, True),
+                    )
+        except ExchangeError as exc:
+            log.error("protection check failed: %s", exc)
+
+    async def private_stream(rt: ServiceRuntime) -> None:
+        await ready.wait()
+        async for event in adapter.private_events():
+            for order in event.orders:
+                await engine().apply_order_update(order)
+            touched = set()
+            for execution in event.executions:
+                if await engine().on_execution(execution, "WS") and execution.exec_type == "Trade":
+                    touched.add(execution.symbol)
+            if touched:
+                await protect(touched)
+            for symbol in sorted(engine().foreign_fills):
+                # a position Titan did not open: adopted, protected above, alerted, manage-only until clean
+                engine().foreign_fills.discard(symbol)
+                rt.set_reason(ReasonCode.RECONCILE_DRIFT, True)
+                await raise_alert(engine(), symbol, ReasonCode.RECONCILE_DRIFT, "fill from an order Titan did not send")
+            if rt.stop.is_set():
+                return
+
+    async def reconcile_loop(rt: ServiceRuntime) -> None:
+        await ready.wait()
+        while not rt.stop.is_set():
+            await _sleep(rt, settings.reconcile_interval_s)
+            reconciler = rt.components["reconciler"]
+            try:
+                await reconciler.run("PERIODIC")
+            except ExchangeError as exc:
+                log.warning("periodic reconcile failed: %s", exc)
+
+    async def poll_fills(rt: ServiceRuntime) -> None:
+        """REST is the truth: fills the stream missed are picked up here, once each."""
+        await ready.wait()
+        since = now_ms() - 60_000
+        while not rt.stop.is_set():
+            try:
+                for execution in await adapter.executions_since(since):
+                    await engine().on_execution(execution, "REST")
+                    since = max(since, execution.ts_ms - 5_000)
+            except ExchangeError as exc:
+                log.warning("fill poll failed: %s", exc)
+            await _sleep(rt, 5.0)
+
+    async def refresh_instruments(rt: ServiceRuntime) -> None:
+        await ready.wait()
+        while not rt.stop.is_set():
+            await _sleep(rt, 3600.0)
+            with contextlib.suppress(ExchangeError):
+                changed = await engine().refresh_instruments()
+                if changed:
+                    rt.emit("FILTERS_REFRESHED", reason_code=ReasonCode.FILTERS_REFRESHED, payload={"changed": changed})
+
+    runtime.add_loop("startup-recover", start_engine)
+    runtime.add_loop("intents", consume_intents)
+    runtime.add_loop("resolver", resolve_loop)
+    runtime.add_loop("reconcile", reconcile_loop)
+    runtime.add_loop("private-stream", private_stream)
+    runtime.add_loop("fill-poll", poll_fills)
+    runtime.add_loop("instruments", refresh_instruments)
+    runtime.extra_health.append(lambda: {"exchange": {"endpoint": settings.bybit_endpoint, "ready": ready.is_set()}})

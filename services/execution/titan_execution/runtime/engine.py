@@ -82,6 +82,8 @@ class ExecutionEngine:
         self.quarantined: set[str] = set()
         self.book = ShadowBook()
         self.last_prices: dict[str, Decimal] = {}
+        # symbols where a fill arrived that Titan did not send (a human on the exchange)
+        self.foreign_fills: set[str] = set()
         self._fills_lock = asyncio.Lock()
 
     # --- start-up ---
@@ -309,7 +311,12 @@ class ExecutionEngine:
                 )
                 applied, trade = self.book.apply(fill)
                 position = self.book.position(execution.symbol)
-                await store.save_position(session, self.config.exchange, position, mark_price=execution.price)
+                foreign = execution.exec_type == "Trade" and not is_titan_order(execution.client_order_id)
+                if foreign and not position.is_flat:
+                    self.foreign_fills.add(execution.symbol)
+                await store.save_position(
+                    session, self.config.exchange, position, mark_price=execution.price, adopted=foreign
+                )
                 if trade is not None:
                     await store.insert_trade(session, self.config.exchange, trade, None)
             if execution.exec_type == "Trade":
@@ -357,3 +364,8 @@ class ExecutionEngine:
             correlation=Correlation(run_id=self.config.run_id, order_intent_id=intent_id),
             payload=payload,
         )
+
+
+def is_titan_order(client_order_id: str | None) -> bool:
+    """Titan's orderLinkIds all start with "t-" (client_order_id_for); anything else came from elsewhere."""
+    return bool(client_order_id and client_order_id.startswith("t-"))

@@ -23,6 +23,7 @@ from titan_common.logging import KeyEvent, key_event
 from titan_common.messages import Side, client_order_id_for, new_id
 from titan_common.reasons import ReasonCode
 from titan_execution.core.filters import round_to_tick
+from titan_execution.runtime import store
 from titan_execution.runtime.engine import ExecutionEngine
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ async def ensure_protected(
     if position.size <= 0 or position.side is None:
         return ProtectionResult(position.symbol, protected=True, detail="flat")
     if position.stop_loss is not None:
-        engine.book.set_stop(position.symbol, position.stop_loss)
+        await _remember_stop(engine, position, position.stop_loss)
         return ProtectionResult(position.symbol, protected=True, stop_loss=position.stop_loss)
     stop = await intended_stop(engine, position.symbol)
     if stop is None or not stop_is_on_the_right_side(position, stop):
@@ -92,7 +93,7 @@ async def ensure_protected(
             last_error = str(exc)
             log.error("protect %s attempt %d/%d failed: %s", position.symbol, attempt, attempts, exc)
             continue
-        engine.book.set_stop(position.symbol, stop)
+        await _remember_stop(engine, position, stop)
         log.info("protected %s with stop %s", position.symbol, stop)
         return ProtectionResult(position.symbol, protected=True, stop_loss=stop)
     # could not protect: close it, and pause for an operator
@@ -101,6 +102,15 @@ async def ensure_protected(
     if on_failure is not None:
         on_failure(ReasonCode.PROTECTION_FAILED)
     return ProtectionResult(position.symbol, protected=False, closed=closed, detail=last_error)
+
+
+async def _remember_stop(engine: ExecutionEngine, position: ExchangePosition, stop: Decimal) -> None:
+    """Keep the stop in the shadow state and its record, so /positions shows what protects it."""
+    if engine.book.position(position.symbol).stop_loss == stop:
+        return
+    engine.book.set_stop(position.symbol, stop)
+    async with transaction(engine.sessions) as session:
+        await store.set_stop(session, engine.config.exchange, position.symbol, stop)
 
 
 async def close_position(engine: ExecutionEngine, position: ExchangePosition, *, reason: str) -> bool:

@@ -180,6 +180,14 @@ async def save_position(
     await session.execute(statement.on_conflict_do_update(index_elements=["exchange", "symbol"], set_=changing))
 
 
+async def set_stop(session: AsyncSession, exchange: str, symbol: str, stop_loss: Decimal | None) -> None:
+    await session.execute(
+        update(PositionRow)
+        .where(PositionRow.exchange == exchange, PositionRow.symbol == symbol)
+        .values(stop_loss=stop_loss, updated_ms=now_ms())
+    )
+
+
 async def load_positions(session: AsyncSession, exchange: str) -> list[Position]:
     rows = await session.scalars(select(PositionRow).where(PositionRow.exchange == exchange))
     return [

@@ -1,0 +1,188 @@
+"""Execution's HTTP routes: thin. Reads are open on loopback; mutations need an operator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, HTTPException, Query
+from sqlalchemy import select
+
+from titan_common.api_auth import Operator, require_role
+from titan_common.auth import Role
+from titan_common.db.models import OrderRow, PositionRow, ReconcileDiff, ReconcileRun, TradeRow
+from titan_common.service import ServiceRuntime, get_runtime
+from titan_execution.runtime import operator_actions
+from titan_execution.runtime.engine import ExecutionEngine
+from titan_execution.runtime.reconciler import Reconciler
+
+router = APIRouter()
+operator = require_role(Role.OPERATOR)
+OPEN_STATUSES = ("New", "PartiallyFilled", "Untriggered", "Created")
+
+
+def _engine(runtime: ServiceRuntime) -> ExecutionEngine:
+    engine = runtime.components.get("engine")
+    if engine is None:
+        raise HTTPException(503, "STARTUP_RECOVER")
+    assert isinstance(engine, ExecutionEngine)
+    return engine
+
+
+def _diff(
+    kind: str, symbol: str | None, field: str, shadow: str | None, exchange: str | None, severity: str, action: str
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "symbol": symbol,
+        "field": field,
+        "shadow": shadow,
+        "exchange": exchange,
+        "severity": str(severity),
+        "action": str(action),
+    }
+
+
+def _money(value: Any) -> str | None:
+    return None if value is None else format(value.normalize(), "f")
+
+
+@router.get("/positions")
+async def positions(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        rows = (
+            await session.scalars(select(PositionRow).where(PositionRow.size > 0).order_by(PositionRow.symbol))
+        ).all()
+    items = [
+        {
+            "exchange": r.exchange,
+            "symbol": r.symbol,
+            "side": r.side,
+            "size": _money(r.size),
+            "entryPrice": _money(r.avg_entry),
+            "markPrice": _money(r.mark_price),
+            "stopLoss": _money(r.stop_loss),
+            "takeProfit": _money(r.take_profit),
+            "unrealizedPnl": _money(r.unrealised_pnl),
+            "realizedPnl": _money(r.realised_pnl),
+            "fees": _money(r.fees),
+            "adopted": r.adopted,
+            "openedAt": r.opened_ms,
+            "updatedAt": r.updated_ms,
+        }
+        for r in rows
+    ]
+    return {"count": len(items), "positions": items}
+
+
+@router.get("/orders")
+async def orders(
+    runtime: ServiceRuntime = Depends(get_runtime), limit: int = Query(100, ge=1, le=1000), open_only: bool = True
+) -> dict[str, Any]:
+    assert runtime.sessions is not None
+    query = select(OrderRow).order_by(OrderRow.updated_ms.desc()).limit(limit)
+    if open_only:
+        query = query.where(OrderRow.status.in_(OPEN_STATUSES))
+    async with runtime.sessions() as session:
+        rows = (await session.scalars(query)).all()
+    items = [
+        {
+            "orderId": r.exchange_order_id,
+            "orderLinkId": r.client_order_id,
+            "symbol": r.symbol,
+            "side": r.side,
+            "orderType": r.order_type,
+            "qty": _money(r.qty),
+            "price": _money(r.price),
+            "status": r.status,
+            "cumExecQty": _money(r.cum_exec_qty),
+            "avgPrice": _money(r.avg_price),
+            "stopLoss": _money(r.stop_loss),
+            "reduceOnly": r.reduce_only,
+            "updatedAt": r.updated_ms,
+        }
+        for r in rows
+    ]
+    return {"count": len(items), "orders": items}
+
+
+@router.get("/trades")
+async def trades(
+    runtime: ServiceRuntime = Depends(get_runtime), limit: int = Query(50, ge=1, le=1000)
+) -> dict[str, Any]:
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        rows = (await session.scalars(select(TradeRow).order_by(TradeRow.closed_ms.desc()).limit(limit))).all()
+    items = [
+        {
+            "symbol": r.symbol,
+            "side": r.side,
+            "qty": _money(r.qty),
+            "entryPrice": _money(r.entry_price),
+            "exitPrice": _money(r.exit_price),
+            "pnl": _money(r.pnl),
+            "fees": _money(r.fees),
+            "netPnl": _money(r.pnl - r.fees),
+            "rMultiple": _money(r.r_multiple),
+            "openedAt": r.opened_ms,
+            "closedAt": r.closed_ms,
+        }
+        for r in rows
+    ]
+    return {"count": len(items), "trades": items}
+
+
+@router.post("/positions/flatten")
+async def flatten(runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)) -> dict[str, Any]:
+    return await operator_actions.flatten_all(runtime, _engine(runtime), who.operator_id)
+
+
+@router.post("/positions/{symbol}/close")
+async def close(
+    symbol: str, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
+) -> dict[str, Any]:
+    return await operator_actions.close_symbol(runtime, _engine(runtime), who.operator_id, symbol.upper())
+
+
+@router.post("/orders/cancel-all")
+async def cancel_all(
+    runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
+) -> dict[str, Any]:
+    return await operator_actions.cancel_all(runtime, _engine(runtime), who.operator_id)
+
+
+@router.post("/api/state/reconcile")
+async def reconcile(
+    runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
+) -> dict[str, Any]:
+    reconciler = runtime.components.get("reconciler")
+    if not isinstance(reconciler, Reconciler):
+        raise HTTPException(503, "STARTUP_RECOVER")
+    result = await reconciler.run(f"OPERATOR:{who.operator_id}")
+    return {
+        "success": True,
+        "run_id": result.run_id,
+        "status": result.verdict.value,
+        "diffs": [_diff(d.kind, d.symbol, d.field, d.shadow, d.exchange, d.severity, d.action) for d in result.diffs],
+    }
+
+
+@router.get("/api/state/reconciliation-status")
+async def reconciliation_status(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    assert runtime.sessions is not None
+    async with runtime.sessions() as session:
+        runs = (await session.scalars(select(ReconcileRun).order_by(ReconcileRun.id.desc()).limit(10))).all()
+        last = runs[0] if runs else None
+        diffs = []
+        if last is not None:
+            diffs = list((await session.scalars(select(ReconcileDiff).where(ReconcileDiff.run_id == last.id))).all())
+    return {
+        "status": last.status if last else "NEVER_RUN",
+        "last_run": None
+        if last is None
+        else {"id": last.id, "trigger": last.trigger, "started_ms": last.started_ms, "finished_ms": last.finished_ms},
+        "diffs": [
+            _diff(d.kind, d.symbol, d.field, d.shadow_value, d.exchange_value, d.severity, d.action) for d in diffs
+        ],
+        "recent": [{"id": r.id, "status": r.status, "trigger": r.trigger, "finished_ms": r.finished_ms} for r in runs],
+    }

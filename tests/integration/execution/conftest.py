@@ -1,0 +1,81 @@
+"""A real simulator process for execution's integration tests."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.processes import free_ports, start_service, terminate, wait_for_health
+from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
+from titan_common.flags import set_master_arm
+from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
+
+
+@dataclass(frozen=True)
+class Sim:
+    url: str
+    api_key: str
+    api_secret: str
+
+    def control(self, method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+        response = httpx.request(method, f"{self.url}/sim{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def orders_for(self, client_order_id: str) -> int:
+        return int(str(self.control("GET", f"/orders?orderLinkId={client_order_id}")["count"]))
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    var_dir: Path = tmp_path_factory.mktemp("sim")
+    port = free_ports(["simulator"])["simulator"]
+    key, secret = f"K{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    env = {
+        "TITAN_SIMULATOR_PORT": str(port),
+        "TITAN_VAR_DIR": str(var_dir),
+        "TITAN_SIM_API_KEY": key,
+        "TITAN_SIM_API_SECRET": secret,
+        "TITAN_SIM_DROP_HOLD_S": "1.0",
+        "TITAN_SIM_BACKFILL_MINUTES": "60",
+    }
+    process = start_service("simulator", env, var_dir / "simulator.out")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, timeout=60)
+        yield Sim(url, key, secret)
+    finally:
+        terminate(process)
+
+
+@pytest.fixture
+def clean_sim(sim: Sim) -> Sim:
+    sim.control("DELETE", "/faults")
+    sim.control("POST", "/reset")
+    return sim
+
+
+async def arm(sessions: async_sessionmaker[AsyncSession], enabled: bool) -> None:
+    async with sessions() as session, session.begin():
+        await set_master_arm(session, enabled=enabled, operator_id="engine-test")
+
+
+@pytest.fixture
+async def engine(clean_sim: Sim, sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[ExecutionEngine]:
+    adapter = BybitAdapter(BybitConfig(clean_sim.url, clean_sim.api_key, clean_sim.api_secret, timeout_s=5))
+    eng = ExecutionEngine(
+        config=EngineConfig(exchange=f"sim-{uuid.uuid4().hex[:8]}", run_id="engine-test", not_found_min_age_ms=0),
+        sessions=sessions,
+        adapter=adapter,
+    )
+    await eng.load()
+    await arm(sessions, True)
+    yield eng
+    await arm(sessions, False)
+    await adapter.close()
