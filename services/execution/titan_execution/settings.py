@@ -23,4 +23,5 @@ class ExecutionSettings(ServiceSettings):
     not_found_min_age_ms: Annotated[int, Field(ge=1000)] = 5000
     resolve_interval_s: Annotated[float, Field(gt=0)] = 1.0
     reconcile_interval_s: Annotated[float, Field(gt=0)] = 60.0
+    reconcile_recheck_s: Annotated[float, Field(gt=0)] = 5.0  # the follow-up run after drift
     protection_attempts: Annotated[int, Field(ge=1)] = 2

@@ -137,8 +137,10 @@ async def setup(runtime: ServiceRuntime) -> None:
     async def reconcile_loop(rt: ServiceRuntime) -> None:
         await ready.wait()
         while not rt.stop.is_set():
-            await _sleep(rt, settings.reconcile_interval_s)
             reconciler = rt.components["reconciler"]
+            # after drift, check again soon: the system is manage-only until a clean run
+            clean = reconciler.last is None or reconciler.last.verdict.value == "OK"
+            await _sleep(rt, settings.reconcile_interval_s if clean else settings.reconcile_recheck_s)
             try:
                 await reconciler.run("PERIODIC")
             except ExchangeError as exc:

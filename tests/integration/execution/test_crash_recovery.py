@@ -1,0 +1,141 @@
+"""Acceptance (a): execution is SIGKILLed after committing SENT_UNKNOWN and before the ack.
+
+Two ways the world can be when that happens, and both end with nothing sent twice:
+- the venue executed the order and its answer was lost (`drop_response`): after a restart
+  the order exists exactly once, the intent is resolved, and the position is protected;
+- the request never reached the venue (it hung in `latency_ms` when the client died): the
+  intent is declared NOT_FOUND after repeated lookups, and no order exists.
+
+Execution runs as a real process; the intent travels on the real Redis stream.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from decimal import Decimal as D
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.integration.execution.conftest import Sim, arm
+from tests.processes import free_ports, start_service, terminate, wait_for_health
+from titan_common.bus import INTENTS, StreamProducer, make_redis
+from titan_common.clock import now_ms
+from titan_common.db.models import OrderIntentRow
+from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
+from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
+from titan_execution.core.intent_states import IntentState
+
+pytestmark = pytest.mark.integration
+
+
+def redis_db(url: str, db: int) -> str:
+    """The same Redis server, another database: this test owns the real stream names there."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+async def wait_for_state(
+    sessions: async_sessionmaker[AsyncSession], intent_id: str, states: set[IntentState], timeout: float
+) -> IntentState:
+    deadline = time.monotonic() + timeout
+    state = None
+    while time.monotonic() < deadline:
+        async with sessions() as session:
+            row = await session.get(OrderIntentRow, intent_id)
+        state = IntentState(row.state) if row else None
+        if state in states:
+            return state
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"intent {intent_id} stayed {state}, wanted {states}")
+
+
+@pytest.mark.parametrize(
+    ("fault", "order_arrives"),
+    [({"drop_response": True}, True), ({"latency_ms": 3000}, False)],
+    ids=["answer-lost", "request-lost"],
+)
+async def test_kill_after_write_ahead_then_restart_never_sends_twice(
+    fault: dict[str, object],
+    order_arrives: bool,
+    clean_sim: Sim,
+    sessions: async_sessionmaker[AsyncSession],
+    database_url: str,
+    redis_url: str,
+    tmp_path: Path,
+) -> None:
+    stream_redis = redis_db(redis_url, 11)
+    redis = make_redis(stream_redis)
+    await redis.flushdb()
+    port = free_ports(["execution"])["execution"]
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": stream_redis,
+        "TITAN_EXECUTION_PORT": str(port),
+        "TITAN_VAR_DIR": str(tmp_path),
+        "TITAN_RUN_ID": "crash-test",
+        "TITAN_EXCHANGE": f"crash-{new_id()[:8]}",  # this test's own rows in the shared tables
+        "TITAN_BYBIT_ENDPOINT": clean_sim.url,
+        "TITAN_BYBIT_API_KEY": clean_sim.api_key,
+        "TITAN_BYBIT_API_SECRET": clean_sim.api_secret,
+    }
+    url = f"http://127.0.0.1:{port}"
+    execution = start_service("execution", env, tmp_path / "execution-1.out")
+    restarted = None
+    try:
+        wait_for_health(url, timeout=60)
+        await arm(sessions, True)
+        clean_sim.control("POST", "/faults", fault)
+        intent_id = new_id()
+        intent = OrderIntent(
+            intent_id=intent_id,
+            client_order_id=client_order_id_for(intent_id),
+            ts_ms=now_ms(),
+            correlation=Correlation(run_id="crash-test"),
+            symbol="BTCUSDT",
+            side=Side.BUY,
+            qty=D("0.010"),
+            stop_loss=D("1000"),
+            ttl_ms=60_000,
+        )
+        await StreamProducer(redis, INTENTS).publish(intent)
+
+        # the write-ahead is committed and the HTTP answer has not come (it is held or hanging):
+        # kill -9 now. With the answer lost, the venue's private stream may already have
+        # moved the intent on by the time we look; the ack itself is still outstanding.
+        past_write_ahead = {IntentState.SENT_UNKNOWN, IntentState.CONFIRMED, IntentState.FILLED}
+        await wait_for_state(sessions, intent_id, past_write_ahead, timeout=20)
+        os.kill(execution.pid, signal.SIGKILL)
+        execution.wait(10)
+        clean_sim.control("DELETE", "/faults")
+
+        restarted = start_service("execution", env, tmp_path / "execution-2.out")
+        wait_for_health(url, timeout=60)
+        adapter = BybitAdapter(BybitConfig(clean_sim.url, clean_sim.api_key, clean_sim.api_secret))
+        try:
+            if order_arrives:
+                resolved = {IntentState.CONFIRMED, IntentState.FILLED}
+                assert await wait_for_state(sessions, intent_id, resolved, timeout=30) in resolved
+                assert clean_sim.orders_for(intent.client_order_id) == 1  # exactly once, never resent
+                live = {p.symbol: p for p in await adapter.positions() if p.size > 0}
+                assert live["BTCUSDT"].size == D("0.010")
+                assert live["BTCUSDT"].stop_loss == D(1000)  # protected from the moment it exists
+            else:
+                await wait_for_state(sessions, intent_id, {IntentState.NOT_FOUND}, timeout=30)
+                assert clean_sim.orders_for(intent.client_order_id) == 0  # declared missing, not resent
+                assert [p for p in await adapter.positions() if p.size > 0] == []
+        finally:
+            await adapter.close()
+    finally:
+        await arm(sessions, False)
+        clean_sim.control("DELETE", "/faults")
+        for process in (execution, restarted):
+            if process is not None and process.poll() is None:
+                terminate(process)
+        await redis.flushdb()
+        await redis.aclose()
