@@ -196,3 +196,13 @@ def test_manual_position_appears_without_an_api_order(sim: Sim) -> None:
     pos = sim.http().get_positions(category="linear", symbol="DOGEUSDT")["result"]["list"][0]
     assert pos["side"] == "Sell"
     assert Decimal(pos["size"]) == 1000
+
+
+def test_fail_paths_break_one_endpoint_only(sim: Sim) -> None:
+    session = sim.http()
+    session.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Market", qty="0.001")
+    sim.faults(fail_paths=["/v5/position/trading-stop"])
+    assert _code(lambda: session.set_trading_stop(category="linear", symbol="BTCUSDT", stopLoss="1000")) == 10016
+    assert session.get_positions(category="linear", symbol="BTCUSDT")["retCode"] == 0  # the rest still works
+    sim.faults(fail_paths=[])
+    assert session.set_trading_stop(category="linear", symbol="BTCUSDT", stopLoss="1000")["retCode"] == 0

@@ -82,6 +82,8 @@ async def handle(
 
     if not allowed:
         return reply(RATE_LIMITED, "Too many visits. Exceeded the API Rate Limit.", {})
+    if faults.fail_paths and request.url.path in faults.fail_paths:
+        return reply(faults.ret_code or SERVER_ERROR, "injected fault: this endpoint fails", {})
     if faults.error_rate and venue.fault_rng.random() < faults.error_rate:
         if faults.http_status and faults.http_status != 200:
             return reply(SERVER_ERROR, "injected fault", {}, status=faults.http_status)

@@ -28,6 +28,7 @@ class FaultsBody(BaseModel):
     ws_disconnect: bool | None = None
     clock_skew_ms: int | None = None
     reject_symbol: str | None = None
+    fail_paths: list[str] | None = None
 
 
 class BurstBody(BaseModel):

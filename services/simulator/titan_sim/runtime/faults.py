@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 
@@ -18,6 +18,8 @@ class Faults:
     drop_response: bool = False  # trade calls are executed, the answer never comes
     clock_skew_ms: int = 0  # the venue's clock runs ahead (+) or behind (-) for auth checks
     reject_symbol: str | None = None  # orders on this symbol are refused with 10001
+    # these REST paths always fail (with ret_code, else 10016), e.g. ["/v5/position/trading-stop"]
+    fail_paths: list[str] = field(default_factory=list)
 
     def update(self, changes: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}
