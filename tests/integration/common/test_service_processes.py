@@ -89,6 +89,20 @@ def test_logs_go_to_var_log(running_services) -> None:  # type: ignore[no-untype
     assert "[INFO] brain started" in text
 
 
+def test_execution_reports_exchange_reconcile_and_intents(running_services) -> None:  # type: ignore[no-untyped-def]
+    ports, _processes, _var = running_services
+    url = f"http://127.0.0.1:{ports['execution']}"
+    body = wait_for_health(url, timeout=40)
+    checks = body["checks"]
+    assert isinstance(checks, dict)
+    assert checks["exchange"]["connected"] is True
+    assert checks["last_reconcile"]["status"] == "OK"  # the startup reconcile ran before entries opened
+    assert isinstance(checks["intents_by_state"], dict)
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    for name in ("titan_execution_orders_total", "titan_execution_reconcile_runs_total", "titan_execution_intents"):
+        assert name in text
+
+
 def test_sigterm_stops_every_service_within_10_seconds(running_services) -> None:  # type: ignore[no-untyped-def]
     ports, processes, _var = running_services
     for name in SERVICE_NAMES:

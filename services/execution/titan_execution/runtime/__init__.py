@@ -14,9 +14,11 @@ from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.messages import OrderIntent
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
+from titan_execution.runtime import metrics
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
 from titan_execution.runtime.protection import ensure_protected, raise_alert
 from titan_execution.runtime.reconciler import Reconciler
+from titan_execution.runtime.store import intents_by_state
 from titan_execution.settings import ExecutionSettings
 
 log = logging.getLogger(__name__)
@@ -175,4 +177,35 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.add_loop("private-stream", private_stream)
     runtime.add_loop("fill-poll", poll_fills)
     runtime.add_loop("instruments", refresh_instruments)
-    runtime.extra_health.append(lambda: {"exchange": {"endpoint": settings.bybit_endpoint, "ready": ready.is_set()}})
+    health_cache: dict[str, object] = {"intents": {}}
+
+    async def watch_state(rt: ServiceRuntime) -> None:
+        """Intents by state and open positions, for /health and /metrics (every 2 s)."""
+        while not rt.stop.is_set():
+            if rt.sessions is not None and rt.checks.get("db") and rt.checks["db"].ok:
+                with contextlib.suppress(Exception):
+                    health_cache["intents"] = await intents_by_state(rt.sessions)
+                    for state, count in health_cache["intents"].items():  # type: ignore[attr-defined]
+                        metrics.INTENTS.labels(state).set(count)
+            if "engine" in rt.components:
+                metrics.ACTIVE_POSITIONS.set(len(engine().book.open_positions()))
+            await _sleep(rt, 2.0)
+
+    def exchange_health() -> dict[str, object]:
+        reconciler = runtime.components.get("reconciler")
+        last = reconciler.last if isinstance(reconciler, Reconciler) else None
+        return {
+            "exchange": {
+                "name": settings.exchange,
+                "endpoint": settings.bybit_endpoint,
+                "connected": ready.is_set() and ReasonCode.WS_DOWN not in runtime.state.reasons,
+                "ready": ready.is_set(),
+            },
+            "last_reconcile": None
+            if last is None
+            else {"run_id": last.run_id, "status": last.verdict.value, "finished_ms": last.finished_ms},
+            "intents_by_state": health_cache["intents"],
+        }
+
+    runtime.add_loop("watch-state", watch_state)
+    runtime.extra_health.append(exchange_health)

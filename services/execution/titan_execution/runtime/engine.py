@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -32,6 +33,7 @@ from titan_common.exchanges import (
     InstrumentFilters,
     OrderRejected,
     PlaceOrder,
+    RateLimited,
 )
 from titan_common.flags import read_master_arm
 from titan_common.logging import KeyEvent, key_event
@@ -42,7 +44,7 @@ from titan_execution.core.filters import FitRefused, fit_order
 from titan_execution.core.intent_states import IntentState, path_to_exchange_status
 from titan_execution.core.positions import Fill, ShadowBook
 from titan_execution.core.validation import ExecutionContext, refusal_reasons
-from titan_execution.runtime import store
+from titan_execution.runtime import metrics, store
 
 log = logging.getLogger(__name__)
 S = IntentState
@@ -112,6 +114,14 @@ class ExecutionEngine:
     # --- intents ---
 
     async def handle_intent(self, intent: OrderIntent, decision_id: str | None = None) -> Outcome:
+        started = time.perf_counter()
+        outcome = await self._handle_intent(intent, decision_id)
+        metrics.ORDERS.labels(outcome.state.value).inc()
+        if outcome.state is S.CONFIRMED:
+            metrics.ORDER_LATENCY_MS.observe((time.perf_counter() - started) * 1000)
+        return outcome
+
+    async def _handle_intent(self, intent: OrderIntent, decision_id: str | None) -> Outcome:
         async with transaction(self.sessions) as session:
             state = await store.ensure_intent(session, intent, decision_id)
             armed = await read_master_arm(session)
@@ -202,6 +212,8 @@ class ExecutionEngine:
             key_event(log, KeyEvent.ABORT, f"{intent.symbol} rejected by exchange ({exc.code}): {exc}")
             return Outcome(S.FAILED_TERMINAL, [], str(exc))
         except ExchangeError as exc:
+            if isinstance(exc, RateLimited):
+                metrics.RATE_LIMIT_HITS.inc()
             log.warning("send of %s has an unknown outcome (%s); resolving by query", intent.client_order_id, exc)
             return Outcome(S.SENT_UNKNOWN, [], str(exc))
         async with transaction(self.sessions) as session:

@@ -20,7 +20,7 @@ from titan_common.exchanges import ExchangePosition
 from titan_common.reasons import ReasonCode
 from titan_execution.core import reconcile as core
 from titan_execution.core.positions import Position
-from titan_execution.runtime import store
+from titan_execution.runtime import metrics, store
 from titan_execution.runtime.engine import ExecutionEngine
 from titan_execution.runtime.protection import ensure_protected, raise_alert
 
@@ -81,6 +81,9 @@ class Reconciler:
         finished = now_ms()
         run_id = await self._persist(trigger, verdict, diffs, started, finished)
         self._set_mode(verdict)
+        metrics.RECONCILE_RUNS.labels(verdict.value).inc()
+        metrics.RECONCILE_DIFFS.set(len(diffs))
+        metrics.ACTIVE_POSITIONS.set(len(engine.book.open_positions()))
         self.previous = verdict
         self.last = RunResult(run_id, verdict, diffs, started, finished)
         if diffs:

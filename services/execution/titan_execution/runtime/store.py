@@ -12,9 +12,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from titan_common.clock import now_ms
 from titan_common.db.models import AuditEvent, FillRow, OrderIntentRow, OrderRow, PositionRow, TradeRow
@@ -80,6 +80,14 @@ async def move_intent(
 async def intent_state(session: AsyncSession, intent_id: str) -> IntentState | None:
     state = await session.scalar(select(OrderIntentRow.state).where(OrderIntentRow.intent_id == intent_id))
     return IntentState(state) if state else None
+
+
+async def intents_by_state(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(OrderIntentRow.state, func.count()).group_by(OrderIntentRow.state).order_by(OrderIntentRow.state)
+        )
+        return {state: int(count) for state, count in rows.all()}
 
 
 async def intents_in(session: AsyncSession, *states: IntentState) -> list[OrderIntentRow]:
