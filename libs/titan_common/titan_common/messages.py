@@ -158,6 +158,8 @@ class OrderIntent(_Strict):
     order_type: OrderType = OrderType.MARKET
     qty: PositiveDecimal
     price: PositiveDecimal | None = None
+    # the expected entry of a market order (the signal's), for the minimum-notional check
+    reference_price: PositiveDecimal | None = None
     stop_loss: PositiveDecimal | None = None
     take_profit: PositiveDecimal | None = None
     leverage: Annotated[int, Field(ge=1, le=100)] = 1

@@ -25,3 +25,5 @@ class ExecutionSettings(ServiceSettings):
     reconcile_interval_s: Annotated[float, Field(gt=0)] = 60.0
     reconcile_recheck_s: Annotated[float, Field(gt=0)] = 5.0  # the follow-up run after drift
     protection_attempts: Annotated[int, Field(ge=1)] = 2
+    # RATE_LIMIT clears only after this long without a refusal from the exchange
+    rate_limit_stability_s: Annotated[float, Field(gt=0)] = 10.0

@@ -79,3 +79,18 @@ async def engine(clean_sim: Sim, sessions: async_sessionmaker[AsyncSession]) -> 
     yield eng
     await arm(sessions, False)
     await adapter.close()
+
+
+def execution_env(sim: Sim, database_url: str, stream_redis_url: str, var_dir: Path, port: int) -> dict[str, str]:
+    """Environment for a real execution process trading against `sim`, with its own rows."""
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": stream_redis_url,
+        "TITAN_EXECUTION_PORT": str(port),
+        "TITAN_VAR_DIR": str(var_dir),
+        "TITAN_RUN_ID": f"exec-test-{uuid.uuid4().hex[:6]}",
+        "TITAN_EXCHANGE": f"x-{uuid.uuid4().hex[:8]}",
+        "TITAN_BYBIT_ENDPOINT": sim.url,
+        "TITAN_BYBIT_API_KEY": sim.api_key,
+        "TITAN_BYBIT_API_SECRET": sim.api_secret,
+    }

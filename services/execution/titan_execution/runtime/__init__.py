@@ -178,6 +178,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.add_loop("fill-poll", poll_fills)
     runtime.add_loop("instruments", refresh_instruments)
     health_cache: dict[str, object] = {"intents": {}}
+    rate_hits_seen = [0]
 
     async def watch_state(rt: ServiceRuntime) -> None:
         """Intents by state and open positions, for /health and /metrics (every 2 s)."""
@@ -189,7 +190,12 @@ async def setup(runtime: ServiceRuntime) -> None:
                         metrics.INTENTS.labels(state).set(count)
             if "engine" in rt.components:
                 metrics.ACTIVE_POSITIONS.set(len(engine().book.open_positions()))
-            await _sleep(rt, 2.0)
+            # RATE_LIMIT (DEGRADE) holds until the exchange has stopped refusing us for a while
+            since_refused_s = (now_ms() - adapter.http.last_rate_limited_ms) / 1000
+            rt.set_reason(ReasonCode.RATE_LIMIT, since_refused_s < settings.rate_limit_stability_s)
+            metrics.RATE_LIMIT_HITS.inc(adapter.http.rate_limit_hits - rate_hits_seen[0])
+            rate_hits_seen[0] = adapter.http.rate_limit_hits
+            await _sleep(rt, 1.0)
 
     def exchange_health() -> dict[str, object]:
         reconciler = runtime.components.get("reconciler")

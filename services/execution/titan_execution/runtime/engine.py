@@ -33,7 +33,6 @@ from titan_common.exchanges import (
     InstrumentFilters,
     OrderRejected,
     PlaceOrder,
-    RateLimited,
 )
 from titan_common.flags import read_master_arm
 from titan_common.logging import KeyEvent, key_event
@@ -142,7 +141,13 @@ class ExecutionEngine:
         fitted = None
         if not reasons:
             filters = self.filters[intent.symbol]
-            reference = intent.price or self.last_prices.get(intent.symbol) or intent.stop_loss or Decimal(1)
+            # a refused lookup raises here, before the write-ahead: the intent stays CREATED and is retried
+            reference = (
+                intent.price
+                or intent.reference_price
+                or self.last_prices.get(intent.symbol)
+                or await self.adapter.last_price(intent.symbol)
+            )
             fit = fit_order(
                 filters,
                 qty=intent.qty,
@@ -212,8 +217,6 @@ class ExecutionEngine:
             key_event(log, KeyEvent.ABORT, f"{intent.symbol} rejected by exchange ({exc.code}): {exc}")
             return Outcome(S.FAILED_TERMINAL, [], str(exc))
         except ExchangeError as exc:
-            if isinstance(exc, RateLimited):
-                metrics.RATE_LIMIT_HITS.inc()
             log.warning("send of %s has an unknown outcome (%s); resolving by query", intent.client_order_id, exc)
             return Outcome(S.SENT_UNKNOWN, [], str(exc))
         async with transaction(self.sessions) as session:

@@ -63,6 +63,13 @@ class BybitAdapter:
         result = await self.http.call("get_wallet_balance", accountType=C.ACCOUNT_TYPE)
         return P.wallet(result["list"][0])
 
+    async def last_price(self, symbol: str) -> Decimal:
+        result = await self.http.call("get_tickers", category=C.CATEGORY, symbol=symbol)
+        items = result.get("list", [])
+        if not items:
+            raise OrderNotFound(f"no ticker for {symbol}")
+        return P.dec0(items[0].get("lastPrice"))
+
     async def positions(self) -> list[ExchangePosition]:
         items = await self._paged("get_positions", category=C.CATEGORY, settleCoin="USDT", limit=200)
         return [P.position(item) for item in items]

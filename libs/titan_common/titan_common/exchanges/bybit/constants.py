@@ -30,3 +30,9 @@ NOT_MODIFIED_CODES = frozenset({LEVERAGE_NOT_MODIFIED, TPSL_NOT_MODIFIED})
 AUTH_CODES = frozenset({BAD_API_KEY, BAD_SIGNATURE})
 
 PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
+
+# Bybit's per-UID limits by endpoint group (requests per second)
+TRADE_METHODS = frozenset(
+    {"place_order", "cancel_order", "cancel_all_orders", "amend_order", "set_trading_stop", "set_leverage"}
+)
+GROUP_LIMITS = {"trade": 10, "query": 50}

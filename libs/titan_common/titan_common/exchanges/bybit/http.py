@@ -18,7 +18,9 @@ import requests
 from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
+from titan_common.clock import now_ms
 from titan_common.exchanges.bybit import constants as C
+from titan_common.exchanges.ratelimit import TokenBucket
 from titan_common.exchanges.types import (
     DuplicateClientOrderId,
     ExchangeError,
@@ -62,6 +64,14 @@ def map_error(exc: Exception) -> ExchangeError:
     return OutcomeUnknown(f"unexpected {type(exc).__name__}: {exc}")
 
 
+def _limit_headers(headers: Any) -> tuple[int | None, int | None]:
+    def number(name: str) -> int | None:
+        value = headers.get(name) if hasattr(headers, "get") else None
+        return int(value) if value is not None and str(value).lstrip("-").isdigit() else None
+
+    return number("X-Bapi-Limit-Status"), number("X-Bapi-Limit-Reset-Timestamp")
+
+
 class BybitHttp:
     def __init__(
         self,
@@ -84,21 +94,37 @@ class BybitHttp:
         # pybit reads the endpoint at call time; no trailing slash
         self._session.endpoint = endpoint.rstrip("/")
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="bybit-http")
-        self.last_limit_headers: dict[str, str] = {}
+        self.buckets = {group: TokenBucket(rate, rate) for group, rate in C.GROUP_LIMITS.items()}
+        self.last_rate_limited_ms = 0
+        self.rate_limit_hits = 0
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
-        """Run one pybit method off the event loop; returns its `result` object."""
+        """Run one pybit method off the event loop, within its group's rate; returns `result`."""
+        bucket = self.buckets["trade" if method in C.TRADE_METHODS else "query"]
+        while (wait := bucket.take(now_ms())) > 0:  # noqa: ASYNC110 - pacing to a computed time, not waiting on an event
+            await asyncio.sleep(wait / 1000)
         loop = asyncio.get_running_loop()
         bound = functools.partial(getattr(self._session, method), **params)
         try:
             body, _elapsed, headers = await loop.run_in_executor(self._pool, bound)
         except Exception as exc:
             mapped = map_error(exc)
+            if isinstance(mapped, RateLimited):
+                self._note_rate_limited(bucket, getattr(exc, "resp_headers", None))
             log.debug("bybit %s failed: %s", method, mapped)
             raise mapped from exc
-        self.last_limit_headers = {k: v for k, v in headers.items() if k.lower().startswith("x-bapi-limit")}
+        remaining, reset = _limit_headers(headers)
+        bucket.observe(remaining=remaining, reset_ms=reset, now_ms=now_ms())
+        if remaining == 0:
+            self._note_rate_limited(bucket, headers)
         result: dict[str, Any] = body.get("result") or {}
         return result
+
+    def _note_rate_limited(self, bucket: TokenBucket, headers: Any) -> None:
+        _remaining, reset = _limit_headers(headers or {})
+        bucket.refused(reset_ms=reset, now_ms=now_ms())
+        self.last_rate_limited_ms = now_ms()
+        self.rate_limit_hits += 1
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)

@@ -1,0 +1,110 @@
+"""Acceptance (d): a 10 s storm of 10006 from the exchange while intents arrive.
+
+No order is duplicated, every intent converges to a resolved state, RATE_LIMIT is raised
+during the storm, and the mode returns to NORMAL after the stability window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from decimal import Decimal as D
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.integration.execution.conftest import Sim, arm, execution_env
+from tests.integration.execution.test_crash_recovery import redis_db
+from tests.processes import free_ports, start_service, terminate, wait_for_health
+from titan_common.bus import INTENTS, StreamProducer, make_redis
+from titan_common.clock import now_ms
+from titan_common.db.models import OrderIntentRow
+from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
+from titan_execution.core.intent_states import IntentState
+
+pytestmark = pytest.mark.integration
+# DEGRADE (RATE_LIMIT) refuses new entries, so REJECTED with MODE_NOT_NORMAL is a correct outcome
+RESOLVED = {
+    IntentState.CONFIRMED,
+    IntentState.FILLED,
+    IntentState.NOT_FOUND,
+    IntentState.FAILED_TERMINAL,
+    IntentState.REJECTED,
+}
+
+
+async def test_storm_of_10006_creates_no_duplicate_and_recovers(
+    clean_sim: Sim, sessions: async_sessionmaker[AsyncSession], database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    stream_redis = redis_db(redis_url, 12)
+    redis = make_redis(stream_redis)
+    await redis.flushdb()
+    port = free_ports(["execution"])["execution"]
+    env = execution_env(clean_sim, database_url, stream_redis, tmp_path, port)
+    env["TITAN_RATE_LIMIT_STABILITY_S"] = "3"
+    env["TITAN_NOT_FOUND_MIN_AGE_MS"] = "15000"  # lookups refused during the storm must not count as "missing"
+    url = f"http://127.0.0.1:{port}"
+    process = start_service("execution", env, tmp_path / "execution.out")
+    try:
+        wait_for_health(url, timeout=60)
+        await arm(sessions, True)
+        clean_sim.control("POST", "/faults", {"rate_limit_per_s": 1})
+        storm_ends = time.monotonic() + 10
+        intents = []
+        symbols = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
+        qty = {"BTCUSDT": "0.010", "ETHUSDT": "0.10", "SOLUSDT": "1", "BNBUSDT": "0.10", "XRPUSDT": "10"}
+        saw_rate_limit = False
+        for symbol in symbols:
+            intent_id = new_id()
+            intent = OrderIntent(
+                intent_id=intent_id,
+                client_order_id=client_order_id_for(intent_id),
+                ts_ms=now_ms(),
+                correlation=Correlation(run_id="storm-test"),
+                symbol=symbol,
+                side=Side.BUY,
+                qty=D(qty[symbol]),
+                stop_loss=D("0.01"),
+                ttl_ms=60_000,
+            )
+            intents.append(intent)
+            await StreamProducer(redis, INTENTS).publish(intent)
+            await asyncio.sleep(1.0)
+            saw_rate_limit |= "RATE_LIMIT" in httpx.get(f"{url}/health", timeout=5).json()["reasons"]
+        while time.monotonic() < storm_ends:
+            saw_rate_limit |= "RATE_LIMIT" in httpx.get(f"{url}/health", timeout=5).json()["reasons"]
+            await asyncio.sleep(0.5)
+        clean_sim.control("DELETE", "/faults")
+        assert saw_rate_limit
+
+        deadline = time.monotonic() + 60
+        states: dict[str, str] = {}
+        reasons: dict[str, str | None] = {}
+        while time.monotonic() < deadline:
+            async with sessions() as session:
+                rows = await session.scalars(
+                    select(OrderIntentRow).where(OrderIntentRow.intent_id.in_([i.intent_id for i in intents]))
+                )
+                found = list(rows)
+                states = {row.intent_id: row.state for row in found}
+                reasons = {row.intent_id: row.state_reason for row in found}
+            if len(states) == len(intents) and all(IntentState(s) in RESOLVED for s in states.values()):
+                break
+            await asyncio.sleep(0.5)
+        assert len(states) == len(intents)
+        assert all(IntentState(s) in RESOLVED for s in states.values()), states
+        for intent in intents:
+            assert clean_sim.orders_for(intent.client_order_id) <= 1  # never twice
+            if states[intent.intent_id] == IntentState.REJECTED:
+                assert reasons[intent.intent_id] == "MODE_NOT_NORMAL"
+        body = wait_for_health(url, timeout=30)  # back to ok once the stability window passes
+        assert body["mode"] == "NORMAL"
+    finally:
+        await arm(sessions, False)
+        clean_sim.control("DELETE", "/faults")
+        terminate(process)
+        await redis.flushdb()
+        await redis.aclose()
