@@ -22,8 +22,12 @@ class ExecutionSettings(ServiceSettings):
     # ...spread over at least this long since it was sent
     not_found_min_age_ms: Annotated[int, Field(ge=1000)] = 5000
     resolve_interval_s: Annotated[float, Field(gt=0)] = 1.0
+    # CONFIRMED/PARTIALLY_FILLED intents unchanged this long are re-checked over REST
+    open_refresh_s: Annotated[float, Field(gt=0)] = 3.0
     reconcile_interval_s: Annotated[float, Field(gt=0)] = 60.0
     reconcile_recheck_s: Annotated[float, Field(gt=0)] = 5.0  # the follow-up run after drift
     protection_attempts: Annotated[int, Field(ge=1)] = 2
     # RATE_LIMIT clears only after this long without a refusal from the exchange
     rate_limit_stability_s: Annotated[float, Field(gt=0)] = 10.0
+    # after a WebSocket loss, the stream must stay up this long before WS_DOWN clears
+    ws_stable_s: Annotated[float, Field(gt=0)] = 5.0

@@ -98,9 +98,14 @@ async def setup(runtime: ServiceRuntime) -> None:
         await consumer.run(handle, rt.stop)
 
     async def resolve_loop(rt: ServiceRuntime) -> None:
+        """SENT_UNKNOWN every second; open intents whose reports may be lost every few seconds."""
         await ready.wait()
+        last_refresh = 0.0
         while not rt.stop.is_set():
             await engine().resolve_unknown()
+            if asyncio.get_running_loop().time() - last_refresh >= settings.open_refresh_s:
+                await engine().refresh_open_intents(min_age_ms=int(settings.open_refresh_s * 1000))
+                last_refresh = asyncio.get_running_loop().time()
             await _sleep(rt, settings.resolve_interval_s)
 
     async def protect(symbols: set[str]) -> None:
@@ -149,7 +154,9 @@ async def setup(runtime: ServiceRuntime) -> None:
                 log.warning("periodic reconcile failed: %s", exc)
 
     async def poll_fills(rt: ServiceRuntime) -> None:
-        """REST is the truth: fills the stream missed are picked up here, once each."""
+        """REST is the truth: fills the stream missed are picked up here, once each.
+
+        Every 5 s normally; every second while the private stream is down or unsettled."""
         await ready.wait()
         since = now_ms() - 60_000
         while not rt.stop.is_set():
@@ -157,9 +164,33 @@ async def setup(runtime: ServiceRuntime) -> None:
                 for execution in await adapter.executions_since(since):
                     await engine().on_execution(execution, "REST")
                     since = max(since, execution.ts_ms - 5_000)
+                if ReasonCode.WS_DOWN in rt.state.reasons:
+                    for order in await adapter.open_orders():
+                        await engine().apply_order_update(order)
             except ExchangeError as exc:
                 log.warning("fill poll failed: %s", exc)
-            await _sleep(rt, 5.0)
+            await _sleep(rt, 1.0 if ReasonCode.WS_DOWN in rt.state.reasons else 5.0)
+
+    async def watch_stream(rt: ServiceRuntime) -> None:
+        """WebSocket loss: DEGRADE with WS_DOWN and fast REST polling, until the stream has
+        been up for ws_stable_s; then a reconcile, because REST is the truth."""
+        await ready.wait()
+        up_since: float | None = None
+        while not rt.stop.is_set():
+            connected = adapter.private_stream_connected()
+            if connected is False:
+                up_since = None
+                if ReasonCode.WS_DOWN not in rt.state.reasons:
+                    log.warning("private stream lost; polling REST until it is stable")
+                rt.set_reason(ReasonCode.WS_DOWN, True)
+            elif connected and ReasonCode.WS_DOWN in rt.state.reasons:
+                up_since = up_since or asyncio.get_running_loop().time()
+                if asyncio.get_running_loop().time() - up_since >= settings.ws_stable_s:
+                    with contextlib.suppress(ExchangeError):
+                        await rt.components["reconciler"].run("WS_RECONNECT")
+                    rt.set_reason(ReasonCode.WS_DOWN, False)
+                    up_since = None
+            await _sleep(rt, 0.5)
 
     async def refresh_instruments(rt: ServiceRuntime) -> None:
         await ready.wait()
@@ -176,6 +207,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.add_loop("reconcile", reconcile_loop)
     runtime.add_loop("private-stream", private_stream)
     runtime.add_loop("fill-poll", poll_fills)
+    runtime.add_loop("watch-stream", watch_stream)
     runtime.add_loop("instruments", refresh_instruments)
     health_cache: dict[str, object] = {"intents": {}}
     rate_hits_seen = [0]

@@ -251,6 +251,22 @@ class ExecutionEngine:
             moved += outcome.state is not S.SENT_UNKNOWN
         return moved
 
+    async def refresh_open_intents(self, min_age_ms: int = 0) -> int:
+        """Ask the exchange about every CONFIRMED or PARTIALLY_FILLED intent unchanged for
+        `min_age_ms` (their reports may have been lost with the stream). Returns how many moved."""
+        async with self.sessions() as session:
+            rows = await store.intents_in(session, S.CONFIRMED, S.PARTIALLY_FILLED)
+        rows = [row for row in rows if now_ms() - row.updated_ms >= min_age_ms]
+        moved = 0
+        for row in rows:
+            try:
+                order = await self.adapter.order_by_client_id(row.symbol, row.client_order_id)
+            except ExchangeError:
+                continue
+            if order is not None and await self.apply_order_update(order, intent_id=row.intent_id) != row.state:
+                moved += 1
+        return moved
+
     async def resolve(
         self,
         intent_id: str,
@@ -289,13 +305,14 @@ class ExecutionEngine:
     async def apply_order_update(self, order: ExchangeOrder, *, intent_id: str | None = None) -> IntentState | None:
         """Record an order report and move its intent along the legal path to it."""
         async with transaction(self.sessions) as session:
+            # FOR UPDATE: the path is computed from the intent's current state, after any racing
+            # transition (the HTTP ack vs. the stream's report) has committed, never from a stale read
+            query = select(OrderIntentRow).with_for_update()
             row = None
             if intent_id is not None:
-                row = await session.get(OrderIntentRow, intent_id)
+                row = await session.scalar(query.where(OrderIntentRow.intent_id == intent_id))
             elif order.client_order_id:
-                row = await session.scalar(
-                    select(OrderIntentRow).where(OrderIntentRow.client_order_id == order.client_order_id)
-                )
+                row = await session.scalar(query.where(OrderIntentRow.client_order_id == order.client_order_id))
             await store.upsert_order(session, self.config.exchange, order, row.intent_id if row else None)
             if row is None:
                 return None

@@ -54,6 +54,7 @@ class Reconciler:
         started = now_ms()
         engine = self.engine
         await engine.resolve_unknown()
+        await engine.refresh_open_intents()
         exchange_positions = await engine.adapter.positions()
         open_orders = await engine.adapter.open_orders()
         async with engine.sessions() as session:

@@ -48,6 +48,7 @@ class BybitAdapter:
             recv_window=config.recv_window,
             timeout_s=config.timeout_s,
         )
+        self._private_socket: WebSocket | None = None
 
     # --- reference data and account state ---
 
@@ -199,6 +200,7 @@ class BybitAdapter:
             socket.execution_stream(callback)
             socket.position_stream(callback)
             socket.wallet_stream(callback)
+            self._private_socket = socket
             return socket
 
         async for message in bridge(connect):
@@ -224,6 +226,11 @@ class BybitAdapter:
             event = public_event(message)
             if event is not None:
                 yield event
+
+    def private_stream_connected(self) -> bool | None:
+        """None before the private stream was opened; then whether its socket is up now."""
+        socket = self._private_socket
+        return None if socket is None else bool(socket.is_connected())
 
     async def close(self) -> None:
         self.http.close()
