@@ -86,6 +86,8 @@ class ServiceRuntime:
     extra_health: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
     # the service's own long-lived objects (its engine, its reconciler...), for its routes
     components: dict[str, Any] = field(default_factory=dict)
+    # reason codes this service treats more strictly than the shared table (see system_state)
+    mode_overrides: dict[ReasonCode, Mode] = field(default_factory=dict)
     _reasons: set[ReasonCode] = field(default_factory=set)
     _state: SystemState | None = None
     _loops: list[tuple[str, LoopFactory]] = field(default_factory=list)
@@ -118,7 +120,7 @@ class ServiceRuntime:
         if self.audit is not None:
             reasons |= self.audit.reasons
         before = self.state
-        after = next_state(before, reasons, now_ms())
+        after = next_state(before, reasons, now_ms(), self.mode_overrides)
         self._state = after
         metrics.SERVICE_MODE.labels(self.name).set(severity(after.mode))
         if after.mode is not before.mode or after.reasons != before.reasons:

@@ -7,7 +7,7 @@ Pure functions only. A service derives its own mode from its active reason codes
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from enum import IntEnum, StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -81,18 +81,30 @@ def worse(a: Mode, b: Mode) -> Mode:
     return a if severity(a) >= severity(b) else b
 
 
-def mode_for_reasons(reasons: Iterable[ReasonCode], floor: Mode = Mode.NORMAL) -> Mode:
-    """The least severe mode that every active reason code allows."""
+def mode_for_reasons(
+    reasons: Iterable[ReasonCode],
+    floor: Mode = Mode.NORMAL,
+    overrides: Mapping[ReasonCode, Mode] | None = None,
+) -> Mode:
+    """The least severe mode that every active reason code allows.
+
+    `overrides` lets a service make a code stricter in its context (CLOCK_DRIFT pauses LIVE)."""
+    table = {**MODE_FOR_REASON, **(overrides or {})}
     mode = floor
     for reason in reasons:
-        mode = worse(mode, MODE_FOR_REASON.get(reason, Mode.NORMAL))
+        mode = worse(mode, table.get(reason, Mode.NORMAL))
     return mode
 
 
-def next_state(current: SystemState, reasons: Iterable[ReasonCode], now_ms: int) -> SystemState:
+def next_state(
+    current: SystemState,
+    reasons: Iterable[ReasonCode],
+    now_ms: int,
+    overrides: Mapping[ReasonCode, Mode] | None = None,
+) -> SystemState:
     """A service's new state for its set of active reasons; since_ms moves only when the mode does."""
     active = tuple(sorted(set(reasons)))
-    mode = mode_for_reasons(active)
+    mode = mode_for_reasons(active, overrides=overrides)
     since = current.since_ms if mode is current.mode else now_ms
     return SystemState(mode=mode, reasons=active, since_ms=since)
 

@@ -31,3 +31,5 @@ class ExecutionSettings(ServiceSettings):
     rate_limit_stability_s: Annotated[float, Field(gt=0)] = 10.0
     # after a WebSocket loss, the stream must stay up this long before WS_DOWN clears
     ws_stable_s: Annotated[float, Field(gt=0)] = 5.0
+    clock_check_s: Annotated[float, Field(gt=0)] = 60.0
+    clock_drift_threshold_ms: Annotated[int, Field(ge=50)] = 1000

@@ -86,3 +86,10 @@ def test_every_safety_code_forces_at_least_pause() -> None:
         ReasonCode.TIMESTAMP_MISMATCH,
     ):
         assert MODE_FOR_REASON[code] is Mode.PAUSE
+
+
+def test_a_service_can_make_a_code_stricter() -> None:
+    assert mode_for_reasons([ReasonCode.CLOCK_DRIFT]) is Mode.DEGRADE  # PAPER
+    live = {ReasonCode.CLOCK_DRIFT: Mode.PAUSE}
+    assert mode_for_reasons([ReasonCode.CLOCK_DRIFT], overrides=live) is Mode.PAUSE
+    assert next_state(state(Mode.NORMAL, 1), [ReasonCode.CLOCK_DRIFT], 5, live).mode is Mode.PAUSE

@@ -14,6 +14,9 @@ from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.messages import OrderIntent
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
+from titan_common.settings import SystemMode
+from titan_common.system_state import Mode
+from titan_execution.core.exchange_health import clock_drifted, clock_offset_ms
 from titan_execution.runtime import metrics
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
 from titan_execution.runtime.protection import ensure_protected, raise_alert
@@ -59,6 +62,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             sessions=rt.sessions,
             adapter=adapter,
             mode=lambda: rt.state.mode,
+            on_reason=rt.set_reason,
         )
         reconciler = Reconciler(engine(), set_reason=rt.set_reason, protection_attempts=settings.protection_attempts)
         while not rt.stop.is_set():
@@ -206,7 +210,31 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.add_loop("resolver", resolve_loop)
     runtime.add_loop("reconcile", reconcile_loop)
     runtime.add_loop("private-stream", private_stream)
+
+    async def watch_clock(rt: ServiceRuntime) -> None:
+        """Sync the offset to the exchange clock. Drift: CLOCK_DRIFT (DEGRADE; PAUSE in LIVE).
+        A good sync and a signed call that succeeds also clear TIMESTAMP_MISMATCH."""
+        await ready.wait()
+        while not rt.stop.is_set():
+            try:
+                sent = now_ms()
+                server = await adapter.server_time_ms()
+                offset = clock_offset_ms(sent, server, now_ms())
+                drifted = clock_drifted(offset, settings.clock_drift_threshold_ms)
+                if drifted:
+                    log.warning("clock offset to the exchange is %d ms", offset)
+                rt.set_reason(ReasonCode.CLOCK_DRIFT, drifted)
+                if not drifted and ReasonCode.TIMESTAMP_MISMATCH in rt.state.reasons:
+                    await adapter.wallet()  # a signed call the exchange accepts again
+                    rt.set_reason(ReasonCode.TIMESTAMP_MISMATCH, False)
+            except ExchangeError as exc:
+                log.warning("clock check failed: %s", exc)
+            await _sleep(rt, settings.clock_check_s)
+
+    if settings.system_mode is SystemMode.LIVE:
+        runtime.mode_overrides[ReasonCode.CLOCK_DRIFT] = Mode.PAUSE
     runtime.add_loop("fill-poll", poll_fills)
+    runtime.add_loop("clock", watch_clock)
     runtime.add_loop("watch-stream", watch_stream)
     runtime.add_loop("instruments", refresh_instruments)
     health_cache: dict[str, object] = {"intents": {}}

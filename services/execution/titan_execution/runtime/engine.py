@@ -33,6 +33,7 @@ from titan_common.exchanges import (
     InstrumentFilters,
     OrderRejected,
     PlaceOrder,
+    TimestampRejected,
 )
 from titan_common.flags import read_master_arm
 from titan_common.logging import KeyEvent, key_event
@@ -74,7 +75,9 @@ class ExecutionEngine:
         sessions: async_sessionmaker[AsyncSession],
         adapter: ExchangeAdapter,
         mode: Callable[[], Mode] = lambda: Mode.NORMAL,
+        on_reason: Callable[[ReasonCode, bool], None] = lambda _reason, _active: None,
     ) -> None:
+        self.on_reason = on_reason
         self.config = config
         self.sessions = sessions
         self.adapter = adapter
@@ -217,6 +220,9 @@ class ExecutionEngine:
             key_event(log, KeyEvent.ABORT, f"{intent.symbol} rejected by exchange ({exc.code}): {exc}")
             return Outcome(S.FAILED_TERMINAL, [], str(exc))
         except ExchangeError as exc:
+            if isinstance(exc, TimestampRejected):
+                # pybit already re-tried with a wider recv_window: our clock is not trusted now
+                self.on_reason(ReasonCode.TIMESTAMP_MISMATCH, True)
             log.warning("send of %s has an unknown outcome (%s); resolving by query", intent.client_order_id, exc)
             return Outcome(S.SENT_UNKNOWN, [], str(exc))
         async with transaction(self.sessions) as session:
