@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from decimal import Decimal as D
 from pathlib import Path
 
 import httpx
@@ -12,8 +13,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.processes import free_ports, start_service, terminate, wait_for_health
+from titan_common.clock import now_ms
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.flags import set_master_arm
+from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
 
 
@@ -94,3 +97,27 @@ def execution_env(sim: Sim, database_url: str, stream_redis_url: str, var_dir: P
         "TITAN_BYBIT_API_KEY": sim.api_key,
         "TITAN_BYBIT_API_SECRET": sim.api_secret,
     }
+
+
+def entry(
+    symbol: str = "BTCUSDT",
+    qty: str = "0.010",
+    stop: str = "1000",
+    *,
+    side: Side = Side.BUY,
+    ttl_ms: int = 60_000,
+    run_id: str = "execution-test",
+) -> OrderIntent:
+    """A fresh entry intent, with its client id derived as the brain derives it."""
+    intent_id = new_id()
+    return OrderIntent(
+        intent_id=intent_id,
+        client_order_id=client_order_id_for(intent_id),
+        ts_ms=now_ms(),
+        correlation=Correlation(run_id=run_id),
+        symbol=symbol,
+        side=side,
+        qty=D(qty),
+        stop_loss=D(stop),
+        ttl_ms=ttl_ms,
+    )

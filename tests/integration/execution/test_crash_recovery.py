@@ -22,13 +22,12 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import Sim, arm
+from tests.integration.execution.conftest import Sim, arm, entry
 from tests.processes import free_ports, start_service, terminate, wait_for_health
 from titan_common.bus import INTENTS, StreamProducer, make_redis
-from titan_common.clock import now_ms
 from titan_common.db.models import OrderIntentRow
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
+from titan_common.messages import new_id
 from titan_execution.core.intent_states import IntentState
 
 pytestmark = pytest.mark.integration
@@ -91,18 +90,8 @@ async def test_kill_after_write_ahead_then_restart_never_sends_twice(
         wait_for_health(url, timeout=60)
         await arm(sessions, True)
         clean_sim.control("POST", "/faults", fault)
-        intent_id = new_id()
-        intent = OrderIntent(
-            intent_id=intent_id,
-            client_order_id=client_order_id_for(intent_id),
-            ts_ms=now_ms(),
-            correlation=Correlation(run_id="crash-test"),
-            symbol="BTCUSDT",
-            side=Side.BUY,
-            qty=D("0.010"),
-            stop_loss=D("1000"),
-            ttl_ms=60_000,
-        )
+        intent = entry(run_id="crash-test")
+        intent_id = intent.intent_id
         await StreamProducer(redis, INTENTS).publish(intent)
 
         # the write-ahead is committed and the HTTP answer has not come (it is held or hanging):

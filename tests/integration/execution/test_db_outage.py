@@ -11,18 +11,15 @@ import shutil
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 
-from tests.integration.execution.conftest import Sim
-from titan_common.clock import now_ms
+from tests.integration.execution.conftest import Sim, entry
 from titan_common.db import migrate
 from titan_common.embedded import EmbeddedPostgres
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.flags import set_master_arm
-from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.settings import CommonSettings
@@ -40,21 +37,6 @@ class Outage:
     url: str
     runtime: ServiceRuntime
     engine: ExecutionEngine
-
-
-def entry() -> OrderIntent:
-    intent_id = new_id()
-    return OrderIntent(
-        intent_id=intent_id,
-        client_order_id=client_order_id_for(intent_id),
-        ts_ms=now_ms(),
-        correlation=Correlation(run_id="outage-test"),
-        symbol="ETHUSDT",
-        side=Side.BUY,
-        qty=D("0.10"),
-        stop_loss=D(100),
-        ttl_ms=120_000,
-    )
 
 
 @pytest.fixture
@@ -99,7 +81,7 @@ async def test_no_order_while_postgres_is_down_then_recovery(outage: Outage, cle
     assert ReasonCode.DB_UNAVAILABLE in runtime.state.reasons
     assert runtime.health()["status"] == "unhealthy"
 
-    refused = entry()
+    refused = entry("ETHUSDT", "0.10", "100", ttl_ms=120_000)
     with pytest.raises(OSError, match=r"(?i)connect|no such file"):  # refused before anything is sent
         await engine.handle_intent(refused)
     assert clean_sim.orders_for(refused.client_order_id) == 0  # no audit row, no order

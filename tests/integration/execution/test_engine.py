@@ -12,10 +12,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import Sim, arm
-from titan_common.clock import now_ms
+from tests.integration.execution.conftest import Sim, arm, entry
 from titan_common.db.models import AuditEvent, OrderIntentRow
-from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
 from titan_common.reasons import ReasonCode
 from titan_execution.core.intent_states import IntentState
 from titan_execution.runtime import store
@@ -23,21 +21,6 @@ from titan_execution.runtime.engine import ExecutionEngine
 
 pytestmark = pytest.mark.integration
 S = IntentState
-
-
-def entry(symbol: str = "BTCUSDT", qty: str = "0.010", stop: str = "1000", ttl_ms: int = 60_000) -> OrderIntent:
-    intent_id = new_id()
-    return OrderIntent(
-        intent_id=intent_id,
-        client_order_id=client_order_id_for(intent_id),
-        ts_ms=now_ms(),
-        correlation=Correlation(run_id="engine-test"),
-        symbol=symbol,
-        side=Side.BUY,
-        qty=D(qty),
-        stop_loss=D(stop),
-        ttl_ms=ttl_ms,
-    )
 
 
 async def intent_row(sessions: async_sessionmaker[AsyncSession], intent_id: str) -> OrderIntentRow:

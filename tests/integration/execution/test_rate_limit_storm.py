@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from decimal import Decimal as D
 from pathlib import Path
 
 import httpx
@@ -16,13 +15,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import Sim, arm, execution_env
+from tests.integration.execution.conftest import Sim, arm, entry, execution_env
 from tests.integration.execution.test_crash_recovery import redis_db
 from tests.processes import free_ports, start_service, terminate, wait_for_health
 from titan_common.bus import INTENTS, StreamProducer, make_redis
-from titan_common.clock import now_ms
 from titan_common.db.models import OrderIntentRow
-from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
 from titan_execution.core.intent_states import IntentState
 
 pytestmark = pytest.mark.integration
@@ -58,18 +55,7 @@ async def test_storm_of_10006_creates_no_duplicate_and_recovers(
         qty = {"BTCUSDT": "0.010", "ETHUSDT": "0.10", "SOLUSDT": "1", "BNBUSDT": "0.10", "XRPUSDT": "10"}
         saw_rate_limit = False
         for symbol in symbols:
-            intent_id = new_id()
-            intent = OrderIntent(
-                intent_id=intent_id,
-                client_order_id=client_order_id_for(intent_id),
-                ts_ms=now_ms(),
-                correlation=Correlation(run_id="storm-test"),
-                symbol=symbol,
-                side=Side.BUY,
-                qty=D(qty[symbol]),
-                stop_loss=D("0.01"),
-                ttl_ms=60_000,
-            )
+            intent = entry(symbol, qty[symbol], "0.01", run_id="storm-test")
             intents.append(intent)
             await StreamProducer(redis, INTENTS).publish(intent)
             await asyncio.sleep(1.0)

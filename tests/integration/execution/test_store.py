@@ -8,8 +8,9 @@ from decimal import Decimal as D
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.integration.execution.conftest import entry
 from titan_common.exchanges.types import Execution
-from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
+from titan_common.messages import Side, new_id
 from titan_execution.core.intent_states import IllegalTransition, IntentState
 from titan_execution.core.positions import Position
 from titan_execution.runtime import store
@@ -18,23 +19,8 @@ pytestmark = pytest.mark.integration
 S = IntentState
 
 
-def intent() -> OrderIntent:
-    intent_id = new_id()
-    return OrderIntent(
-        intent_id=intent_id,
-        client_order_id=client_order_id_for(intent_id),
-        ts_ms=1,
-        correlation=Correlation(run_id="store-test"),
-        symbol="BTCUSDT",
-        side=Side.BUY,
-        qty=D("0.010"),
-        stop_loss=D("49000"),
-        ttl_ms=5000,
-    )
-
-
 async def test_ensure_intent_is_idempotent(sessions: async_sessionmaker[AsyncSession]) -> None:
-    it = intent()
+    it = entry()
     async with sessions() as session, session.begin():
         assert await store.ensure_intent(session, it) is S.CREATED
         assert await store.move_intent(session, it.intent_id, S.CREATED, S.SENT_UNKNOWN)
@@ -44,7 +30,7 @@ async def test_ensure_intent_is_idempotent(sessions: async_sessionmaker[AsyncSes
 
 
 async def test_only_one_racing_transition_wins(sessions: async_sessionmaker[AsyncSession]) -> None:
-    it = intent()
+    it = entry()
     async with sessions() as session, session.begin():
         await store.ensure_intent(session, it)
         await store.move_intent(session, it.intent_id, S.CREATED, S.SENT_UNKNOWN)
@@ -58,7 +44,7 @@ async def test_only_one_racing_transition_wins(sessions: async_sessionmaker[Asyn
 
 
 async def test_illegal_transition_raises_before_writing(sessions: async_sessionmaker[AsyncSession]) -> None:
-    it = intent()
+    it = entry()
     async with sessions() as session, session.begin():
         await store.ensure_intent(session, it)
     with pytest.raises(IllegalTransition):

@@ -9,38 +9,20 @@ from __future__ import annotations
 
 import asyncio
 import time
-from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import Sim, arm, execution_env
+from tests.integration.execution.conftest import Sim, arm, entry, execution_env
 from tests.integration.execution.test_crash_recovery import redis_db
 from tests.processes import free_ports, start_service, terminate, wait_for_health
 from titan_common.bus import INTENTS, StreamProducer, make_redis
-from titan_common.clock import now_ms
 from titan_common.db.models import FillRow, OrderIntentRow
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
 
 pytestmark = pytest.mark.integration
-
-
-def intent(symbol: str, qty: str) -> OrderIntent:
-    intent_id = new_id()
-    return OrderIntent(
-        intent_id=intent_id,
-        client_order_id=client_order_id_for(intent_id),
-        ts_ms=now_ms(),
-        correlation=Correlation(run_id="ws-loss-test"),
-        symbol=symbol,
-        side=Side.BUY,
-        qty=D(qty),
-        stop_loss=D("0.1"),
-        ttl_ms=60_000,
-    )
 
 
 async def test_fills_during_a_stream_drop_are_recovered_once(
@@ -59,13 +41,13 @@ async def test_fills_during_a_stream_drop_are_recovered_once(
         wait_for_health(url, timeout=60)
         await arm(sessions, True)
         producer = StreamProducer(redis, INTENTS)
-        first = intent("BTCUSDT", "0.010")
+        first = entry("BTCUSDT", "0.010", "0.1")
         await producer.publish(first)
         await asyncio.sleep(1.0)
         # the stream drops; the next orders fill while it is down or reconnecting
         dropped = clean_sim.control("POST", "/faults", {"ws_disconnect": True})
         assert int(str(dropped["ws_disconnected"])) >= 1  # our private socket really went down
-        later = [intent("ETHUSDT", "0.10"), intent("SOLUSDT", "1")]
+        later = [entry("ETHUSDT", "0.10", "0.1"), entry("SOLUSDT", "1", "0.1")]
         for item in later:
             await producer.publish(item)
         all_intents = [first, *later]
