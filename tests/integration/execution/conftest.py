@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from decimal import Decimal as D
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.processes import free_ports, start_service, terminate, wait_for_health
+from titan_common.bus import make_redis
 from titan_common.clock import now_ms
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.flags import set_master_arm
@@ -121,3 +126,56 @@ def entry(
         stop_loss=D(stop),
         ttl_ms=ttl_ms,
     )
+
+
+def redis_db(url: str, db: int) -> str:
+    """The same Redis server, another database: a process test owns the real stream names there."""
+    parts = urlsplit(url)
+    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
+
+
+@dataclass
+class ExecutionProcess:
+    """A real execution process (restartable) with its own Redis database and rows."""
+
+    url: str
+    env: dict[str, str]
+    redis: Redis
+    var_dir: Path
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.processes[-1]
+
+    def start(self) -> None:
+        self.processes.append(
+            start_service("execution", self.env, self.var_dir / f"execution-{len(self.processes) + 1}.out")
+        )
+        wait_for_health(self.url, timeout=60)
+
+
+@asynccontextmanager
+async def running_execution(
+    sim: Sim, database_url: str, redis_url: str, var_dir: Path, *, redis_db_index: int, **env: str
+) -> AsyncIterator[ExecutionProcess]:
+    stream_redis = redis_db(redis_url, redis_db_index)
+    redis = make_redis(stream_redis)
+    await redis.flushdb()
+    port = free_ports(["execution"])["execution"]
+    execution = ExecutionProcess(
+        url=f"http://127.0.0.1:{port}",
+        env={**execution_env(sim, database_url, stream_redis, var_dir, port), **env},
+        redis=redis,
+        var_dir=var_dir,
+    )
+    try:
+        execution.start()
+        yield execution
+    finally:
+        for process in execution.processes:
+            if process.poll() is None:
+                terminate(process)
+        sim.control("DELETE", "/faults")
+        await redis.flushdb()
+        await redis.aclose()

@@ -17,26 +17,17 @@ import signal
 import time
 from decimal import Decimal as D
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import Sim, arm, entry
-from tests.processes import free_ports, start_service, terminate, wait_for_health
-from titan_common.bus import INTENTS, StreamProducer, make_redis
+from tests.integration.execution.conftest import Sim, arm, entry, running_execution
+from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import OrderIntentRow
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_common.messages import new_id
 from titan_execution.core.intent_states import IntentState
 
 pytestmark = pytest.mark.integration
-
-
-def redis_db(url: str, db: int) -> str:
-    """The same Redis server, another database: this test owns the real stream names there."""
-    parts = urlsplit(url)
-    return urlunsplit((parts.scheme, parts.netloc, f"/{db}", parts.query, parts.fragment))
 
 
 async def wait_for_state(
@@ -68,63 +59,40 @@ async def test_kill_after_write_ahead_then_restart_never_sends_twice(
     redis_url: str,
     tmp_path: Path,
 ) -> None:
-    stream_redis = redis_db(redis_url, 11)
-    redis = make_redis(stream_redis)
-    await redis.flushdb()
-    port = free_ports(["execution"])["execution"]
-    env = {
-        "DATABASE_URL": database_url,
-        "REDIS_URL": stream_redis,
-        "TITAN_EXECUTION_PORT": str(port),
-        "TITAN_VAR_DIR": str(tmp_path),
-        "TITAN_RUN_ID": "crash-test",
-        "TITAN_EXCHANGE": f"crash-{new_id()[:8]}",  # this test's own rows in the shared tables
-        "TITAN_BYBIT_ENDPOINT": clean_sim.url,
-        "TITAN_BYBIT_API_KEY": clean_sim.api_key,
-        "TITAN_BYBIT_API_SECRET": clean_sim.api_secret,
-    }
-    url = f"http://127.0.0.1:{port}"
-    execution = start_service("execution", env, tmp_path / "execution-1.out")
-    restarted = None
-    try:
-        wait_for_health(url, timeout=60)
-        await arm(sessions, True)
-        clean_sim.control("POST", "/faults", fault)
-        intent = entry(run_id="crash-test")
-        intent_id = intent.intent_id
-        await StreamProducer(redis, INTENTS).publish(intent)
-
-        # the write-ahead is committed and the HTTP answer has not come (it is held or hanging):
-        # kill -9 now. With the answer lost, the venue's private stream may already have
-        # moved the intent on by the time we look; the ack itself is still outstanding.
-        past_write_ahead = {IntentState.SENT_UNKNOWN, IntentState.CONFIRMED, IntentState.FILLED}
-        await wait_for_state(sessions, intent_id, past_write_ahead, timeout=20)
-        os.kill(execution.pid, signal.SIGKILL)
-        execution.wait(10)
-        clean_sim.control("DELETE", "/faults")
-
-        restarted = start_service("execution", env, tmp_path / "execution-2.out")
-        wait_for_health(url, timeout=60)
-        adapter = BybitAdapter(BybitConfig(clean_sim.url, clean_sim.api_key, clean_sim.api_secret))
+    async with running_execution(
+        clean_sim, database_url, redis_url, tmp_path, redis_db_index=11, TITAN_RUN_ID="crash-test"
+    ) as execution:
         try:
-            if order_arrives:
-                resolved = {IntentState.CONFIRMED, IntentState.FILLED}
-                assert await wait_for_state(sessions, intent_id, resolved, timeout=30) in resolved
-                assert clean_sim.orders_for(intent.client_order_id) == 1  # exactly once, never resent
-                live = {p.symbol: p for p in await adapter.positions() if p.size > 0}
-                assert live["BTCUSDT"].size == D("0.010")
-                assert live["BTCUSDT"].stop_loss == D(1000)  # protected from the moment it exists
-            else:
-                await wait_for_state(sessions, intent_id, {IntentState.NOT_FOUND}, timeout=30)
-                assert clean_sim.orders_for(intent.client_order_id) == 0  # declared missing, not resent
-                assert [p for p in await adapter.positions() if p.size > 0] == []
+            await arm(sessions, True)
+            clean_sim.control("POST", "/faults", fault)
+            intent = entry(run_id="crash-test")
+            intent_id = intent.intent_id
+            await StreamProducer(execution.redis, INTENTS).publish(intent)
+
+            # the write-ahead is committed and the HTTP answer has not come (it is held or hanging):
+            # kill -9 now. With the answer lost, the venue's private stream may already have
+            # moved the intent on by the time we look; the ack itself is still outstanding.
+            past_write_ahead = {IntentState.SENT_UNKNOWN, IntentState.CONFIRMED, IntentState.FILLED}
+            await wait_for_state(sessions, intent_id, past_write_ahead, timeout=20)
+            os.kill(execution.process.pid, signal.SIGKILL)
+            execution.process.wait(10)
+            clean_sim.control("DELETE", "/faults")
+
+            execution.start()  # the supervisor's restart
+            adapter = BybitAdapter(BybitConfig(clean_sim.url, clean_sim.api_key, clean_sim.api_secret))
+            try:
+                if order_arrives:
+                    resolved = {IntentState.CONFIRMED, IntentState.FILLED}
+                    assert await wait_for_state(sessions, intent_id, resolved, timeout=30) in resolved
+                    assert clean_sim.orders_for(intent.client_order_id) == 1  # exactly once, never resent
+                    live = {p.symbol: p for p in await adapter.positions() if p.size > 0}
+                    assert live["BTCUSDT"].size == D("0.010")
+                    assert live["BTCUSDT"].stop_loss == D(1000)  # protected from the moment it exists
+                else:
+                    await wait_for_state(sessions, intent_id, {IntentState.NOT_FOUND}, timeout=30)
+                    assert clean_sim.orders_for(intent.client_order_id) == 0  # declared missing, not resent
+                    assert [p for p in await adapter.positions() if p.size > 0] == []
+            finally:
+                await adapter.close()
         finally:
-            await adapter.close()
-    finally:
-        await arm(sessions, False)
-        clean_sim.control("DELETE", "/faults")
-        for process in (execution, restarted):
-            if process is not None and process.poll() is None:
-                terminate(process)
-        await redis.flushdb()
-        await redis.aclose()
+            await arm(sessions, False)

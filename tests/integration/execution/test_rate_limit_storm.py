@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import Sim, arm, entry, execution_env
-from tests.integration.execution.test_crash_recovery import redis_db
-from tests.processes import free_ports, start_service, terminate, wait_for_health
-from titan_common.bus import INTENTS, StreamProducer, make_redis
+from tests.integration.execution.conftest import Sim, arm, entry, running_execution
+from tests.processes import wait_for_health
+from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import OrderIntentRow
 from titan_execution.core.intent_states import IntentState
 
@@ -36,61 +35,56 @@ RESOLVED = {
 async def test_storm_of_10006_creates_no_duplicate_and_recovers(
     clean_sim: Sim, sessions: async_sessionmaker[AsyncSession], database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    stream_redis = redis_db(redis_url, 12)
-    redis = make_redis(stream_redis)
-    await redis.flushdb()
-    port = free_ports(["execution"])["execution"]
-    env = execution_env(clean_sim, database_url, stream_redis, tmp_path, port)
-    env["TITAN_RATE_LIMIT_STABILITY_S"] = "3"
-    env["TITAN_NOT_FOUND_MIN_AGE_MS"] = "15000"  # lookups refused during the storm must not count as "missing"
-    url = f"http://127.0.0.1:{port}"
-    process = start_service("execution", env, tmp_path / "execution.out")
-    try:
-        wait_for_health(url, timeout=60)
-        await arm(sessions, True)
-        clean_sim.control("POST", "/faults", {"rate_limit_per_s": 1})
-        storm_ends = time.monotonic() + 10
-        intents = []
-        symbols = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
-        qty = {"BTCUSDT": "0.010", "ETHUSDT": "0.10", "SOLUSDT": "1", "BNBUSDT": "0.10", "XRPUSDT": "10"}
-        saw_rate_limit = False
-        for symbol in symbols:
-            intent = entry(symbol, qty[symbol], "0.01", run_id="storm-test")
-            intents.append(intent)
-            await StreamProducer(redis, INTENTS).publish(intent)
-            await asyncio.sleep(1.0)
-            saw_rate_limit |= "RATE_LIMIT" in httpx.get(f"{url}/health", timeout=5).json()["reasons"]
-        while time.monotonic() < storm_ends:
-            saw_rate_limit |= "RATE_LIMIT" in httpx.get(f"{url}/health", timeout=5).json()["reasons"]
-            await asyncio.sleep(0.5)
-        clean_sim.control("DELETE", "/faults")
-        assert saw_rate_limit
+    async with running_execution(
+        clean_sim,
+        database_url,
+        redis_url,
+        tmp_path,
+        redis_db_index=12,
+        TITAN_RATE_LIMIT_STABILITY_S="3",
+        TITAN_NOT_FOUND_MIN_AGE_MS="15000",
+    ) as execution:
+        try:
+            await arm(sessions, True)
+            clean_sim.control("POST", "/faults", {"rate_limit_per_s": 1})
+            storm_ends = time.monotonic() + 10
+            intents = []
+            symbols = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "BNBUSDT", "XRPUSDT")
+            qty = {"BTCUSDT": "0.010", "ETHUSDT": "0.10", "SOLUSDT": "1", "BNBUSDT": "0.10", "XRPUSDT": "10"}
+            saw_rate_limit = False
+            for symbol in symbols:
+                intent = entry(symbol, qty[symbol], "0.01", run_id="storm-test")
+                intents.append(intent)
+                await StreamProducer(execution.redis, INTENTS).publish(intent)
+                await asyncio.sleep(1.0)
+                saw_rate_limit |= "RATE_LIMIT" in httpx.get(f"{execution.url}/health", timeout=5).json()["reasons"]
+            while time.monotonic() < storm_ends:
+                saw_rate_limit |= "RATE_LIMIT" in httpx.get(f"{execution.url}/health", timeout=5).json()["reasons"]
+                await asyncio.sleep(0.5)
+            clean_sim.control("DELETE", "/faults")
+            assert saw_rate_limit
 
-        deadline = time.monotonic() + 60
-        states: dict[str, str] = {}
-        reasons: dict[str, str | None] = {}
-        while time.monotonic() < deadline:
-            async with sessions() as session:
-                rows = await session.scalars(
-                    select(OrderIntentRow).where(OrderIntentRow.intent_id.in_([i.intent_id for i in intents]))
-                )
-                found = list(rows)
-                states = {row.intent_id: row.state for row in found}
-                reasons = {row.intent_id: row.state_reason for row in found}
-            if len(states) == len(intents) and all(IntentState(s) in RESOLVED for s in states.values()):
-                break
-            await asyncio.sleep(0.5)
-        assert len(states) == len(intents)
-        assert all(IntentState(s) in RESOLVED for s in states.values()), states
-        for intent in intents:
-            assert clean_sim.orders_for(intent.client_order_id) <= 1  # never twice
-            if states[intent.intent_id] == IntentState.REJECTED:
-                assert reasons[intent.intent_id] == "MODE_NOT_NORMAL"
-        body = wait_for_health(url, timeout=30)  # back to ok once the stability window passes
-        assert body["mode"] == "NORMAL"
-    finally:
-        await arm(sessions, False)
-        clean_sim.control("DELETE", "/faults")
-        terminate(process)
-        await redis.flushdb()
-        await redis.aclose()
+            deadline = time.monotonic() + 60
+            states: dict[str, str] = {}
+            reasons: dict[str, str | None] = {}
+            while time.monotonic() < deadline:
+                async with sessions() as session:
+                    rows = await session.scalars(
+                        select(OrderIntentRow).where(OrderIntentRow.intent_id.in_([i.intent_id for i in intents]))
+                    )
+                    found = list(rows)
+                    states = {row.intent_id: row.state for row in found}
+                    reasons = {row.intent_id: row.state_reason for row in found}
+                if len(states) == len(intents) and all(IntentState(s) in RESOLVED for s in states.values()):
+                    break
+                await asyncio.sleep(0.5)
+            assert len(states) == len(intents)
+            assert all(IntentState(s) in RESOLVED for s in states.values()), states
+            for intent in intents:
+                assert clean_sim.orders_for(intent.client_order_id) <= 1  # never twice
+                if states[intent.intent_id] == IntentState.REJECTED:
+                    assert reasons[intent.intent_id] == "MODE_NOT_NORMAL"
+            body = wait_for_health(execution.url, timeout=30)  # back to ok once the stability window passes
+            assert body["mode"] == "NORMAL"
+        finally:
+            await arm(sessions, False)

@@ -15,10 +15,9 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import Sim, arm, entry, execution_env
-from tests.integration.execution.test_crash_recovery import redis_db
-from tests.processes import free_ports, start_service, terminate, wait_for_health
-from titan_common.bus import INTENTS, StreamProducer, make_redis
+from tests.integration.execution.conftest import Sim, arm, entry, running_execution
+from tests.processes import wait_for_health
+from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import FillRow, OrderIntentRow
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 
@@ -28,65 +27,60 @@ pytestmark = pytest.mark.integration
 async def test_fills_during_a_stream_drop_are_recovered_once(
     clean_sim: Sim, sessions: async_sessionmaker[AsyncSession], database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    stream_redis = redis_db(redis_url, 13)
-    redis = make_redis(stream_redis)
-    await redis.flushdb()
-    port = free_ports(["execution"])["execution"]
-    env = execution_env(clean_sim, database_url, stream_redis, tmp_path, port)
-    env["TITAN_WS_STABLE_S"] = "2"
-    url = f"http://127.0.0.1:{port}"
-    process = start_service("execution", env, tmp_path / "execution.out")
-    adapter = BybitAdapter(BybitConfig(clean_sim.url, clean_sim.api_key, clean_sim.api_secret))
-    try:
-        wait_for_health(url, timeout=60)
-        await arm(sessions, True)
-        producer = StreamProducer(redis, INTENTS)
-        first = entry("BTCUSDT", "0.010", "0.1")
-        await producer.publish(first)
-        await asyncio.sleep(1.0)
-        # the stream drops; the next orders fill while it is down or reconnecting
-        dropped = clean_sim.control("POST", "/faults", {"ws_disconnect": True})
-        assert int(str(dropped["ws_disconnected"])) >= 1  # our private socket really went down
-        later = [entry("ETHUSDT", "0.10", "0.1"), entry("SOLUSDT", "1", "0.1")]
-        for item in later:
-            await producer.publish(item)
-        all_intents = [first, *later]
-        deadline = time.monotonic() + 45
-        while time.monotonic() < deadline:
-            async with sessions() as session:
-                states = (
-                    await session.scalars(
-                        select(OrderIntentRow.state).where(
-                            OrderIntentRow.intent_id.in_([i.intent_id for i in all_intents])
+    async with running_execution(
+        clean_sim, database_url, redis_url, tmp_path, redis_db_index=13, TITAN_WS_STABLE_S="2"
+    ) as execution:
+        adapter = BybitAdapter(BybitConfig(clean_sim.url, clean_sim.api_key, clean_sim.api_secret))
+        try:
+            await arm(sessions, True)
+            producer = StreamProducer(execution.redis, INTENTS)
+            first = entry("BTCUSDT", "0.010", "0.1")
+            await producer.publish(first)
+            await asyncio.sleep(1.0)
+            # the stream drops; the next orders fill while it is down or reconnecting
+            dropped = clean_sim.control("POST", "/faults", {"ws_disconnect": True})
+            assert int(str(dropped["ws_disconnected"])) >= 1  # our private socket really went down
+            later = [entry("ETHUSDT", "0.10", "0.1"), entry("SOLUSDT", "1", "0.1")]
+            for item in later:
+                await producer.publish(item)
+            all_intents = [first, *later]
+            deadline = time.monotonic() + 45
+            while time.monotonic() < deadline:
+                async with sessions() as session:
+                    states = (
+                        await session.scalars(
+                            select(OrderIntentRow.state).where(
+                                OrderIntentRow.intent_id.in_([i.intent_id for i in all_intents])
+                            )
                         )
+                    ).all()
+                if len(states) == 3 and set(states) == {"FILLED"}:
+                    break
+                await asyncio.sleep(0.3)
+            assert sorted(states) == ["FILLED"] * 3
+            # every execution the venue made for our orders is recorded exactly once
+            venue = [e for e in await adapter.executions_since(first.ts_ms - 5_000) if e.exec_type == "Trade"]
+            ours = {i.client_order_id for i in all_intents}
+            venue_ids = sorted(e.exec_id for e in venue if e.client_order_id in ours)
+            async with sessions() as session:
+                recorded = sorted(
+                    (
+                        await session.scalars(
+                            select(FillRow.exec_id).where(FillRow.exchange == execution.env["TITAN_EXCHANGE"])
+                        )
+                    ).all()
+                )
+                per_exec = (
+                    await session.execute(
+                        select(FillRow.exec_id, func.count())
+                        .where(FillRow.exchange == execution.env["TITAN_EXCHANGE"])
+                        .group_by(FillRow.exec_id)
                     )
                 ).all()
-            if len(states) == 3 and set(states) == {"FILLED"}:
-                break
-            await asyncio.sleep(0.3)
-        assert sorted(states) == ["FILLED"] * 3
-        # every execution the venue made for our orders is recorded exactly once
-        venue = [e for e in await adapter.executions_since(first.ts_ms - 5_000) if e.exec_type == "Trade"]
-        ours = {i.client_order_id for i in all_intents}
-        venue_ids = sorted(e.exec_id for e in venue if e.client_order_id in ours)
-        async with sessions() as session:
-            recorded = sorted(
-                (await session.scalars(select(FillRow.exec_id).where(FillRow.exchange == env["TITAN_EXCHANGE"]))).all()
-            )
-            per_exec = (
-                await session.execute(
-                    select(FillRow.exec_id, func.count())
-                    .where(FillRow.exchange == env["TITAN_EXCHANGE"])
-                    .group_by(FillRow.exec_id)
-                )
-            ).all()
-        assert recorded == venue_ids
-        assert all(count == 1 for _exec_id, count in per_exec)
-        body = wait_for_health(url, timeout=30)  # stable again: WS_DOWN cleared
-        assert body["mode"] == "NORMAL"
-    finally:
-        await arm(sessions, False)
-        await adapter.close()
-        terminate(process)
-        await redis.flushdb()
-        await redis.aclose()
+            assert recorded == venue_ids
+            assert all(count == 1 for _exec_id, count in per_exec)
+            body = wait_for_health(execution.url, timeout=30)  # stable again: WS_DOWN cleared
+            assert body["mode"] == "NORMAL"
+        finally:
+            await arm(sessions, False)
+            await adapter.close()
