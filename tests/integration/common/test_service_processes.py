@@ -103,6 +103,62 @@ def test_execution_reports_exchange_reconcile_and_intents(running_services) -> N
         assert name in text
 
 
+def test_mutations_need_an_operator_and_record_who(running_services, database_url: str) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from sqlalchemy import select
+
+    from titan_common.auth import Role, add_user
+    from titan_common.db.engine import make_engine, make_sessionmaker
+    from titan_common.db.models import OperatorAction
+    from titan_common.settings import DEFAULT_INTERNAL_TOKEN
+
+    ports, _processes, _var = running_services
+    url = f"http://127.0.0.1:{ports['execution']}"
+    wait_for_health(url, timeout=40)
+
+    async def users() -> None:
+        engine = make_engine(database_url, pool_size=1)
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await add_user(session, "watcher", "watcher-pass-1", Role.VIEWER)
+            await add_user(session, "trader", "trader-pass-1", Role.OPERATOR)
+        await engine.dispose()
+
+    asyncio.run(users())
+    for path in ("/positions/flatten", "/orders/cancel-all", "/positions/BTCUSDT/close", "/api/state/reconcile"):
+        anonymous = httpx.post(f"{url}{path}", timeout=10)
+        assert anonymous.status_code == 401
+        assert anonymous.json()["error"]["code"] == "UNAUTHORIZED"
+        assert httpx.post(f"{url}{path}", headers={"X-Titan-Token": "wrong"}, timeout=10).status_code == 401
+        assert httpx.post(f"{url}{path}", auth=("trader", "wrong-password"), timeout=10).status_code == 401
+        assert httpx.post(f"{url}{path}", auth=("watcher", "watcher-pass-1"), timeout=10).status_code == 403
+    by_operator = httpx.post(f"{url}/orders/cancel-all", auth=("trader", "trader-pass-1"), timeout=10)
+    assert by_operator.status_code == 200
+    assert by_operator.json()["success"] is True
+    by_console = httpx.post(
+        f"{url}/orders/cancel-all",
+        headers={"X-Titan-Token": DEFAULT_INTERNAL_TOKEN, "X-Titan-Operator": "console-ops"},
+        timeout=10,
+    )
+    assert by_console.status_code == 200
+
+    async def recorded() -> list[str]:
+        engine = make_engine(database_url, pool_size=1)
+        async with make_sessionmaker(engine)() as session:
+            rows = await session.scalars(
+                select(OperatorAction.operator_id)
+                .where(OperatorAction.action == "CANCEL_ALL")
+                .order_by(OperatorAction.id)
+            )
+            found = list(rows)
+        await engine.dispose()
+        return found
+
+    assert asyncio.run(recorded())[-2:] == ["trader", "console-ops"]
+    # reads stay open on loopback, so the runbook's plain curl lines work
+    assert httpx.get(f"{url}/positions", timeout=10).status_code == 200
+
+
 def test_sigterm_stops_every_service_within_10_seconds(running_services) -> None:  # type: ignore[no-untyped-def]
     ports, processes, _var = running_services
     for name in SERVICE_NAMES:
