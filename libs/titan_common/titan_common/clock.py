@@ -11,11 +11,6 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def monotonic_ms() -> float:
-    """Monotonic clock for measuring durations; never compare it with now_ms()."""
-    return time.monotonic() * 1000.0
-
-
 def ms_to_datetime(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 

@@ -127,12 +127,18 @@ class ServiceRuntime:
             level = logging.WARNING if severity(after.mode) > severity(Mode.NORMAL) else logging.INFO
             log.log(level, "MODE %s -> %s reasons=%s", before.mode, after.mode, ",".join(after.reasons) or "-")
             if after.mode is not before.mode:
-                self.emit(
-                    "MODE_CHANGE",
-                    severity=Severity.WARNING if level == logging.WARNING else Severity.INFO,
-                    reason_code=after.reasons[0] if after.reasons else None,
-                    payload={"from": before.mode, "to": after.mode, "reasons": list(after.reasons)},
-                )
+                try:
+                    self.emit(
+                        "MODE_CHANGE",
+                        severity=Severity.WARNING if level == logging.WARNING else Severity.INFO,
+                        reason_code=after.reasons[0] if after.reasons else None,
+                        payload={"from": before.mode, "to": after.mode, "reasons": list(after.reasons)},
+                    )
+                except AuditQueueFull:
+                    # The mode has already changed (that is the fail-closed part). A full audit
+                    # queue must not turn a state change into a crash of whichever loop raised it;
+                    # the log line above is the record.
+                    log.critical("MODE_CHANGE %s -> %s not audited: audit queue full", before.mode, after.mode)
 
     # --- events ----------------------------------------------------------------------
 

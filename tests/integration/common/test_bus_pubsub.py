@@ -66,6 +66,7 @@ async def test_malformed_messages_are_dropped_not_fatal(redis: Redis) -> None:
     await asyncio.wait_for(subscriber.connected.wait(), 5)
     await redis.publish(spec.name, b"{garbage")
     await _publish_until(Publisher(redis), spec, received, 3)
-    assert [e.payload["n"] for e in received] == [3] or received[-1].payload["n"] == 3
+    # the garbage never surfaced as a message; only the valid event (maybe sent more than once) did
+    assert {e.payload["n"] for e in received} == {3}
     stop.set()
     await asyncio.wait_for(task, 5)

@@ -19,7 +19,7 @@ from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import User
 from titan_common.embedded import free_port
-from titan_common.settings import DEFAULT_INTERNAL_TOKEN, CommonSettings
+from titan_common.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
 TITAN = str(Path(sys.executable).parent / "titan")
@@ -105,8 +105,7 @@ def test_live_refuses_defaults(tmp_path: Path) -> None:
         assert fragment in message
     (tmp_path / "LIVE.ok").write_text("ok")
     ready = CommonSettings(var_dir=tmp_path, system_mode="LIVE", internal_token="a-real-secret-token")  # type: ignore[arg-type]
-    check_live_preconditions(ready, live_flag=True, default_users=[])
-    assert DEFAULT_INTERNAL_TOKEN != "a-real-secret-token"
+    check_live_preconditions(ready, live_flag=True, default_users=[])  # all met: no refusal
 
 
 def test_titan_up_in_live_with_defaults_exits_2(fresh_database: str, redis_url: str, tmp_path: Path) -> None:

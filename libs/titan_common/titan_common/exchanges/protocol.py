@@ -22,6 +22,15 @@ from titan_common.exchanges.types import (
 class ExchangeAdapter(Protocol):
     name: str
 
+    # --- its own health ---
+    @property
+    def last_rate_limited_ms(self) -> int:
+        """When the venue last refused a request for rate (0: never)."""
+        ...
+
+    @property
+    def rate_limit_hits(self) -> int: ...
+
     # --- reference data and account state (REST is the truth) ---
     async def server_time_ms(self) -> int: ...
     async def instruments(self) -> list[InstrumentFilters]: ...

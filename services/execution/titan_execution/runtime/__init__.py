@@ -17,6 +17,7 @@ from titan_common.service import ServiceRuntime
 from titan_common.settings import SystemMode
 from titan_common.system_state import Mode
 from titan_execution.core.exchange_health import clock_drifted, clock_offset_ms
+from titan_execution.core.reconcile import Verdict
 from titan_execution.runtime import metrics
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
 from titan_execution.runtime.protection import ensure_protected, raise_alert
@@ -150,7 +151,7 @@ async def setup(runtime: ServiceRuntime) -> None:
         while not rt.stop.is_set():
             reconciler = rt.components["reconciler"]
             # after drift, check again soon: the system is manage-only until a clean run
-            clean = reconciler.last is None or reconciler.last.verdict.value == "OK"
+            clean = reconciler.last is None or reconciler.last.verdict is Verdict.OK
             await _sleep(rt, settings.reconcile_interval_s if clean else settings.reconcile_recheck_s)
             try:
                 await reconciler.run("PERIODIC")
@@ -251,10 +252,10 @@ async def setup(runtime: ServiceRuntime) -> None:
             if "engine" in rt.components:
                 metrics.ACTIVE_POSITIONS.set(len(engine().book.open_positions()))
             # RATE_LIMIT (DEGRADE) holds until the exchange has stopped refusing us for a while
-            since_refused_s = (now_ms() - adapter.http.last_rate_limited_ms) / 1000
+            since_refused_s = (now_ms() - adapter.last_rate_limited_ms) / 1000
             rt.set_reason(ReasonCode.RATE_LIMIT, since_refused_s < settings.rate_limit_stability_s)
-            metrics.RATE_LIMIT_HITS.inc(adapter.http.rate_limit_hits - rate_hits_seen[0])
-            rate_hits_seen[0] = adapter.http.rate_limit_hits
+            metrics.RATE_LIMIT_HITS.inc(adapter.rate_limit_hits - rate_hits_seen[0])
+            rate_hits_seen[0] = adapter.rate_limit_hits
             await _sleep(rt, 1.0)
 
     def exchange_health() -> dict[str, object]:

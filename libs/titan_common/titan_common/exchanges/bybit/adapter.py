@@ -50,6 +50,16 @@ class BybitAdapter:
         )
         self._private_socket: WebSocket | None = None
 
+    # --- its own health ---
+
+    @property
+    def last_rate_limited_ms(self) -> int:
+        return self.http.last_rate_limited_ms
+
+    @property
+    def rate_limit_hits(self) -> int:
+        return self.http.rate_limit_hits
+
     # --- reference data and account state ---
 
     async def server_time_ms(self) -> int:
