@@ -33,6 +33,16 @@ async def _sleep(runtime: ServiceRuntime, seconds: float) -> None:
         await asyncio.wait_for(runtime.stop.wait(), timeout=seconds)
 
 
+async def _first_of(*events: asyncio.Event, timeout: float) -> None:
+    """Return when any event is set, or after `timeout`."""
+    waiters = [asyncio.create_task(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
 async def setup(runtime: ServiceRuntime) -> None:
     settings = cast(ExecutionSettings, runtime.settings)
     adapter = BybitAdapter(
@@ -45,6 +55,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     )
     holder: dict[str, ExecutionEngine] = {}
     ready = asyncio.Event()
+    drift_seen = asyncio.Event()  # set by whoever notices drift between reconciles
     # until the engine has loaded instruments and positions, no entry may pass
     runtime.set_reason(ReasonCode.STARTUP_RECOVER)
 
@@ -142,17 +153,26 @@ async def setup(runtime: ServiceRuntime) -> None:
                 # a position Titan did not open: adopted, protected above, alerted, manage-only until clean
                 engine().foreign_fills.discard(symbol)
                 rt.set_reason(ReasonCode.RECONCILE_DRIFT, True)
+                drift_seen.set()  # manage-only until the follow-up reconcile finds it clean
                 await raise_alert(engine(), symbol, ReasonCode.RECONCILE_DRIFT, "fill from an order Titan did not send")
             if rt.stop.is_set():
                 return
 
     async def reconcile_loop(rt: ServiceRuntime) -> None:
+        """Every reconcile_interval_s; after drift (a non-OK run, or drift seen elsewhere,
+        e.g. foreign fills) a follow-up after reconcile_recheck_s, since the system runs
+        manage-only until a clean run."""
         await ready.wait()
         while not rt.stop.is_set():
             reconciler = rt.components["reconciler"]
-            # after drift, check again soon: the system is manage-only until a clean run
             clean = reconciler.last is None or reconciler.last.verdict is Verdict.OK
-            await _sleep(rt, settings.reconcile_interval_s if clean else settings.reconcile_recheck_s)
+            if clean and not drift_seen.is_set():
+                await _first_of(rt.stop, drift_seen, timeout=settings.reconcile_interval_s)
+            if not clean or drift_seen.is_set():
+                await _sleep(rt, settings.reconcile_recheck_s)
+            drift_seen.clear()
+            if rt.stop.is_set():
+                return
             try:
                 await reconciler.run("PERIODIC")
             except ExchangeError as exc:
