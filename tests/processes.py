@@ -64,3 +64,12 @@ def terminate(process: subprocess.Popen[bytes], timeout: float = 10.0) -> float:
             process.wait()
             raise AssertionError(f"pid {process.pid} ignored SIGTERM for {timeout}s") from None
     return time.monotonic() - started
+
+
+def metric_value(exposition: str, name: str) -> float:
+    """The sum of every sample of `name` (any labels) in a Prometheus text exposition."""
+    total = 0.0
+    for line in exposition.splitlines():
+        if line.startswith(name + " ") or line.startswith(name + "{"):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

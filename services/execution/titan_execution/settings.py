@@ -33,3 +33,6 @@ class ExecutionSettings(ServiceSettings):
     ws_stable_s: Annotated[float, Field(gt=0)] = 5.0
     clock_check_s: Annotated[float, Field(gt=0)] = 60.0
     clock_drift_threshold_ms: Annotated[int, Field(ge=50)] = 1000
+    # cancels and stop replacements per symbol; over either limit, entries there are refused
+    churn_limit_10s: Annotated[int, Field(ge=1)] = 10
+    churn_limit_60s: Annotated[int, Field(ge=1)] = 30

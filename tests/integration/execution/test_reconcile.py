@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import Sim
+from tests.integration.execution.conftest import Sim, entry
 from titan_common.db.models import Alert, ReconcileDiff, ReconcileRun
 from titan_common.messages import Side
 from titan_common.reasons import ReasonCode
@@ -67,3 +67,24 @@ async def test_unknown_position_is_adopted_protected_alerted_then_clean(
     assert second.verdict is Verdict.OK
     assert second.diffs == []
     assert not active  # clean: entries allowed again
+
+
+async def test_own_fills_in_flight_are_caught_up_not_adopted_then_doubled(
+    reconciler: tuple[Reconciler, set[ReasonCode]], clean_sim: Sim
+) -> None:
+    """Titan's order filled on the exchange, but no stream has delivered the fill yet. The
+    reconcile catches it up over REST first: no drift, and the late stream copy is ignored."""
+    rec, active = reconciler
+    it = entry("ETHUSDT", "0.10", "1")
+    assert (await rec.engine.handle_intent(it)).state.value == "CONFIRMED"
+    assert rec.engine.book.position("ETHUSDT").is_flat  # the fill has not reached us
+
+    result = await rec.run("PERIODIC")
+    assert result.verdict is Verdict.OK
+    assert result.diffs == []
+    assert not active
+    assert rec.engine.book.position("ETHUSDT").size == D("0.10")
+    # the stream's copy of the same fill, arriving late, changes nothing
+    for execution in await rec.engine.adapter.executions_since(it.ts_ms - 1000, "ETHUSDT"):
+        assert await rec.engine.on_execution(execution, "WS") is False
+    assert rec.engine.book.position("ETHUSDT").size == D("0.10")

@@ -11,12 +11,13 @@ import asyncio
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim, arm, entry, running_execution
-from tests.processes import wait_for_health
+from tests.processes import metric_value, wait_for_health
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import FillRow, OrderIntentRow
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
@@ -81,6 +82,15 @@ async def test_fills_during_a_stream_drop_are_recovered_once(
             assert all(count == 1 for _exec_id, count in per_exec)
             body = wait_for_health(execution.url, timeout=30)  # stable again: WS_DOWN cleared
             assert body["mode"] == "NORMAL"
+            # the reconnect is counted, and it caused a reconcile (REST decides what the stream missed)
+            metrics_text = httpx.get(execution.url + "/metrics").text
+            assert metric_value(metrics_text, "titan_execution_ws_reconnects_total") >= 1
+            status = httpx.get(execution.url + "/api/state/reconciliation-status").json()
+            # ...which found no drift: fills in flight are caught up over REST before the
+            # snapshot, so Titan's own fresh positions are never "adopted" (and then doubled)
+            after_reconnect = [run["status"] for run in status["recent"] if run["trigger"] == "WS_RECONNECT"]
+            assert after_reconnect
+            assert set(after_reconnect) == {"OK"}
         finally:
             await arm(sessions, False)
             await adapter.close()

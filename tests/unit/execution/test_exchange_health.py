@@ -16,3 +16,12 @@ def test_churn_windows() -> None:
     assert churn.record("BTCUSDT", 22_000) is True  # 6 in 60 s
     assert churn.over_limit("ETHUSDT", 22_000) is False
     assert churn.over_limit("BTCUSDT", 90_000) is False
+
+
+def test_symbols_over_limit_lists_only_the_churning_ones() -> None:
+    churn = ChurnCounter(limit_10s=1, limit_60s=5)
+    churn.record("BTCUSDT", 0)
+    churn.record("BTCUSDT", 100)
+    churn.record("ETHUSDT", 100)
+    assert churn.symbols_over_limit(200) == {"BTCUSDT"}
+    assert churn.symbols_over_limit(20_000) == set()

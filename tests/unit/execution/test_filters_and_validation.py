@@ -113,6 +113,7 @@ def test_a_clean_entry_goes() -> None:
         ({"open_position_symbols": frozenset({"BTCUSDT"})}, ReasonCode.DUPLICATE_POSITION),
         ({"quarantined_symbols": frozenset({"BTCUSDT"})}, ReasonCode.SYMBOL_QUARANTINED),
         ({"tradable_symbols": frozenset({"ETHUSDT"})}, ReasonCode.SYMBOL_QUARANTINED),
+        ({"churning_symbols": frozenset({"BTCUSDT"})}, ReasonCode.RISK_CHURN_LIMIT_HIT),
     ],
 )
 def test_each_rule_refuses_an_entry(overrides: dict[str, object], reason: ReasonCode) -> None:

@@ -5,7 +5,14 @@ from decimal import Decimal as D
 from titan_common.exchanges.types import ExchangeOrder, ExchangePosition
 from titan_common.messages import Side
 from titan_execution.core.positions import Position
-from titan_execution.core.reconcile import Action, Verdict, diff_orders, diff_positions, verdict
+from titan_execution.core.reconcile import (
+    Action,
+    Verdict,
+    diff_orders,
+    diff_positions,
+    foreign_fill_diffs,
+    verdict,
+)
 
 
 def real(symbol: str, side: Side, size: str, avg: str = "100", stop: str | None = "90") -> ExchangePosition:
@@ -91,3 +98,11 @@ def test_repeated_warn_becomes_bad() -> None:
     assert verdict(warn, previous=Verdict.OK) is Verdict.WARN
     assert verdict(warn, previous=Verdict.WARN) is Verdict.BAD
     assert verdict([], previous=Verdict.WARN) is Verdict.OK
+
+
+def test_foreign_fills_become_adoptions_for_open_positions_only() -> None:
+    exchange = [real("SOLUSDT", Side.SELL, "2", stop="30"), real("ETHUSDT", Side.BUY, "0", stop=None)]
+    diffs = foreign_fill_diffs({"SOLUSDT", "ETHUSDT"}, exchange)
+    assert [(d.symbol, d.field, d.action, d.severity) for d in diffs] == [
+        ("SOLUSDT", "foreign_fill", Action.ADOPT, Verdict.WARN)
+    ]

@@ -68,4 +68,9 @@ class ExchangeAdapter(Protocol):
 
     def private_stream_connected(self) -> bool | None: ...
 
+    @property
+    def stream_reconnects(self) -> int:
+        """How many times a stream came back by itself after a loss."""
+        ...
+
     async def close(self) -> None: ...

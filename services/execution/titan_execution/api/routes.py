@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from titan_common.service import ServiceRuntime, get_runtime
 from titan_execution.runtime import operator_actions
 from titan_execution.runtime.engine import ExecutionEngine
 from titan_execution.runtime.reconciler import Reconciler
+from titan_execution.settings import ExecutionSettings
 
 router = APIRouter()
 operator = require_role(Role.OPERATOR)
@@ -171,7 +172,15 @@ async def reconcile(
 async def reconciliation_status(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, Any]:
     assert runtime.sessions is not None
     async with runtime.sessions() as session:
-        runs = (await session.scalars(select(ReconcileRun).order_by(ReconcileRun.id.desc()).limit(10))).all()
+        settings = cast(ExecutionSettings, runtime.settings)
+        runs = (
+            await session.scalars(
+                select(ReconcileRun)
+                .where(ReconcileRun.summary["exchange"].astext == settings.exchange)
+                .order_by(ReconcileRun.id.desc())
+                .limit(10)
+            )
+        ).all()
         last = runs[0] if runs else None
         diffs = []
         if last is not None:

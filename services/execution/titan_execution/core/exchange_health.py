@@ -31,6 +31,9 @@ class ChurnCounter:
             events.popleft()
         return self.over_limit(symbol, now_ms)
 
+    def symbols_over_limit(self, now_ms: int) -> set[str]:
+        return {symbol for symbol in self._events if self.over_limit(symbol, now_ms)}
+
     def over_limit(self, symbol: str, now_ms: int) -> bool:
         events = self._events.get(symbol, deque())
         last_10s = sum(1 for t in events if t > now_ms - 10_000)

@@ -96,6 +96,18 @@ def diff_positions(
     return diffs
 
 
+def foreign_fill_diffs(symbols: Iterable[str], exchange: Iterable[ExchangePosition]) -> list[Diff]:
+    """Positions that fills from orders Titan never sent have already built in the shadow
+    state (caught up over REST, so sizes agree): still someone else's risk, so adopted."""
+    theirs = {p.symbol: p for p in exchange if p.size > 0}
+    return [
+        Diff("POSITION", symbol, "foreign_fill", None, f"{theirs[symbol].side} {theirs[symbol].size}",
+             Verdict.WARN, Action.ADOPT)
+        for symbol in sorted(symbols)
+        if symbol in theirs
+    ]  # fmt: skip
+
+
 def diff_orders(known_client_ids: set[str], exchange_open: Iterable[ExchangeOrder]) -> list[Diff]:
     diffs = []
     for order in exchange_open:

@@ -1,7 +1,8 @@
 """Execution's second look before acting on an intent (the brain looked first).
 
 Two independent layers: even an intent the brain approved is refused here when the
-system is disarmed, not NORMAL, stale, a duplicate, or for a symbol that is not trading.
+system is disarmed, not NORMAL, stale, a duplicate, or for a symbol that is not trading
+or is churning (too many cancels/replaces).
 Exits (reduce-only) are management, not new risk: they pass while disarmed or in DEGRADE
 and PAUSE, because closing and protecting must always remain possible.
 """
@@ -24,6 +25,8 @@ class ExecutionContext:
     quarantined_symbols: frozenset[str]
     known_intent_ids: frozenset[str]
     open_position_symbols: frozenset[str]
+    # symbols whose cancel/replace count is over the churn limit
+    churning_symbols: frozenset[str] = frozenset()
 
 
 def refusal_reasons(intent: OrderIntent, ctx: ExecutionContext) -> list[ReasonCode]:
@@ -43,6 +46,8 @@ def refusal_reasons(intent: OrderIntent, ctx: ExecutionContext) -> list[ReasonCo
             reasons.append(ReasonCode.DUPLICATE_POSITION)
         if intent.symbol in ctx.quarantined_symbols:
             reasons.append(ReasonCode.SYMBOL_QUARANTINED)
+        if intent.symbol in ctx.churning_symbols:
+            reasons.append(ReasonCode.RISK_CHURN_LIMIT_HIT)
     elif ctx.mode is Mode.EXIT:
         reasons.append(ReasonCode.MODE_NOT_NORMAL)
     if intent.symbol not in ctx.tradable_symbols and ReasonCode.SYMBOL_QUARANTINED not in reasons:

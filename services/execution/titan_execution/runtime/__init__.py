@@ -70,6 +70,8 @@ async def setup(runtime: ServiceRuntime) -> None:
                 run_id=settings.run_id,
                 not_found_after=settings.not_found_after,
                 not_found_min_age_ms=settings.not_found_min_age_ms,
+                churn_limit_10s=settings.churn_limit_10s,
+                churn_limit_60s=settings.churn_limit_60s,
             ),
             sessions=rt.sessions,
             adapter=adapter,
@@ -149,9 +151,8 @@ async def setup(runtime: ServiceRuntime) -> None:
                     touched.add(execution.symbol)
             if touched:
                 await protect(touched)
-            for symbol in sorted(engine().foreign_fills):
+            for symbol in sorted(engine().take_foreign_fills()):
                 # a position Titan did not open: adopted, protected above, alerted, manage-only until clean
-                engine().foreign_fills.discard(symbol)
                 rt.set_reason(ReasonCode.RECONCILE_DRIFT, True)
                 drift_seen.set()  # manage-only until the follow-up reconcile finds it clean
                 await raise_alert(engine(), symbol, ReasonCode.RECONCILE_DRIFT, "fill from an order Titan did not send")
@@ -183,12 +184,12 @@ async def setup(runtime: ServiceRuntime) -> None:
 
         Every 5 s normally; every second while the private stream is down or unsettled."""
         await ready.wait()
-        since = now_ms() - 60_000
+        since = await engine().fills_resume_ms()
         while not rt.stop.is_set():
             try:
-                for execution in await adapter.executions_since(since):
-                    await engine().on_execution(execution, "REST")
-                    since = max(since, execution.ts_ms - 5_000)
+                started = now_ms()
+                await engine().catch_up_fills(since)
+                since = started - 60_000  # windows overlap by a minute; exec_id makes that harmless
                 if ReasonCode.WS_DOWN in rt.state.reasons:
                     for order in await adapter.open_orders():
                         await engine().apply_order_update(order)
@@ -201,8 +202,17 @@ async def setup(runtime: ServiceRuntime) -> None:
         been up for ws_stable_s; then a reconcile, because REST is the truth."""
         await ready.wait()
         up_since: float | None = None
+        reconnects_seen = adapter.stream_reconnects
         while not rt.stop.is_set():
             connected = adapter.private_stream_connected()
+            if adapter.stream_reconnects > reconnects_seen:
+                # pybit came back by itself, often too fast for WS_DOWN to be seen: whatever the
+                # stream carried meanwhile is lost, so REST decides (a reconcile, as on any reconnect)
+                metrics.WS_RECONNECTS.inc(adapter.stream_reconnects - reconnects_seen)
+                reconnects_seen = adapter.stream_reconnects
+                if ReasonCode.WS_DOWN not in rt.state.reasons:
+                    with contextlib.suppress(ExchangeError):
+                        await rt.components["reconciler"].run("WS_RECONNECT")
             if connected is False:
                 up_since = None
                 if ReasonCode.WS_DOWN not in rt.state.reasons:
@@ -271,6 +281,8 @@ async def setup(runtime: ServiceRuntime) -> None:
                         metrics.INTENTS.labels(state).set(count)
             if "engine" in rt.components:
                 metrics.ACTIVE_POSITIONS.set(len(engine().book.open_positions()))
+                if ReasonCode.RISK_CHURN_LIMIT_HIT in rt.state.reasons:
+                    rt.set_reason(ReasonCode.RISK_CHURN_LIMIT_HIT, bool(engine().churn.symbols_over_limit(now_ms())))
             # RATE_LIMIT (DEGRADE) holds until the exchange has stopped refusing us for a while
             since_refused_s = (now_ms() - adapter.last_rate_limited_ms) / 1000
             rt.set_reason(ReasonCode.RATE_LIMIT, since_refused_s < settings.rate_limit_stability_s)

@@ -40,6 +40,7 @@ from titan_common.logging import KeyEvent, key_event
 from titan_common.messages import Correlation, Event, OrderIntent, Severity, Side
 from titan_common.reasons import ReasonCode
 from titan_common.system_state import Mode
+from titan_execution.core.exchange_health import ChurnCounter
 from titan_execution.core.filters import FitRefused, fit_order
 from titan_execution.core.intent_states import IntentState, path_to_exchange_status
 from titan_execution.core.positions import Fill, ShadowBook
@@ -48,6 +49,7 @@ from titan_execution.runtime import metrics, store
 
 log = logging.getLogger(__name__)
 S = IntentState
+FILL_LOOKBACK_MAX_MS = 7 * 24 * 3600 * 1000  # the furthest back Bybit's execution list reaches
 
 
 @dataclass
@@ -56,6 +58,8 @@ class EngineConfig:
     run_id: str
     not_found_after: int = 3
     not_found_min_age_ms: int = 5000
+    churn_limit_10s: int = 10
+    churn_limit_60s: int = 30
 
 
 @dataclass
@@ -88,6 +92,7 @@ class ExecutionEngine:
         self.last_prices: dict[str, Decimal] = {}
         # symbols where a fill arrived that Titan did not send (a human on the exchange)
         self.foreign_fills: set[str] = set()
+        self.churn = ChurnCounter(limit_10s=config.churn_limit_10s, limit_60s=config.churn_limit_60s)
         self._fills_lock = asyncio.Lock()
 
     # --- start-up ---
@@ -139,6 +144,7 @@ class ExecutionEngine:
             quarantined_symbols=frozenset(self.quarantined),
             known_intent_ids=frozenset(),
             open_position_symbols=frozenset(p.symbol for p in self.book.open_positions()),
+            churning_symbols=frozenset(self.churn.symbols_over_limit(now_ms())),
         )
         reasons = refusal_reasons(intent, context)
         fitted = None
@@ -327,7 +333,17 @@ class ExecutionEngine:
                 if not await store.move_intent(session, row.intent_id, state, step):
                     break
                 state = step
+                if step is S.CANCELLED:
+                    self.record_churn(order.symbol)
             return state
+
+    def record_churn(self, symbol: str) -> None:
+        """One cancel or replace (of an order or a stop) on `symbol`; over the limit, entries
+        there are refused and the service degrades with RISK_CHURN_LIMIT_HIT until it calms."""
+        metrics.CANCEL_REPLACE.labels(symbol).inc()
+        if self.churn.record(symbol, now_ms()):
+            log.warning("churn limit hit on %s", symbol)
+            self.on_reason(ReasonCode.RISK_CHURN_LIMIT_HIT, True)
 
     # --- fills ---
 
@@ -360,6 +376,28 @@ class ExecutionEngine:
             if execution.exec_type == "Trade":
                 self.last_prices[execution.symbol] = execution.price
             return applied
+
+    def take_foreign_fills(self) -> set[str]:
+        """Symbols with fills Titan did not send, since last asked; the caller alerts on them."""
+        taken, self.foreign_fills = self.foreign_fills, set()
+        return taken
+
+    async def catch_up_fills(self, since_ms: int) -> int:
+        """REST is the truth: apply every execution since `since_ms` that no stream delivered.
+        Returns how many were new."""
+        new = 0
+        for execution in await self.adapter.executions_since(since_ms):
+            new += await self.on_execution(execution, "REST")
+        return new
+
+    async def fills_resume_ms(self) -> int:
+        """Where a fill catch-up starts after a restart: a minute before the last fill we
+        recorded (fills made while we were down), or a minute ago on a fresh record, so an
+        account's old history is never replayed as new trades."""
+        async with self.sessions() as session:
+            latest = await store.latest_fill_ms(session, self.config.exchange)
+        now = now_ms()
+        return now - 60_000 if latest is None else max(latest - 60_000, now - FILL_LOOKBACK_MAX_MS)
 
     # --- helpers ---
 

@@ -15,3 +15,7 @@ INTENTS = Gauge("titan_execution_intents", "Intents by state", ["state"])
 RECONCILE_RUNS = Counter("titan_execution_reconcile_runs_total", "Reconcile runs by verdict", ["verdict"])
 RECONCILE_DIFFS = Gauge("titan_execution_reconcile_drift", "Differences found by the last reconcile")
 RATE_LIMIT_HITS = Counter("titan_execution_rate_limit_hits_total", "Requests the exchange refused for rate")
+CANCEL_REPLACE = Counter(
+    "titan_execution_cancel_replace_total", "Orders cancelled and stops replaced, by symbol", ["symbol"]
+)
+WS_RECONNECTS = Counter("titan_execution_ws_reconnects_total", "Times the private stream came back after a loss")

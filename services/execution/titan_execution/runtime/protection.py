@@ -85,6 +85,7 @@ async def ensure_protected(
         stop = round_to_tick(stop, filters.tick_size)
     last_error = ""
     for attempt in range(1, attempts + 1):
+        engine.record_churn(position.symbol)  # setting a stop replaces one
         try:
             await engine.adapter.set_trading_stop(position.symbol, stop_loss=stop)
         except NotModified:

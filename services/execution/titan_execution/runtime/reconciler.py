@@ -1,6 +1,7 @@
 """Reconciliation runs: at start-up, every 60 s, on WebSocket reconnect, and on demand.
 
-REST is the truth. Each run resolves SENT_UNKNOWN intents, diffs positions and open orders
+REST is the truth. Each run resolves SENT_UNKNOWN intents, catches fills up over REST, diffs
+positions and open orders
 against the exchange (core.reconcile), applies the corrections, protects every position,
 persists the run with its diffs, and returns the verdict for the service's mode.
 """
@@ -53,10 +54,18 @@ class Reconciler:
     async def run(self, trigger: str) -> RunResult:
         started = now_ms()
         engine = self.engine
+        # fills still in flight on a stream would look like drift (and an adopted position
+        # that the late fills then double): catch fills up over REST on both sides of the
+        # snapshot, and take the snapshot again if any arrived meanwhile
+        since = self.last.started_ms - 60_000 if self.last else await engine.fills_resume_ms()
+        await engine.catch_up_fills(since)
         await engine.resolve_unknown()
         await engine.refresh_open_intents()
-        exchange_positions = await engine.adapter.positions()
-        open_orders = await engine.adapter.open_orders()
+        for _attempt in range(3):
+            exchange_positions = await engine.adapter.positions()
+            open_orders = await engine.adapter.open_orders()
+            if not await engine.catch_up_fills(since):
+                break
         async with engine.sessions() as session:
             known = set(
                 (
@@ -67,6 +76,8 @@ class Reconciler:
             if order.client_order_id and order.client_order_id.startswith("t-"):
                 known.add(order.client_order_id)  # ours: placed by Titan, recorded by the stream shortly
         diffs = core.diff_positions(engine.book.open_positions(), exchange_positions)
+        adopted = {d.symbol for d in diffs if d.action is core.Action.ADOPT}
+        diffs += core.foreign_fill_diffs(engine.take_foreign_fills() - adopted, exchange_positions)
         diffs += core.diff_orders({k for k in known if k}, open_orders)
         verdict = core.verdict(diffs, self.previous)
 
@@ -138,7 +149,11 @@ class Reconciler:
                 finished_ms=finished,
                 trigger=trigger,
                 status=verdict.value,
-                summary={"diffs": len(diffs), "positions": len(self.engine.book.open_positions())},
+                summary={
+                    "exchange": self.engine.config.exchange,
+                    "diffs": len(diffs),
+                    "positions": len(self.engine.book.open_positions()),
+                },
             )
             session.add(run)
             await session.flush()

@@ -134,6 +134,11 @@ async def upsert_order(session: AsyncSession, exchange: str, order: ExchangeOrde
     )
 
 
+async def latest_fill_ms(session: AsyncSession, exchange: str) -> int | None:
+    latest: int | None = await session.scalar(select(func.max(FillRow.ts_ms)).where(FillRow.exchange == exchange))
+    return latest
+
+
 async def record_fill(session: AsyncSession, exchange: str, execution: Execution, source: str) -> bool:
     """Insert a fill once; False when this exec_id was already recorded (from any source)."""
     statement = (

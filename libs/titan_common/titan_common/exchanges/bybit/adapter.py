@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -12,7 +13,7 @@ from pybit.unified_trading import WebSocket
 from titan_common.exchanges.bybit import constants as C
 from titan_common.exchanges.bybit import parsing as P
 from titan_common.exchanges.bybit.http import BybitHttp
-from titan_common.exchanges.bybit.streams import bridge, open_socket
+from titan_common.exchanges.bybit.streams import bridge, on_reconnect, open_socket
 from titan_common.exchanges.types import (
     ExchangeOrder,
     ExchangePosition,
@@ -49,6 +50,8 @@ class BybitAdapter:
             timeout_s=config.timeout_s,
         )
         self._private_socket: WebSocket | None = None
+        self._reconnects = 0
+        self._reconnects_lock = threading.Lock()  # pybit's socket threads count into it
 
     # --- its own health ---
 
@@ -59,6 +62,14 @@ class BybitAdapter:
     @property
     def rate_limit_hits(self) -> int:
         return self.http.rate_limit_hits
+
+    @property
+    def stream_reconnects(self) -> int:
+        return self._reconnects
+
+    def _count_reconnect(self) -> None:
+        with self._reconnects_lock:
+            self._reconnects += 1
 
     # --- reference data and account state ---
 
@@ -210,6 +221,7 @@ class BybitAdapter:
             socket.execution_stream(callback)
             socket.position_stream(callback)
             socket.wallet_stream(callback)
+            on_reconnect(socket, self._count_reconnect)
             self._private_socket = socket
             return socket
 
@@ -230,6 +242,7 @@ class BybitAdapter:
                     socket.kline_stream(int(topic.split(".", 1)[1]), list(symbols), callback)
                 else:
                     raise ValueError(f"unsupported public topic {topic!r}")
+            on_reconnect(socket, self._count_reconnect)
             return socket
 
         async for message in bridge(connect):

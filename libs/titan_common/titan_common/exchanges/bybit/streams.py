@@ -40,6 +40,22 @@ def open_socket(endpoint: str, channel_type: str, **kwargs: Any) -> WebSocket:
             pybit_trading.PUBLIC_WSS, pybit_trading.PRIVATE_WSS = saved
 
 
+def on_reconnect(socket: WebSocket, callback: Callable[[], None]) -> None:
+    """Call `callback` (on pybit's thread) each time `socket` reconnects by itself.
+
+    pybit opens the first connection in its constructor and later ones from its error
+    handler, each ending in the instance's `_on_open` (looked up at call time), so wrapping
+    it after construction sees exactly the reconnects. This leans on pybit's internals,
+    pinned in requirements.txt; tests/integration/common covers it against the simulator."""
+    opened = socket._on_open
+
+    def reopened() -> None:
+        callback()
+        opened()
+
+    socket._on_open = reopened
+
+
 async def bridge(
     connect: Callable[[Callable[[dict[str, Any]], None]], WebSocket], max_queue: int = 100_000
 ) -> AsyncIterator[dict[str, Any]]:
