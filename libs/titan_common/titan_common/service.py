@@ -172,6 +172,21 @@ class ServiceRuntime:
             task.add_done_callback(_log_task_error)
         return event
 
+    def broadcast(self, event_type: str, payload: dict[str, Any], *, correlation: Correlation | None = None) -> Event:
+        """Broadcast a frequent snapshot on titan:events without auditing it (its record
+        is its own table). State changes go through `emit`."""
+        event = Event(
+            ts_ms=now_ms(),
+            service=self.name,
+            event_type=event_type,
+            correlation=correlation or Correlation(run_id=self.settings.run_id),
+            payload=payload,
+        )
+        if self.publisher is not None:
+            task = asyncio.get_running_loop().create_task(self._broadcast(event))
+            task.add_done_callback(_log_task_error)
+        return event
+
     async def _broadcast(self, event: Event) -> None:
         assert self.publisher is not None
         with contextlib.suppress(Exception):  # broadcast is best effort; the audit row is the record

@@ -1,0 +1,164 @@
+"""The operators' trading configuration: one schema, versioned in `config_versions`.
+
+The console writes versions (every save and every rollback appends one); the newest row
+is active. Services read it at start and again when a `CONFIG_CHANGED` control message
+arrives on `titan:control`, so a change applies live without a restart.
+
+Fractions are fractions (0.02 is 2%). Operators type them as JSON numbers, so floats are
+accepted here, converted through their shortest decimal text (0.02 -> Decimal("0.02")).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from titan_common.clock import now_ms
+from titan_common.db.models import ConfigVersion
+
+
+def _decimal_from_number(value: Any) -> Any:
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    return value
+
+
+Fraction = Annotated[Decimal, BeforeValidator(_decimal_from_number)]
+
+DEFAULT_WHITELIST = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class RiskTuner(_Config):
+    """The operator manual's three knobs; bounds are the manual's."""
+
+    maxRiskPerTrade: Annotated[Fraction, Field(ge=Decimal("0.01"), le=Decimal("0.05"))] = Decimal("0.02")
+    maxDailyDrawdown: Annotated[Fraction, Field(ge=Decimal("0.03"), le=Decimal("0.10"))] = Decimal("0.07")
+    maxLeverage: Annotated[int, Field(ge=5, le=50)] = 20
+
+
+class PhaseConfig(_Config):
+    phase: Annotated[int, Field(ge=1, le=3)]
+    enter_at_equity: Annotated[Fraction, Field(ge=0)]  # USD; phase 1 enters at 0
+    leave_below_equity: Annotated[Fraction, Field(ge=0)]  # USD; falling below drops a phase
+    risk_pct: Fraction
+    risk_pct_min: Fraction
+    risk_pct_max: Fraction
+    max_leverage: Annotated[int, Field(ge=1, le=100)]
+    allocation_weight: Annotated[Fraction, Field(gt=0, le=1)] = Decimal(1)  # share of equity this phase may use
+
+    @model_validator(mode="after")
+    def _risk_within_its_range(self) -> PhaseConfig:
+        if not self.risk_pct_min <= self.risk_pct <= self.risk_pct_max:
+            raise ValueError(
+                f"phase {self.phase} risk_pct {self.risk_pct} is outside {self.risk_pct_min}-{self.risk_pct_max}"
+            )
+        return self
+
+
+DEFAULT_PHASES = (
+    PhaseConfig(
+        phase=1, enter_at_equity=Decimal(0), leave_below_equity=Decimal(0),
+        risk_pct=Decimal("0.02"), risk_pct_min=Decimal("0.01"), risk_pct_max=Decimal("0.03"), max_leverage=20,
+    ),
+    PhaseConfig(
+        phase=2, enter_at_equity=Decimal(5000), leave_below_equity=Decimal(2500),
+        risk_pct=Decimal("0.015"), risk_pct_min=Decimal("0.01"), risk_pct_max=Decimal("0.025"), max_leverage=5,
+    ),
+    PhaseConfig(
+        phase=3, enter_at_equity=Decimal(50000), leave_below_equity=Decimal(25000),
+        risk_pct=Decimal("0.01"), risk_pct_min=Decimal("0.01"), risk_pct_max=Decimal("0.01"), max_leverage=2,
+    ),
+)  # fmt: skip
+
+
+class BreakerConfig(_Config):
+    # the soft trip's drawdown is risk_tuner.maxDailyDrawdown
+    hard_drawdown: Annotated[Fraction, Field(gt=0, le=Decimal("0.5"))] = Decimal("0.15")
+    consecutive_losses: Annotated[int, Field(ge=1)] = 3
+    volatility_symbol: str = "BTCUSDT"
+    volatility_window_ms: Annotated[int, Field(gt=0)] = 5 * 60_000
+    volatility_return: Annotated[Fraction, Field(gt=0)] = Decimal("0.05")
+    cooldown_ms: Annotated[int, Field(ge=0)] = 4 * 3600_000
+
+
+class TradingConfig(_Config):
+    risk_tuner: RiskTuner = RiskTuner()
+    asset_whitelist: tuple[str, ...] = DEFAULT_WHITELIST
+    phases: tuple[PhaseConfig, PhaseConfig, PhaseConfig] = DEFAULT_PHASES
+    breaker: BreakerConfig = BreakerConfig()
+    max_open_positions: Annotated[int, Field(ge=1, le=50)] = 3
+    max_position_pct: Annotated[Fraction, Field(gt=0, le=1)] = Decimal(
+        "0.5"
+    )  # one position's margin as a share of equity
+    correlation_threshold: Annotated[Fraction, Field(gt=0, le=1)] = Decimal("0.8")
+    taker_fee_rate: Annotated[Fraction, Field(ge=0, le=Decimal("0.01"))] = Decimal("0.00055")
+    min_edge_fee_multiple: Annotated[Fraction, Field(ge=0)] = Decimal(2)
+
+    @model_validator(mode="after")
+    def _phases_in_order(self) -> TradingConfig:
+        if [p.phase for p in self.phases] != [1, 2, 3]:
+            raise ValueError("phases must be listed as 1, 2, 3")
+        return self
+
+    def phase(self, number: int) -> PhaseConfig:
+        return self.phases[number - 1]
+
+
+@dataclass(frozen=True)
+class ActiveConfig:
+    version_tag: str
+    config: TradingConfig
+    created_ms: int
+    operator_id: str
+
+
+DEFAULT_TAG = "default"
+
+
+def version_tag_for(ts_ms: int) -> str:
+    """The manual's tag format: an ISO-8601 UTC instant, e.g. 2024-12-13T10:30:00Z."""
+    return datetime.fromtimestamp(ts_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def active_config(session: AsyncSession) -> ActiveConfig:
+    """The newest version, or the defaults (tag `default`) when none was ever saved."""
+    row = await session.scalar(select(ConfigVersion).order_by(ConfigVersion.id.desc()).limit(1))
+    if row is None:
+        return ActiveConfig(DEFAULT_TAG, TradingConfig(), 0, "system")
+    return ActiveConfig(row.version_tag, TradingConfig.model_validate(row.config), row.created_ms, row.operator_id)
+
+
+async def save_config(
+    session: AsyncSession,
+    config: TradingConfig,
+    *,
+    operator_id: str,
+    comment: str = "",
+    rolled_back_from: str | None = None,
+) -> ConfigVersion:
+    """Append a version (in the caller's transaction); it becomes the active one."""
+    ts = now_ms()
+    tag = version_tag_for(ts)
+    if await session.scalar(select(ConfigVersion.id).where(ConfigVersion.version_tag == tag)) is not None:
+        tag = tag[:-1] + f".{ts % 1000:03d}Z"  # two saves in one second keep distinct tags
+    row = ConfigVersion(
+        version_tag=tag,
+        config=config.model_dump(mode="json"),
+        created_ms=ts,
+        operator_id=operator_id,
+        comment=comment,
+        rolled_back_from=rolled_back_from,
+    )
+    session.add(row)
+    await session.flush()
+    return row
