@@ -97,9 +97,8 @@ class TradingConfig(_Config):
     phases: tuple[PhaseConfig, PhaseConfig, PhaseConfig] = DEFAULT_PHASES
     breaker: BreakerConfig = BreakerConfig()
     max_open_positions: Annotated[int, Field(ge=1, le=50)] = 3
-    max_position_pct: Annotated[Fraction, Field(gt=0, le=1)] = Decimal(
-        "0.5"
-    )  # one position's margin as a share of equity
+    # one position's margin (notional / leverage) as a share of equity
+    max_position_pct: Annotated[Fraction, Field(gt=0, le=1)] = Decimal("0.5")
     correlation_threshold: Annotated[Fraction, Field(gt=0, le=1)] = Decimal("0.8")
     taker_fee_rate: Annotated[Fraction, Field(ge=0, le=Decimal("0.01"))] = Decimal("0.00055")
     min_edge_fee_multiple: Annotated[Fraction, Field(ge=0)] = Decimal(2)
