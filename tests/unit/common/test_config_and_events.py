@@ -60,3 +60,17 @@ def test_event_payloads_round_trip() -> None:
     event = Event(ts_ms=1, service="execution", event_type=EventType.POSITION_UPDATE, payload=payload_of(flat))
     assert parse_payload(event) == flat
     assert parse_payload(Event(ts_ms=1, service="x", event_type="SOMETHING_ELSE")) is None
+
+
+def test_system_state_is_the_worst_beat_and_a_missing_one_pauses() -> None:
+    from titan_common.heartbeats import system_state_of
+    from titan_common.reasons import ReasonCode
+    from titan_common.system_state import Mode
+
+    normal = {"mode": "NORMAL", "reasons": [], "since_ms": 5}
+    degraded = {"mode": "DEGRADE", "reasons": ["WS_DOWN"], "since_ms": 7}
+    assert system_state_of({"brain": normal, "execution": normal}, 10).mode is Mode.NORMAL
+    state = system_state_of({"brain": normal, "execution": degraded}, 10)
+    assert (state.mode, state.reasons, state.since_ms) == (Mode.DEGRADE, (ReasonCode.WS_DOWN,), 7)
+    state = system_state_of({"brain": normal, "scavenger": None}, 10)
+    assert (state.mode, state.reasons) == (Mode.PAUSE, (ReasonCode.SERVICE_DOWN,))
