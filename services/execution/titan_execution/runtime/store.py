@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from titan_common.clock import now_ms
+from titan_common.db.intents import insert_intent_if_absent
 from titan_common.db.models import AuditEvent, FillRow, OrderIntentRow, OrderRow, PositionRow, TradeRow
 from titan_common.exchanges.types import ExchangeOrder, Execution
 from titan_common.messages import Event, OrderIntent, Side
@@ -26,31 +27,8 @@ from titan_execution.core.positions import ClosedTrade, Position
 
 
 async def ensure_intent(session: AsyncSession, intent: OrderIntent, decision_id: str | None = None) -> IntentState:
-    """Insert the intent as CREATED unless it exists; return its current state."""
-    values = {
-        "intent_id": intent.intent_id,
-        "client_order_id": intent.client_order_id,
-        "decision_id": decision_id,
-        "ts_ms": intent.ts_ms,
-        "kind": intent.kind.value,
-        "symbol": intent.symbol,
-        "side": intent.side.value,
-        "order_type": intent.order_type.value,
-        "qty": intent.qty,
-        "price": intent.price,
-        "stop_loss": intent.stop_loss,
-        "take_profit": intent.take_profit,
-        "leverage": intent.leverage,
-        "reduce_only": intent.reduce_only,
-        "expires_at_ms": intent.expires_at_ms(),
-        "state": IntentState.CREATED.value,
-        "updated_ms": now_ms(),
-    }
-    await session.execute(insert(OrderIntentRow).values(**values).on_conflict_do_nothing(index_elements=["intent_id"]))
-    state = await session.scalar(select(OrderIntentRow.state).where(OrderIntentRow.intent_id == intent.intent_id))
-    if state is None:
-        raise RuntimeError(f"intent {intent.intent_id} vanished right after its insert")
-    return IntentState(state)
+    """Insert the intent as CREATED unless it exists (the brain usually wrote it); return its state."""
+    return IntentState(await insert_intent_if_absent(session, intent, decision_id))
 
 
 async def move_intent(
