@@ -15,6 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from titan_common.exchanges.types import Wallet
 from titan_common.messages import Dec, Event, Side, TimestampMs
 
 
@@ -46,6 +47,17 @@ class WalletUpdate(_Payload):
     available_balance: Dec
     unrealised_pnl: Dec
     initial_margin: Dec
+
+    @classmethod
+    def of(cls, exchange: str, wallet: Wallet) -> WalletUpdate:
+        return cls(
+            exchange=exchange,
+            equity=wallet.equity,
+            wallet_balance=wallet.wallet_balance,
+            available_balance=wallet.available_balance,
+            unrealised_pnl=wallet.unrealised_pnl,
+            initial_margin=wallet.initial_margin,
+        )
 
 
 class PositionUpdate(_Payload):

@@ -36,3 +36,4 @@ class ExecutionSettings(ServiceSettings):
     # cancels and stop replacements per symbol; over either limit, entries there are refused
     churn_limit_10s: Annotated[int, Field(ge=1)] = 10
     churn_limit_60s: Annotated[int, Field(ge=1)] = 30
+    wallet_poll_s: Annotated[float, Field(gt=0)] = 10.0

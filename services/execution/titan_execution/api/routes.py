@@ -10,6 +10,8 @@ from sqlalchemy import select
 from titan_common.api_auth import Operator, require_role
 from titan_common.auth import Role
 from titan_common.db.models import OrderRow, PositionRow, ReconcileDiff, ReconcileRun, TradeRow
+from titan_common.events import WalletUpdate
+from titan_common.exchanges import ExchangeError
 from titan_common.service import ServiceRuntime, get_runtime
 from titan_execution.runtime import operator_actions
 from titan_execution.runtime.engine import ExecutionEngine
@@ -195,3 +197,16 @@ async def reconciliation_status(runtime: ServiceRuntime = Depends(get_runtime)) 
         ],
         "recent": [{"id": r.id, "status": r.status, "trigger": r.trigger, "finished_ms": r.finished_ms} for r in runs],
     }
+
+
+@router.get("/wallet")
+async def wallet(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    """The account's equity: the last stream or poll update, else asked of the exchange now."""
+    latest = runtime.components.get("wallet")
+    if latest is None:
+        try:
+            account = await _engine(runtime).adapter.wallet()
+        except ExchangeError as exc:
+            raise HTTPException(503, "EXCHANGE_UNAVAILABLE") from exc
+        latest = WalletUpdate.of(cast(ExecutionSettings, runtime.settings).exchange, account)
+    return cast(WalletUpdate, latest).model_dump(mode="json")

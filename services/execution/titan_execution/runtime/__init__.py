@@ -7,9 +7,13 @@ import contextlib
 import logging
 from typing import cast
 
+from pydantic import BaseModel
+
+from titan_common.audit import AuditQueueFull
 from titan_common.bus import INTENTS, Delivery, StreamConsumer
 from titan_common.clock import now_ms
-from titan_common.exchanges import ExchangeError
+from titan_common.events import EventType, WalletUpdate
+from titan_common.exchanges import ExchangeError, Wallet
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.messages import OrderIntent
 from titan_common.reasons import ReasonCode
@@ -26,6 +30,7 @@ from titan_execution.runtime.store import intents_by_state
 from titan_execution.settings import ExecutionSettings
 
 log = logging.getLogger(__name__)
+AUDITED_EVENTS = frozenset({EventType.TRADE_CLOSED, EventType.EMERGENCY_FLATTEN})
 
 
 async def _sleep(runtime: ServiceRuntime, seconds: float) -> None:
@@ -62,6 +67,23 @@ async def setup(runtime: ServiceRuntime) -> None:
     def engine() -> ExecutionEngine:
         return holder["engine"]
 
+    def announce(event_type: EventType, payload: BaseModel) -> None:
+        """State changes (a closed trade) are audited; snapshots (fills, positions, wallet)
+        are broadcast only, their record being their own tables."""
+        body = payload.model_dump(mode="json")
+        if event_type in AUDITED_EVENTS:
+            try:
+                runtime.emit(event_type, payload=body)
+            except AuditQueueFull:
+                log.error("audit queue full; %s not audited (its row is in its table)", event_type)
+        else:
+            runtime.broadcast(event_type, body)
+
+    def announce_wallet(wallet: Wallet) -> None:
+        update = WalletUpdate.of(settings.exchange, wallet)
+        runtime.components["wallet"] = update
+        announce(EventType.WALLET_UPDATE, update)
+
     async def start_engine(rt: ServiceRuntime) -> None:
         assert rt.sessions is not None
         holder["engine"] = ExecutionEngine(
@@ -77,6 +99,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             adapter=adapter,
             mode=lambda: rt.state.mode,
             on_reason=rt.set_reason,
+            on_event=announce,
         )
         reconciler = Reconciler(engine(), set_reason=rt.set_reason, protection_attempts=settings.protection_attempts)
         while not rt.stop.is_set():
@@ -143,6 +166,8 @@ async def setup(runtime: ServiceRuntime) -> None:
     async def private_stream(rt: ServiceRuntime) -> None:
         await ready.wait()
         async for event in adapter.private_events():
+            if event.wallet is not None:
+                announce_wallet(event.wallet)
             for order in event.orders:
                 await engine().apply_order_update(order)
             touched = set()
@@ -264,6 +289,18 @@ async def setup(runtime: ServiceRuntime) -> None:
 
     if settings.system_mode is SystemMode.LIVE:
         runtime.mode_overrides[ReasonCode.CLOCK_DRIFT] = Mode.PAUSE
+
+    async def poll_wallet(rt: ServiceRuntime) -> None:
+        """The account's equity every wallet_poll_s over REST, whatever the stream does."""
+        await ready.wait()
+        while not rt.stop.is_set():
+            try:
+                announce_wallet(await adapter.wallet())
+            except ExchangeError as exc:
+                log.warning("wallet poll failed: %s", exc)
+            await _sleep(rt, settings.wallet_poll_s)
+
+    runtime.add_loop("wallet", poll_wallet)
     runtime.add_loop("fill-poll", poll_fills)
     runtime.add_loop("clock", watch_clock)
     runtime.add_loop("watch-stream", watch_stream)

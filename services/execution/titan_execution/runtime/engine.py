@@ -18,12 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
+from pydantic import BaseModel
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from titan_common.clock import now_ms
 from titan_common.db.engine import transaction
 from titan_common.db.models import OrderIntentRow
+from titan_common.events import EventType, OrderFilled, PositionUpdate, TradeClosed
 from titan_common.exchanges import (
     DuplicateClientOrderId,
     ExchangeAdapter,
@@ -43,7 +45,7 @@ from titan_common.system_state import Mode
 from titan_execution.core.exchange_health import ChurnCounter
 from titan_execution.core.filters import FitRefused, fit_order
 from titan_execution.core.intent_states import IntentState, path_to_exchange_status
-from titan_execution.core.positions import Fill, ShadowBook
+from titan_execution.core.positions import ClosedTrade, Fill, Position, ShadowBook
 from titan_execution.core.validation import ExecutionContext, refusal_reasons
 from titan_execution.runtime import metrics, store
 
@@ -80,8 +82,11 @@ class ExecutionEngine:
         adapter: ExchangeAdapter,
         mode: Callable[[], Mode] = lambda: Mode.NORMAL,
         on_reason: Callable[[ReasonCode, bool], None] = lambda _reason, _active: None,
+        on_event: Callable[[EventType, BaseModel], None] = lambda _type, _payload: None,
     ) -> None:
         self.on_reason = on_reason
+        # facts for titan:events (the runtime audits the state changes, broadcasts the rest)
+        self.on_event = on_event
         self.config = config
         self.sessions = sessions
         self.adapter = adapter
@@ -375,7 +380,44 @@ class ExecutionEngine:
                     await store.insert_trade(session, self.config.exchange, trade, None)
             if execution.exec_type == "Trade":
                 self.last_prices[execution.symbol] = execution.price
+            # after the commit: what is announced is on record
+            self._announce_fill(execution, position, trade)
             return applied
+
+    def _announce_fill(self, execution: Execution, position: Position, trade: ClosedTrade | None) -> None:
+        exchange = self.config.exchange
+        if execution.exec_type == "Trade":
+            self.on_event(
+                EventType.ORDER_FILLED,
+                OrderFilled(
+                    exchange=exchange, symbol=execution.symbol, side=execution.side, qty=execution.qty,
+                    price=execution.price, fee=execution.fee, exec_id=execution.exec_id,
+                    client_order_id=execution.client_order_id, ts_ms=execution.ts_ms,
+                ),
+            )  # fmt: skip
+        self.on_event(EventType.POSITION_UPDATE, self.position_update(position, execution.price))
+        if trade is not None:
+            self.on_event(
+                EventType.TRADE_CLOSED,
+                TradeClosed(
+                    exchange=exchange, symbol=trade.symbol, side=trade.side, qty=trade.qty,
+                    entry_price=trade.entry_price, exit_price=trade.exit_price, pnl=trade.net_pnl, fees=trade.fees,
+                    r_multiple=trade.r_multiple, opened_ms=trade.opened_ms, closed_ms=trade.closed_ms,
+                ),
+            )  # fmt: skip
+
+    def position_update(self, position: Position, mark_price: Decimal | None = None) -> PositionUpdate:
+        return PositionUpdate(
+            exchange=self.config.exchange,
+            symbol=position.symbol,
+            side=position.side,
+            size=position.size,
+            avg_entry=position.avg_entry,
+            mark_price=mark_price,
+            stop_loss=position.stop_loss,
+            realised_pnl=position.realised_pnl,
+            fees=position.fees,
+        )
 
     def take_foreign_fills(self) -> set[str]:
         """Symbols with fills Titan did not send, since last asked; the caller alerts on them."""

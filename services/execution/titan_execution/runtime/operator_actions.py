@@ -16,6 +16,7 @@ from titan_common.audit import AuditQueueFull
 from titan_common.clock import now_ms
 from titan_common.db.engine import transaction
 from titan_common.db.models import OperatorAction
+from titan_common.events import EventType
 from titan_common.exchanges import ExchangeError
 from titan_common.flags import set_master_arm
 from titan_common.messages import Severity
@@ -78,6 +79,10 @@ async def flatten_all(
         "master_arm": False if disarm else None,
     }
     await _record(runtime, "FLATTEN_ALL", operator_id, request, result)
+    try:
+        runtime.emit(EventType.EMERGENCY_FLATTEN, severity=Severity.WARNING, operator_id=operator_id, payload=result)
+    except AuditQueueFull:
+        log.critical("audit queue full; the flatten result by %s is only in operator_actions", operator_id)
     return result
 
 
