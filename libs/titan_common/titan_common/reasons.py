@@ -22,6 +22,8 @@ class ReasonCode(StrEnum):
     EDGE_TOO_LOW = "EDGE_TOO_LOW"
     COST_TOO_HIGH = "COST_TOO_HIGH"
     SIZE_ZERO = "SIZE_ZERO"
+    # the brain does not know the account's equity (no fresh wallet report): it cannot size
+    EQUITY_UNKNOWN = "EQUITY_UNKNOWN"
     # execution's own refusals of an intent (its second, independent look)
     DUPLICATE_INTENT = "DUPLICATE_INTENT"
     BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"
