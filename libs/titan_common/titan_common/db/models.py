@@ -343,6 +343,25 @@ class ExecutionLog(Base):
     ai_audit_payload: Mapped[Json]
 
 
+class OhlcvSnapshot(Base):
+    """The bar each breadth-scanner cycle read per symbol (DATA-ORIGIN-02): what it saw, kept."""
+
+    __tablename__ = "ohlcv_snapshots"
+    __table_args__ = (UniqueConstraint("cycle_id", "symbol"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    cycle_id: Mapped[str] = mapped_column(String(64), index=True)
+    exchange: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32))
+    interval: Mapped[str] = mapped_column(String(8))
+    start_ms: Mapped[int] = mapped_column(BigInteger)
+    open: Mapped[Decimal]
+    high: Mapped[Decimal]
+    low: Mapped[Decimal]
+    close: Mapped[Decimal]
+    volume: Mapped[Decimal]
+    turnover: Mapped[Decimal]
+
+
 class Proposal(Base):
     __tablename__ = "proposals"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)

@@ -10,11 +10,15 @@ from titan_common.exchanges.types import (
     ExchangeOrder,
     ExchangePosition,
     Execution,
+    FundingRate,
     InstrumentFilters,
+    Kline,
+    OpenInterest,
     OrderAck,
     PlaceOrder,
     PrivateEvent,
     PublicEvent,
+    Ticker,
     Wallet,
 )
 
@@ -40,6 +44,14 @@ class ExchangeAdapter(Protocol):
     async def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]: ...
     async def order_by_client_id(self, symbol: str, client_order_id: str) -> ExchangeOrder | None: ...
     async def executions_since(self, since_ms: int, symbol: str | None = None) -> list[Execution]: ...
+
+    # --- public market data (read-only; lists are oldest first) ---
+    async def klines(
+        self, symbol: str, interval: str, *, limit: int = 200, start_ms: int | None = None, end_ms: int | None = None
+    ) -> list[Kline]: ...
+    async def tickers(self, symbol: str | None = None) -> list[Ticker]: ...
+    async def funding_history(self, symbol: str, *, limit: int = 20) -> list[FundingRate]: ...
+    async def open_interest(self, symbol: str, *, interval: str = "5min", limit: int = 50) -> list[OpenInterest]: ...
 
     # --- trading ---
     async def place_order(self, order: PlaceOrder) -> OrderAck: ...

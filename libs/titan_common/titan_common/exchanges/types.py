@@ -108,6 +108,48 @@ class OrderAck:
 
 
 @dataclass(frozen=True)
+class Kline:
+    """One candle; `start_ms` opens it. Lists of klines are oldest first."""
+
+    start_ms: int
+    open: Decimal
+    high: Decimal
+    low: Decimal
+    close: Decimal
+    volume: Decimal
+    turnover: Decimal
+
+
+@dataclass(frozen=True)
+class Ticker:
+    symbol: str
+    last_price: Decimal
+    mark_price: Decimal | None
+    index_price: Decimal | None  # None when the venue gives none
+    turnover_24h: Decimal
+    volume_24h: Decimal
+    high_24h: Decimal | None
+    low_24h: Decimal | None
+    funding_rate: Decimal | None
+    next_funding_ms: int | None
+    open_interest: Decimal | None
+
+
+@dataclass(frozen=True)
+class FundingRate:
+    symbol: str
+    rate: Decimal
+    ts_ms: int  # when it settled
+
+
+@dataclass(frozen=True)
+class OpenInterest:
+    symbol: str
+    open_interest: Decimal  # in contracts (base coin)
+    ts_ms: int
+
+
+@dataclass(frozen=True)
 class PrivateEvent:
     topic: Literal["order", "execution", "position", "wallet"]
     orders: tuple[ExchangeOrder, ...] = ()

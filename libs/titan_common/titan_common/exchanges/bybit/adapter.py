@@ -18,12 +18,16 @@ from titan_common.exchanges.types import (
     ExchangeOrder,
     ExchangePosition,
     Execution,
+    FundingRate,
     InstrumentFilters,
+    Kline,
+    OpenInterest,
     OrderAck,
     OrderNotFound,
     PlaceOrder,
     PrivateEvent,
     PublicEvent,
+    Ticker,
     Wallet,
 )
 
@@ -119,6 +123,36 @@ class BybitAdapter:
         if symbol:
             params["symbol"] = symbol
         return [P.execution(item) for item in await self._paged("get_executions", **params)]
+
+    # --- public market data ---
+
+    async def klines(
+        self, symbol: str, interval: str, *, limit: int = 200, start_ms: int | None = None, end_ms: int | None = None
+    ) -> list[Kline]:
+        params: dict[str, Any] = {"category": C.CATEGORY, "symbol": symbol, "interval": interval, "limit": limit}
+        if start_ms is not None:
+            params["start"] = start_ms
+        if end_ms is not None:
+            params["end"] = end_ms
+        result = await self.http.call("get_kline", **params)
+        return P.klines(result.get("list", []))
+
+    async def tickers(self, symbol: str | None = None) -> list[Ticker]:
+        params: dict[str, Any] = {"category": C.CATEGORY}
+        if symbol:
+            params["symbol"] = symbol
+        result = await self.http.call("get_tickers", **params)
+        return [P.ticker(item) for item in result.get("list", [])]
+
+    async def funding_history(self, symbol: str, *, limit: int = 20) -> list[FundingRate]:
+        result = await self.http.call("get_funding_rate_history", category=C.CATEGORY, symbol=symbol, limit=limit)
+        return sorted((P.funding_rate(item) for item in result.get("list", [])), key=lambda f: f.ts_ms)
+
+    async def open_interest(self, symbol: str, *, interval: str = "5min", limit: int = 50) -> list[OpenInterest]:
+        result = await self.http.call(
+            "get_open_interest", category=C.CATEGORY, symbol=symbol, intervalTime=interval, limit=limit
+        )
+        return sorted((P.open_interest(symbol, item) for item in result.get("list", [])), key=lambda o: o.ts_ms)
 
     # --- trading ---
 

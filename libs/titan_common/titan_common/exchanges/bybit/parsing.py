@@ -5,7 +5,17 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from titan_common.exchanges.types import ExchangeOrder, ExchangePosition, Execution, InstrumentFilters, Wallet
+from titan_common.exchanges.types import (
+    ExchangeOrder,
+    ExchangePosition,
+    Execution,
+    FundingRate,
+    InstrumentFilters,
+    Kline,
+    OpenInterest,
+    Ticker,
+    Wallet,
+)
 from titan_common.messages import Side
 
 
@@ -110,6 +120,67 @@ def execution(item: dict[str, Any]) -> Execution:
         exec_type=item.get("execType", "Trade"),
         is_maker=bool(item.get("isMaker", False)),
         ts_ms=int(item.get("execTime") or 0),
+    )
+
+
+def kline(row: list[Any]) -> Kline:
+    """A REST kline row: [startTime, open, high, low, close, volume, turnover]."""
+    return Kline(
+        start_ms=int(row[0]),
+        open=dec0(row[1]),
+        high=dec0(row[2]),
+        low=dec0(row[3]),
+        close=dec0(row[4]),
+        volume=dec0(row[5]),
+        turnover=dec0(row[6]) if len(row) > 6 else Decimal(0),
+    )
+
+
+def klines(rows: list[list[Any]]) -> list[Kline]:
+    """Bybit answers newest first; Titan keeps series oldest first."""
+    return sorted((kline(row) for row in rows), key=lambda k: k.start_ms)
+
+
+def ws_kline(item: dict[str, Any]) -> Kline:
+    """An item of the kline.{interval}.{symbol} topic."""
+    return Kline(
+        start_ms=int(item["start"]),
+        open=dec0(item.get("open")),
+        high=dec0(item.get("high")),
+        low=dec0(item.get("low")),
+        close=dec0(item.get("close")),
+        volume=dec0(item.get("volume")),
+        turnover=dec0(item.get("turnover")),
+    )
+
+
+def ticker(item: dict[str, Any]) -> Ticker:
+    """A REST ticker, or a tickers.{symbol} stream snapshot (pybit merges the deltas)."""
+    next_funding = item.get("nextFundingTime")
+    return Ticker(
+        symbol=item["symbol"],
+        last_price=dec0(item.get("lastPrice")),
+        mark_price=price_or_none(item.get("markPrice")),
+        index_price=price_or_none(item.get("indexPrice")),
+        turnover_24h=dec0(item.get("turnover24h")),
+        volume_24h=dec0(item.get("volume24h")),
+        high_24h=price_or_none(item.get("highPrice24h")),
+        low_24h=price_or_none(item.get("lowPrice24h")),
+        funding_rate=dec(item.get("fundingRate")),
+        next_funding_ms=int(next_funding) if next_funding and str(next_funding).isdigit() else None,
+        open_interest=dec(item.get("openInterest")),
+    )
+
+
+def funding_rate(item: dict[str, Any]) -> FundingRate:
+    return FundingRate(
+        symbol=item["symbol"], rate=dec0(item.get("fundingRate")), ts_ms=int(item.get("fundingRateTimestamp") or 0)
+    )
+
+
+def open_interest(symbol: str, item: dict[str, Any]) -> OpenInterest:
+    return OpenInterest(
+        symbol=symbol, open_interest=dec0(item.get("openInterest")), ts_ms=int(item.get("timestamp") or 0)
     )
 
 
