@@ -18,3 +18,11 @@ def ms_to_datetime(ms: int) -> datetime:
 def utc_day(ms: int) -> str:
     """The UTC calendar day of a timestamp, as YYYY-MM-DD."""
     return ms_to_datetime(ms).strftime("%Y-%m-%d")
+
+
+DAY_MS = 86_400_000
+
+
+def utc_day_start_ms(day: str) -> int:
+    """00:00 UTC of a YYYY-MM-DD day, in ms. Raises ValueError for anything else."""
+    return int(datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC).timestamp() * 1000)

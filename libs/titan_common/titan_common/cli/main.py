@@ -11,11 +11,17 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from titan_common.cli import runbook
 from titan_common.settings import CommonSettings, load_settings
 
 app = typer.Typer(help="Titan: run, migrate, check and operate the stack.", no_args_is_help=True)
 user_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
 app.add_typer(user_app, name="user")
+app.add_typer(runbook.positions_app, name="positions")
+app.add_typer(runbook.reconcile_app, name="reconcile")
+app.add_typer(runbook.perf_app, name="perf")
+app.add_typer(runbook.status_app, name="status")
+app.add_typer(runbook.keys_app, name="keys")
 console = Console()
 
 
@@ -76,22 +82,29 @@ def health(timeout: Annotated[float, typer.Option(help="Seconds per service")] =
     settings = _settings()
     table = Table("service", "status", "mode", "reasons", "uptime", "url")
     all_ok = True
+    bodies: dict[str, dict[str, object]] = {}
     with httpx.Client(timeout=timeout) as client:
         for name in START_ORDER:
             url = settings.url_of(name)
             try:
                 body = client.get(f"{url}/health").json()
+                bodies[name] = body
                 status = str(body.get("status", "unknown"))
                 mode = str(body.get("mode", ""))
                 reasons = ",".join(body.get("reasons", [])) or "-"
                 uptime = f"{float(body.get('uptime', 0)):.0f}s"
             except (httpx.HTTPError, ValueError) as exc:
                 status, mode, reasons, uptime = "unhealthy", "", type(exc).__name__, "-"
-            healthy = status in ("ok", "healthy")
-            all_ok &= healthy
-            colour = "green" if healthy else ("yellow" if status == "degraded" else "red")
-            table.add_row(name, f"[{colour}]{status}[/{colour}]", mode, reasons, uptime, url)
+            # the runbook's words: each service is healthy, degraded or unhealthy
+            word = {"ok": "healthy", "healthy": "healthy", "degraded": "degraded"}.get(status, "unhealthy")
+            all_ok &= word == "healthy"
+            colour = {"healthy": "green", "degraded": "yellow"}.get(word, "red")
+            table.add_row(name, f"[{colour}]{word}[/{colour}]", mode, reasons, uptime, url)
     console.print(table)
+    for line in runbook.dependency_lines(bodies):
+        console.print(line)
+    if not all_ok:
+        console.print("[red]FAIL[/red] not every service is healthy (see the table)")
     raise typer.Exit(0 if all_ok else 1)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -9,10 +10,12 @@ from sqlalchemy import select
 
 from titan_common.api_auth import Operator, require_role
 from titan_common.auth import Role
+from titan_common.clock import DAY_MS, utc_day_start_ms
 from titan_common.db.models import OrderRow, PositionRow, ReconcileDiff, ReconcileRun, TradeRow
 from titan_common.events import WalletUpdate
 from titan_common.exchanges import ExchangeError
 from titan_common.service import ServiceRuntime, get_runtime
+from titan_execution.core import reconcile as reconcile_core
 from titan_execution.runtime import operator_actions
 from titan_execution.runtime.engine import ExecutionEngine
 from titan_execution.runtime.reconciler import Reconciler
@@ -43,6 +46,14 @@ def _diff(
         "severity": str(severity),
         "action": str(action),
     }
+
+
+def _row_diff(row: ReconcileDiff) -> dict[str, Any]:
+    return _diff(row.kind, row.symbol, row.field, row.shadow_value, row.exchange_value, row.severity, row.action)
+
+
+def _core_diff(diff: reconcile_core.Diff) -> dict[str, Any]:
+    return _diff(diff.kind, diff.symbol, diff.field, diff.shadow, diff.exchange, diff.severity, diff.action)
 
 
 def _money(value: Any) -> str | None:
@@ -111,11 +122,14 @@ async def orders(
 
 @router.get("/trades")
 async def trades(
-    runtime: ServiceRuntime = Depends(get_runtime), limit: int = Query(50, ge=1, le=1000)
+    runtime: ServiceRuntime = Depends(get_runtime),
+    limit: int = Query(50, ge=1, le=10000),
+    since_ms: int = Query(0, ge=0, description="only trades closed at or after this time"),
 ) -> dict[str, Any]:
     assert runtime.sessions is not None
     async with runtime.sessions() as session:
-        rows = (await session.scalars(select(TradeRow).order_by(TradeRow.closed_ms.desc()).limit(limit))).all()
+        query = select(TradeRow).where(TradeRow.closed_ms >= since_ms).order_by(TradeRow.closed_ms.desc())
+        rows = (await session.scalars(query.limit(limit))).all()
     items = [
         {
             "symbol": r.symbol,
@@ -166,7 +180,7 @@ async def reconcile(
         "success": True,
         "run_id": result.run_id,
         "status": result.verdict.value,
-        "diffs": [_diff(d.kind, d.symbol, d.field, d.shadow, d.exchange, d.severity, d.action) for d in result.diffs],
+        "diffs": [_core_diff(d) for d in result.diffs],
     }
 
 
@@ -192,9 +206,7 @@ async def reconciliation_status(runtime: ServiceRuntime = Depends(get_runtime)) 
         "last_run": None
         if last is None
         else {"id": last.id, "trigger": last.trigger, "started_ms": last.started_ms, "finished_ms": last.finished_ms},
-        "diffs": [
-            _diff(d.kind, d.symbol, d.field, d.shadow_value, d.exchange_value, d.severity, d.action) for d in diffs
-        ],
+        "diffs": [_row_diff(d) for d in diffs],
         "recent": [{"id": r.id, "status": r.status, "trigger": r.trigger, "finished_ms": r.finished_ms} for r in runs],
     }
 
@@ -210,3 +222,65 @@ async def wallet(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, An
             raise HTTPException(503, "EXCHANGE_UNAVAILABLE") from exc
         latest = WalletUpdate.of(cast(ExecutionSettings, runtime.settings).exchange, account)
     return cast(WalletUpdate, latest).model_dump(mode="json")
+
+
+@router.get("/positions/verify")
+async def verify_positions(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, Any]:
+    """The shadow state against the exchange, read-only: what a reconcile would find now."""
+    engine = _engine(runtime)
+    try:
+        exchange_positions = await engine.adapter.positions()
+    except ExchangeError as exc:
+        raise HTTPException(503, "EXCHANGE_UNAVAILABLE") from exc
+    diffs = reconcile_core.diff_positions(engine.book.open_positions(), exchange_positions)
+    return {
+        "ok": not diffs,
+        "shadow_count": len(engine.book.open_positions()),
+        "exchange_count": sum(1 for p in exchange_positions if p.size > 0),
+        "unprotected": sorted(p.symbol for p in exchange_positions if p.size > 0 and p.stop_loss is None),
+        "diffs": [_core_diff(d) for d in diffs],
+    }
+
+
+@router.get("/api/state/reconciliation-report")
+async def reconciliation_report(
+    runtime: ServiceRuntime = Depends(get_runtime),
+    date: str = Query(..., pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day, YYYY-MM-DD"),
+) -> dict[str, Any]:
+    """Every reconcile run of one UTC day: counts by verdict and trigger, and every difference."""
+    assert runtime.sessions is not None
+    try:
+        start = utc_day_start_ms(date)
+    except ValueError as exc:
+        raise HTTPException(422, "INVALID_DATE") from exc
+    settings = cast(ExecutionSettings, runtime.settings)
+    async with runtime.sessions() as session:
+        runs = (
+            await session.scalars(
+                select(ReconcileRun)
+                .where(
+                    ReconcileRun.summary["exchange"].astext == settings.exchange,
+                    ReconcileRun.started_ms >= start,
+                    ReconcileRun.started_ms < start + DAY_MS,
+                )
+                .order_by(ReconcileRun.id)
+            )
+        ).all()
+        diffs = (
+            await session.scalars(select(ReconcileDiff).where(ReconcileDiff.run_id.in_([r.id for r in runs])))
+        ).all()
+    return {
+        "date": date,
+        "runs": len(runs),
+        "by_status": dict(Counter(r.status for r in runs)),
+        "by_trigger": dict(Counter(r.trigger.split(":", 1)[0] for r in runs)),
+        "first_ms": runs[0].started_ms if runs else None,
+        "last_ms": runs[-1].started_ms if runs else None,
+        "diffs": [
+            {
+                "run_id": d.run_id,
+                **_row_diff(d),
+            }
+            for d in diffs
+        ],
+    }
