@@ -33,6 +33,8 @@ from titan_common.messages import Event
 from titan_common.reasons import ReasonCode
 
 log = logging.getLogger(__name__)
+# more than the mirror can hold unconfirmed at a crash: one batch of ~500 events of ~1 KB
+RECOVER_TAIL_BYTES = 2 * 1024 * 1024
 
 
 class WriterState(StrEnum):
@@ -159,6 +161,7 @@ class AuditWriter:
     def start(self) -> None:
         if self._task is None:
             self.audit_dir.mkdir(parents=True, exist_ok=True)
+            self._idle.clear()  # not idle until the crash recovery has run
             self._task = asyncio.create_task(self._run(), name=f"audit-writer-{self.service}")
 
     async def flush(self, timeout: float | None = None) -> bool:
@@ -184,6 +187,7 @@ class AuditWriter:
     # --- writer task ---------------------------------------------------------------
 
     async def _run(self) -> None:
+        await self._recover_from_jsonl()
         while True:
             if not self._queue and not self._in_flight:
                 self._idle.set()
@@ -223,6 +227,20 @@ class AuditWriter:
             self._in_flight = []
             return
 
+    async def _recover_from_jsonl(self) -> None:
+        """After a crash, the last batch may be in the JSONL mirror but not in Postgres: put
+        the mirror's tail (today's and yesterday's files) back through the insert, where
+        event_id uniqueness skips what is already there."""
+        today = now_ms()
+        recovered: list[Event] = []
+        for day in (utc_day(today - 86_400_000), utc_day(today)):
+            path = self.audit_dir / f"{self.service}-{day}.jsonl"
+            recovered += await asyncio.to_thread(_tail_events, path, RECOVER_TAIL_BYTES)
+        if recovered:
+            self._in_flight = [(event.ts_ms, event) for event in recovered]
+            await self._insert_in_flight()
+            self.written -= len(recovered)  # re-inserted, not newly written
+
     def _append_jsonl(self, events: list[Event]) -> None:
         by_day: dict[str, list[str]] = {}
         for event in events:
@@ -233,3 +251,23 @@ class AuditWriter:
                 handle.write("\n".join(lines) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+
+
+def _tail_events(path: Path, max_bytes: int) -> list[Event]:
+    """The events in the last `max_bytes` of a JSONL mirror (a partial first line is skipped,
+    and so is a torn last line from a crash mid-write)."""
+    if not path.exists():
+        return []
+    with path.open("rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - max_bytes))
+        chunk = handle.read()
+    lines = chunk.split(b"\n")
+    if size > max_bytes:
+        lines = lines[1:]
+    events = []
+    for line in lines:
+        if line.strip():
+            with contextlib.suppress(ValueError):
+                events.append(Event.model_validate_json(line))
+    return events

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from titan_common.audit import AuditQueueFull, AuditWriter, WriterState
-from titan_common.clock import now_ms
+from titan_common.clock import now_ms, utc_day
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine
 from titan_common.db.models import AuditEvent
@@ -133,3 +133,28 @@ async def test_postgres_stopped_reports_full_and_loses_nothing(tmp_path: Path) -
         await engine.dispose()
         server.stop()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+async def test_a_batch_mirrored_but_not_inserted_before_a_crash_is_recovered_at_start(
+    db_engine: AsyncEngine, tmp_path: Path
+) -> None:
+    """kill -9 between the JSONL append and the insert: the next writer puts it in Postgres."""
+    service = f"audit-{uuid.uuid4().hex[:6]}"
+    first = AuditWriter(db_engine, service=service, audit_dir=tmp_path)
+    first.start()
+    for event in events(service, 10):
+        first.submit(event)
+    assert await first.flush(timeout=10)
+    await first.stop()
+    # what a crash leaves: 5 more events in the mirror only, and a torn last line
+    orphans = events(service, 5, start=10)
+    mirror = tmp_path / f"{service}-{utc_day(orphans[0].ts_ms)}.jsonl"
+    with mirror.open("a") as handle:
+        handle.write("\n".join(e.model_dump_json() for e in orphans) + "\n" + '{"event_id": "torn')
+    assert await db_sequence(db_engine, service) == list(range(10))
+
+    second = AuditWriter(db_engine, service=service, audit_dir=tmp_path)
+    second.start()
+    assert await second.flush(timeout=10)
+    await second.stop()
+    assert await db_sequence(db_engine, service) == list(range(15))  # each once, in order
