@@ -1,0 +1,157 @@
+"""The approval pipeline: `evaluate(signal, portfolio, config, market) -> Decision`.
+
+Checks run in a fixed order and the first that fails decides the veto, with its reason
+code (the order below is the contract; tests make each one the deciding rule):
+
+    1  MODE_NOT_NORMAL          the system is not NORMAL
+    2  MASTER_DISARMED          master arm is off
+    3  BREAKER_ACTIVE           the circuit breaker is tripped
+    4  SIGNAL_STALE             past its ttl
+       SIGNAL_INVALID           stop or target on the wrong side, stamped in the future
+    5  SYMBOL_NOT_WHITELISTED
+       SYMBOL_QUARANTINED       quarantined, or the exchange does not trade it
+    6  DUPLICATE_POSITION       a position (or an approved entry) on the symbol already
+    7  MAX_POSITIONS
+    8  EQUITY_UNKNOWN           no fresh equity: nothing can be sized (fail closed)
+       DAILY_LOSS_LIMIT         the day's loss reached maxDailyDrawdown
+    9  EDGE_TOO_LOW             expected move below min_edge_fee_multiple x round-trip fees
+   10  LEVERAGE_CAP             the account's leverage budget leaves no tradable size
+   11  SIZE_ZERO                the sized order is below the exchange's minimum
+
+An approval may carry CORRELATION_REDUCED: a correlated open position on the same side
+halved its size.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from titan_brain.core.phases import allocation_weight
+from titan_brain.core.sizing import Sizing, size_position
+from titan_brain.core.types import Market, Portfolio
+from titan_common.config import TradingConfig
+from titan_common.messages import Decision, Side, Signal, Verdict
+from titan_common.reasons import ReasonCode
+from titan_common.system_state import Mode
+
+# a signal stamped further ahead of our clock than this is not trusted
+FUTURE_TOLERANCE_MS = 5_000
+_DECISION_NAMESPACE = uuid.UUID("5f1b7c1e-6a55-4c1e-9a64-7b7a3c0d2e11")
+
+
+def decision_id_for(signal_id: str) -> str:
+    """Deterministic, so evaluating a redelivered signal names the same decision."""
+    return uuid.uuid5(_DECISION_NAMESPACE, signal_id).hex
+
+
+def signal_problem(signal: Signal, now_ms: int) -> str | None:
+    """Why a signal cannot be traded as given, or None."""
+    entry, stop = signal.entry_price, signal.stop_loss
+    if signal.side is Side.BUY and stop >= entry:
+        return "stop is not below the entry of a buy"
+    if signal.side is Side.SELL and stop <= entry:
+        return "stop is not above the entry of a sell"
+    for target in signal.take_profits:
+        if (signal.side is Side.BUY and target <= entry) or (signal.side is Side.SELL and target >= entry):
+            return "take-profit on the wrong side of the entry"
+    if signal.ts_ms > now_ms + FUTURE_TOLERANCE_MS:
+        return "stamped in the future"
+    return None
+
+
+def expected_move(signal: Signal) -> Decimal | None:
+    """The expected move as a fraction of entry: the signal's own, else its first target."""
+    if signal.expected_move_pct is not None:
+        return signal.expected_move_pct
+    if signal.take_profits:
+        return abs(signal.take_profits[0] - signal.entry_price) / signal.entry_price
+    return None
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    decision: Decision
+    sizing: Sizing | None = None
+    detail: str = ""
+
+
+def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfig, market: Market) -> Evaluation:
+    """`evaluate`, with the sizing and a one-line explanation for the record."""
+    correlation = signal.correlation.model_copy(
+        update={"signal_id": signal.signal_id, "decision_id": decision_id_for(signal.signal_id)}
+    )
+
+    def veto(reason: ReasonCode, detail: str, sizing: Sizing | None = None) -> Evaluation:
+        decision = Decision(
+            decision_id=decision_id_for(signal.signal_id),
+            signal_id=signal.signal_id,
+            ts_ms=market.now_ms,
+            correlation=correlation,
+            verdict=Verdict.VETO,
+            reasons=(reason,),
+            symbol=signal.symbol,
+            side=signal.side,
+            entry_price=signal.entry_price,
+            phase=portfolio.phase,
+        )
+        return Evaluation(decision, sizing, detail)
+
+    if portfolio.system_mode is not Mode.NORMAL:
+        return veto(ReasonCode.MODE_NOT_NORMAL, f"system mode is {portfolio.system_mode}")
+    if not portfolio.master_armed:
+        return veto(ReasonCode.MASTER_DISARMED, "master arm is off")
+    if portfolio.breaker_active:
+        return veto(ReasonCode.BREAKER_ACTIVE, "the circuit breaker is active")
+    if market.now_ms > signal.expires_at_ms():
+        return veto(ReasonCode.SIGNAL_STALE, f"expired {market.now_ms - signal.expires_at_ms()} ms ago")
+    problem = signal_problem(signal, market.now_ms)
+    if problem is not None:
+        return veto(ReasonCode.SIGNAL_INVALID, problem)
+    if signal.symbol not in config.asset_whitelist:
+        return veto(ReasonCode.SYMBOL_NOT_WHITELISTED, f"{signal.symbol} is not on the whitelist")
+    instrument = market.instruments.get(signal.symbol)
+    if signal.symbol in market.quarantined or (instrument is not None and not instrument.trading):
+        return veto(ReasonCode.SYMBOL_QUARANTINED, f"{signal.symbol} is quarantined")
+    if portfolio.position(signal.symbol) is not None:
+        return veto(ReasonCode.DUPLICATE_POSITION, f"a position in {signal.symbol} is open or approved")
+    if len(portfolio.positions) >= config.max_open_positions:
+        return veto(ReasonCode.MAX_POSITIONS, f"{len(portfolio.positions)} positions open")
+    if portfolio.equity is None or portfolio.equity <= 0 or portfolio.daily_drawdown is None:
+        return veto(ReasonCode.EQUITY_UNKNOWN, "no fresh equity from execution")
+    drawdown = portfolio.daily_drawdown
+    if drawdown >= config.risk_tuner.maxDailyDrawdown:
+        return veto(ReasonCode.DAILY_LOSS_LIMIT, f"daily drawdown {drawdown:.4f}")
+    move = expected_move(signal)
+    needed = config.min_edge_fee_multiple * 2 * config.taker_fee_rate
+    if move is None or move < needed:
+        return veto(ReasonCode.EDGE_TOO_LOW, f"expected move {move} below {needed}")
+
+    sizing = size_position(signal, portfolio, config, market, allocation=allocation_weight(portfolio.equity, config))
+    if sizing.veto is not None:
+        return veto(sizing.veto, f"no tradable size ({sizing.binding} cap)", sizing)
+    reasons = (ReasonCode.CORRELATION_REDUCED,) if sizing.correlated_with else ()
+    decision = Decision(
+        decision_id=decision_id_for(signal.signal_id),
+        signal_id=signal.signal_id,
+        ts_ms=market.now_ms,
+        correlation=correlation,
+        verdict=Verdict.APPROVE,
+        reasons=reasons,
+        symbol=signal.symbol,
+        side=signal.side,
+        qty=sizing.qty,
+        leverage=sizing.leverage,
+        risk_usd=sizing.risk_usd,
+        entry_price=signal.entry_price,
+        stop_loss=signal.stop_loss,
+        take_profit=signal.take_profits[0] if signal.take_profits else None,
+        phase=portfolio.phase,
+    )
+    return Evaluation(decision, sizing, f"sized by the {sizing.binding} cap")
+
+
+def evaluate(signal: Signal, portfolio: Portfolio, config: TradingConfig, market: Market) -> Decision:
+    """Approve with a sized order, or veto with the first failing rule's reason code."""
+    return evaluate_detailed(signal, portfolio, config, market).decision

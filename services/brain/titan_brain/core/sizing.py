@@ -1,0 +1,143 @@
+"""Position sizing: risk by the stop, then every cap, then the exchange's minimum.
+
+    risk_usd = equity x risk% x performance modifier   (risk% never above the phase's
+                                                        range nor maxRiskPerTrade)
+    qty      = risk_usd / |entry - stop|
+
+Caps, each a ceiling on the position's notional (qty x entry):
+    ALLOCATION  margin (notional / leverage) <= blended allocation weight x equity
+    POSITION    margin <= max_position_pct x equity
+    LEVERAGE    (open notional + this notional) / equity <= the phase's max leverage
+The margin caps are taken at the highest leverage the position may use; the order's
+leverage is then the smallest that keeps its margin within both.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
+from enum import StrEnum
+
+from titan_brain.core.phases import effective_max_leverage, effective_risk_pct
+from titan_brain.core.types import Instrument, Market, Portfolio
+from titan_common.config import TradingConfig
+from titan_common.messages import Signal
+from titan_common.reasons import ReasonCode
+
+ZERO = Decimal(0)
+DEFAULT_QTY_STEP = Decimal("0.00000001")
+
+
+class Limit(StrEnum):
+    RISK = "RISK"
+    ALLOCATION = "ALLOCATION"
+    POSITION = "POSITION"
+    LEVERAGE = "LEVERAGE"
+
+
+@dataclass(frozen=True)
+class Sizing:
+    qty: Decimal
+    leverage: int
+    risk_usd: Decimal
+    risk_pct: Decimal
+    binding: Limit  # the cap that set the size
+    caps: dict[Limit, Decimal] = field(default_factory=dict)  # notional ceilings, USD
+    correlated_with: str | None = None  # the open position that halved the size
+    veto: ReasonCode | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "qty": str(self.qty),
+            "leverage": self.leverage,
+            "risk_usd": str(self.risk_usd),
+            "risk_pct": str(self.risk_pct),
+            "binding": self.binding.value,
+            "caps": {k.value: str(v) for k, v in self.caps.items()},
+            "correlated_with": self.correlated_with,
+            "veto": self.veto.value if self.veto else None,
+        }
+
+
+def quantize_down(qty: Decimal, step: Decimal) -> Decimal:
+    if step <= 0:
+        step = DEFAULT_QTY_STEP
+    return (qty / step).to_integral_value(rounding=ROUND_DOWN) * step
+
+
+def correlated_position(signal: Signal, portfolio: Portfolio, config: TradingConfig, market: Market) -> str | None:
+    """An open position on the same side whose returns move with this symbol's."""
+    for position in portfolio.positions:
+        if position.symbol == signal.symbol or position.side is not signal.side:
+            continue
+        correlation = market.correlation(signal.symbol, position.symbol)
+        if correlation is not None and correlation > float(config.correlation_threshold):
+            return position.symbol
+    return None
+
+
+def size_position(
+    signal: Signal,
+    portfolio: Portfolio,
+    config: TradingConfig,
+    market: Market,
+    *,
+    allocation: Decimal,
+) -> Sizing:
+    """Size an entry; `veto` is LEVERAGE_CAP or SIZE_ZERO when no tradable size remains.
+
+    The caller has checked that equity is known and positive and the stop is on the right side."""
+    equity = portfolio.equity
+    assert equity is not None
+    assert equity > 0
+    phase = config.phase(portfolio.phase)
+    instrument: Instrument | None = market.instruments.get(signal.symbol)
+    entry = signal.entry_price
+    distance = abs(entry - signal.stop_loss)
+    risk_pct = effective_risk_pct(phase, portfolio.performance_modifier, config)
+    account_leverage = effective_max_leverage(phase, config)
+    position_leverage = min(account_leverage, instrument.max_leverage) if instrument else account_leverage
+    margin_share = min(allocation, config.max_position_pct)
+
+    caps = {
+        Limit.RISK: equity * risk_pct / distance * entry,
+        Limit.ALLOCATION: allocation * equity * position_leverage,
+        Limit.POSITION: config.max_position_pct * equity * position_leverage,
+        Limit.LEVERAGE: account_leverage * equity - portfolio.open_notional,
+    }
+    binding = min(caps, key=lambda limit: caps[limit])
+    notional = caps[binding]
+
+    def refused(reason: ReasonCode) -> Sizing:
+        return Sizing(ZERO, 0, ZERO, risk_pct, binding, caps, veto=reason)
+
+    if caps[Limit.LEVERAGE] <= 0:
+        return refused(ReasonCode.LEVERAGE_CAP)  # the account's leverage is used up
+
+    qty = notional / entry
+    correlated = correlated_position(signal, portfolio, config, market)
+    if correlated is not None:
+        qty = qty / 2
+    step = instrument.qty_step if instrument else DEFAULT_QTY_STEP
+    qty = quantize_down(qty, step)
+    while qty > 0 and qty * entry > notional:  # guard against a rounding ulp above the cap
+        qty -= step if step > 0 else DEFAULT_QTY_STEP
+
+    min_notional = instrument.min_notional if instrument else market.default_min_notional
+    min_qty = instrument.min_qty if instrument else ZERO
+    if qty <= 0 or qty < min_qty or qty * entry < min_notional:
+        return refused(ReasonCode.LEVERAGE_CAP if binding is Limit.LEVERAGE else ReasonCode.SIZE_ZERO)
+
+    final_notional = qty * entry
+    needed = math.ceil(final_notional / (margin_share * equity))
+    leverage = max(1, min(int(needed), position_leverage))
+    return Sizing(
+        qty=qty,
+        leverage=leverage,
+        risk_usd=qty * distance,
+        risk_pct=risk_pct,
+        binding=binding,
+        caps=caps,
+        correlated_with=correlated,
+    )

@@ -1,0 +1,175 @@
+"""The approval pipeline: every veto rule decides at least once, in the documented order."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal as D
+from typing import Any
+
+import pytest
+
+from tests.unit.brain.builders import NOW, instrument, market, portfolio, position, signal
+from titan_brain.core.evaluate import decision_id_for, evaluate, evaluate_detailed
+from titan_brain.core.types import Market, Portfolio, pair
+from titan_common.config import TradingConfig
+from titan_common.messages import Side, Signal, Verdict
+from titan_common.reasons import ReasonCode
+from titan_common.system_state import Mode
+
+CONFIG = TradingConfig()
+
+
+def test_a_clean_signal_is_approved_and_sized_by_its_stop() -> None:
+    decision = evaluate(signal(), portfolio(), CONFIG, market())
+    assert decision.verdict is Verdict.APPROVE
+    assert decision.reasons == ()
+    # 2% of 10,000 at risk over a 2-dollar stop: 100 units, 10,000 notional, 2x at a 50% margin cap
+    assert decision.qty == D(100)
+    assert decision.risk_usd == D(200)
+    assert decision.leverage == 2
+    assert decision.stop_loss == D(98)
+    assert decision.take_profit == D(106)
+    assert decision.phase == 1
+    assert decision.decision_id == decision_id_for("sig-1")
+    assert decision.correlation.signal_id == "sig-1"
+    assert decision.correlation.decision_id == decision.decision_id
+
+
+def _whale(symbol: str) -> Any:
+    # 100,000 notional each: two of them use the whole 20x budget of a 10,000 account
+    return position(symbol, size="1000", entry="100")
+
+
+VETOES: list[tuple[ReasonCode, dict[str, Any]]] = [
+    (ReasonCode.MODE_NOT_NORMAL, {"portfolio": {"system_mode": Mode.DEGRADE}}),
+    (ReasonCode.MODE_NOT_NORMAL, {"portfolio": {"system_mode": Mode.PAUSE}}),
+    (ReasonCode.MASTER_DISARMED, {"portfolio": {"master_armed": False}}),
+    (ReasonCode.BREAKER_ACTIVE, {"portfolio": {"breaker_active": True}}),
+    (ReasonCode.SIGNAL_STALE, {"signal": {"ts_ms": NOW - 40_000, "ttl_ms": 30_000}}),
+    (ReasonCode.SIGNAL_INVALID, {"signal": {"stop": "101"}}),
+    (ReasonCode.SIGNAL_INVALID, {"signal": {"side": Side.SELL, "stop": "99", "targets": ("90",)}}),
+    (ReasonCode.SIGNAL_INVALID, {"signal": {"targets": ("95",)}}),
+    (ReasonCode.SIGNAL_INVALID, {"signal": {"ts_ms": NOW + 60_000}}),
+    (ReasonCode.SYMBOL_NOT_WHITELISTED, {"signal": {"symbol": "PEPEUSDT"}}),
+    (ReasonCode.SYMBOL_QUARANTINED, {"market": {"quarantined": frozenset({"BTCUSDT"})}}),
+    (ReasonCode.SYMBOL_QUARANTINED, {"market": {"instruments": {"BTCUSDT": instrument(trading=False)}}}),
+    (ReasonCode.DUPLICATE_POSITION, {"portfolio": {"positions": (position("BTCUSDT", Side.SELL),)}}),
+    (ReasonCode.DUPLICATE_POSITION, {"portfolio": {"positions": (position("BTCUSDT", pending=True),)}}),
+    (
+        ReasonCode.MAX_POSITIONS,
+        {"portfolio": {"positions": (position("ETHUSDT"), position("SOLUSDT"), position("XRPUSDT"))}},
+    ),
+    (ReasonCode.EQUITY_UNKNOWN, {"portfolio": {"equity": None}}),
+    (ReasonCode.EQUITY_UNKNOWN, {"portfolio": {"equity": "0"}}),
+    (ReasonCode.DAILY_LOSS_LIMIT, {"portfolio": {"equity": "9300", "day_start": "10000"}}),
+    (ReasonCode.EDGE_TOO_LOW, {"signal": {"targets": ()}}),
+    (ReasonCode.EDGE_TOO_LOW, {"signal": {"expected_move_pct": D("0.002")}}),
+    (ReasonCode.LEVERAGE_CAP, {"portfolio": {"positions": (_whale("ETHUSDT"), _whale("SOLUSDT"))}}),
+    (ReasonCode.SIZE_ZERO, {"market": {"instruments": {"BTCUSDT": instrument(min_notional="50000")}}}),
+    # 2% of a 100-dollar account over a 99.99 stop is 2 dollars of notional, under the 5 minimum
+    (ReasonCode.SIZE_ZERO, {"signal": {"stop": "0.01"}, "portfolio": {"equity": "100"}}),
+]
+
+
+def _scenario(changes: dict[str, Any]) -> tuple[Signal, Portfolio, Market]:
+    return (
+        signal(**changes.get("signal", {})),
+        portfolio(**changes.get("portfolio", {})),
+        market(**changes.get("market", {})),
+    )
+
+
+@pytest.mark.parametrize(("reason", "changes"), VETOES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(VETOES)])
+def test_each_rule_decides_a_veto(reason: ReasonCode, changes: dict[str, Any]) -> None:
+    sig, book, mkt = _scenario(changes)
+    decision = evaluate(sig, book, CONFIG, mkt)
+    assert decision.verdict is Verdict.VETO
+    assert decision.reasons == (reason,)
+    assert decision.qty == 0
+    assert decision.stop_loss is None
+
+
+def test_the_first_failing_rule_decides_in_the_documented_order() -> None:
+    """Start with every rule failing; fix them one at a time: each in turn decides."""
+    config = CONFIG.model_copy(update={"asset_whitelist": ("BTCUSDT",)})
+    sig_args: dict[str, Any] = {"symbol": "PEPEUSDT", "ts_ms": NOW - 40_000, "stop": "101", "targets": ()}
+    book_args: dict[str, Any] = {
+        "system_mode": Mode.PAUSE,
+        "master_armed": False,
+        "breaker_active": True,
+        "positions": (position("PEPEUSDT"), _whale("ETHUSDT"), _whale("SOLUSDT"), position("XRPUSDT")),
+        "equity": None,
+    }
+    mkt = market(quarantined=frozenset({"PEPEUSDT"}), instruments={"PEPEUSDT": instrument("PEPEUSDT", "1e9")})
+    fixes: list[tuple[ReasonCode, Any]] = [
+        (ReasonCode.MODE_NOT_NORMAL, lambda: book_args.update(system_mode=Mode.NORMAL)),
+        (ReasonCode.MASTER_DISARMED, lambda: book_args.update(master_armed=True)),
+        (ReasonCode.BREAKER_ACTIVE, lambda: book_args.update(breaker_active=False)),
+        (ReasonCode.SIGNAL_STALE, lambda: sig_args.update(ts_ms=NOW - 1_000)),
+        (ReasonCode.SIGNAL_INVALID, lambda: sig_args.update(stop="98")),
+        (ReasonCode.SYMBOL_NOT_WHITELISTED, lambda: None),
+        (ReasonCode.SYMBOL_QUARANTINED, lambda: None),
+        (ReasonCode.DUPLICATE_POSITION, lambda: book_args.update(positions=book_args["positions"][1:])),
+        (ReasonCode.MAX_POSITIONS, lambda: book_args.update(positions=book_args["positions"][:2])),
+        (ReasonCode.EQUITY_UNKNOWN, lambda: book_args.update(equity="10000", day_start="11000")),
+        (ReasonCode.DAILY_LOSS_LIMIT, lambda: book_args.update(day_start="10000")),
+        (ReasonCode.EDGE_TOO_LOW, lambda: sig_args.update(targets=("106",))),
+        (ReasonCode.LEVERAGE_CAP, lambda: book_args.update(positions=(position("ETHUSDT"), position("SOLUSDT")))),
+        (ReasonCode.SIZE_ZERO, lambda: None),
+    ]
+    for reason, fix in fixes:
+        decision = evaluate(signal(**sig_args), portfolio(**book_args), config, mkt)
+        assert decision.reasons == (reason,), f"expected {reason}, got {decision.reasons}"
+        fix()
+        if reason is ReasonCode.SYMBOL_NOT_WHITELISTED:
+            config = config.model_copy(update={"asset_whitelist": ("BTCUSDT", "PEPEUSDT")})
+        if reason is ReasonCode.SYMBOL_QUARANTINED:
+            mkt = replace(mkt, quarantined=frozenset())
+        if reason is ReasonCode.SIZE_ZERO:
+            mkt = replace(mkt, instruments={})
+    final = evaluate(signal(**sig_args), portfolio(**book_args), config, mkt)
+    assert final.verdict is Verdict.APPROVE
+
+
+def test_a_correlated_position_on_the_same_side_halves_the_size() -> None:
+    correlated = market(correlations={pair("BTCUSDT", "ETHUSDT"): 0.85})
+    alone = evaluate(signal(), portfolio(positions=(position("ETHUSDT", size="0.1"),)), CONFIG, market())
+    halved = evaluate(signal(), portfolio(positions=(position("ETHUSDT", size="0.1"),)), CONFIG, correlated)
+    assert halved.verdict is Verdict.APPROVE
+    assert halved.reasons == (ReasonCode.CORRELATION_REDUCED,)
+    assert halved.qty == alone.qty / 2
+
+
+@pytest.mark.parametrize(
+    ("side", "corr"), [(Side.SELL, 0.95), (Side.BUY, 0.8), (Side.BUY, 0.5)], ids=["opposite-side", "at-0.8", "low"]
+)
+def test_no_halving_for_opposite_sides_or_correlation_not_above_threshold(side: Side, corr: float) -> None:
+    mkt = market(correlations={pair("BTCUSDT", "ETHUSDT"): corr})
+    decision = evaluate(signal(), portfolio(positions=(position("ETHUSDT", side, size="0.1"),)), CONFIG, mkt)
+    assert decision.reasons == ()
+    assert decision.qty == D(100)
+
+
+def test_expected_move_from_the_signal_wins_over_the_target() -> None:
+    big_target_small_move = signal(targets=("150",), expected_move_pct=D("0.001"))
+    assert evaluate(big_target_small_move, portfolio(), CONFIG, market()).reasons == (ReasonCode.EDGE_TOO_LOW,)
+    # exactly 2x round-trip fees (2 x 2 x 0.055% = 0.22%) passes
+    at_threshold = signal(expected_move_pct=D("0.0022"))
+    assert evaluate(at_threshold, portfolio(), CONFIG, market()).verdict is Verdict.APPROVE
+
+
+def test_sizing_detail_names_the_binding_cap() -> None:
+    evaluation = evaluate_detailed(signal(stop="99.9"), portfolio(), CONFIG, market())
+    assert evaluation.sizing is not None
+    # a 0.1 stop wants 2,000 units (200,000 notional); the 50%-margin-at-20x cap allows 100,000
+    assert evaluation.sizing.binding.value == "POSITION"
+    assert evaluation.decision.qty == D(1000)
+    assert evaluation.decision.leverage == 20
+    assert evaluation.decision.risk_usd == D(100)
+
+
+def test_instrument_step_and_min_qty_are_respected() -> None:
+    mkt = market(instruments={"BTCUSDT": instrument(qty_step="0.01")})
+    decision = evaluate(signal(stop="97"), portfolio(equity="1000"), CONFIG, mkt)
+    # 20 / 3 = 6.666.. -> 6.66
+    assert decision.qty == D("6.66")
