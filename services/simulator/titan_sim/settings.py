@@ -23,7 +23,7 @@ class SimSettings(CommonSettings):
     sim_api_secret: SecretStr = SecretStr(DEFAULT_API_SECRET)
     # demo mode: momentum bursts at random, every min..max seconds
     sim_demo_bursts: bool = False
-    sim_demo_burst_interval_s: tuple[float, float] = (30.0, 120.0)
+    sim_demo_burst_interval_s: tuple[float, float] = (30.0, 90.0)
     # simulated time runs this many times faster than the wall (funding every 8 h of it)
     sim_time_scale: Annotated[float, Field(gt=0, le=1_000_000)] = 1.0
     sim_tick_ms: Annotated[int, Field(ge=10, le=5000)] = 100

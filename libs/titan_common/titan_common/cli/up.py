@@ -92,6 +92,8 @@ def child_env(settings: CommonSettings, stores: Stores, sim_creds: dict[str, str
         env.setdefault("TITAN_BYBIT_ENDPOINT", f"http://127.0.0.1:{settings.simulator_port}")
         env.setdefault("TITAN_BYBIT_API_KEY", sim_creds["api_key"])
         env.setdefault("TITAN_BYBIT_API_SECRET", sim_creds["api_secret"])
+        # a paper-trading day: the simulator makes momentum bursts every 30-90 s for traps to catch
+        env.setdefault("TITAN_SIM_DEMO_BURSTS", "true")
     return env
 
 
