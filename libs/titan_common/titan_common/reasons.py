@@ -61,3 +61,5 @@ class ReasonCode(StrEnum):
     AIGATE_PARSE_FAIL = "AIGATE_PARSE_FAIL"
     AIGATE_MODIFY_INVALID = "AIGATE_MODIFY_INVALID"
     AIGATE_REASON_UNKNOWN = "AIGATE_REASON_UNKNOWN"
+    # the provider could not be reached or answered with an HTTP error
+    AIGATE_ERROR = "AIGATE_ERROR"
