@@ -1,0 +1,194 @@
+"""The operator API from the runbooks: master arm, emergency actions, positions, lists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import JSONResponse
+
+from titan_console.api import bodies
+from titan_console.api.deps import access, authorize, body_label, current_user, get_console
+from titan_console.core.access import Access
+from titan_console.runtime import actions, reads
+from titan_console.runtime.auth import Principal
+from titan_console.runtime.context import Console
+
+router = APIRouter(dependencies=[Depends(authorize)])
+
+
+# --- master arm -------------------------------------------------------------------------
+
+
+@router.get("/api/console/master-arm")
+async def get_master_arm(console: Console = Depends(get_console)) -> dict[str, Any]:
+    await console.state.refresh_flags()
+    armed = console.state.master_arm
+    return {
+        "master_arm": armed is True,
+        "enabled": armed is True,
+        "status": "ARMED" if armed else ("DISARMED" if armed is False else "UNKNOWN"),
+        "kill_switch": bool(console.state.kill_switch.get("engaged")),
+    }
+
+
+@router.post("/api/console/master-arm")
+async def post_master_arm(
+    request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> dict[str, Any]:
+    body = await bodies.read(request, bodies.MasterArmBody)
+    return await actions.master_arm(console, who, body.enabled, body.operator_id)
+
+
+# --- emergency actions ------------------------------------------------------------------
+
+
+async def _flatten(request: Request, who: Principal, console: Console) -> dict[str, Any]:
+    label = body_label(await bodies.raw_json(request))
+    return await actions.emergency(console, who, "FLATTEN_ALL", "/positions/flatten", label)
+
+
+@router.post("/api/console/flatten-all")
+async def flatten_all(
+    request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> dict[str, Any]:
+    return await _flatten(request, who, console)
+
+
+@router.post("/api/emergency/flatten")
+async def emergency_flatten(
+    request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> dict[str, Any]:
+    return await _flatten(request, who, console)
+
+
+@router.post("/api/console/cancel-all")
+async def cancel_all(
+    request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> dict[str, Any]:
+    label = body_label(await bodies.raw_json(request))
+    return await actions.emergency(console, who, "CANCEL_ALL", "/orders/cancel-all", label)
+
+
+@router.post("/api/console/positions/{symbol}/close")
+async def close_position(
+    symbol: str, request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> dict[str, Any]:
+    label = body_label(await bodies.raw_json(request))
+    path = f"/positions/{symbol.upper()}/close"
+    return await actions.emergency(console, who, "CLOSE_POSITION", path, label)
+
+
+@router.get("/api/console/kill-switch")
+async def kill_switch_state(console: Console = Depends(get_console)) -> dict[str, Any]:
+    await console.state.refresh_flags()
+    flag = console.state.kill_switch
+    return {"engaged": bool(flag.get("engaged")), **{k: v for k, v in flag.items() if k != "engaged"}}
+
+
+@router.post("/api/console/kill-switch", response_model=None)
+async def kill_switch(
+    request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> dict[str, Any] | JSONResponse:
+    """Two calls: without `confirmation_code` the console issues one (202); with it, the
+    switch runs: flatten, cancel all, disarm, pause the scavenger, PAUSE/KILL_SWITCH."""
+    body = await bodies.read(request, bodies.KillSwitchBody)
+    if not body.confirmation_code:
+        return JSONResponse(actions.issue_code(console, who), status_code=202)
+    return await actions.engage_kill_switch(console, who, body.confirmation_code, body.reason or body.operator_id)
+
+
+@router.post("/api/console/kill-switch/recover", openapi_extra=access(Access.ADMIN))
+async def kill_switch_recover(
+    request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> dict[str, Any]:
+    body = await bodies.read(request, bodies.ReasonBody)
+    return await actions.recover_kill_switch(console, who, body.reason)
+
+
+@router.post("/api/circuit-breaker/reset")
+async def breaker_reset(
+    request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> dict[str, Any]:
+    body = await bodies.read(request, bodies.ReasonBody)
+    return await actions.reset_breaker(console, who, body.reason)
+
+
+# --- positions and reconciliation (execution is the owner; the console forwards) -------
+
+
+@router.get("/positions")
+async def positions(console: Console = Depends(get_console)) -> Any:
+    return await console.upstream.json("execution", "GET", "/positions")
+
+
+@router.get("/api/state/positions")
+async def state_positions(console: Console = Depends(get_console)) -> Any:
+    return await console.upstream.json("execution", "GET", "/positions")
+
+
+@router.get("/api/console/orders")
+async def open_orders(console: Console = Depends(get_console), limit: int = Query(100, ge=1, le=1000)) -> Any:
+    return await console.upstream.json("execution", "GET", "/orders", params={"limit": limit})
+
+
+@router.post("/api/state/reconcile")
+async def reconcile(
+    request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> Any:
+    label = body_label(await bodies.raw_json(request))
+    body = await console.upstream.json("execution", "POST", "/api/state/reconcile", operator_id=who.username)
+    await console.record("RECONCILE", who.username, {"label": label}, {"status": body.get("status")}, True)
+    return body
+
+
+@router.get("/api/state/reconciliation-status")
+async def reconciliation_status(console: Console = Depends(get_console)) -> Any:
+    return await console.upstream.json("execution", "GET", "/api/state/reconciliation-status")
+
+
+# --- lists ------------------------------------------------------------------------------
+
+
+@router.get("/api/console/trades")
+async def trades(console: Console = Depends(get_console), limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
+    return await reads.trades(console, limit)
+
+
+@router.get("/api/console/signals")
+async def signals(
+    console: Console = Depends(get_console),
+    limit: int = Query(50, ge=1, le=1000),
+    status: str | None = Query(None, max_length=16),
+) -> dict[str, Any]:
+    return await reads.signals(console, limit, status)
+
+
+@router.get("/api/proposals/pending")
+async def proposals_pending(console: Console = Depends(get_console)) -> dict[str, Any]:
+    return await reads.proposals_pending(console)
+
+
+@router.get("/api/console/equity")
+async def equity_curve(
+    console: Console = Depends(get_console), hours: float = Query(24.0, gt=0, le=24 * 30)
+) -> dict[str, Any]:
+    return await reads.equity_curve(console, hours)
+
+
+@router.get("/api/console/traps")
+async def traps(console: Console = Depends(get_console)) -> Any:
+    return await console.upstream.json("scavenger", "GET", "/traps")
+
+
+@router.get("/api/console/alerts")
+async def alerts(console: Console = Depends(get_console)) -> dict[str, Any]:
+    items = await reads.alerts(console)
+    return {"count": len(items), "alerts": items}
+
+
+@router.post("/api/console/alerts/{alert_id}/ack")
+async def ack_alert(
+    alert_id: int, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> dict[str, Any]:
+    return await reads.acknowledge_alert(console, alert_id, who.username)

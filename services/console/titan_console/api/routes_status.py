@@ -1,0 +1,122 @@
+"""Health, status and the operations panel (reads)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
+
+from titan_common import metrics
+from titan_common.clock import now_ms
+from titan_console.api.deps import access, authorize, get_console
+from titan_console.core import ops_panel
+from titan_console.core.access import Access
+from titan_console.runtime import reads
+from titan_console.runtime.context import Console
+from titan_console.runtime.health import aggregate
+
+router = APIRouter(dependencies=[Depends(authorize)])
+
+
+@router.get("/health", openapi_extra=access(Access.PUBLIC))
+async def health(console: Console = Depends(get_console)) -> JSONResponse:
+    """The aggregate: every service, Postgres, Redis and the exchange (public, like any
+    load balancer probe; it carries no secrets)."""
+    body = await aggregate(console)
+    body.pop("bodies", None)
+    return JSONResponse(body, status_code=503 if body["status"] == "unhealthy" else 200)
+
+
+@router.get("/metrics")
+async def prometheus_metrics(console: Console = Depends(get_console)) -> Response:
+    runtime = console.runtime
+    if runtime.audit is not None:
+        metrics.AUDIT_QUEUE_PCT.labels(runtime.name).set(runtime.audit.queue_pct)
+        metrics.AUDIT_LAG_MS.labels(runtime.name).set(runtime.audit.lag_ms)
+    payload, content_type = metrics.render_latest()
+    return Response(payload, media_type=content_type)
+
+
+@router.get("/api/status")
+async def status(console: Console = Depends(get_console)) -> dict[str, Any]:
+    """What the manual's "Orders Not Executing" diagnosis reads: masterArm,
+    circuitBreaker and bybitConnected, plus the mode and its reason codes."""
+    summary, _ = await asyncio.gather(aggregate(console), console.state.refresh_breaker())
+    await console.state.refresh_flags()
+    exchange = summary["exchanges"]["bybit"]
+    return {
+        "masterArm": console.state.master_arm is True,
+        "circuitBreaker": console.state.breaker or {"active": None, "source": "unknown"},
+        "bybitConnected": exchange["connected"] is True,
+        "mode": summary["mode"],
+        "reasonCodes": summary["reasons"],
+        "since_ms": summary["since_ms"],
+        "killSwitch": bool(console.state.kill_switch.get("engaged")),
+        "systemMode": summary["system_mode"],
+        "health": summary["status"],
+        "services": {name: s["status"] for name, s in summary["services"].items()},
+        "warnings": console.warnings,
+    }
+
+
+@router.get("/api/console/system-status")
+async def system_status(console: Console = Depends(get_console)) -> dict[str, Any]:
+    summary = await aggregate(console)
+    summary.pop("bodies", None)
+    return {
+        "mode": summary["mode"],
+        "reasonCodes": summary["reasons"],
+        "since_ms": summary["since_ms"],
+        "status": summary["status"],
+        "problems": summary["problems"],
+        "masterArm": console.state.master_arm,
+        "killSwitch": console.state.kill_switch,
+        "services": summary["services"],
+        "database": summary["database"],
+        "redis": summary["redis"],
+        "exchanges": summary["exchanges"],
+        "websocket": console.hub.stats(),
+    }
+
+
+@router.get("/api/console/operations")
+async def operations(console: Console = Depends(get_console)) -> dict[str, Any]:
+    """The 24/7 panel, sections in the fixed reading order of operations-rules-live.md."""
+    summary = await aggregate(console)
+    bodies = summary.pop("bodies")
+    alerts, stages, storage, intents, reconcile = await asyncio.gather(
+        reads.alerts(console),
+        reads.stage_changes(console),
+        reads.storage(console, bodies),
+        reads.intents(console),
+        console.upstream.try_json("execution", "/api/state/reconciliation-status"),
+    )
+    settings = console.settings
+    sections = {
+        "mode": {
+            "mode": summary["mode"],
+            "reason_codes": summary["reasons"],
+            "since_ms": summary["since_ms"],
+            "services": summary["services"],
+        },
+        "alerts": alerts,
+        "stage_changes": stages,
+        "storage": storage,
+        "intents": intents,
+        "reconcile": reconcile or {"status": "UNKNOWN", "note": "execution did not answer"},
+        "churn": ops_panel.churn(
+            console.state.churn_samples,
+            now_ms(),
+            limit_10s=settings.churn_limit_10s,
+            limit_60s=settings.churn_limit_60s,
+        ),
+    }
+    return {"order": list(ops_panel.PANEL_SECTIONS), **{name: sections[name] for name in ops_panel.PANEL_SECTIONS}}
+
+
+@router.get("/ws")
+async def websocket_info(console: Console = Depends(get_console)) -> dict[str, Any]:
+    """`curl -i .../ws` (the manual's diagnosis) answers here; browsers upgrade on /ws/console."""
+    return {"websocket": "/ws/console", "upgrade": "required for streaming", **console.hub.stats()}

@@ -1,0 +1,71 @@
+"""The aggregate health: one status for the whole system, from what every part reports. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+from titan_common.system_state import Mode
+
+
+class Overall(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNHEALTHY = "unhealthy"
+
+
+@dataclass(frozen=True)
+class ServiceView:
+    """What the console knows of one service: its /health answer and its heartbeat."""
+
+    answered: bool  # its /health answered at all
+    status: str | None  # "ok" | "degraded" | "unhealthy" from its /health
+    heartbeat: bool  # its heartbeat key is present in Redis
+
+
+def service_status(view: ServiceView) -> str:
+    """One word per service for the table: ok, degraded, unhealthy or down."""
+    if view.answered and view.status in ("ok", "degraded", "unhealthy"):
+        return view.status
+    return "degraded" if view.heartbeat else "down"
+
+
+def overall(
+    services: Mapping[str, ServiceView],
+    *,
+    database_ok: bool,
+    redis_ok: bool,
+    exchange_connected: bool | None,
+    system_mode: Mode,
+) -> tuple[Overall, list[str]]:
+    """The status and the reasons for it, most serious first.
+
+    unhealthy: the console's own Postgres or Redis is down, a service is down or reports
+               unhealthy, or the system is in EXIT;
+    degraded:  a service is degraded (or answers only by heartbeat), the exchange is not
+               connected, or the system mode is not NORMAL;
+    healthy:   everything else."""
+    bad: list[str] = []
+    weak: list[str] = []
+    if not database_ok:
+        bad.append("postgres unreachable")
+    if not redis_ok:
+        bad.append("redis unreachable")
+    for name, view in sorted(services.items()):
+        word = service_status(view)
+        if word in ("down", "unhealthy"):
+            bad.append(f"{name} {word}")
+        elif word == "degraded":
+            weak.append(f"{name} degraded")
+    if system_mode is Mode.EXIT:
+        bad.append("system mode EXIT")
+    elif system_mode is not Mode.NORMAL:
+        weak.append(f"system mode {system_mode.value}")
+    if exchange_connected is not True:
+        weak.append("exchange not connected" if exchange_connected is False else "exchange state unknown")
+    if bad:
+        return Overall.UNHEALTHY, bad + weak
+    if weak:
+        return Overall.DEGRADED, weak
+    return Overall.HEALTHY, []

@@ -1,0 +1,286 @@
+"""Operator actions: master arm, flatten, cancel-all, the kill switch and its recovery,
+the breaker reset. Each names the authenticated user as operator; a body `operator_id`
+is kept only as a label in the request record.
+
+Emergency actions (flatten, cancel-all, kill switch) reduce risk: they run whatever the
+mode, answer per item, are safe to repeat, and are recorded with operator, request,
+result and duration. They do not wait on the audit trail (see execution's decision).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from typing import Any
+
+from sqlalchemy.dialects.postgresql import insert
+
+from titan_common.audit import AuditQueueFull
+from titan_common.auth import Role
+from titan_common.clock import now_ms
+from titan_common.db.engine import transaction
+from titan_common.db.models import OperatorAction, SystemFlag
+from titan_common.events import EventType, MasterArmChange, payload_of
+from titan_common.flags import read_flag, set_master_arm
+from titan_common.messages import ControlCommand, Severity
+from titan_common.reasons import ReasonCode
+from titan_console.core import kill_switch
+from titan_console.core.access import role_for_live
+from titan_console.errors import ConsoleError
+from titan_console.runtime.auth import Principal
+from titan_console.runtime.context import Console
+from titan_console.runtime.state import KILL_SWITCH_FLAG
+
+log = logging.getLogger(__name__)
+
+
+def _elapsed_ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)
+
+
+def need_role(who: Principal, role: Role, what: str) -> None:
+    if not who.role.at_least(role):
+        raise ConsoleError(403, "ADMIN_REQUIRED" if role is Role.ADMIN else "FORBIDDEN", f"{what} needs {role.value}")
+
+
+def emit_audited(console: Console, event_type: str, who: Principal, **kwargs: Any) -> None:
+    try:
+        console.runtime.emit(event_type, operator_id=who.username, **kwargs)
+    except AuditQueueFull:
+        log.critical("audit queue full: %s by %s not in audit_events", event_type, who.username)
+
+
+async def _set_arm(console: Console, who: Principal, enabled: bool, reason: str, request: dict[str, Any]) -> bool:
+    """Set master arm in one transaction with its operator_actions row; emit the change."""
+    if console.runtime.sessions is None:
+        raise ConsoleError(503, ReasonCode.DB_UNAVAILABLE.value, "the database is not connected")
+    async with transaction(console.runtime.sessions) as session:
+        if enabled:
+            flag = await read_flag(session, KILL_SWITCH_FLAG)
+            if flag and flag.get("engaged"):
+                raise ConsoleError(
+                    409, "KILL_SWITCH_ENGAGED", "the kill switch is engaged; an admin must clear it before arming"
+                )
+        previous, now = await set_master_arm(
+            session, enabled=enabled, operator_id=who.username, reason=reason, request=request
+        )
+    console.state.master_arm = now
+    emit_audited(
+        console,
+        EventType.MASTER_ARM_CHANGE,
+        who,
+        severity=Severity.INFO if enabled else Severity.WARNING,
+        payload=payload_of(MasterArmChange(master_arm=now, previous_state=previous, reason=reason)),
+    )
+    return previous
+
+
+async def master_arm(console: Console, who: Principal, enabled: bool, label: str | None) -> dict[str, Any]:
+    if enabled:
+        need_role(who, role_for_live(console.live, raises_risk=True), "arming in LIVE")
+        await console.state.refresh_breaker()
+        breaker = console.state.breaker or {}
+        if breaker.get("active") is True:
+            raise ConsoleError(
+                409, ReasonCode.BREAKER_ACTIVE.value, "the circuit breaker is active; reset it (with a reason) first"
+            )
+    request = {"enabled": enabled, "label": label, "via": who.via}
+    reason = f"console ({label})" if label else "console"
+    previous = await _set_arm(console, who, enabled, reason=reason, request=request)
+    return {
+        "master_arm": enabled,
+        "status": "ARMED" if enabled else "DISARMED",
+        "previous_state": previous,
+        "operator_id": who.username,
+    }
+
+
+async def emergency(console: Console, who: Principal, action: str, path: str, label: str | None) -> dict[str, Any]:
+    """Forward flatten or cancel-all to execution, acting as the operator."""
+    started = time.monotonic()
+    request = {"path": path, "label": label, "via": who.via}
+    emit_audited(console, f"{action}_REQUESTED", who, severity=Severity.WARNING, payload=request)
+    try:
+        body = await console.upstream.json("execution", "POST", path, operator_id=who.username)
+    except ConsoleError as exc:
+        result = {"success": False, "error": exc.code, "message": exc.message, "duration_ms": _elapsed_ms(started)}
+        await console.record(f"CONSOLE_{action}", who.username, request, result, False)
+        raise
+    result = {**body, "duration_ms": _elapsed_ms(started)}
+    await console.record(f"CONSOLE_{action}", who.username, request, result, body.get("success") is True)
+    return dict(body)
+
+
+# --- the kill switch ------------------------------------------------------------------
+
+
+def issue_code(console: Console, who: Principal) -> dict[str, Any]:
+    code = kill_switch.format_code(secrets.token_bytes(8))
+    challenge = console.challenges.issue(who.username, code, now_ms())
+    return {
+        "status": "CONFIRMATION_REQUIRED",
+        "confirmation_code": challenge.code,
+        "expires_ms": challenge.expires_ms,
+        "message": "send this confirmation_code back to engage the kill switch",
+        "steps": list(kill_switch.STEPS),
+    }
+
+
+async def engage_kill_switch(console: Console, who: Principal, code: str, label: str | None) -> dict[str, Any]:
+    if not console.challenges.redeem(who.username, code, now_ms()):
+        raise ConsoleError(
+            403,
+            "CONFIRMATION_CODE_INVALID",
+            "wrong or expired confirmation code; ask for a new one (POST without a code)",
+        )
+    started = time.monotonic()
+    request = {"label": label, "via": who.via}
+    emit_audited(console, "KILL_SWITCH_REQUESTED", who, severity=Severity.CRITICAL, reason_code=ReasonCode.KILL_SWITCH)
+    steps: list[dict[str, Any]] = []
+    summary: dict[str, Any] = {"positions_closed": 0, "orders_cancelled": 0}
+
+    async def step(name: str, run: Any) -> None:
+        began = time.monotonic()
+        try:
+            detail = await run()
+            ok = detail.pop("success", True) is True
+            steps.append({"step": name, "success": ok, "duration_ms": _elapsed_ms(began), **detail})
+        except Exception as exc:  # one failed step must not stop the ones after it
+            log.error("kill switch step %s failed: %s", name, exc)
+            message = exc.message if isinstance(exc, ConsoleError) else f"{type(exc).__name__}: {exc}"
+            steps.append({"step": name, "success": False, "duration_ms": _elapsed_ms(began), "error": message})
+
+    async def flatten() -> dict[str, Any]:
+        body = await console.upstream.json("execution", "POST", "/positions/flatten", operator_id=who.username)
+        summary["positions_closed"] = body.get("positions_closed", 0)
+        return {"success": body.get("success") is True, "positions_closed": body.get("positions_closed"),
+                "results": body.get("results", [])}  # fmt: skip
+
+    async def cancel_all() -> dict[str, Any]:
+        body = await console.upstream.json("execution", "POST", "/orders/cancel-all", operator_id=who.username)
+        summary["orders_cancelled"] = body.get("orders_cancelled", 0)
+        return {"success": body.get("success") is True, "orders_cancelled": body.get("orders_cancelled")}
+
+    async def disarm() -> dict[str, Any]:
+        previous = await _set_arm(console, who, False, reason="kill switch", request={"enabled": False, **request})
+        return {"success": True, "previous_state": previous}
+
+    async def pause_scavenger() -> dict[str, Any]:
+        receivers = await console.control(ControlCommand.PAUSE, who.username, target="scavenger", reason="kill switch")
+        return {"success": True, "receivers": receivers}
+
+    async def pause_system() -> dict[str, Any]:
+        await persist_kill_switch(console, who, engaged=True, reason=label or "kill switch")
+        console.runtime.set_reason(ReasonCode.KILL_SWITCH, True)
+        receivers = await console.control(ControlCommand.KILL_SWITCH, who.username, target="all", reason="kill switch")
+        return {"success": True, "mode": console.runtime.state.mode.value, "receivers": receivers}
+
+    for name, run in zip(kill_switch.STEPS, (flatten, cancel_all, disarm, pause_scavenger, pause_system), strict=True):
+        await step(name, run)
+    success = kill_switch.outcome(steps)
+    system = await console.state.refresh_system()
+    result = {
+        "success": success,
+        "mode": system.mode.value,
+        "reason_code": ReasonCode.KILL_SWITCH.value,
+        "steps": steps,
+        "positions_closed": summary["positions_closed"],
+        "orders_cancelled": summary["orders_cancelled"],
+        "master_arm": False,
+        "operator_id": who.username,
+        "duration_ms": _elapsed_ms(started),
+    }
+    await console.record("KILL_SWITCH", who.username, request, result, success)
+    emit_audited(
+        console,
+        EventType.ALERT,
+        who,
+        severity=Severity.CRITICAL,
+        reason_code=ReasonCode.KILL_SWITCH,
+        payload={"message": f"kill switch engaged by {who.username}", "success": success},
+    )
+    await console.raise_alert(
+        "CRITICAL", "KILL_SWITCH", f"kill switch engaged by {who.username}", ReasonCode.KILL_SWITCH.value
+    )
+    return result
+
+
+async def persist_kill_switch(console: Console, who: Principal, *, engaged: bool, reason: str) -> None:
+    """The system_flags row that keeps PAUSE across console restarts, with its history row."""
+    if console.runtime.sessions is None:
+        raise ConsoleError(503, ReasonCode.DB_UNAVAILABLE.value, "the database is not connected")
+    ts = now_ms()
+    value = {"engaged": engaged, "reason": reason, "changed_ms": ts, "changed_by": who.username}
+    async with transaction(console.runtime.sessions) as session:
+        previous = await read_flag(session, KILL_SWITCH_FLAG) or {}
+        if engaged:
+            value["engaged_ms"] = ts
+            value["engaged_by"] = who.username
+        else:
+            value["engaged_ms"] = previous.get("engaged_ms")
+            value["engaged_by"] = previous.get("engaged_by")
+        row = {"name": KILL_SWITCH_FLAG, "value": value, "updated_ms": ts, "updated_by": who.username}
+        statement = insert(SystemFlag).values(**row)
+        await session.execute(statement.on_conflict_do_update(index_elements=["name"], set_=row))
+        session.add(
+            OperatorAction(
+                ts_ms=ts,
+                operator_id=who.username,
+                action="KILL_SWITCH_FLAG",
+                request={"engaged": engaged, "reason": reason},
+                result={"previous": previous.get("engaged", False), "engaged": engaged},
+                success=True,
+            )
+        )
+    console.state.kill_switch = value
+
+
+async def recover_kill_switch(console: Console, who: Principal, reason: str) -> dict[str, Any]:
+    """Manual recovery (admin): clear the flag and the PAUSE, resume the scavenger. Master
+    arm stays off; re-arming is a separate, deliberate step."""
+    started = time.monotonic()
+    was = bool((console.state.kill_switch or {}).get("engaged"))
+    await persist_kill_switch(console, who, engaged=False, reason=reason)
+    console.runtime.set_reason(ReasonCode.KILL_SWITCH, False)
+    receivers = 0
+    try:
+        receivers = await console.control(
+            ControlCommand.RESUME, who.username, target="all", reason="kill switch cleared"
+        )
+    except Exception as exc:
+        log.error("RESUME not broadcast after clearing the kill switch: %s", exc)
+    emit_audited(console, "KILL_SWITCH_CLEARED", who, severity=Severity.WARNING, payload={"reason": reason})
+    system = await console.state.refresh_system()
+    result = {
+        "success": True,
+        "kill_switch": False,
+        "was_engaged": was,
+        "mode": system.mode.value,
+        "reason_codes": [r.value for r in system.reasons],
+        "master_arm": console.state.master_arm,
+        "resume_receivers": receivers,
+        "operator_id": who.username,
+        "duration_ms": _elapsed_ms(started),
+    }
+    await console.record("KILL_SWITCH_RECOVER", who.username, {"reason": reason}, result, True)
+    return result
+
+
+# --- circuit breaker ------------------------------------------------------------------
+
+
+async def reset_breaker(console: Console, who: Principal, reason: str) -> dict[str, Any]:
+    need_role(who, role_for_live(console.live, raises_risk=True), "resetting the circuit breaker in LIVE")
+    started = time.monotonic()
+    request = {"reason": reason, "via": who.via}
+    try:
+        forwarded = {"reason": reason, "operator_id": who.username}
+        body = await console.upstream.json("brain", "POST", "/breaker/reset", operator_id=who.username, json=forwarded)
+    except ConsoleError as exc:
+        failure = {"success": False, "error": exc.code, "duration_ms": _elapsed_ms(started)}
+        await console.record("BREAKER_RESET", who.username, request, failure, False)
+        raise
+    await console.record("BREAKER_RESET", who.username, request, {**body, "duration_ms": _elapsed_ms(started)}, True)
+    await console.state.refresh_breaker()
+    return {"success": True, "operator_id": who.username, "reason": reason, "breaker": body}

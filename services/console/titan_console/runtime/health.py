@@ -1,0 +1,90 @@
+"""Asking every service how it is, at once, for the aggregate /health and /api/status."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from titan_common.heartbeats import TRADING_SERVICES
+from titan_console.core.health import ServiceView, overall, service_status
+from titan_console.runtime.context import Console
+
+
+async def _service_health(console: Console, name: str) -> tuple[dict[str, Any] | None, float | None]:
+    started = time.perf_counter()
+    try:
+        response = await console.upstream.call(name, "GET", "/health")
+        body = response.json()
+    except Exception:
+        return None, None
+    latency = (time.perf_counter() - started) * 1000
+    return (body if isinstance(body, dict) else None), latency
+
+
+async def service_healths(console: Console) -> dict[str, dict[str, Any] | None]:
+    """Every other service's /health body (None when it did not answer), plus the console's own."""
+    others = [name for name in TRADING_SERVICES if name != "console"]
+    answers = await asyncio.gather(*(_service_health(console, name) for name in others))
+    bodies: dict[str, dict[str, Any] | None] = {}
+    for name, (body, latency) in zip(others, answers, strict=True):
+        bodies[name] = None if body is None else {**body, "latency_ms": round(latency or 0.0, 2)}
+    bodies["console"] = console.runtime.health()
+    return bodies
+
+
+async def aggregate(console: Console) -> dict[str, Any]:
+    bodies = await service_healths(console)
+    system = await console.state.refresh_system()
+    beats = console.state.beats
+    views = {
+        name: ServiceView(body is not None, (body or {}).get("status"), heartbeat=beats.get(name) is not None)
+        for name, body in bodies.items()
+    }
+    views["console"] = ServiceView(True, (bodies["console"] or {}).get("status"), heartbeat=True)
+    checks = console.runtime.checks
+    database_ok = bool(checks.get("db") and checks["db"].ok)
+    redis_ok = bool(checks.get("redis") and checks["redis"].ok)
+    execution = bodies.get("execution") or {}
+    exchange = (execution.get("checks") or {}).get("exchange") if execution else None
+    connected = exchange.get("connected") if isinstance(exchange, dict) else None
+    status, why = overall(
+        views, database_ok=database_ok, redis_ok=redis_ok, exchange_connected=connected, system_mode=system.mode
+    )
+    services = {}
+    for name, body in bodies.items():
+        beat = beats.get(name)
+        services[name] = {
+            "status": service_status(views[name]),
+            "reachable": body is not None,
+            "heartbeat": beat is not None,
+            "mode": (body or beat or {}).get("mode"),
+            "reasons": (body or beat or {}).get("reasons", []),
+            "uptime": (body or {}).get("uptime"),
+            "latency_ms": (body or {}).get("latency_ms"),
+            "url": console.settings.url_of(name),
+        }
+    exchanges = {
+        "bybit": {
+            "connected": connected,
+            "ready": exchange.get("ready") if isinstance(exchange, dict) else None,
+            "name": exchange.get("name") if isinstance(exchange, dict) else None,
+            "last_reconcile": (execution.get("checks") or {}).get("last_reconcile") if execution else None,
+        }
+    }
+    return {
+        "status": status.value,
+        "problems": why,
+        "service": "console",
+        "uptime": round(console.runtime.uptime_s, 3),
+        "mode": system.mode.value,
+        "reasons": [r.value for r in system.reasons],
+        "since_ms": system.since_ms,
+        "system_mode": console.settings.system_mode.value,
+        "services": services,
+        "database": {"postgres": checks["db"].as_dict() if "db" in checks else {"ok": False}},
+        "redis": checks["redis"].as_dict() if "redis" in checks else {"ok": False},
+        "exchanges": exchanges,
+        "websocket": {"console": console.hub.stats()},
+        "bodies": bodies,
+    }

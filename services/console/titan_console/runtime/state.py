@@ -1,0 +1,184 @@
+"""What the console currently knows, refreshed every second and on every event.
+
+Sources, nearest to the truth first:
+- system mode: every service's heartbeat in Redis (the worst of them; a missing one is
+  PAUSE/SERVICE_DOWN), plus the console's own reasons (KILL_SWITCH);
+- master arm: the system_flags row in Postgres;
+- positions and their PnL: execution's shadow state (GET /positions);
+- equity: execution's WALLET_UPDATE events (GET /wallet when they stop), daily PnL,
+  drawdown and phase from the brain's equity_snapshots;
+- breaker: the brain's GET /breaker, else its breaker_events rows;
+- churn: samples of execution's per-symbol cancel/replace counter.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from titan_common.clock import now_ms
+from titan_common.db.models import BreakerEvent, EquitySnapshot
+from titan_common.flags import read_flag, read_master_arm
+from titan_common.heartbeats import TRADING_SERVICES, read_beats, state_of_beat, system_state_of
+from titan_common.service import ServiceRuntime
+from titan_common.system_state import SystemState, worst_of
+from titan_console.core import ops_panel
+from titan_console.core.snapshot import EquityView, breaker_from_events, equity_view, state_update
+from titan_console.runtime.upstream import Upstream
+
+log = logging.getLogger(__name__)
+
+KILL_SWITCH_FLAG = "kill_switch"
+CHURN_COUNTER = "titan_execution_cancel_replace_total"
+
+
+class StateCache:
+    def __init__(self, runtime: ServiceRuntime, upstream: Upstream) -> None:
+        self.runtime = runtime
+        self.upstream = upstream
+        self.beats: dict[str, dict[str, Any] | None] = {}
+        self.system: SystemState | None = None
+        self.master_arm: bool | None = None
+        self.kill_switch: dict[str, Any] = {"engaged": False}
+        self.positions: list[dict[str, Any]] = []
+        self.positions_ok = False
+        self.wallet: dict[str, Any] | None = None
+        self.wallet_ms: int | None = None
+        self.snapshot: dict[str, Any] | None = None
+        self.breaker: dict[str, Any] | None = None
+        self.churn_samples: list[ops_panel.ChurnSample] = []
+        self.equity_history: deque[tuple[int, str]] = deque(maxlen=20_000)
+        self._tick = 0
+
+    # --- reads ------------------------------------------------------------------------
+
+    async def refresh_system(self) -> SystemState:
+        """The worst state over every heartbeat, and the console's own state."""
+        now = now_ms()
+        if self.runtime.redis is not None:
+            with contextlib.suppress(Exception):
+                self.beats = await read_beats(self.runtime.redis)
+        others = [name for name in TRADING_SERVICES if name != self.runtime.name]
+        # the console's own state is known first-hand, not through its heartbeat's lag
+        states = [state_of_beat(self.beats.get(name), now) for name in others] + [self.runtime.state]
+        self.system = worst_of(states, now)
+        return self.system
+
+    async def refresh_flags(self) -> None:
+        if self.runtime.sessions is None:
+            return
+        try:
+            async with self.runtime.sessions() as session:
+                self.master_arm = await read_master_arm(session)
+                flag = await read_flag(session, KILL_SWITCH_FLAG)
+            self.kill_switch = flag or {"engaged": False}
+        except Exception as exc:
+            log.debug("flags unreadable: %s", exc)
+            self.master_arm = None  # unknown, shown as such (and arming stays off: fail closed)
+
+    async def refresh_positions(self) -> None:
+        body = await self.upstream.try_json("execution", "/positions")
+        if isinstance(body, dict) and isinstance(body.get("positions"), list):
+            self.positions = body["positions"]
+            self.positions_ok = True
+        else:
+            self.positions_ok = False
+
+    async def refresh_equity_sources(self) -> None:
+        now = now_ms()
+        if self.wallet_ms is None or now - self.wallet_ms > 5_000:
+            body = await self.upstream.try_json("execution", "/wallet")
+            if isinstance(body, dict) and "equity" in body:
+                self.note_wallet(body, now)
+        if self.runtime.sessions is None:
+            return
+        with contextlib.suppress(Exception):
+            async with self.runtime.sessions() as session:
+                row = await session.scalar(select(EquitySnapshot).order_by(EquitySnapshot.ts_ms.desc()).limit(1))
+            if row is not None:
+                self.snapshot = {
+                    "ts_ms": row.ts_ms,
+                    "equity": row.equity,
+                    "day_start_equity": row.day_start_equity,
+                    "daily_pnl": row.daily_pnl,
+                    "drawdown_pct": row.drawdown_pct,
+                    "phase": row.phase,
+                }
+
+    async def refresh_breaker(self) -> None:
+        body = await self.upstream.try_json("brain", "/breaker")
+        if isinstance(body, dict) and "active" in body:
+            self.breaker = {**body, "source": "brain"}
+            return
+        if self.runtime.sessions is None:
+            return
+        with contextlib.suppress(Exception):
+            async with self.runtime.sessions() as session:
+                rows = (await session.scalars(select(BreakerEvent).order_by(BreakerEvent.id.desc()).limit(20))).all()
+            self.breaker = breaker_from_events(
+                [
+                    {"action": r.action, "level": r.level, "reason": r.reason, "ts_ms": r.ts_ms, "payload": r.payload}
+                    for r in rows
+                ],
+                now_ms(),
+            )
+
+    async def sample_churn(self) -> None:
+        text = await self.upstream.text("execution", "/metrics")
+        if text is None:
+            return
+        now = now_ms()
+        counts = ops_panel.parse_counter(text, CHURN_COUNTER, "symbol")
+        self.churn_samples.append(ops_panel.ChurnSample(now, counts))
+        self.churn_samples = ops_panel.trim_samples(self.churn_samples, now)
+
+    def note_wallet(self, wallet: dict[str, Any], ts_ms: int) -> None:
+        self.wallet = wallet
+        self.wallet_ms = ts_ms
+        equity = wallet.get("equity")
+        if equity is not None and (not self.equity_history or ts_ms - self.equity_history[-1][0] >= 5_000):
+            self.equity_history.append((ts_ms, str(equity)))
+
+    # --- the views ------------------------------------------------------------------------
+
+    def equity(self) -> EquityView:
+        return equity_view(self.wallet, self.wallet_ms, self.snapshot, now_ms())
+
+    def state_message(self, system_mode: str) -> dict[str, Any]:
+        now = now_ms()
+        system = self.system or system_state_of({}, now)
+        return state_update(
+            ts_ms=now,
+            equity=self.equity(),
+            master_arm=self.master_arm,
+            system=system,
+            kill_switch=bool(self.kill_switch.get("engaged")),
+            breaker=self.breaker,
+            positions=self.positions,
+            positions_ok=self.positions_ok,
+            system_mode=system_mode,
+        )
+
+    async def tick(self) -> None:
+        """One refresh: fast sources every call, slower ones every few."""
+        self._tick += 1
+        await self.refresh_system()
+        await self.refresh_flags()
+        await self.refresh_positions()
+        if self._tick % 2 == 1:
+            await self.sample_churn()
+        if self._tick % 5 == 1:
+            await self.refresh_equity_sources()
+            await self.refresh_breaker()
+
+
+def decimal_or_none(value: Any) -> Decimal | None:
+    try:
+        return None if value is None else Decimal(str(value))
+    except ArithmeticError:
+        return None

@@ -1,0 +1,103 @@
+"""Calls to the other services, with their failures turned into clear 503s.
+
+Reads go without credentials (loopback); mutations carry the internal token and the
+authenticated operator, so the callee's audit trail names the person.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from titan_common.internal import InternalClient, ServiceUnavailable
+from titan_console.errors import ConsoleError
+from titan_console.settings import ConsoleSettings
+
+
+class Upstream:
+    def __init__(self, settings: ConsoleSettings) -> None:
+        self.settings = settings
+        self.reads = InternalClient(settings, timeout_s=settings.upstream_timeout_s)
+        self.actions = InternalClient(settings, timeout_s=settings.action_timeout_s)
+
+    async def call(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        operator_id: str | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """The raw answer, or ConsoleError 503 `<SERVICE>_UNAVAILABLE` when nobody answers."""
+        client = self.reads if operator_id is None else self.actions
+        try:
+            return await client.request(service, method, path, operator_id=operator_id, json=json, params=params)
+        except (ServiceUnavailable, httpx.TimeoutException) as exc:
+            raise ConsoleError(
+                503, f"{service.upper()}_UNAVAILABLE", f"{service} did not answer ({type(exc).__name__})"
+            ) from exc
+
+    async def json(
+        self,
+        service: str,
+        method: str,
+        path: str,
+        *,
+        operator_id: str | None = None,
+        json: Any = None,
+        params: dict[str, Any] | None = None,
+    ) -> Any:
+        """The JSON body of a 2xx answer; an error answer is passed on in the one error shape."""
+        response = await self.call(service, method, path, operator_id=operator_id, json=json, params=params)
+        if response.status_code == 404 and _is_missing_route(response):
+            raise ConsoleError(
+                503, f"{service.upper()}_ENDPOINT_UNAVAILABLE", f"{service} does not serve {method} {path} (yet)"
+            )
+        if response.status_code >= 400:
+            raise passthrough(service, response)
+        try:
+            return response.json()
+        except ValueError as exc:
+            raise ConsoleError(502, "BAD_UPSTREAM_ANSWER", f"{service} answered {path} with no JSON") from exc
+
+    async def try_json(self, service: str, path: str, *, params: dict[str, Any] | None = None) -> Any | None:
+        """A best-effort read for dashboards: None instead of an error."""
+        try:
+            return await self.json(service, "GET", path, params=params)
+        except (TimeoutError, ConsoleError):
+            return None
+
+    async def text(self, service: str, path: str) -> str | None:
+        try:
+            response = await self.call(service, "GET", path)
+        except ConsoleError:
+            return None
+        return response.text if response.status_code == 200 else None
+
+    async def close(self) -> None:
+        await self.reads.close()
+        await self.actions.close()
+
+
+def _is_missing_route(response: httpx.Response) -> bool:
+    """FastAPI's own 404 for a path it has no route for (not a 404 the route chose)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return True
+    error = body.get("error") if isinstance(body, dict) else None
+    return isinstance(error, dict) and error.get("message") in ("Not Found", "NOT_FOUND")
+
+
+def passthrough(service: str, response: httpx.Response) -> ConsoleError:
+    """Another service's error answer, kept in the one shape with its status and code."""
+    try:
+        error = response.json().get("error", {})
+    except (ValueError, AttributeError):
+        error = {}
+    code = str(error.get("code") or f"{service.upper()}_ERROR")
+    message = str(error.get("message") or f"{service} answered {response.status_code}")
+    return ConsoleError(response.status_code, code, f"{service}: {message}", details=error.get("details"))

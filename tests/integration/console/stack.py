@@ -1,0 +1,147 @@
+"""A live Titan stack for the console's tests: simulator, brain, execution, scavenger and
+console as real processes (tests/processes.py), on free ports, with the session's fresh
+Postgres database and a private Redis server.
+
+The Redis server is private because pub/sub channels (titan:events, titan:control) are
+global to a server: a kill switch test must not pause anyone else's scavenger.
+
+The brain and the scavenger are built in parallel with the console; when one of them does
+not come up, the stack still runs and `stack.up[name]` says so, so only the tests that
+need it are skipped or marked xfail.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from tests.processes import free_ports, port_env, start_service, terminate, wait_for_health
+from titan_common.embedded import EmbeddedRedis
+
+ADMIN = ("admin", "password")  # the PAPER bootstrap account the daily runbook uses
+INTERNAL_TOKEN = "console-test-internal-token"
+
+
+def external_address() -> str | None:
+    """A non-loopback address of this machine, to call the console as a remote client."""
+    with contextlib.suppress(OSError), socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.connect(("192.0.2.254", 9))  # no packet is sent for UDP connect
+        address = str(probe.getsockname()[0])
+        if not address.startswith("127."):
+            return address
+    return None
+
+
+@dataclass
+class Stack:
+    root: Path
+    database_url: str
+    redis_url: str
+    ports: dict[str, int]
+    env: dict[str, str]
+    sim_key: str
+    sim_secret: str
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    up: dict[str, bool] = field(default_factory=dict)
+
+    def url(self, service: str) -> str:
+        return f"http://127.0.0.1:{self.ports[service]}"
+
+    @property
+    def console(self) -> str:
+        return self.url("console")
+
+    @property
+    def sim(self) -> str:
+        return self.url("simulator")
+
+    def sim_control(self, method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
+        response = httpx.request(method, f"{self.sim}/sim{path}", json=body, timeout=10)
+        response.raise_for_status()
+        return dict(response.json())
+
+    def start(self, name: str, *, timeout: float = 90.0, required: bool = True, **extra_env: str) -> bool:
+        env = {**self.env, **extra_env}
+        self.processes[name] = start_service(name, env, self.root / f"{name}.log")
+        try:
+            wait_for_health(self.url(name), timeout=timeout, want=("ok", "degraded", "healthy", "unhealthy"))
+        except AssertionError:
+            if required:
+                raise AssertionError(f"{name} did not start; see {self.root / (name + '.log')}") from None
+            self.up[name] = False
+            return False
+        self.up[name] = True
+        return True
+
+    def stop(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is not None and process.poll() is None:
+            terminate(process, timeout=20)
+        self.up[name] = False
+
+    def restart(self, name: str) -> None:
+        self.stop(name)
+        self.start(name)
+
+    def log(self, name: str) -> str:
+        path = self.root / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def wait_for(self, probe: object, timeout: float = 30.0, interval: float = 0.25) -> object:
+        """Poll `probe()` until it returns something truthy; fail with the last value."""
+        deadline = time.monotonic() + timeout
+        last: object = None
+        while time.monotonic() < deadline:
+            last = probe()  # type: ignore[operator]
+            if last:
+                return last
+            time.sleep(interval)
+        raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
+
+
+@contextlib.contextmanager
+def running_stack(root: Path, database_url: str, *, console_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """The whole stack, started in Titan's order, stopped in reverse (console first)."""
+    redis_server = EmbeddedRedis(root / "redis")
+    redis_url = redis_server.start()
+    ports = free_ports()
+    sim_key, sim_secret = f"K{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    env = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_url,
+        "SYSTEM_MODE": "PAPER",
+        "TITAN_VAR_DIR": str(root / "var"),
+        "TITAN_INTERNAL_TOKEN": INTERNAL_TOKEN,
+        "TITAN_RUN_ID": f"console-test-{uuid.uuid4().hex[:6]}",
+        "TITAN_SIM_API_KEY": sim_key,
+        "TITAN_SIM_API_SECRET": sim_secret,
+        "TITAN_SIM_BACKFILL_MINUTES": "60",
+        "TITAN_BYBIT_ENDPOINT": f"http://127.0.0.1:{ports['simulator']}",
+        "TITAN_BYBIT_API_KEY": sim_key,
+        "TITAN_BYBIT_API_SECRET": sim_secret,
+        "TITAN_WALLET_POLL_S": "1",
+        "TITAN_RECONCILE_RECHECK_S": "2",
+        "TITAN_HEARTBEAT_INTERVAL_S": "1",
+        **port_env(ports),
+    }
+    stack = Stack(root, database_url, redis_url, ports, env, sim_key, sim_secret)
+    try:
+        stack.start("simulator")
+        stack.start("brain", required=False)
+        stack.start("execution")
+        stack.start("scavenger", required=False)
+        stack.start("console", **(console_env or {}))
+        yield stack
+    finally:
+        for name in reversed(list(stack.processes)):
+            with contextlib.suppress(AssertionError):
+                stack.stop(name)
+        redis_server.stop()
