@@ -102,7 +102,7 @@ def _check_range(field: str, number: Decimal, bounds: Bounds) -> None:
 def apply_risk(config: TradingConfig, changes: Mapping[str, Any]) -> TradingConfig:
     """The manual's three knobs; any subset of them, each checked against its range."""
     if not changes:
-        raise ConfigRejected("body", "give at least one of " + ", ".join(RISK_BOUNDS))
+        raise ConfigRejected("body", "the body must give at least one of " + ", ".join(RISK_BOUNDS))
     unknown = sorted(set(changes) - set(RISK_BOUNDS))
     if unknown:
         raise ConfigRejected(unknown[0], f"{unknown[0]} is not a risk parameter; use " + ", ".join(RISK_BOUNDS))

@@ -57,9 +57,8 @@ def equity_view(
         daily = equity - day_start if equity is not None and day_start is not None else None
         return EquityView(equity, "wallet", wallet_ms, daily, drawdown, phase, _dec(wallet.get("unrealised_pnl")))
     if snapshot is not None:
-        return EquityView(
-            snap_equity, "snapshot", int(snapshot["ts_ms"]), _dec(snapshot.get("daily_pnl")), drawdown, phase
-        )
+        daily_pnl = _dec(snapshot.get("daily_pnl")) if same_day else None
+        return EquityView(snap_equity, "snapshot", int(snapshot["ts_ms"]), daily_pnl, drawdown, phase)
     if wallet is not None:
         equity = _dec(wallet.get("equity"))
         return EquityView(equity, "wallet", wallet_ms, None, None, None, _dec(wallet.get("unrealised_pnl")))
