@@ -32,6 +32,7 @@ GATE_FAILURES = (
     ReasonCode.AIGATE_SCHEMA_INVALID,
     ReasonCode.AIGATE_REASON_UNKNOWN,
     ReasonCode.AIGATE_MODIFY_INVALID,
+    ReasonCode.AIGATE_ERROR,
 )
 
 
@@ -97,6 +98,15 @@ class GateOutcome:
     detail: str = ""
 
 
+def vetoed(decision: Decision, *reasons: ReasonCode) -> Decision:
+    """The same decision, refused for `reasons`."""
+    refused = decision.model_copy(
+        update={"verdict": Verdict.VETO, "reasons": reasons, "qty": Decimal(0), "leverage": 0,
+                "risk_usd": Decimal(0), "stop_loss": None, "take_profit": None}
+    )  # fmt: skip
+    return Decision.model_validate(refused.model_dump())
+
+
 def parse_answer(text: str) -> GateAnswer | GateOutcome:
     """The model's answer, or a failed outcome naming what was wrong with it."""
     try:
@@ -136,11 +146,7 @@ def apply_answer(decision: Decision, answer: GateAnswer) -> GateOutcome:
     if answer.verdict is GateVerdict.BLOCK:
         if not reasons:
             return GateOutcome(None, None, ReasonCode.AIGATE_SCHEMA_INVALID, "BLOCK without a reason code")
-        blocked = decision.model_copy(
-            update={"verdict": Verdict.VETO, "reasons": reasons, "qty": Decimal(0), "leverage": 0,
-                    "risk_usd": Decimal(0), "stop_loss": None, "take_profit": None}
-        )  # fmt: skip
-        return GateOutcome(GateVerdict.BLOCK, Decision.model_validate(blocked.model_dump()), detail=answer.comment)
+        return GateOutcome(GateVerdict.BLOCK, vetoed(decision, *reasons), detail=answer.comment)
 
     change = answer.modify
     if change is None:

@@ -1,0 +1,217 @@
+"""Signals in, decisions and intents out: the brain's hot path.
+
+Per batch read from `titan:signals`:
+  1. the gates: system mode (heartbeats and the brain's own), master arm (Postgres), and
+     which signals already have a decision (a redelivery);
+  2. each new signal through the pure core (`evaluate`), then the AI gate when enabled;
+     an approval counts as a pending position at once, so the next signal in the batch
+     sees it (duplicate, max positions, leverage);
+  3. one transaction: signals upserted PENDING -> APPROVED/VETOED/EXPIRED, decisions
+     inserted (signal_id is unique), each approval's intent inserted with its decision;
+  4. after the commit, each new intent goes to `titan:intents`; a redelivered signal whose
+     intent is still CREATED has that SAME intent published again (it may have been
+     committed and never published), never a second one;
+  5. the caller acks the batch.
+If the transaction fails nothing is acked: the batch comes back and is decided again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from titan_brain.core.aigate import FailureAction, on_failure, vetoed
+from titan_brain.core.evaluate import evaluate_detailed
+from titan_brain.core.types import OpenPosition
+from titan_brain.runtime import metrics, store
+from titan_brain.runtime.aigate import AIGate
+from titan_brain.runtime.state import BrainState, Pending
+from titan_common.bus import Delivery, StreamProducer
+from titan_common.clock import now_ms
+from titan_common.flags import read_master_arm
+from titan_common.messages import (
+    Decision,
+    IntentKind,
+    OrderIntent,
+    OrderType,
+    Signal,
+    Verdict,
+    client_order_id_for,
+    new_id,
+)
+from titan_common.reasons import ReasonCode
+from titan_common.settings import SystemMode
+from titan_common.system_state import Mode
+
+log = logging.getLogger(__name__)
+
+GateFailureHook = Callable[[ReasonCode, FailureAction, Decision], None]
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    ack_ids: list[str]
+    decided: list[store.Record]  # decisions this batch put on record
+    published: list[OrderIntent]  # new intents and re-published ones
+    redelivered: int
+
+
+def build_intent(decision: Decision, signal: Signal, now: int) -> OrderIntent:
+    """The entry execution must place for an approval."""
+    assert decision.stop_loss is not None
+    intent_id = new_id()
+    return OrderIntent(
+        intent_id=intent_id,
+        client_order_id=client_order_id_for(intent_id),
+        ts_ms=now,
+        correlation=decision.correlation.model_copy(update={"order_intent_id": intent_id}),
+        kind=IntentKind.ENTRY,
+        symbol=decision.symbol,
+        side=decision.side,
+        order_type=OrderType.MARKET,
+        qty=decision.qty,
+        # execution checks the minimum notional of a market order against this price
+        reference_price=signal.entry_price,
+        stop_loss=decision.stop_loss,
+        take_profit=decision.take_profit,
+        leverage=max(1, decision.leverage),
+        # an intent does not outlive its signal
+        ttl_ms=max(1, signal.expires_at_ms() - now),
+    )
+
+
+class SignalPipeline:
+    def __init__(
+        self,
+        *,
+        sessions: async_sessionmaker[AsyncSession],
+        producer: StreamProducer[OrderIntent],
+        state: BrainState,
+        read_mode: Callable[[], Awaitable[Mode]],
+        gate: AIGate | None = None,
+        on_gate_failure: GateFailureHook | None = None,
+        on_decided: Callable[[list[store.Record]], None] | None = None,
+    ) -> None:
+        self.sessions = sessions
+        self.producer = producer
+        self.state = state
+        self.read_mode = read_mode
+        self.gate = gate if gate is not None and gate.enabled else None
+        self.on_gate_failure = on_gate_failure
+        self.on_decided = on_decided
+
+    async def process(self, deliveries: Sequence[Delivery[Signal]]) -> BatchResult:
+        started = time.perf_counter()
+        unique: dict[str, Signal] = {}
+        for delivery in deliveries:
+            unique.setdefault(delivery.message.signal_id, delivery.message)
+        mode = await self.read_mode()
+        async with self.sessions() as session:
+            armed = await read_master_arm(session)
+            existing = await store.existing_decisions(session, list(unique))
+        self.state.master_armed = armed
+
+        now = now_ms()
+        records: list[store.Record] = []
+        for signal in unique.values():
+            if signal.signal_id not in existing:
+                records.append(await self._decide(signal, now, mode, armed))
+
+        try:
+            async with self.sessions() as session, session.begin():
+                won = await store.write_records(session, records)
+                lost = [r.signal.signal_id for r in records if r.signal.signal_id not in won]
+                if lost:  # another consumer decided these first; theirs stand
+                    existing.update(await store.existing_decisions(session, lost))
+        except Exception:
+            self._forget_pending(records)
+            raise
+        decided = [r for r in records if r.signal.signal_id in won]
+        self._forget_pending([r for r in records if r.signal.signal_id not in won])
+
+        to_publish = [r.intent for r in decided if r.intent is not None]
+        republish = [e.intent for e in existing.values() if e.should_republish and e.intent is not None]
+        for intent in to_publish + republish:
+            await self.producer.publish(intent)
+        for intent in republish:
+            log.warning(
+                "re-published intent %s of redelivered signal %s", intent.intent_id, intent.correlation.signal_id
+            )
+        metrics.INTENTS_PUBLISHED.labels("new").inc(len(to_publish))
+        metrics.INTENTS_PUBLISHED.labels("republished").inc(len(republish))
+        redelivered = len(deliveries) - len(decided)
+        metrics.REDELIVERIES.inc(redelivered)
+        for record in decided:
+            reason = record.decision.reasons[0].value if record.decision.reasons else ""
+            metrics.DECISIONS.labels(record.decision.verdict.value, reason).inc()
+        if self.on_decided is not None and decided:
+            self.on_decided(decided)
+        elapsed_ms = (time.perf_counter() - started) * 1000
+        for _ in deliveries:
+            metrics.SIGNAL_LATENCY_MS.observe(elapsed_ms)
+        return BatchResult([d.message_id for d in deliveries], decided, to_publish + republish, redelivered)
+
+    async def _decide(self, signal: Signal, now: int, mode: Mode, armed: bool) -> store.Record:
+        config = self.state.config
+        portfolio = self.state.portfolio(now, mode=mode, armed=armed)
+        evaluation = evaluate_detailed(signal, portfolio, config.config, self.state.market(now))
+        decision = evaluation.decision
+        detail: dict[str, Any] = {
+            "detail": evaluation.detail,
+            "sizing": evaluation.sizing.as_dict() if evaluation.sizing else None,
+            "config_version": config.version_tag,
+            "equity": str(portfolio.equity) if portfolio.equity is not None else None,
+            "performance_modifier": str(portfolio.performance_modifier),
+        }
+        if decision.verdict is Verdict.APPROVE and self.gate is not None:
+            decision, detail["aigate"] = await self._gate(decision, signal, portfolio.equity, len(portfolio.positions))
+        intent = None
+        if decision.verdict is Verdict.APPROVE:
+            intent = build_intent(decision, signal, now)
+            decision = decision.model_copy(update={"correlation": intent.correlation})
+            position = OpenPosition(
+                symbol=decision.symbol, side=decision.side, size=decision.qty, entry_price=signal.entry_price,
+                pending=True,
+            )  # fmt: skip
+            self.state.add_pending(decision.symbol, Pending(position, intent.intent_id, intent.expires_at_ms()))
+        log.debug("decision %s %s %s %s", signal.signal_id, decision.verdict, decision.reasons, evaluation.detail)
+        return store.Record(signal, decision, intent, detail)
+
+    async def _gate(
+        self, decision: Decision, signal: Signal, equity: Any, open_positions: int
+    ) -> tuple[Decision, dict[str, Any]]:
+        assert self.gate is not None
+        context = {
+            "equity": str(equity),
+            "phase": self.state.phase,
+            "open_positions": open_positions,
+            "daily_drawdown": str(self.state.nav.daily_drawdown),
+        }
+        outcome = await self.gate.review(decision, signal, context)
+        if outcome.failure is None:
+            assert outcome.decision is not None
+            record = {"verdict": outcome.verdict.value if outcome.verdict else None, "detail": outcome.detail[:500]}
+            return outcome.decision, record
+        settings = self.state.settings
+        action = on_failure(
+            live=settings.system_mode is SystemMode.LIVE,
+            ai_dec=settings.ai_dec,
+            managing=decision.symbol in self.state.positions,
+        )
+        refused = vetoed(decision, outcome.failure)
+        if self.on_gate_failure is not None:
+            self.on_gate_failure(outcome.failure, action, refused)
+        record = {"verdict": "ERROR", "failure": outcome.failure.value, "action": action.value,
+                  "detail": outcome.detail[:500]}  # fmt: skip
+        return refused, record
+
+    def _forget_pending(self, records: Sequence[store.Record]) -> None:
+        for record in records:
+            held = self.state.pending.get(record.decision.symbol)
+            if record.intent is not None and held is not None and held.intent_id == record.intent.intent_id:
+                del self.state.pending[record.decision.symbol]

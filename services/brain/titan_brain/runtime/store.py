@@ -1,0 +1,320 @@
+"""The brain's Postgres reads and writes. Every write happens in the caller's transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from titan_brain.core.breaker import Action, BreakerState, Transition
+from titan_brain.core.types import OpenPosition
+from titan_common.db.intents import CREATED, insert_intent_if_absent
+from titan_common.db.models import (
+    BreakerEvent,
+    DecisionRow,
+    EquitySnapshot,
+    OrderIntentRow,
+    PositionRow,
+    SignalRow,
+    TradeRow,
+)
+from titan_common.messages import Decision, OrderIntent, Side, Signal, Verdict
+from titan_common.reasons import ReasonCode
+
+# a stale signal is EXPIRED; any other veto VETOED
+STATUS_OF = {Verdict.APPROVE: "APPROVED", Verdict.VETO: "VETOED"}
+PENDING = "PENDING"
+
+
+def signal_status(decision: Decision) -> str:
+    if decision.verdict is Verdict.VETO and decision.reasons[:1] == (ReasonCode.SIGNAL_STALE,):
+        return "EXPIRED"
+    return STATUS_OF[decision.verdict]
+
+
+@dataclass(frozen=True)
+class Existing:
+    """A decision already on record for a signal, and its intent if it approved one."""
+
+    signal_id: str
+    decision_id: str
+    verdict: str
+    intent: OrderIntent | None
+    intent_state: str | None
+
+    @property
+    def should_republish(self) -> bool:
+        # CREATED: committed but maybe never published (a crash between commit and XADD);
+        # execution dedups by intent_id, so publishing the same intent again is safe
+        return self.intent is not None and self.intent_state == CREATED
+
+
+async def existing_decisions(session: AsyncSession, signal_ids: Sequence[str]) -> dict[str, Existing]:
+    if not signal_ids:
+        return {}
+    rows = await session.execute(
+        select(
+            DecisionRow.signal_id,
+            DecisionRow.decision_id,
+            DecisionRow.verdict,
+            DecisionRow.payload["intent"],
+            OrderIntentRow.state,
+        )
+        .outerjoin(OrderIntentRow, OrderIntentRow.decision_id == DecisionRow.decision_id)
+        .where(DecisionRow.signal_id.in_(list(signal_ids)))
+    )
+    found = {}
+    for signal_id, decision_id, verdict, intent_json, intent_state in rows:
+        intent = OrderIntent.model_validate_json(json.dumps(intent_json)) if intent_json else None
+        found[signal_id] = Existing(signal_id, decision_id, verdict, intent, intent_state)
+    return found
+
+
+@dataclass(frozen=True)
+class Record:
+    """One signal's outcome, ready to be written."""
+
+    signal: Signal
+    decision: Decision
+    intent: OrderIntent | None
+    detail: dict[str, Any]
+
+
+async def write_records(session: AsyncSession, records: Sequence[Record]) -> set[str]:
+    """Upsert the signals, insert the decisions and their intents. Returns the signal ids
+    whose decision this call inserted (the others were decided by someone else first)."""
+    if not records:
+        return set()
+    signal_rows = [
+        {
+            "signal_id": r.signal.signal_id,
+            "ts_ms": r.signal.ts_ms,
+            "source": r.signal.source[:32],
+            "symbol": r.signal.symbol,
+            "side": r.signal.side.value,
+            "trap_type": r.signal.trap_type[:32],
+            "status": signal_status(r.decision),
+            "payload": r.signal.model_dump(mode="json"),
+        }
+        for r in records
+    ]
+    upsert = insert(SignalRow).values(signal_rows)
+    # PENDING -> the decision's status; a row someone already decided is left alone
+    await session.execute(
+        upsert.on_conflict_do_update(
+            index_elements=["signal_id"],
+            set_={"status": upsert.excluded.status},
+            where=SignalRow.status == PENDING,
+        )
+    )
+    decision_rows = [
+        {
+            "decision_id": r.decision.decision_id,
+            "signal_id": r.signal.signal_id,
+            "ts_ms": r.decision.ts_ms,
+            "verdict": r.decision.verdict.value,
+            "reasons": [reason.value for reason in r.decision.reasons],
+            "symbol": r.decision.symbol,
+            "side": r.decision.side.value,
+            "qty": r.decision.qty,
+            "leverage": r.decision.leverage,
+            "risk_usd": r.decision.risk_usd,
+            "phase": r.decision.phase,
+            "payload": {
+                "decision": r.decision.model_dump(mode="json"),
+                "intent": r.intent.model_dump(mode="json") if r.intent else None,
+                **r.detail,
+            },
+        }
+        for r in records
+    ]
+    inserted = await session.execute(
+        insert(DecisionRow).values(decision_rows).on_conflict_do_nothing().returning(DecisionRow.signal_id)
+    )
+    won = set(inserted.scalars())
+    for record in records:
+        if record.intent is not None and record.signal.signal_id in won:
+            await insert_intent_if_absent(session, record.intent, record.decision.decision_id)
+    return won
+
+
+# --- start-up reads -----------------------------------------------------------------
+
+
+async def open_positions(session: AsyncSession, exchange: str) -> list[OpenPosition]:
+    rows = await session.scalars(select(PositionRow).where(PositionRow.exchange == exchange, PositionRow.size > 0))
+    return [
+        OpenPosition(
+            symbol=row.symbol,
+            side=Side(row.side),
+            size=row.size,
+            entry_price=row.avg_entry,
+            mark_price=row.mark_price,
+        )
+        for row in rows
+        if row.side in (Side.BUY.value, Side.SELL.value)
+    ]
+
+
+async def recent_trades(session: AsyncSession, exchange: str, since_ms: int) -> list[tuple[int, Decimal]]:
+    rows = await session.execute(
+        # the table's pnl is gross; TRADE_CLOSED carries it after fees, and so does the brain
+        select(TradeRow.closed_ms, TradeRow.pnl - TradeRow.fees)
+        .where(TradeRow.exchange == exchange, TradeRow.closed_ms >= since_ms)
+        .order_by(TradeRow.closed_ms, TradeRow.id)
+    )
+    return [(int(ts), pnl) for ts, pnl in rows]
+
+
+async def open_entry_intents(session: AsyncSession, since_ms: int) -> list[tuple[OrderIntentRow, Decimal | None]]:
+    """Entry intents that may still become positions (not yet sent, or sent and unresolved),
+    with the entry price of the decision that made them."""
+    rows = await session.execute(
+        select(OrderIntentRow, DecisionRow.payload["decision"]["entry_price"].astext)
+        .outerjoin(DecisionRow, DecisionRow.decision_id == OrderIntentRow.decision_id)
+        .where(
+            OrderIntentRow.kind == "ENTRY",
+            OrderIntentRow.state.in_((CREATED, "SENT_UNKNOWN", "CONFIRMED")),
+            OrderIntentRow.expires_at_ms >= since_ms,
+        )
+    )
+    return [(row, Decimal(entry) if entry else None) for row, entry in rows]
+
+
+async def last_snapshot(session: AsyncSession) -> EquitySnapshot | None:
+    return await session.scalar(select(EquitySnapshot).order_by(EquitySnapshot.ts_ms.desc()).limit(1))
+
+
+async def high_watermark(session: AsyncSession) -> Decimal | None:
+    value = await session.scalar(select(func.max(EquitySnapshot.high_watermark)))
+    return Decimal(value) if value is not None else None
+
+
+async def recent_decision_rows(session: AsyncSession, limit: int) -> list[DecisionRow]:
+    rows = await session.scalars(select(DecisionRow).order_by(DecisionRow.ts_ms.desc()).limit(limit))
+    return list(rows)
+
+
+# --- breaker events ---------------------------------------------------------------------
+
+BREAKER_STATE_ACTIONS = (Action.TRIP.value, Action.RESET.value, Action.COOLDOWN_END.value)
+FLATTENED = "FLATTENED"
+
+
+def breaker_event(transition: Transition, ts_ms: int, operator_id: str | None, extra: dict[str, Any]) -> BreakerEvent:
+    return BreakerEvent(
+        ts_ms=ts_ms,
+        action=transition.action.value,
+        level=transition.level.value,
+        reason=transition.reason,
+        operator_id=operator_id,
+        payload={"trigger": transition.trigger.value, "state": transition.state.as_dict(), **extra},
+    )
+
+
+async def last_breaker_state(session: AsyncSession) -> tuple[BreakerState, bool]:
+    """The breaker as its last recorded change left it, and whether a hard trip's flatten
+    is on record after that trip."""
+    last = await session.scalar(
+        select(BreakerEvent)
+        .where(BreakerEvent.action.in_(BREAKER_STATE_ACTIONS))
+        .order_by(BreakerEvent.id.desc())
+        .limit(1)
+    )
+    if last is None:
+        return BreakerState(), False
+    state = BreakerState.from_dict(dict(last.payload.get("state", {})))
+    flattened = await session.scalar(
+        select(func.count())
+        .select_from(BreakerEvent)
+        .where(BreakerEvent.action == FLATTENED, BreakerEvent.id > last.id)
+    )
+    return state, bool(flattened)
+
+
+async def breaker_history(session: AsyncSession, limit: int) -> list[BreakerEvent]:
+    rows = await session.scalars(select(BreakerEvent).order_by(BreakerEvent.id.desc()).limit(limit))
+    return list(rows)
+
+
+# --- reads for the API ---------------------------------------------------------------
+
+
+async def approval_counts(session: AsyncSession, since_ms: int) -> list[tuple[int | None, str, str | None, int]]:
+    """(phase, verdict, deciding reason, count) over decisions since `since_ms`."""
+    reason = DecisionRow.reasons.op("->>")(literal_column("0"))
+    rows = await session.execute(
+        select(DecisionRow.phase, DecisionRow.verdict, reason, func.count())
+        .where(DecisionRow.ts_ms >= since_ms)
+        .group_by(DecisionRow.phase, DecisionRow.verdict, reason)
+    )
+    return [(phase, verdict, why, int(count)) for phase, verdict, why, count in rows]
+
+
+def summary_of(decision: dict[str, Any], intent_id: str | None, aigate: str | None) -> dict[str, Any]:
+    """One decision as the dashboard and GET /decisions show it (from its JSON form)."""
+    return {
+        "decisionId": decision.get("decision_id"),
+        "signalId": decision.get("signal_id"),
+        "ts": decision.get("ts_ms"),
+        "verdict": decision.get("verdict"),
+        "reasons": list(decision.get("reasons", [])),
+        "symbol": decision.get("symbol"),
+        "side": decision.get("side"),
+        "qty": decision.get("qty"),
+        "leverage": decision.get("leverage"),
+        "riskUsd": decision.get("risk_usd"),
+        "entryPrice": decision.get("entry_price"),
+        "stopLoss": decision.get("stop_loss"),
+        "takeProfit": decision.get("take_profit"),
+        "phase": decision.get("phase"),
+        "intentId": intent_id,
+        "aiGate": aigate,
+    }
+
+
+def decision_summary(row: DecisionRow) -> dict[str, Any]:
+    payload = row.payload or {}
+    intent = payload.get("intent") or {}
+    return summary_of(
+        payload.get("decision", {}), intent.get("intent_id"), (payload.get("aigate") or {}).get("verdict")
+    )
+
+
+def approval_body(
+    rows: Sequence[tuple[int | None, str, str | None, int]], since_ms: int, hours: float, current_phase: int | None
+) -> dict[str, Any]:
+    """Approval rates per phase over the window, with the reasons that decided the vetoes."""
+
+    def empty() -> dict[str, Any]:
+        return {"total": 0, "approved": 0, "vetoed": 0, "approvalRate": None, "approvalPct": None, "vetoReasons": {}}
+
+    phases = {str(n): empty() for n in (1, 2, 3)}
+    overall = empty()
+    for phase, verdict, reason, count in rows:
+        for bucket in (phases.setdefault(str(phase or 1), empty()), overall):
+            bucket["total"] += count
+            if verdict == Verdict.APPROVE.value:
+                bucket["approved"] += count
+            else:
+                bucket["vetoed"] += count
+                key = reason or "UNKNOWN"
+                bucket["vetoReasons"][key] = bucket["vetoReasons"].get(key, 0) + count
+    for bucket in [*phases.values(), overall]:
+        if bucket["total"]:
+            bucket["approvalRate"] = round(bucket["approved"] / bucket["total"], 4)
+            bucket["approvalPct"] = round(100 * bucket["approved"] / bucket["total"], 2)
+        bucket["vetoReasons"] = dict(sorted(bucket["vetoReasons"].items(), key=lambda kv: -kv[1]))
+    return {
+        "window_hours": hours,
+        "since_ms": since_ms,
+        "current_phase": current_phase,
+        "overall": overall,
+        "phases": phases,
+    }
