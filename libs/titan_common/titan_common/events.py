@@ -125,6 +125,69 @@ class ConfigChange(_Payload):
     rolled_back_from: str | None = None
 
 
+class TrapSprung(_Payload):
+    """A trap fired and its signal went to titan:signals."""
+
+    signal_id: str
+    trap_id: str
+    symbol: str
+    side: Side
+    trap_type: str
+    trigger_price: Dec
+    price: Dec  # the trade that sprang it
+    entry_price: Dec
+    stop_loss: Dec
+    take_profits: tuple[Dec, ...]
+    confidence: Dec
+    leverage_hint: int
+    expected_move_pct: Dec
+    trades_in_window: int
+    window_ms: int
+    trade_ts_ms: TimestampMs
+    ttl_ms: int
+
+
+class TrapView(_Payload):
+    """One trap of the map, with how far price is from its trigger now."""
+
+    trap_id: str
+    symbol: str
+    trap_type: str
+    side: Side
+    trigger_price: Dec
+    stop_loss: Dec
+    take_profits: tuple[Dec, ...]
+    confidence: Dec
+    expected_move_pct: Dec
+    quality: Dec
+    price: Dec | None = None  # the latest trade (or the build-time price)
+    distance_pct: Dec | None = None  # signed: positive when the trigger is above price
+    proximity_pct: Dec | None = None  # |distance|
+    in_zone: bool = False  # within the trigger's 0.1% zone
+    cooldown_until_ms: TimestampMs | None = None
+    detail: dict[str, float | str] = Field(default_factory=dict)
+
+
+class TrapMapUpdated(_Payload):
+    cycle_id: str
+    built_ms: TimestampMs
+    symbols: int
+    traps: tuple[TrapView, ...]
+
+
+class SensorStatusUpdated(_Payload):
+    emitting: bool  # signals leave only when the service is NORMAL
+    mode: str
+    reasons: tuple[str, ...]
+    stream: str  # STARTING | LIVE | DOWN
+    last_data_age_ms: int | None
+    stream_drops: int  # times the data went stale or the stream dropped since start
+    symbols: tuple[str, ...]
+    trades_seen: int
+    traps: int
+    trap_map_age_ms: int | None
+
+
 PAYLOADS: dict[EventType, type[_Payload]] = {
     EventType.WALLET_UPDATE: WalletUpdate,
     EventType.POSITION_UPDATE: PositionUpdate,
@@ -134,6 +197,9 @@ PAYLOADS: dict[EventType, type[_Payload]] = {
     EventType.PHASE_CHANGE: PhaseChange,
     EventType.MASTER_ARM_CHANGE: MasterArmChange,
     EventType.CONFIG_CHANGE: ConfigChange,
+    EventType.TRAP_SPRUNG: TrapSprung,
+    EventType.TRAP_MAP_UPDATED: TrapMapUpdated,
+    EventType.SENSOR_STATUS_UPDATED: SensorStatusUpdated,
 }
 
 

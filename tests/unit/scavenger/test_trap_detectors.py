@@ -59,6 +59,13 @@ def test_liquidation_traps_sit_on_the_volume_peaks_ahead_of_price() -> None:
     assert 0.5 < buy.confidence <= 0.9
 
 
+def test_liquidation_keeps_the_best_node_per_side() -> None:
+    bars = profile_series()
+    extra = restamp([*bars[:-10], *[b(101.05, 0.01, 30) for _ in range(10)]])  # a weaker, nearer node above
+    traps = liquidation_traps(market(extra), CFG, NOW)
+    assert [t.side for t in traps] == [Side.SELL, Side.BUY]
+
+
 def test_liquidation_no_peak_no_trap() -> None:
     uniform = restamp([Bar(0, 100, 104, 96, 100, 10) for _ in range(96)])
     assert liquidation_traps(market(uniform), CFG, NOW) == []

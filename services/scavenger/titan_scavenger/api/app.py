@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from titan_common.service import create_service_app
 from titan_scavenger import runtime
+from titan_scavenger.api.routes import router
 from titan_scavenger.settings import ScavengerSettings
 
 
 def create_app(settings: ScavengerSettings) -> FastAPI:
-    return create_service_app("scavenger", settings, setup=runtime.setup)
+    return create_service_app("scavenger", settings, routers=[router], setup=runtime.setup)

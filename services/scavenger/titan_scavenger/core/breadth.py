@@ -26,6 +26,11 @@ def cycle_id_for(exchange: str, slot_ms: int) -> str:
     return f"breadth:{exchange}:{stamp}"[:64]
 
 
+def clock_offset_ms(local_sent_ms: int, server_ms: int, local_received_ms: int) -> int:
+    """The exchange clock minus ours, taking the request's midpoint as the moment it answered."""
+    return server_ms - (local_sent_ms + local_received_ms) // 2
+
+
 def abort_reason(
     offset_ms: int | None, round_trip_ms: float, *, timestamp_tolerance_ms: int, api_lag_ms: int
 ) -> ReasonCode | None:

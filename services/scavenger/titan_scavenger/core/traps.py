@@ -181,14 +181,15 @@ def _side_of(level: float, price: float) -> Side:
 
 
 def liquidation_traps(market: SymbolMarket, cfg: TrapConfig, now_ms: int) -> list[Trap]:
-    """Volume-profile peaks ahead of price. A node price already sits on gives no direction."""
+    """The best volume-profile peak ahead of price on each side. A node price already sits on
+    gives no direction."""
     bars = market.bars[-cfg.profile_bars :]
     atr_value = atr(market.bars, cfg.atr_period)
     profile = volume_profile(bars, cfg.profile_bins) if len(bars) >= cfg.profile_bars // 2 else None
     if profile is None or atr_value is None:
         return []
     top = max(profile.volumes)
-    traps = []
+    best: dict[Side, Trap] = {}
     for index in profile_peaks(profile, cfg.peak_min_ratio):
         level = profile.centre(index)
         if abs(level - market.last_price) / market.last_price <= cfg.proximity:
@@ -200,9 +201,10 @@ def liquidation_traps(market: SymbolMarket, cfg: TrapConfig, now_ms: int) -> lis
         trap = make_trap(
             market, TrapType.LIQUIDATION, side, level, stop, target, 0.5 + 0.4 * strength, cfg, detail=detail
         )
-        if trap is not None:
-            traps.append(trap)
-    return traps
+        if trap is not None and (side not in best or trap.quality > best[side].quality):
+            best[side] = trap
+    # the best node on each side: more would crowd the map with one symbol's profile
+    return [best[side] for side in (Side.SELL, Side.BUY) if side in best]
 
 
 def daily_level_traps(market: SymbolMarket, cfg: TrapConfig, now_ms: int) -> list[Trap]:
