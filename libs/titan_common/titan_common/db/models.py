@@ -286,6 +286,8 @@ class TradeRow(Base):
 class EquitySnapshot(Base):
     __tablename__ = "equity_snapshots"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    # the account the equity belongs to (migration 0003); NULL on rows written before it
+    exchange: Mapped[str | None] = mapped_column(String(16), index=True)
     ts_ms: Mapped[int] = mapped_column(BigInteger, index=True)
     equity: Mapped[Decimal]
     wallet_balance: Mapped[Decimal]

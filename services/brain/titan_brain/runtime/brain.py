@@ -102,8 +102,8 @@ class Brain:
         settings = self.settings
         async with self.runtime.sessions() as session:
             config = await active_config(session)
-            snapshot = await store.last_snapshot(session)
-            hwm = await store.high_watermark(session)
+            snapshot = await store.last_snapshot(session, settings.exchange)
+            hwm = await store.high_watermark(session, settings.exchange)
             positions = await store.open_positions(session, settings.exchange)
             trades = await store.recent_trades(session, settings.exchange, now - settings.sharpe_window_days * DAY_MS)
             intents = await store.open_entry_intents(session, now - settings.pending_grace_ms)
@@ -345,6 +345,7 @@ class Brain:
             return False
         assert nav.equity is not None
         row = EquitySnapshot(
+            exchange=self.settings.exchange,
             ts_ms=now,
             equity=nav.equity,
             wallet_balance=nav.wallet_balance if nav.wallet_balance is not None else nav.equity,

@@ -187,12 +187,16 @@ async def open_entry_intents(session: AsyncSession, since_ms: int) -> list[tuple
     return [(row, Decimal(entry) if entry else None) for row, entry in rows]
 
 
-async def last_snapshot(session: AsyncSession) -> EquitySnapshot | None:
-    return await session.scalar(select(EquitySnapshot).order_by(EquitySnapshot.ts_ms.desc()).limit(1))
+async def last_snapshot(session: AsyncSession, exchange: str) -> EquitySnapshot | None:
+    return await session.scalar(
+        select(EquitySnapshot).where(EquitySnapshot.exchange == exchange).order_by(EquitySnapshot.ts_ms.desc()).limit(1)
+    )
 
 
-async def high_watermark(session: AsyncSession) -> Decimal | None:
-    value = await session.scalar(select(func.max(EquitySnapshot.high_watermark)))
+async def high_watermark(session: AsyncSession, exchange: str) -> Decimal | None:
+    value = await session.scalar(
+        select(func.max(EquitySnapshot.high_watermark)).where(EquitySnapshot.exchange == exchange)
+    )
     return Decimal(value) if value is not None else None
 
 
