@@ -119,7 +119,7 @@ def test_the_first_failing_rule_decides_in_the_documented_order() -> None:
     ]
     for reason, fix in fixes:
         decision = evaluate(signal(**sig_args), portfolio(**book_args), config, mkt)
-        assert decision.reasons == (reason,), f"expected {reason}, got {decision.reasons}"
+        assert decision.reasons[0] is reason, f"expected {reason}, got {decision.reasons}"
         fix()
         if reason is ReasonCode.SYMBOL_NOT_WHITELISTED:
             config = config.model_copy(update={"asset_whitelist": ("BTCUSDT", "PEPEUSDT")})
@@ -173,3 +173,19 @@ def test_instrument_step_and_min_qty_are_respected() -> None:
     decision = evaluate(signal(stop="97"), portfolio(equity="1000"), CONFIG, mkt)
     # 20 / 3 = 6.666.. -> 6.66
     assert decision.qty == D("6.66")
+
+
+def test_a_veto_names_every_blocking_switch_the_first_deciding() -> None:
+    after_a_trip = portfolio(master_armed=False, breaker_active=True)
+    decision = evaluate(signal(), after_a_trip, CONFIG, market())
+    assert decision.reasons == (ReasonCode.MASTER_DISARMED, ReasonCode.BREAKER_ACTIVE)
+    everything = portfolio(system_mode=Mode.PAUSE, master_armed=False, breaker_active=True)
+    assert evaluate(signal(), everything, CONFIG, market()).reasons == (
+        ReasonCode.MODE_NOT_NORMAL,
+        ReasonCode.MASTER_DISARMED,
+        ReasonCode.BREAKER_ACTIVE,
+    )
+    # a signal-level problem is not added to a switch veto
+    assert evaluate(signal(stop="101"), portfolio(master_armed=False), CONFIG, market()).reasons == (
+        ReasonCode.MASTER_DISARMED,
+    )

@@ -155,7 +155,7 @@ def test_approvals_respect_every_cap(scenario: tuple[Signal, Portfolio, TradingC
     decision = evaluate(signal, book, config, market)
     event(f"{decision.verdict} {' '.join(decision.reasons)}")
     if decision.verdict is Verdict.VETO:
-        assert len(decision.reasons) == 1
+        assert len(decision.reasons) == 1  # switches are all on here: one deciding rule
         assert decision.qty == 0
         return
     equity = book.equity
@@ -195,13 +195,17 @@ def test_approvals_respect_every_cap(scenario: tuple[Signal, Portfolio, TradingC
 @PROPERTY_SETTINGS
 @given(scenarios(armed=False))
 def test_no_approval_while_disarmed(scenario: tuple[Signal, Portfolio, TradingConfig, Market]) -> None:
-    assert evaluate(*scenario).verdict is Verdict.VETO
+    decision = evaluate(*scenario)
+    assert decision.verdict is Verdict.VETO
+    assert ReasonCode.MASTER_DISARMED in decision.reasons
 
 
 @PROPERTY_SETTINGS
 @given(scenarios(breaker=True))
 def test_no_approval_while_the_breaker_is_active(scenario: tuple[Signal, Portfolio, TradingConfig, Market]) -> None:
-    assert evaluate(*scenario).verdict is Verdict.VETO
+    decision = evaluate(*scenario)
+    assert decision.verdict is Verdict.VETO
+    assert ReasonCode.BREAKER_ACTIVE in decision.reasons
 
 
 @PROPERTY_SETTINGS
@@ -209,4 +213,4 @@ def test_no_approval_while_the_breaker_is_active(scenario: tuple[Signal, Portfol
 def test_no_approval_outside_normal(scenario: tuple[Signal, Portfolio, TradingConfig, Market]) -> None:
     decision = evaluate(*scenario)
     assert decision.verdict is Verdict.VETO
-    assert decision.reasons == (ReasonCode.MODE_NOT_NORMAL,)
+    assert decision.reasons[0] is ReasonCode.MODE_NOT_NORMAL

@@ -1,7 +1,9 @@
 """The approval pipeline: `evaluate(signal, portfolio, config, market) -> Decision`.
 
 Checks run in a fixed order and the first that fails decides the veto, with its reason
-code (the order below is the contract; tests make each one the deciding rule):
+code (the order below is the contract; tests make each one the deciding rule). The first
+three are the system's switches: a veto names every one of them that blocks (for example
+MASTER_DISARMED and BREAKER_ACTIVE after a trip), the first deciding.
 
     1  MODE_NOT_NORMAL          the system is not NORMAL
     2  MASTER_DISARMED          master arm is off
@@ -83,14 +85,14 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
         update={"signal_id": signal.signal_id, "decision_id": decision_id_for(signal.signal_id)}
     )
 
-    def veto(reason: ReasonCode, detail: str, sizing: Sizing | None = None) -> Evaluation:
+    def veto(reason: ReasonCode | tuple[ReasonCode, ...], detail: str, sizing: Sizing | None = None) -> Evaluation:
         decision = Decision(
             decision_id=decision_id_for(signal.signal_id),
             signal_id=signal.signal_id,
             ts_ms=market.now_ms,
             correlation=correlation,
             verdict=Verdict.VETO,
-            reasons=(reason,),
+            reasons=reason if isinstance(reason, tuple) else (reason,),
             symbol=signal.symbol,
             side=signal.side,
             entry_price=signal.entry_price,
@@ -98,12 +100,19 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
         )
         return Evaluation(decision, sizing, detail)
 
-    if portfolio.system_mode is not Mode.NORMAL:
-        return veto(ReasonCode.MODE_NOT_NORMAL, f"system mode is {portfolio.system_mode}")
-    if not portfolio.master_armed:
-        return veto(ReasonCode.MASTER_DISARMED, "master arm is off")
-    if portfolio.breaker_active:
-        return veto(ReasonCode.BREAKER_ACTIVE, "the circuit breaker is active")
+    # the system's switches: every one that blocks is named, the first decides
+    blocked = [
+        (reason, why)
+        for failing, reason, why in (
+            (portfolio.system_mode is not Mode.NORMAL, ReasonCode.MODE_NOT_NORMAL,
+             f"system mode is {portfolio.system_mode}"),
+            (not portfolio.master_armed, ReasonCode.MASTER_DISARMED, "master arm is off"),
+            (portfolio.breaker_active, ReasonCode.BREAKER_ACTIVE, "the circuit breaker is active"),
+        )
+        if failing
+    ]  # fmt: skip
+    if blocked:
+        return veto(tuple(reason for reason, _ in blocked), "; ".join(why for _, why in blocked))
     if market.now_ms > signal.expires_at_ms():
         return veto(ReasonCode.SIGNAL_STALE, f"expired {market.now_ms - signal.expires_at_ms()} ms ago")
     problem = signal_problem(signal, market.now_ms)
