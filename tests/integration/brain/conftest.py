@@ -1,0 +1,318 @@
+"""A real brain process for the brain's integration tests, and what tests feed it.
+
+Each process test owns a Redis database (so the real stream and channel names are its
+own) and an account name (`TITAN_EXCHANGE`), so its wallet, positions and trades are its
+own too. Heartbeats of the other services are written straight into that Redis when a
+test includes them in TITAN_MODE_SERVICES (by default the brain counts only itself).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.integration.execution.conftest import redis_db
+from tests.processes import free_ports, start_service, terminate, wait_for_health
+from titan_common.auth import hash_password
+from titan_common.bus import CONTROL, EVENTS, SIGNALS, Publisher, StreamProducer, heartbeat_key, make_redis
+from titan_common.clock import now_ms
+from titan_common.config import TradingConfig, save_config
+from titan_common.db.models import DecisionRow, User
+from titan_common.events import TradeClosed, WalletUpdate, payload_of
+from titan_common.flags import set_master_arm
+from titan_common.messages import Control, ControlCommand, Correlation, Event, Side, Signal, new_id
+
+HERE = Path(__file__).resolve().parent
+
+
+def make_signal(
+    symbol: str = "BTCUSDT",
+    side: Side = Side.BUY,
+    entry: str = "100",
+    stop: str = "98",
+    target: str | None = "106",
+    *,
+    ttl_ms: int = 30_000,
+    signal_id: str | None = None,
+    confidence: str = "0.8",
+    ts_ms: int | None = None,
+) -> Signal:
+    price = D(entry)
+    return Signal(
+        signal_id=signal_id or new_id(),
+        ts_ms=ts_ms if ts_ms is not None else now_ms(),
+        correlation=Correlation(run_id="brain-test", cycle_id="c1"),
+        source="scavenger",
+        symbol=symbol,
+        side=side,
+        trap_type="LIQUIDATION",
+        entry_price=price,
+        entry_low=price,
+        entry_high=price,
+        stop_loss=D(stop),
+        take_profits=(D(target),) if target else (),
+        confidence=D(confidence),
+        ttl_ms=ttl_ms,
+    )
+
+
+def wallet_event(exchange: str, equity: str, ts_ms: int | None = None) -> Event:
+    value = D(equity)
+    return Event(
+        ts_ms=ts_ms if ts_ms is not None else now_ms(),
+        service="execution",
+        event_type="WALLET_UPDATE",
+        payload=payload_of(
+            WalletUpdate(
+                exchange=exchange, equity=value, wallet_balance=value, available_balance=value,
+                unrealised_pnl=D(0), initial_margin=D(0),
+            )
+        ),
+    )  # fmt: skip
+
+
+def trade_event(exchange: str, pnl: str, symbol: str = "ETHUSDT") -> Event:
+    ts = now_ms()
+    return Event(
+        ts_ms=ts,
+        service="execution",
+        event_type="TRADE_CLOSED",
+        payload=payload_of(
+            TradeClosed(
+                exchange=exchange, symbol=symbol, side=Side.BUY, qty=D(1), entry_price=D(100),
+                exit_price=D(100) + D(pnl), pnl=D(pnl), fees=D("0.1"), r_multiple=D(-1),
+                opened_ms=ts - 60_000, closed_ms=ts,
+            )
+        ),
+    )  # fmt: skip
+
+
+async def arm(sessions: async_sessionmaker[AsyncSession], enabled: bool, operator_id: str = "brain-test") -> None:
+    async with sessions() as session, session.begin():
+        await set_master_arm(session, enabled=enabled, operator_id=operator_id)
+
+
+async def add_user(sessions: async_sessionmaker[AsyncSession], username: str, password: str, role: str) -> None:
+    async with sessions() as session, session.begin():
+        existing = await session.scalar(select(User).where(User.username == username))
+        if existing is None:
+            session.add(User(username=username, password_hash=hash_password(password), role=role, created_ms=now_ms()))
+
+
+async def decisions_for(sessions: async_sessionmaker[AsyncSession], signal_ids: list[str]) -> dict[str, DecisionRow]:
+    async with sessions() as session:
+        rows = await session.scalars(select(DecisionRow).where(DecisionRow.signal_id.in_(signal_ids)))
+        return {row.signal_id: row for row in rows}
+
+
+async def wait_for_decisions(
+    sessions: async_sessionmaker[AsyncSession], signal_ids: list[str], timeout: float = 30.0
+) -> dict[str, DecisionRow]:
+    deadline = time.monotonic() + timeout
+    found: dict[str, DecisionRow] = {}
+    while time.monotonic() < deadline:
+        found = await decisions_for(sessions, signal_ids)
+        if len(found) == len(set(signal_ids)):
+            return found
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"only {len(found)} of {len(set(signal_ids))} signals were decided in {timeout}s")
+
+
+async def until(predicate: Any, timeout: float = 20.0, interval: float = 0.1, what: str = "condition") -> Any:
+    """Poll a (sync or async) predicate until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
+
+
+@dataclass
+class BrainProcess:
+    url: str
+    env: dict[str, str]
+    redis: Redis
+    var_dir: Path
+    exchange: str
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    @property
+    def process(self) -> subprocess.Popen[bytes]:
+        return self.processes[-1]
+
+    def start(self) -> None:
+        out = self.var_dir / f"brain-{len(self.processes) + 1}.out"
+        self.processes.append(start_service("brain", self.env, out))
+        wait_for_health(self.url, timeout=60, want=("ok", "degraded"))
+        # ready once the restore from Postgres is done
+        deadline = time.monotonic() + 30
+        while httpx.get(f"{self.url}/dashboard", timeout=5).status_code != 200:
+            if time.monotonic() > deadline:
+                raise AssertionError("the brain never finished its restore")
+            time.sleep(0.1)
+
+    def stop(self) -> None:
+        terminate(self.process)
+
+    def kill(self) -> None:
+        self.process.kill()
+        self.process.wait()
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.get(f"{self.url}{path}", timeout=10, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> httpx.Response:
+        return httpx.post(f"{self.url}{path}", timeout=10, **kwargs)
+
+    def dashboard(self) -> dict[str, Any]:
+        return dict(self.get("/dashboard").json())
+
+    def breaker(self) -> dict[str, Any]:
+        return dict(self.get("/breaker").json())
+
+    def health(self) -> dict[str, Any]:
+        return dict(self.get("/health").json())
+
+    async def publish(self, event: Event) -> None:
+        await Publisher(self.redis).publish(EVENTS, event)
+
+    async def signal(self, signal: Signal) -> str:
+        return await StreamProducer(self.redis, SIGNALS).publish(signal)
+
+    async def wallet(self, equity: str) -> None:
+        """Publish a wallet report until the brain shows it (pub/sub has no replay)."""
+
+        async def shown() -> bool:
+            await self.publish(wallet_event(self.exchange, equity))
+            await asyncio.sleep(0.05)
+            return self.dashboard()["nav"]["equity"] == str(D(equity).quantize(D("0.01")))
+
+        await until(shown, what=f"equity {equity} on the dashboard")
+
+    async def config(self, sessions: async_sessionmaker[AsyncSession], config: TradingConfig) -> str:
+        """Save a config version and announce it, as the console does; wait until applied."""
+        async with sessions() as session, session.begin():
+            row = await save_config(session, config, operator_id="brain-test")
+            tag = row.version_tag
+        control = Control(ts_ms=now_ms(), command=ControlCommand.CONFIG_CHANGED, operator_id="brain-test")
+
+        async def applied() -> bool:
+            await Publisher(self.redis).publish(CONTROL, control)
+            await asyncio.sleep(0.05)
+            return bool(self.dashboard()["phase"]["configVersion"] == tag)
+
+        await until(applied, what=f"config {tag} applied")
+        return tag
+
+    async def beats(self, **modes: str) -> None:
+        """Write other services' heartbeats straight into this Redis."""
+        for service, mode in modes.items():
+            beat = {"service": service, "mode": mode, "reasons": [], "since_ms": now_ms(), "ts_ms": now_ms()}
+            await self.redis.set(heartbeat_key(service), json.dumps(beat), ex=30)
+
+
+def brain_env(database_url: str, stream_redis_url: str, var_dir: Path, port: int, **env: str) -> dict[str, str]:
+    return {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": stream_redis_url,
+        "TITAN_BRAIN_PORT": str(port),
+        "TITAN_VAR_DIR": str(var_dir),
+        "TITAN_RUN_ID": f"brain-test-{uuid.uuid4().hex[:6]}",
+        "TITAN_EXCHANGE": f"b-{uuid.uuid4().hex[:8]}",
+        "TITAN_MODE_SERVICES": "brain",
+        "TITAN_MARKET_DATA": "false",
+        # nothing answers here unless a test starts execution
+        "TITAN_EXECUTION_PORT": str(free_ports(["execution"])["execution"]),
+        **env,
+    }
+
+
+@asynccontextmanager
+async def running_brain(
+    database_url: str, redis_url: str, var_dir: Path, *, redis_db_index: int, flush: bool = True, **env: str
+) -> AsyncIterator[BrainProcess]:
+    stream_redis = redis_db(redis_url, redis_db_index)
+    redis = make_redis(stream_redis)
+    if flush:
+        await redis.flushdb()
+    port = free_ports(["brain"])["brain"]
+    environment = brain_env(database_url, stream_redis, var_dir, port, **env)
+    brain = BrainProcess(
+        url=f"http://127.0.0.1:{port}",
+        env=environment,
+        redis=redis,
+        var_dir=var_dir,
+        exchange=environment["TITAN_EXCHANGE"],
+    )
+    try:
+        brain.start()
+        yield brain
+    finally:
+        for process in brain.processes:
+            if process.poll() is None:
+                terminate(process)
+        await redis.aclose()
+
+
+# --- the local OpenAI-compatible server --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StubServer:
+    url: str
+
+    @property
+    def completions_url(self) -> str:
+        return f"{self.url}/v1/chat/completions"
+
+    def script(self, *, content: str | None = None, delay_s: float = 0.0, status: int = 200) -> None:
+        body = {"content": content, "delay_s": delay_s, "status": status}
+        httpx.post(f"{self.url}/_script", json=body, timeout=5).raise_for_status()
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.url}/_requests", timeout=5).json())
+
+
+@pytest.fixture(scope="session")
+def openai_stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StubServer]:
+    port = free_ports(["stub"])["stub"]
+    log = (tmp_path_factory.mktemp("openai-stub") / "stub.out").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, str(HERE / "openai_stub.py"), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/_requests", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("the OpenAI stub did not start")
+            time.sleep(0.1)
+        yield StubServer(url)
+    finally:
+        terminate(process)
