@@ -1,0 +1,3 @@
+from titan_worker.cli import main
+
+main()

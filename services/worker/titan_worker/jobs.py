@@ -1,0 +1,80 @@
+"""Each scheduled job as one async function of the settings: what the Celery tasks run.
+
+They open and close their own connections, so a task never leaks a pool between runs,
+and they return plain JSON-able summaries (the task result, and the log line).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from titan_common.clock import ms_to_datetime, now_ms, utc_day
+from titan_common.db.engine import make_engine, make_sessionmaker
+from titan_worker import backups, reports
+from titan_worker.audit_retention import apply_audit_retention
+from titan_worker.scanner import trigger_scanner
+from titan_worker.settings import WorkerSettings
+
+log = logging.getLogger("titan.worker.jobs")
+
+
+def previous_utc_day(at_ms: int) -> str:
+    return (ms_to_datetime(at_ms) - timedelta(days=1)).strftime("%Y-%m-%d")
+
+
+async def daily_report(settings: WorkerSettings, day: str | None = None) -> dict[str, Any]:
+    """The report of `day` (default: the UTC day that just ended), stored and written to files."""
+    now = now_ms()
+    chosen = day or previous_utc_day(now)
+    engine = make_engine(settings.database_url, pool_size=1, application_name="titan-worker")
+    try:
+        async with make_sessionmaker(engine)() as session, session.begin():
+            report = await reports.generate(session, chosen, now_ms=now, report_dir=settings.reports_path)
+    finally:
+        await engine.dispose()
+    figures = report.figures
+    log.info("daily report %s: pnl %s (%s%%), trades %s, win rate %s%%", chosen, figures["daily_pnl_usd"],
+             figures["daily_pnl_pct"], figures["trades_executed"], figures["win_rate_pct"])  # fmt: skip
+    return {"day": chosen, **{k: figures[k] for k in ("daily_pnl_usd", "daily_pnl_pct", "trades_executed")}}
+
+
+async def backup_cycle(settings: WorkerSettings) -> dict[str, Any]:
+    """Take a backup, verify it by restoring it, then prune beyond the retention policy."""
+    backup = await backups.take_backup(
+        settings.database_url, settings.backups_path, now_ms=now_ms(), pg_bin_dir=settings.pg_bin_dir
+    )
+    verification = await backups.verify_backup(
+        backup,
+        settings.database_url,
+        now_ms=now_ms(),
+        verify_database_url=settings.verify_database_url,
+        pg_bin_dir=settings.pg_bin_dir,
+    )
+    pruned = backups.cleanup(
+        settings.backups_path,
+        keep_daily=settings.backup_keep_daily,
+        keep_weekly=settings.backup_keep_weekly,
+        dry_run=False,
+    )
+    if not verification.ok:
+        raise backups.BackupError(f"backup {backup.name} failed verification: {verification.error}")
+    return {
+        "backup": backup.name,
+        "size_bytes": backup.manifest["size_bytes"],
+        "verified": verification.ok,
+        "pruned": [b.name for b in pruned.pruned],
+    }
+
+
+async def audit_retention(settings: WorkerSettings) -> dict[str, Any]:
+    today = ms_to_datetime(now_ms()).date()
+    result = apply_audit_retention(settings.audit_path, today=today, keep_days=settings.audit_retention_days)
+    return {"deleted": result.deleted, "freed_bytes": result.freed_bytes, "kept": result.kept}
+
+
+async def scanner_cycle(settings: WorkerSettings) -> dict[str, Any]:
+    answer = await trigger_scanner(settings, operator_id=settings.scanner_operator)
+    log.info("breadth scanner triggered for slot of %s: HTTP %s", utc_day(now_ms()), answer["status"])
+    return answer

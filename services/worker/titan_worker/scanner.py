@@ -1,0 +1,40 @@
+"""The breadth scanner's scheduled trigger: ask the scavenger to run this slot's cycle.
+
+The scavenger owns the cycle (OHLCV snapshot, breadth statistics, the execution_logs row);
+its cycle id is the 15-minute slot, so a retried or duplicated trigger is a logged no-op
+there ("IDEMPOTENCY: ALREADY RAN"), which is what makes retrying here safe.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from titan_common.internal import InternalClient, ServiceUnavailable
+from titan_common.settings import CommonSettings
+
+SCANNER_PATH = "/scanner/run"
+
+
+class ScannerRefused(Exception):
+    """The scavenger answered, but not with success; the message carries its status and body."""
+
+
+async def trigger_scanner(settings: CommonSettings, *, operator_id: str, timeout_s: float = 120.0) -> dict[str, Any]:
+    """POST /scanner/run on the scavenger as `operator_id`; returns its JSON answer.
+
+    Raises ServiceUnavailable when the scavenger does not answer, ScannerRefused on a 4xx/5xx."""
+    client = InternalClient(settings, timeout_s=timeout_s)
+    try:
+        response = await client.request("scavenger", "POST", SCANNER_PATH, operator_id=operator_id)
+    finally:
+        await client.close()
+    if response.status_code >= 400:
+        raise ScannerRefused(f"scavenger answered {response.status_code} to POST {SCANNER_PATH}: {response.text[:300]}")
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"raw": response.text[:300]}
+    return {"status": response.status_code, "body": body}
+
+
+__all__ = ["SCANNER_PATH", "ScannerRefused", "ServiceUnavailable", "trigger_scanner"]
