@@ -375,6 +375,16 @@ class Proposal(Base):
     decided_by: Mapped[str | None] = mapped_column(String(64))
 
 
+class DailyReportRow(Base):
+    """One daily report per UTC day (migration 0006): figures as JSON, the page as HTML."""
+
+    __tablename__ = "daily_reports"
+    day: Mapped[str] = mapped_column(String(10), primary_key=True)  # YYYY-MM-DD
+    generated_ms: Mapped[int] = mapped_column(BigInteger)
+    figures: Mapped[Json]
+    html: Mapped[str] = mapped_column(Text)
+
+
 Index("ix_audit_events_service_ts", AuditEvent.service, AuditEvent.ts_ms)
 Index("ix_signals_status_ts", SignalRow.status, SignalRow.ts_ms)
 
