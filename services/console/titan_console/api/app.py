@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
+from starlette.routing import Route
 from starlette.staticfiles import StaticFiles
 
 from titan_common.service import create_service_app, error_body
@@ -16,11 +17,12 @@ from titan_console.settings import ConsoleSettings
 
 def create_app(settings: ConsoleSettings) -> FastAPI:
     app = create_service_app("console", settings, setup=runtime.setup, title="Titan console")
-    # the shared /health and /metrics are replaced: the console's /health is the aggregate,
-    # and its /metrics goes through the same access rules as every other route
-    app.router.routes = [
-        r for r in app.router.routes if not (isinstance(r, APIRoute) and r.path in ("/health", "/metrics"))
-    ]
+    # The shared /health and /metrics are replaced: the console's /health is the aggregate,
+    # and its /metrics passes the same access rules as every other route. FastAPI's own
+    # /docs, /redoc and /openapi.json would bypass those rules, so the console has none.
+    replaced = {"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
+    app.router.routes = [r for r in app.router.routes if not (isinstance(r, APIRoute | Route) and r.path in replaced)]
+    app.openapi_url = app.docs_url = app.redoc_url = None
     for router in (
         routes_status.router,
         routes_console.router,

@@ -55,11 +55,14 @@ async def login(request: Request, console: Console = Depends(get_console)) -> JS
     return response
 
 
-@router.post("/api/auth/logout")
-async def logout(who: Principal = Depends(current_user), console: Console = Depends(get_console)) -> Response:
-    if who.session_hash:
-        await console.auth.close_session(who.session_hash)
-    response = JSONResponse({"success": True})
+@router.post("/api/auth/logout", openapi_extra=access(Access.PUBLIC))
+async def logout(request: Request, console: Console = Depends(get_console)) -> Response:
+    """Ends the caller's own browser session (whatever its role); without one, a no-op."""
+    token = request.cookies.get(console.settings.session_cookie)
+    principal = await console.auth.from_session(token) if token else None
+    if principal is not None and principal.session_hash:
+        await console.auth.close_session(principal.session_hash)
+    response = JSONResponse({"success": True, "user": principal.username if principal else None})
     response.delete_cookie(console.settings.session_cookie, path="/")
     return response
 
