@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import redis_db
@@ -33,7 +33,8 @@ from titan_common.auth import hash_password
 from titan_common.bus import CONTROL, EVENTS, SIGNALS, Publisher, StreamProducer, heartbeat_key, make_redis
 from titan_common.clock import now_ms
 from titan_common.config import TradingConfig, save_config
-from titan_common.db.models import DecisionRow, User
+from titan_common.db.engine import make_engine, make_sessionmaker
+from titan_common.db.models import DecisionRow, OrderIntentRow, User
 from titan_common.events import TradeClosed, WalletUpdate, payload_of
 from titan_common.flags import set_master_arm
 from titan_common.messages import Control, ControlCommand, Correlation, Event, Side, Signal, new_id
@@ -52,12 +53,13 @@ def make_signal(
     signal_id: str | None = None,
     confidence: str = "0.8",
     ts_ms: int | None = None,
+    run_id: str = "brain-test",
 ) -> Signal:
     price = D(entry)
     return Signal(
         signal_id=signal_id or new_id(),
         ts_ms=ts_ms if ts_ms is not None else now_ms(),
-        correlation=Correlation(run_id="brain-test", cycle_id="c1"),
+        correlation=Correlation(run_id=run_id, cycle_id="c1"),
         source="scavenger",
         symbol=symbol,
         side=side,
@@ -106,6 +108,33 @@ def trade_event(exchange: str, pnl: str, symbol: str = "ETHUSDT") -> Event:
 async def arm(sessions: async_sessionmaker[AsyncSession], enabled: bool, operator_id: str = "brain-test") -> None:
     async with sessions() as session, session.begin():
         await set_master_arm(session, enabled=enabled, operator_id=operator_id)
+
+
+IN_PROCESS_RUN = "brain-inprocess"
+
+
+@pytest.fixture
+async def armed_in_process(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[None]:
+    """Master arm on for an in-process pipeline test; afterwards, disarm and retire the
+    entry intents it left CREATED (see retire_created_intents)."""
+    await arm(sessions, True)
+    yield
+    await arm(sessions, False)
+    await retire_created_intents(sessions, IN_PROCESS_RUN)
+
+
+async def retire_created_intents(sessions: async_sessionmaker[AsyncSession], run_id: str) -> None:
+    """Entry intents a test left CREATED never reach an execution (no test runs one on
+    them); retired, they do not count as pending positions for a brain started later."""
+    async with sessions() as session, session.begin():
+        mine = select(DecisionRow.decision_id).where(
+            DecisionRow.payload["decision"]["correlation"]["run_id"].astext == run_id
+        )
+        await session.execute(
+            update(OrderIntentRow)
+            .where(OrderIntentRow.state == "CREATED", OrderIntentRow.decision_id.in_(mine))
+            .values(state="CANCELLED", state_reason="TEST_TEARDOWN", updated_ms=now_ms())
+        )
 
 
 async def add_user(sessions: async_sessionmaker[AsyncSession], username: str, password: str, role: str) -> None:
@@ -273,6 +302,11 @@ async def running_brain(
             if process.poll() is None:
                 terminate(process)
         await redis.aclose()
+        engine = make_engine(database_url)
+        try:
+            await retire_created_intents(make_sessionmaker(engine), "brain-test")
+        finally:
+            await engine.dispose()
 
 
 # --- the local OpenAI-compatible server --------------------------------------------------

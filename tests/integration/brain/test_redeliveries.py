@@ -142,3 +142,4 @@ async def test_a_thousand_signals_with_redeliveries_one_decision_each_at_most_on
         }
         (tmp_path / "summary.json").write_text(json.dumps(summary))
         await arm(sessions, False)
+        await brain.config(sessions, TradingConfig())
