@@ -65,7 +65,7 @@ async def reset_breaker(
         "success": True,
         "was_active": result["was_active"],
         "operator_id": who.operator_id,
-        "master_arm": brain.state.master_armed if brain.state else False,
+        "master_arm": result["master_arm"],
         "message": "breaker reset; master arm stays off until an operator arms it"
         if result["was_active"]
         else "breaker was not active",

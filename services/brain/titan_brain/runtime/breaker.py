@@ -27,7 +27,7 @@ from titan_brain.runtime.state import BrainState
 from titan_common.clock import now_ms
 from titan_common.db.models import BreakerEvent, OperatorAction
 from titan_common.events import CircuitBreakerUpdate, EventType, MasterArmChange, payload_of
-from titan_common.flags import set_master_arm
+from titan_common.flags import read_master_arm, set_master_arm
 from titan_common.internal import InternalClient, ServiceUnavailable
 from titan_common.messages import Severity
 from titan_common.reasons import ReasonCode
@@ -122,10 +122,12 @@ class BreakerController:
                         result=result, success=True,
                     )
                 )  # fmt: skip
+                armed = await read_master_arm(session)
             self.state.breaker = after
+            self.state.master_armed = armed
             if transition is not None:
                 self._announce(transition, operator_id=operator_id)
-            return {"was_active": before.active, "transition": transition}
+            return {"was_active": before.active, "transition": transition, "master_arm": armed}
 
     # --- effects -----------------------------------------------------------------------
 
