@@ -67,6 +67,8 @@ def clean_state(stack: Stack) -> Iterator[Stack]:
             if state.get("engaged"):
                 client.post("/api/console/kill-switch/recover", json={"reason": "test cleanup"}).raise_for_status()
             client.post("/api/console/flatten-all", json={"operator_id": "test-cleanup"}).raise_for_status()
+            if (client.get("/api/status").json().get("circuitBreaker") or {}).get("active"):
+                client.post("/api/circuit-breaker/reset", json={"reason": "test cleanup"})
             client.post("/api/console/master-arm", json={"enabled": False}).raise_for_status()
 
     reset()

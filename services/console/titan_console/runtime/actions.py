@@ -79,6 +79,11 @@ async def _set_arm(console: Console, who: Principal, enabled: bool, reason: str,
 async def master_arm(console: Console, who: Principal, enabled: bool, label: str | None) -> dict[str, Any]:
     if enabled:
         need_role(who, role_for_live(console.live, raises_risk=True), "arming in LIVE")
+        await console.state.refresh_flags()
+        if console.state.kill_switch.get("engaged"):
+            raise ConsoleError(
+                409, "KILL_SWITCH_ENGAGED", "the kill switch is engaged; an admin must clear it before arming"
+            )
         await console.state.refresh_breaker()
         breaker = console.state.breaker or {}
         if breaker.get("active") is True:
@@ -154,12 +159,13 @@ async def engage_kill_switch(console: Console, who: Principal, code: str, label:
     async def flatten() -> dict[str, Any]:
         body = await console.upstream.json("execution", "POST", "/positions/flatten", operator_id=who.username)
         summary["positions_closed"] = body.get("positions_closed", 0)
+        summary["orders_cancelled"] += body.get("orders_cancelled", 0)  # flatten cancels first
         return {"success": body.get("success") is True, "positions_closed": body.get("positions_closed"),
                 "results": body.get("results", [])}  # fmt: skip
 
     async def cancel_all() -> dict[str, Any]:
         body = await console.upstream.json("execution", "POST", "/orders/cancel-all", operator_id=who.username)
-        summary["orders_cancelled"] = body.get("orders_cancelled", 0)
+        summary["orders_cancelled"] += body.get("orders_cancelled", 0)
         return {"success": body.get("success") is True, "orders_cancelled": body.get("orders_cancelled")}
 
     async def disarm() -> dict[str, Any]:
