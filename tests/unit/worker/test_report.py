@@ -131,4 +131,4 @@ def test_html_shows_the_figures_and_an_equity_chart() -> None:
 def test_html_escapes_what_it_shows() -> None:
     report = build_daily_report(records(veto_reasons={"<script>": 1}), generated_ms=END)
     assert "<script>" not in render_html(report)
-    assert report.as_json()["equity_curve"][0] == {"ts_ms": START + 1_000, "equity": "10000"}
+    assert report.as_json()["equity_curve"][0] == {"ts_ms": START + 1_000, "equity": "10000.00"}

@@ -159,5 +159,5 @@ def build_daily_report(records: DayRecords, generated_ms: int) -> DailyReport:
         "breaker_trips": records.breaker_trips,
         "symbols_traded": sorted({t.symbol for t in trades}),
     }
-    curve = [(p.ts_ms, str(p.equity)) for p in downsample(equity)]
+    curve = [(p.ts_ms, _money(p.equity) or "") for p in downsample(equity)]
     return DailyReport(day=records.day, generated_ms=generated_ms, figures=figures, equity_curve=curve)
