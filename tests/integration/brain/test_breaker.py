@@ -9,6 +9,7 @@ through a real execution process, and pause until the reset.
 
 from __future__ import annotations
 
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -227,3 +228,38 @@ async def test_a_hard_drawdown_flattens_the_simulator_through_execution(
                 assert [r.action for r in await breaker_rows(sessions, since)] == ["TRIP", "FLATTENED", "RESET"]
     finally:
         await adapter.close()
+
+
+async def test_market_data_from_the_exchange_and_the_volatility_trip(
+    clean_sim: Sim,  # noqa: F811
+    database_url: str,
+    redis_url: str,
+    tmp_path: Path,
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    """Public instruments and prices (no keys) feed sizing and the volatility trigger."""
+    async with running_brain(
+        database_url, redis_url, tmp_path, redis_db_index=10,
+        TITAN_MARKET_DATA="true", TITAN_BYBIT_ENDPOINT=clean_sim.url, TITAN_MARKET_POLL_S="0.3",
+    ) as brain:  # fmt: skip
+        await arm(sessions, True)
+        await brain.wallet("10000")
+
+        await until(lambda: brain.health()["checks"]["brain"]["instruments"] > 0, what="the exchange's instruments")
+        # sized on the simulator's instrument: BTCUSDT trades in steps of 0.001
+        btc = make_signal("BTCUSDT", entry="50000", stop="49300", target="53000")
+        await brain.signal(btc)
+        decision = (await wait_for_decisions(sessions, [btc.signal_id]))[btc.signal_id]
+        assert decision.verdict == "APPROVE"
+        assert decision.qty == D("0.214")  # 1.5% of 10,000 over a 700 stop is 0.2142..., on the 0.001 grid
+        # BTCUSDT falls 6% within seconds: past the default 5%-in-5-minutes threshold
+        await until(lambda: brain.breaker()["active"] is False, what="a calm start")
+        clean_sim.control("POST", "/market/BTCUSDT/burst", {"pct": -6.0, "trades": 200, "window_ms": 1000})
+        tripped = await until(
+            lambda: brain.breaker() if brain.breaker()["active"] else None, timeout=30, what="a volatility trip"
+        )
+        assert tripped["trigger"] == "VOLATILITY"
+        assert tripped["level"] == "SOFT"
+        assert "BTCUSDT" in tripped["reason"]
+        assert brain.post("/breaker/reset", json={"reason": "test over"}, headers=TOKEN).status_code == 200
+        await arm(sessions, False)

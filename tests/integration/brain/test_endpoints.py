@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import shlex
 import subprocess
+import time
 from collections.abc import AsyncIterator
 from decimal import Decimal as D
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.brain.conftest import (
@@ -29,7 +30,8 @@ from tests.integration.brain.conftest import (
 from tests.processes import metric_value
 from titan_common.api_auth import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.config import TradingConfig
-from titan_common.db.models import EquitySnapshot, OrderIntentRow, SignalRow
+from titan_common.db.models import AuditEvent, EquitySnapshot, OrderIntentRow, SignalRow
+from titan_common.messages import Event
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN
 
 pytestmark = pytest.mark.integration
@@ -260,18 +262,17 @@ async def test_equity_snapshots_and_restore_after_restart(
 ) -> None:
     await brain.wallet("10400")
 
-    async def snapshots() -> int:
+    async def latest() -> EquitySnapshot | None:
         async with sessions() as session:
-            count = await session.scalar(
-                select(func.count()).select_from(EquitySnapshot).where(EquitySnapshot.exchange == brain.exchange)
+            row = await session.scalar(
+                select(EquitySnapshot)
+                .where(EquitySnapshot.exchange == brain.exchange)
+                .order_by(EquitySnapshot.id.desc())
+                .limit(1)
             )
-            return int(count or 0)
+        return row if row is not None and row.equity == D(10400) else None
 
-    await until(snapshots, what="an equity snapshot")
-    async with sessions() as session:
-        last = await session.scalar(
-            select(EquitySnapshot).where(EquitySnapshot.exchange == brain.exchange).order_by(EquitySnapshot.id.desc())
-        )
+    last = await until(latest, what="a snapshot of the new equity")
     assert last is not None
     assert last.equity == D(10400)
     assert last.day_start_equity == D(10000)
@@ -284,3 +285,40 @@ async def test_equity_snapshots_and_restore_after_restart(
     assert nav["dayStartEquity"] == "10000.00"
     assert nav["highWatermark"] == "10400.00"
     assert brain.dashboard()["phase"]["current"] == 2
+
+
+async def test_a_phase_change_is_audited_and_broadcast(
+    brain: BrainProcess, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await brain.wallet("10400")
+    listener = brain.redis.pubsub()
+    await listener.subscribe("titan:events")
+    try:
+        await brain.wallet("60000")  # past phase 3's 50,000 entry
+        assert brain.dashboard()["phase"]["current"] == 3
+        await brain.wallet("30000")  # above phase 3's 25,000 floor: stays
+        assert brain.dashboard()["phase"]["current"] == 3
+        await brain.wallet("10400")
+        assert brain.dashboard()["phase"]["current"] == 2
+        seen: list[tuple[int, int, str]] = []
+        deadline = time.monotonic() + 10
+        while len(seen) < 2 and time.monotonic() < deadline:
+            message = await listener.get_message(ignore_subscribe_messages=True, timeout=0.5)
+            if message is None:
+                continue
+            event = Event.model_validate_json(message["data"])
+            if event.event_type == "PHASE_CHANGE":
+                seen.append((event.payload["previous"], event.payload["phase"], event.payload["equity"]))
+    finally:
+        await listener.aclose()
+    assert seen == [(2, 3, "60000"), (3, 2, "10400")]
+
+    async def audited() -> list[tuple[int, int]]:
+        async with sessions() as session:
+            rows = await session.scalars(
+                select(AuditEvent).where(AuditEvent.event_type == "PHASE_CHANGE", AuditEvent.service == "brain")
+            )
+            found = [(r.payload["previous"], r.payload["phase"]) for r in rows]
+        return found if (3, 2) in found else []
+
+    assert (2, 3) in await until(audited, what="PHASE_CHANGE in the audit trail")

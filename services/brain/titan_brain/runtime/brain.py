@@ -491,6 +491,7 @@ class Brain:
                 "config_version": state.config.version_tag,
                 "ai_gate": self.settings.ai_gate_provider,
                 "pending_entries": len(state.pending),
+                "instruments": len(state.instruments),
             }
         }
 
