@@ -12,7 +12,6 @@ from titan_worker.settings import WorkerSettings
 
 QUEUE = "titan"
 HEARTBEAT_KEY = "titan:worker:beat_seen_ms"  # set by the heartbeat task that beat schedules
-HEARTBEAT_EVERY_S = 60.0
 
 # task names are stable strings: beat and `send_task` refer to them, not to Python paths
 DAILY_REPORT = "titan.report.daily"
@@ -38,13 +37,17 @@ def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
             "task": AUDIT_RETENTION,
             "schedule": crontab(minute=settings.audit_retention_minute, hour=settings.audit_retention_hour_utc),
         },
-        "heartbeat": {"task": HEARTBEAT, "schedule": HEARTBEAT_EVERY_S, "options": {"expires": HEARTBEAT_EVERY_S}},
+        "heartbeat": {
+            "task": HEARTBEAT,
+            "schedule": settings.worker_heartbeat_s,
+            "options": {"expires": settings.worker_heartbeat_s},
+        },
     }
-    if settings.scanner_enabled:
-        interval_s = settings.scanner_interval_min * 60
+    if settings.scanner_trigger_enabled:
+        interval_s = settings.scanner_trigger_interval_min * 60
         schedule["breadth-scanner"] = {
             "task": SCANNER_CYCLE,
-            "schedule": crontab(minute=f"*/{settings.scanner_interval_min}"),
+            "schedule": crontab(minute=f"*/{settings.scanner_trigger_interval_min}"),
             # a trigger still queued when its slot is over is pointless: let it expire
             "options": {"expires": max(30, interval_s - 30)},
         }

@@ -12,7 +12,7 @@ from celery.signals import setup_logging as celery_setup_logging
 
 from titan_common.logging import setup_logging
 from titan_common.settings import load_settings
-from titan_worker.app import HEARTBEAT_EVERY_S, HEARTBEAT_KEY, QUEUE, create_app
+from titan_worker.app import HEARTBEAT_KEY, QUEUE, create_app
 from titan_worker.settings import WorkerSettings
 
 
@@ -37,7 +37,7 @@ def run_worker(settings: WorkerSettings) -> None:
             "worker",
             f"--loglevel={settings.log_level}",
             "--pool=threads",
-            f"--concurrency={settings.concurrency}",
+            f"--concurrency={settings.worker_concurrency}",
             f"--queues={QUEUE}",
             "--hostname=titan-worker@%h",
             "--without-gossip",
@@ -73,7 +73,7 @@ def health(settings: WorkerSettings, *, check_worker: bool, check_beat: bool, ti
             client.close()
         if raw is not None:
             age_s = time.time() - int(raw) / 1000
-            if age_s > 3 * HEARTBEAT_EVERY_S:
+            if age_s > 3 * settings.worker_heartbeat_s:
                 problems.append(f"beat's heartbeat task last ran {age_s:.0f}s ago")
         elif not problems:
             problems.append("beat's heartbeat task never ran (is beat running, and a worker?)")

@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 from typing import Any
 
-from titan_common.clock import ms_to_datetime, now_ms, utc_day
+from titan_common.clock import ms_to_datetime, now_ms
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_worker import backups, reports
 from titan_worker.audit_retention import apply_audit_retention
@@ -75,6 +75,7 @@ async def audit_retention(settings: WorkerSettings) -> dict[str, Any]:
 
 
 async def scanner_cycle(settings: WorkerSettings) -> dict[str, Any]:
-    answer = await trigger_scanner(settings, operator_id=settings.scanner_operator)
-    log.info("breadth scanner triggered for slot of %s: HTTP %s", utc_day(now_ms()), answer["status"])
+    answer = await trigger_scanner(settings, operator_id=settings.scanner_trigger_operator)
+    body = answer["body"] if isinstance(answer["body"], dict) else {}
+    log.info("breadth scanner cycle %s: %s", body.get("cycle_id"), body.get("status"))
     return answer

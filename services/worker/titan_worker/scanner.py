@@ -19,10 +19,15 @@ class ScannerRefused(Exception):
     """The scavenger answered, but not with success; the message carries its status and body."""
 
 
+class ScannerCycleFailed(Exception):
+    """The scavenger could not record the cycle (its database): the slot is still free, retry."""
+
+
 async def trigger_scanner(settings: CommonSettings, *, operator_id: str, timeout_s: float = 120.0) -> dict[str, Any]:
     """POST /scanner/run on the scavenger as `operator_id`; returns its JSON answer.
 
-    Raises ServiceUnavailable when the scavenger does not answer, ScannerRefused on a 4xx/5xx."""
+    Raises ServiceUnavailable when the scavenger does not answer, ScannerRefused on a 4xx/5xx,
+    ScannerCycleFailed when the cycle could not be recorded (the two worth retrying)."""
     client = InternalClient(settings, timeout_s=timeout_s)
     try:
         response = await client.request("scavenger", "POST", SCANNER_PATH, operator_id=operator_id)
@@ -34,7 +39,9 @@ async def trigger_scanner(settings: CommonSettings, *, operator_id: str, timeout
         body = response.json()
     except ValueError:
         body = {"raw": response.text[:300]}
+    if isinstance(body, dict) and body.get("status") == "FAILED":
+        raise ScannerCycleFailed(f"cycle {body.get('cycle_id')} failed: {body.get('reason')}")
     return {"status": response.status_code, "body": body}
 
 
-__all__ = ["SCANNER_PATH", "ScannerRefused", "ServiceUnavailable", "trigger_scanner"]
+__all__ = ["SCANNER_PATH", "ScannerCycleFailed", "ScannerRefused", "ServiceUnavailable", "trigger_scanner"]

@@ -31,7 +31,9 @@ class JobSettings(CommonSettings):
     # Celery keeps its broker queues and results in their own Redis database, apart from
     # the services' streams and heartbeats (ARCHITECTURE.md: "Celery uses its own database number").
     celery_redis_db: Annotated[int, Field(ge=0, le=15)] = 1
-    concurrency: Annotated[int, Field(ge=1, le=8)] = 2
+    worker_concurrency: Annotated[int, Field(ge=1, le=8)] = 2
+    # beat schedules a heartbeat task this often; `python -m titan_worker health` reads it
+    worker_heartbeat_s: Annotated[float, Field(ge=1, le=600)] = 60.0
     worker_metrics_port: Port = 3006
 
     # daily report: the previous UTC day, produced at 00:05 UTC
@@ -55,10 +57,11 @@ class JobSettings(CommonSettings):
     audit_retention_hour_utc: Hour = 1
     audit_retention_minute: Minute = 30
 
-    # breadth scanner trigger (the scavenger runs the cycle; the slot makes it idempotent)
-    scanner_enabled: bool = True
-    scanner_interval_min: Annotated[int, Field(ge=1, le=60)] = 15
-    scanner_operator: str = "scheduler"
+    # breadth scanner trigger (the scavenger runs the cycle; the slot makes it idempotent).
+    # Named apart from the scavenger's own TITAN_SCANNER_* settings: one env file serves both.
+    scanner_trigger_enabled: bool = True
+    scanner_trigger_interval_min: Annotated[int, Field(ge=1, le=60)] = 15
+    scanner_trigger_operator: str = "scheduler"
 
     @field_validator("celery_redis_db")
     @classmethod

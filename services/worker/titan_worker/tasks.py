@@ -15,10 +15,10 @@ import redis
 from celery import shared_task
 
 from titan_common.clock import now_ms
-from titan_common.internal import ServiceUnavailable
 from titan_common.settings import load_settings
 from titan_worker import app as names
 from titan_worker import jobs
+from titan_worker.scanner import ScannerCycleFailed, ServiceUnavailable
 from titan_worker.settings import WorkerSettings
 
 log = logging.getLogger("titan.worker.tasks")
@@ -46,7 +46,7 @@ def audit_retention() -> dict[str, Any]:
 
 @shared_task(
     name=names.SCANNER_CYCLE,
-    autoretry_for=(ServiceUnavailable,),
+    autoretry_for=(ServiceUnavailable, ScannerCycleFailed),
     retry_backoff=15,
     retry_kwargs={"max_retries": 3},
 )
@@ -60,7 +60,7 @@ def heartbeat() -> int:
     stamp = now_ms()
     client = redis.Redis.from_url(current_settings().broker_url, socket_connect_timeout=3, socket_timeout=5)
     try:
-        client.set(names.HEARTBEAT_KEY, stamp, ex=int(names.HEARTBEAT_EVERY_S * 5))
+        client.set(names.HEARTBEAT_KEY, stamp, ex=int(current_settings().worker_heartbeat_s * 5))
     finally:
         client.close()
     return stamp
