@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import logging
 import os
@@ -24,6 +25,7 @@ from titan_common.cli.stores import Stores
 from titan_common.cli.supervisor import Child, Supervisor
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
+from titan_common.embedded import port_answers
 from titan_common.logging import KeyEvent, key_event
 from titan_common.services import SERVICES, START_ORDER
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN, CommonSettings, SystemMode
@@ -59,7 +61,9 @@ async def _prepare_accounts(database_url: str, mode: SystemMode) -> tuple[bool, 
         await engine.dispose()
 
 
-def check_live_preconditions(settings: CommonSettings, live_flag: bool, default_users: list[str]) -> None:
+def check_live_preconditions(
+    settings: CommonSettings, live_flag: bool, default_users: list[str], governance_problems: list[str] | None = None
+) -> None:
     problems = []
     if not live_flag:
         problems.append("SYSTEM_MODE=LIVE needs the --live flag")
@@ -69,6 +73,8 @@ def check_live_preconditions(settings: CommonSettings, live_flag: bool, default_
         problems.append("TITAN_INTERNAL_TOKEN is the default; set a secret one")
     if default_users:
         problems.append(f"accounts still use the default password: {', '.join(default_users)}")
+    if governance_problems:
+        problems.append("governance lock mismatch (`titan preflight`): " + "; ".join(governance_problems))
     if problems:
         raise LiveRefused("LIVE refused: " + "; ".join(problems))
 
@@ -144,14 +150,18 @@ async def keep_embedded_redis(stores: Stores, stopping: asyncio.Event, check_s: 
 def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], live: bool) -> int:
     migrate.upgrade(stores.database_url)
     created_admin, default_users = asyncio.run(_prepare_accounts(stores.database_url, settings.system_mode))
+    lock_problems = governance_problems()
     if settings.system_mode is SystemMode.LIVE:
-        check_live_preconditions(settings, live, default_users)
+        check_live_preconditions(settings, live, default_users, lock_problems)
+    elif lock_problems:
+        log.warning("GOVERNANCE lock mismatch (PAPER goes on; LIVE would refuse): %s", "; ".join(lock_problems))
     env = child_env(settings, stores, simulator_credentials(settings.var_dir))
     children = [
         Child(name=name, argv=[sys.executable, "-m", SERVICES[name].package], env=env)
         for name in START_ORDER
         if name in services
     ]
+    children += extra_children(settings, services, env)
     supervisor = Supervisor(children)
 
     async def main() -> None:
@@ -162,7 +172,8 @@ def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], liv
         async def announce() -> None:
             statuses = await wait_healthy(settings, services, timeout_s=90, stop=supervisor.stopping)
             if not supervisor.stopping.is_set():
-                _print_banner(settings, services, statuses, created_admin or bool(default_users))
+                nginx_up = any(c.name == "nginx" for c in children)
+                _print_banner(settings, services, statuses, created_admin or bool(default_users), nginx_up)
 
         # the banner waits beside the supervisor, never in front of a Ctrl-C
         banner = asyncio.create_task(announce())
@@ -176,13 +187,56 @@ def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], liv
     return 0
 
 
-def _print_banner(settings: CommonSettings, services: list[str], statuses: dict[str, str], show_default: bool) -> None:
+def governance_problems() -> list[str]:
+    """Differences between the `# GOVERNANCE PHASE 1 — LOCKED` files and governance.lock."""
+    from titan_common.cli.governance import check_lock, repo_root
+
+    return check_lock(repo_root()).problems
+
+
+def extra_children(settings: CommonSettings, services: list[str], env: dict[str, str]) -> list[Child]:
+    """With the whole stack: the Celery worker and beat; with the console: nginx on
+    TITAN_NGINX_PORT (8080) when nginx is installed and the port is free."""
+    from titan_common.cli import nginx
+
+    extras = []
+    if set(START_ORDER) <= set(services):
+        if importlib.util.find_spec("titan_worker") is not None:
+            for role in ("worker", "beat"):
+                extras.append(Child(name=role, argv=[sys.executable, "-m", "titan_worker", role], env=env))
+        else:
+            log.warning("titan_worker is not installed: no scheduled jobs (make install)")
+    binary = nginx.nginx_binary()
+    if "console" not in services or binary is None:
+        return extras
+    if port_answers("127.0.0.1", settings.nginx_port):
+        log.warning("nginx not started: port %d is already taken (TITAN_NGINX_PORT)", settings.nginx_port)
+        return extras
+    try:
+        layout = nginx.prepare(
+            settings.var_dir,
+            port=settings.nginx_port,
+            console_upstream=f"127.0.0.1:{settings.console_port}",
+            brain_upstream=f"127.0.0.1:{settings.brain_port}",
+        )
+        nginx.check_config(layout)
+    except (nginx.NginxUnavailable, OSError, ValueError) as exc:
+        log.warning("nginx not started: %s", exc)
+        return extras
+    return [*extras, Child(name="nginx", argv=nginx.argv(layout, binary), env=env)]
+
+
+def _print_banner(
+    settings: CommonSettings, services: list[str], statuses: dict[str, str], show_default: bool, nginx_up: bool = False
+) -> None:
     lines = ["", "=" * 72, f"Titan is up ({settings.system_mode.value})", ""]
     for name in services:
         lines.append(f"  {name:<10} {statuses.get(name, '?'):<9} {settings.url_of(name)}")
     lines.append("")
     if "console" in services:
         lines.append(f"  Console:  {settings.url_of('console')}/")
+    if nginx_up:
+        lines.append(f"  nginx:    https://127.0.0.1:{settings.nginx_port}/   (self-signed TLS, HTTP Basic)")
     if show_default:
         lines.append(f"  Login:    {DEFAULT_ADMIN_USERNAME} / {DEFAULT_ADMIN_PASSWORD}   (PAPER default; change it)")
     lines += ["  Stop:     Ctrl-C", "=" * 72, ""]
