@@ -20,10 +20,14 @@ def slot_start(now_ms: int, slot_ms: int) -> int:
     return now_ms // slot_ms * slot_ms
 
 
+def cycle_prefix(exchange: str) -> str:
+    return f"breadth:{exchange}:"
+
+
 def cycle_id_for(exchange: str, slot_ms: int) -> str:
     """The cycle id is the time slot (per venue): `breadth:bybit:2026-11-23T10:15Z`."""
     stamp = datetime.fromtimestamp(slot_ms / 1000, tz=UTC).strftime("%Y-%m-%dT%H:%MZ")
-    return f"breadth:{exchange}:{stamp}"[:64]
+    return f"{cycle_prefix(exchange)}{stamp}"[:64]
 
 
 def clock_offset_ms(local_sent_ms: int, server_ms: int, local_received_ms: int) -> int:

@@ -292,7 +292,9 @@ class BreadthScanner:
             rows = (
                 await session.scalars(
                     select(ExecutionLog)
-                    .where(ExecutionLog.kind == B.KIND)
+                    .where(
+                        ExecutionLog.kind == B.KIND, ExecutionLog.cycle_id.startswith(B.cycle_prefix(self.cfg.exchange))
+                    )
                     .order_by(ExecutionLog.ts_ms.desc())
                     .limit(limit)
                 )
