@@ -19,6 +19,8 @@ BACKUP_CYCLE = "titan.backup.cycle"
 AUDIT_RETENTION = "titan.audit.retention"
 SCANNER_CYCLE = "titan.scanner.cycle"
 HEARTBEAT = "titan.heartbeat"
+TRADING_STATS = "titan.metrics.trading"
+TRADING_STATS_EVERY_S = 60.0
 PING = "titan.ping"
 
 
@@ -42,6 +44,11 @@ def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
             "schedule": settings.worker_heartbeat_s,
             "options": {"expires": settings.worker_heartbeat_s},
         },
+    }
+    schedule["trading-stats"] = {
+        "task": TRADING_STATS,
+        "schedule": TRADING_STATS_EVERY_S,
+        "options": {"expires": TRADING_STATS_EVERY_S},
     }
     if settings.scanner_trigger_enabled:
         interval_s = settings.scanner_trigger_interval_min * 60

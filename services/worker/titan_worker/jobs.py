@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
+
+from sqlalchemy import select
 
 from titan_common.clock import ms_to_datetime, now_ms
 from titan_common.db.engine import make_engine, make_sessionmaker
+from titan_common.db.models import TradeRow
+from titan_common.performance import summarise_trades
 from titan_worker import backups, reports
 from titan_worker.audit_retention import apply_audit_retention
 from titan_worker.scanner import trigger_scanner
@@ -79,3 +84,20 @@ async def scanner_cycle(settings: WorkerSettings) -> dict[str, Any]:
     body = answer["body"] if isinstance(answer["body"], dict) else {}
     log.info("breadth scanner cycle %s: %s", body.get("cycle_id"), body.get("status"))
     return answer
+
+
+async def trading_stats(settings: WorkerSettings, window_days: int = 7) -> dict[str, Any]:
+    """Round trips closed in the window: count, win rate, net P&L (for the worker's gauges)."""
+    since = now_ms() - window_days * 86_400_000
+    engine = make_engine(settings.database_url, pool_size=1, application_name="titan-worker")
+    try:
+        async with make_sessionmaker(engine)() as session:
+            rows = (await session.execute(select(TradeRow.pnl, TradeRow.fees).where(TradeRow.closed_ms >= since))).all()
+    finally:
+        await engine.dispose()
+    summary = summarise_trades([pnl - fees for pnl, fees in rows], [fees for _, fees in rows])
+    return {
+        "trades": summary.trades,
+        "win_rate": None if summary.win_rate is None else str(summary.win_rate),
+        "net_pnl": str(summary.net_pnl if summary.trades else Decimal(0)),
+    }

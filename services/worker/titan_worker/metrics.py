@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from celery.signals import task_failure, task_retry, task_success
-from prometheus_client import REGISTRY, Counter, start_http_server
+from prometheus_client import REGISTRY, Counter, Gauge, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -24,6 +24,12 @@ from titan_worker.core.report import day_start_ms
 log = logging.getLogger("titan.worker.metrics")
 
 TASKS = Counter("titan_worker_tasks_total", "Worker tasks finished, by task and result", ["task", "result"])
+# rolling trading results for the manual's win-rate alert (refreshed by a beat task)
+TRADES_7D = Gauge("titan_worker_trades_7d", "Round trips closed in the last 7 days")
+WIN_RATE_7D = Gauge(
+    "titan_worker_win_rate_7d", "Winning share of the round trips of the last 7 days (0..1; NaN without trades)"
+)
+NET_PNL_7D = Gauge("titan_worker_net_pnl_7d_usd", "Net P&L of the round trips of the last 7 days")
 REPORT_FILE = re.compile(r"^daily-(\d{4}-\d{2}-\d{2})\.json$")
 
 

@@ -66,6 +66,18 @@ def heartbeat() -> int:
     return stamp
 
 
+@shared_task(name=names.TRADING_STATS)
+def trading_stats() -> dict[str, Any]:
+    """Refresh the 7-day trading gauges the win-rate alert reads."""
+    from titan_worker import metrics
+
+    stats = asyncio.run(jobs.trading_stats(current_settings()))
+    metrics.TRADES_7D.set(stats["trades"])
+    metrics.WIN_RATE_7D.set(float("nan") if stats["win_rate"] is None else float(stats["win_rate"]))
+    metrics.NET_PNL_7D.set(float(stats["net_pnl"]))
+    return stats
+
+
 @shared_task(name=names.PING)
 def ping() -> str:
     return "pong"

@@ -202,7 +202,12 @@ async def test_the_scanner_trigger_names_its_failures(workers: Workers) -> None:
 
 
 def test_the_worker_serves_its_metrics(workers: Workers) -> None:
+    stats = workers.send(names.TRADING_STATS)
+    assert isinstance(stats, dict)
+    assert set(stats) == {"trades", "win_rate", "net_pnl"}
     text = httpx.get(workers.metrics_url, timeout=10).text
+    assert f"titan_worker_trades_7d {float(stats['trades'])}" in text
+    assert "titan_worker_win_rate_7d" in text
     assert 'titan_worker_tasks_total{result="success",task="titan.ping"}' in text
     assert "titan_worker_backups 1.0" in text
     assert "titan_worker_backup_last_verify_ok 1.0" in text

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import pytest
 from celery.schedules import crontab
-from titan_worker.app import AUDIT_RETENTION, BACKUP_CYCLE, DAILY_REPORT, HEARTBEAT, SCANNER_CYCLE, beat_schedule
+from titan_worker.app import (
+    AUDIT_RETENTION,
+    BACKUP_CYCLE,
+    DAILY_REPORT,
+    HEARTBEAT,
+    SCANNER_CYCLE,
+    TRADING_STATS,
+    beat_schedule,
+)
 from titan_worker.settings import WorkerSettings, with_redis_db
 
 from titan_common.settings import SettingsError, load_settings
@@ -29,6 +37,8 @@ def test_the_jobs_run_at_their_documented_times() -> None:
     assert sorted(scanner.minute) == [0, 15, 30, 45]
     assert schedule["breadth-scanner"]["options"]["expires"] < 15 * 60
     assert schedule["heartbeat"]["task"] == HEARTBEAT
+    assert schedule["trading-stats"]["task"] == TRADING_STATS
+    assert schedule["trading-stats"]["schedule"] == 60.0
 
 
 def test_the_scanner_trigger_can_be_switched_off_and_re_timed() -> None:
