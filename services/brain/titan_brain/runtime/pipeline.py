@@ -111,26 +111,30 @@ class SignalPipeline:
         for delivery in deliveries:
             unique.setdefault(delivery.message.signal_id, delivery.message)
         mode = await self.read_mode()
+        # one connection per batch: the gates are read in the transaction the decisions commit in
         async with self.sessions() as session:
             armed = await read_master_arm(session)
             existing = await store.existing_decisions(session, list(unique))
-        self.state.master_armed = armed
+            self.state.master_armed = armed
+            if self.gate is not None:
+                await session.rollback()  # hold no transaction while the AI gate is asked
 
-        now = now_ms()
-        records: list[store.Record] = []
-        for signal in unique.values():
-            if signal.signal_id not in existing:
-                records.append(await self._decide(signal, now, mode, armed))
+            now = now_ms()
+            records: list[store.Record] = []
+            for signal in unique.values():
+                if signal.signal_id not in existing:
+                    records.append(await self._decide(signal, now, mode, armed))
 
-        try:
-            async with self.sessions() as session, session.begin():
+            try:
                 won = await store.write_records(session, records)
                 lost = [r.signal.signal_id for r in records if r.signal.signal_id not in won]
                 if lost:  # another consumer decided these first; theirs stand
                     existing.update(await store.existing_decisions(session, lost))
-        except Exception:
-            self._forget_pending(records)
-            raise
+                await session.commit()
+            except BaseException:
+                await session.rollback()
+                self._forget_pending(records)
+                raise
         decided = [r for r in records if r.signal.signal_id in won]
         self._forget_pending([r for r in records if r.signal.signal_id not in won])
 

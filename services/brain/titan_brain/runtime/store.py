@@ -6,9 +6,9 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, literal_column, select
+from sqlalchemy import Table, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -86,6 +86,18 @@ class Record:
     detail: dict[str, Any]
 
 
+# Core statements with executemany parameters: compiled once, whatever the batch size
+_SIGNALS = cast(Table, SignalRow.__table__)
+_signal_insert = insert(_SIGNALS)
+# PENDING -> the decision's status; a row someone already decided is left alone
+_UPSERT_SIGNAL = _signal_insert.on_conflict_do_update(
+    index_elements=["signal_id"], set_={"status": _signal_insert.excluded.status}, where=_SIGNALS.c.status == PENDING
+)
+# signal_id is unique: a decision someone else inserted first stays, and is not returned
+_DECISIONS = cast(Table, DecisionRow.__table__)
+_INSERT_DECISION = insert(_DECISIONS).on_conflict_do_nothing().returning(_DECISIONS.c.signal_id)
+
+
 async def write_records(session: AsyncSession, records: Sequence[Record]) -> set[str]:
     """Upsert the signals, insert the decisions and their intents. Returns the signal ids
     whose decision this call inserted (the others were decided by someone else first)."""
@@ -104,15 +116,7 @@ async def write_records(session: AsyncSession, records: Sequence[Record]) -> set
         }
         for r in records
     ]
-    upsert = insert(SignalRow).values(signal_rows)
-    # PENDING -> the decision's status; a row someone already decided is left alone
-    await session.execute(
-        upsert.on_conflict_do_update(
-            index_elements=["signal_id"],
-            set_={"status": upsert.excluded.status},
-            where=SignalRow.status == PENDING,
-        )
-    )
+    await session.execute(_UPSERT_SIGNAL, signal_rows)
     decision_rows = [
         {
             "decision_id": r.decision.decision_id,
@@ -134,10 +138,7 @@ async def write_records(session: AsyncSession, records: Sequence[Record]) -> set
         }
         for r in records
     ]
-    inserted = await session.execute(
-        insert(DecisionRow).values(decision_rows).on_conflict_do_nothing().returning(DecisionRow.signal_id)
-    )
-    won = set(inserted.scalars())
+    won = set((await session.execute(_INSERT_DECISION, decision_rows)).scalars())
     for record in records:
         if record.intent is not None and record.signal.signal_id in won:
             await insert_intent_if_absent(session, record.intent, record.decision.decision_id)
