@@ -165,6 +165,14 @@ async def setup(runtime: ServiceRuntime) -> None:
             elapsed = asyncio.get_running_loop().time() - started
             await _sleep(rt, max(0.05, settings.state_interval_s - elapsed))
 
+    async def refresh_sources(rt: ServiceRuntime) -> None:
+        while not rt.stop.is_set():
+            try:
+                await console.state.refresh_slow()
+            except Exception:
+                log.exception("source refresh failed")
+            await _sleep(rt, 2.0)
+
     async def housekeeping(rt: ServiceRuntime) -> None:
         while not rt.stop.is_set():
             await _sleep(rt, 60.0)
@@ -184,6 +192,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.add_loop("kill-switch-restore", restore_kill_switch)
     runtime.add_loop("events", forward_events)
     runtime.add_loop("state", publish_state)
+    runtime.add_loop("sources", refresh_sources)
     runtime.add_loop("housekeeping", housekeeping)
     runtime.add_loop("shutdown", close_clients)
 

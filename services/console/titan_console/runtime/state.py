@@ -13,10 +13,10 @@ Sources, nearest to the truth first:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections import deque
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
@@ -50,6 +50,7 @@ class StateCache:
         self.wallet: dict[str, Any] | None = None
         self.wallet_ms: int | None = None
         self.snapshot: dict[str, Any] | None = None
+        self.brain_view: dict[str, Any] | None = None
         self.breaker: dict[str, Any] | None = None
         self.churn_samples: list[ops_panel.ChurnSample] = []
         self.equity_history: deque[tuple[int, str]] = deque(maxlen=20_000)
@@ -110,6 +111,25 @@ class StateCache:
                     "phase": row.phase,
                 }
 
+    async def refresh_brain_view(self) -> None:
+        """Daily PnL, drawdown and phase as the brain holds them now (its snapshots are
+        written only every minute)."""
+        body = await self.upstream.try_json("brain", "/dashboard")
+        if not isinstance(body, dict) or not isinstance(body.get("nav"), dict):
+            self.brain_view = None
+            return
+        nav, phase = body["nav"], body.get("phase") or {}
+        self.brain_view = {
+            "ts_ms": nav.get("updatedAt") or now_ms(),
+            "equity": nav.get("equity"),
+            "day_start_equity": nav.get("dayStartEquity"),
+            "daily_pnl": nav.get("dailyPnl"),
+            "drawdown_pct": nav.get("drawdown"),
+            "phase": phase.get("current") if isinstance(phase, dict) else None,
+        }
+        if isinstance(body.get("circuitBreaker"), dict) and "active" in body["circuitBreaker"]:
+            self.breaker = {**body["circuitBreaker"], "source": "brain"}
+
     async def refresh_breaker(self) -> None:
         body = await self.upstream.try_json("brain", "/breaker")
         if isinstance(body, dict) and "active" in body:
@@ -147,7 +167,7 @@ class StateCache:
     # --- the views ------------------------------------------------------------------------
 
     def equity(self) -> EquityView:
-        return equity_view(self.wallet, self.wallet_ms, self.snapshot, now_ms())
+        return equity_view(self.wallet, self.wallet_ms, self.brain_view or self.snapshot, now_ms())
 
     def state_message(self, system_mode: str) -> dict[str, Any]:
         now = now_ms()
@@ -165,20 +185,13 @@ class StateCache:
         )
 
     async def tick(self) -> None:
-        """One refresh: fast sources every call, slower ones every few."""
+        """The fast sources, every second: heartbeats, flags, positions."""
+        await asyncio.gather(self.refresh_system(), self.refresh_flags(), self.refresh_positions())
+
+    async def refresh_slow(self) -> None:
+        """The slower sources, every few seconds, in their own loop so that a slow brain
+        never delays STATE_UPDATE."""
         self._tick += 1
-        await self.refresh_system()
-        await self.refresh_flags()
-        await self.refresh_positions()
-        if self._tick % 2 == 1:
-            await self.sample_churn()
-        if self._tick % 5 == 1:
-            await self.refresh_equity_sources()
-            await self.refresh_breaker()
-
-
-def decimal_or_none(value: Any) -> Decimal | None:
-    try:
-        return None if value is None else Decimal(str(value))
-    except ArithmeticError:
-        return None
+        await asyncio.gather(self.sample_churn(), self.refresh_brain_view())
+        if self._tick % 3 == 1:
+            await asyncio.gather(self.refresh_equity_sources(), self.refresh_breaker())

@@ -20,6 +20,8 @@ class Upstream:
         self.settings = settings
         self.reads = InternalClient(settings, timeout_s=settings.upstream_timeout_s)
         self.actions = InternalClient(settings, timeout_s=settings.action_timeout_s)
+        # the once-a-second reads behind STATE_UPDATE must not stall it
+        self.fast = InternalClient(settings, timeout_s=min(1.0, settings.upstream_timeout_s))
 
     async def call(
         self,
@@ -30,9 +32,10 @@ class Upstream:
         operator_id: str | None = None,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        fast: bool = False,
     ) -> httpx.Response:
         """The raw answer, or ConsoleError 503 `<SERVICE>_UNAVAILABLE` when nobody answers."""
-        client = self.reads if operator_id is None else self.actions
+        client = self.actions if operator_id is not None else self.fast if fast else self.reads
         try:
             return await client.request(service, method, path, operator_id=operator_id, json=json, params=params)
         except (ServiceUnavailable, httpx.TimeoutException) as exc:
@@ -49,9 +52,10 @@ class Upstream:
         operator_id: str | None = None,
         json: Any = None,
         params: dict[str, Any] | None = None,
+        fast: bool = False,
     ) -> Any:
         """The JSON body of a 2xx answer; an error answer is passed on in the one error shape."""
-        response = await self.call(service, method, path, operator_id=operator_id, json=json, params=params)
+        response = await self.call(service, method, path, operator_id=operator_id, json=json, params=params, fast=fast)
         if response.status_code == 404 and _is_missing_route(response):
             raise ConsoleError(
                 503, f"{service.upper()}_ENDPOINT_UNAVAILABLE", f"{service} does not serve {method} {path} (yet)"
@@ -64,15 +68,15 @@ class Upstream:
             raise ConsoleError(502, "BAD_UPSTREAM_ANSWER", f"{service} answered {path} with no JSON") from exc
 
     async def try_json(self, service: str, path: str, *, params: dict[str, Any] | None = None) -> Any | None:
-        """A best-effort read for dashboards: None instead of an error."""
+        """A best-effort read for dashboards (short timeout): None instead of an error."""
         try:
-            return await self.json(service, "GET", path, params=params)
+            return await self.json(service, "GET", path, params=params, fast=True)
         except (TimeoutError, ConsoleError):
             return None
 
     async def text(self, service: str, path: str) -> str | None:
         try:
-            response = await self.call(service, "GET", path)
+            response = await self.call(service, "GET", path, fast=True)
         except ConsoleError:
             return None
         return response.text if response.status_code == 200 else None
@@ -80,6 +84,7 @@ class Upstream:
     async def close(self) -> None:
         await self.reads.close()
         await self.actions.close()
+        await self.fast.close()
 
 
 def _is_missing_route(response: httpx.Response) -> bool:

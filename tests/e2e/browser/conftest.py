@@ -1,0 +1,42 @@
+"""The live stack for the browser tests, and Debian's chromium driven by Playwright."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.console.conftest import create_accounts
+from tests.integration.console.stack import Stack, running_stack
+from titan_common.auth import Role
+
+CHROMIUM = "/usr/bin/chromium"
+VIEWER = ("viewer-e2e", "viewer-password")
+ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts" / "console-e2e"
+
+
+@pytest.fixture(scope="session")
+def browser_stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("console-e2e-stack")
+    with running_stack(root, database_url) as live:
+        # after the console has started (it bootstraps admin/password in PAPER itself)
+        asyncio.run(create_accounts(database_url, {VIEWER[0]: (VIEWER[1], Role.VIEWER)}))
+        yield live
+
+
+@pytest.fixture(scope="session")
+def artifacts() -> Path:
+    if ARTIFACTS.exists():
+        shutil.rmtree(ARTIFACTS)
+    ARTIFACTS.mkdir(parents=True)
+    return ARTIFACTS
+
+
+@pytest.fixture(scope="session")
+def chromium_path() -> str:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    return CHROMIUM

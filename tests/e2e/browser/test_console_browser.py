@@ -1,0 +1,159 @@
+"""The browser console in real Chromium (Debian's, driven by Playwright) against the live
+stack: log in, watch equity update live, arm, open two positions on the simulator and
+FLATTEN ALL through the dialog until the positions table is empty, then walk through the
+kill switch with its code and end in PAUSE. Screenshots go to var/test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from tests.e2e.browser.conftest import VIEWER
+from tests.integration.console.stack import ADMIN, Stack
+
+pytestmark = pytest.mark.e2e
+
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser(chromium_path: str) -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=chromium_path, args=["--no-sandbox"])
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser: Browser, artifacts: Path, request: pytest.FixtureRequest) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1280, "height": 1000})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield opened
+    opened.screenshot(path=str(artifacts / f"{request.node.name}-final.png"), full_page=True)
+    context.close()
+    assert errors == [], f"JavaScript errors in the page: {errors}"
+
+
+def log_in(page: Page, stack: Stack, user: str, password: str) -> None:
+    page.goto(stack.console + "/")
+    expect(page).to_have_url(re.compile(r"/login$"))  # no session yet: the login page
+    page.get_by_test_id("username").fill(user)
+    page.get_by_test_id("password").fill(password)
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("user")).to_have_text(re.compile(user), timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("connection")).to_have_text("🟢 Connected", timeout=TIMEOUT_MS)
+
+
+def positions_on_venue(stack: Stack) -> int:
+    response = httpx.get(f"{stack.console}/positions", timeout=30)
+    return int(response.json()["count"])
+
+
+def test_operator_walkthrough(page: Page, browser_stack: Stack, artifacts: Path) -> None:
+    stack = browser_stack
+    # a position, so the account's equity moves with the market
+    stack.sim_control("POST", "/positions", {"symbol": "BTCUSDT", "side": "Buy", "size": "0.2"})
+
+    # --- log in -------------------------------------------------------------------------
+    page.goto(stack.console + "/login")
+    page.get_by_test_id("username").fill("admin")
+    page.get_by_test_id("password").fill("not-the-password")
+    page.get_by_test_id("login-submit").click()
+    expect(page.get_by_test_id("login-error")).to_contain_text("wrong username or password")
+    log_in(page, stack, *ADMIN)
+    page.screenshot(path=str(artifacts / "01-logged-in.png"), full_page=True)
+
+    # --- equity updates live (no reload) ------------------------------------------------
+    equity = page.get_by_test_id("equity")
+    expect(equity).to_have_text(re.compile(r"^\$[\d,]+\.\d\d$"), timeout=TIMEOUT_MS)
+    first = equity.inner_text()
+    stack.sim_control("POST", "/market/BTCUSDT/burst", {"pct": 2.0, "trades": 40, "window_ms": 4000})
+    expect(equity).not_to_have_text(first, timeout=TIMEOUT_MS)
+    second = equity.inner_text()
+    expect(equity).not_to_have_text(second, timeout=TIMEOUT_MS)
+    page.screenshot(path=str(artifacts / "02-equity-live.png"), full_page=True)
+
+    # --- arm ----------------------------------------------------------------------------
+    expect(page.get_by_test_id("arm-state")).to_have_text("🔴 DISARMED", timeout=TIMEOUT_MS)
+    page.get_by_test_id("arm-button").click()
+    expect(page.get_by_test_id("arm-state")).to_have_text("🟢 ARMED", timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("action-result")).to_contain_text("Master arm ARMED")
+    page.screenshot(path=str(artifacts / "03-armed.png"), full_page=True)
+
+    # --- two more positions on the simulator, then FLATTEN ALL through the dialog --------
+    stack.sim_control("POST", "/positions", {"symbol": "ETHUSDT", "side": "Sell", "size": "0.5"})
+    stack.sim_control("POST", "/positions", {"symbol": "SOLUSDT", "side": "Buy", "size": "5"})
+    page.get_by_test_id("tab-positions").click()
+    count = page.get_by_test_id("positions-count")
+    expect(count).to_have_text("3", timeout=TIMEOUT_MS)
+    table = page.get_by_test_id("positions-table")
+    expect(table.locator("tbody tr")).to_have_count(3)
+    expect(page.get_by_test_id("stop-ETHUSDT")).not_to_have_text("NONE", timeout=TIMEOUT_MS)  # adopted and protected
+    page.screenshot(path=str(artifacts / "04-positions.png"), full_page=True)
+
+    page.get_by_test_id("tab-overview").click()
+    page.get_by_test_id("flatten-button").click()
+    dialog = page.get_by_test_id("confirm-dialog")
+    expect(dialog).to_be_visible()
+    expect(dialog).to_contain_text("Are you sure? This will close ALL positions.")
+    page.screenshot(path=str(artifacts / "05-flatten-dialog.png"), full_page=True)
+    page.get_by_test_id("confirm-ok").click()
+    expect(page.get_by_test_id("action-result")).to_contain_text("3 position(s) closed", timeout=TIMEOUT_MS)
+    page.get_by_test_id("tab-positions").click()
+    expect(count).to_have_text("0", timeout=TIMEOUT_MS)
+    expect(table).to_contain_text("no open positions")
+    assert positions_on_venue(stack) == 0
+    # flatten disarms first, so nothing new opens while closing
+    expect(page.get_by_test_id("arm-state")).to_have_text("🔴 DISARMED", timeout=TIMEOUT_MS)
+    page.screenshot(path=str(artifacts / "06-flattened.png"), full_page=True)
+
+    # --- the kill switch, with its code -------------------------------------------------
+    page.get_by_test_id("tab-overview").click()
+    page.get_by_test_id("kill-button").click()
+    kill = page.get_by_test_id("kill-dialog")
+    expect(kill).to_be_visible()
+    code = page.get_by_test_id("kill-code")
+    expect(code).to_have_text(re.compile(r"^[A-Z2-9]{4}-[A-Z2-9]{4}$"))
+    page.get_by_test_id("kill-input").fill(code.inner_text())
+    page.screenshot(path=str(artifacts / "07-kill-switch-code.png"), full_page=True)
+    page.get_by_test_id("kill-confirm").click()
+    expect(page.get_by_test_id("action-result")).to_contain_text("Kill switch engaged: mode PAUSE", timeout=TIMEOUT_MS)
+    badge = page.get_by_test_id("mode-badge")
+    expect(badge).to_have_text(re.compile(r"^PAUSE · .*KILL_SWITCH"), timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("recover-button")).to_be_visible()  # an admin sees the manual recovery
+    page.screenshot(path=str(artifacts / "08-kill-switch-pause.png"), full_page=True)
+
+    # clean up for later tests of this session: recovery is manual, by an admin
+    cleared = httpx.post(
+        f"{stack.console}/api/console/kill-switch/recover", json={"reason": "browser drill"}, auth=ADMIN, timeout=30
+    )
+    assert cleared.status_code == 200
+
+
+def test_a_viewer_sees_but_cannot_act(page: Page, browser_stack: Stack) -> None:
+    log_in(page, browser_stack, *VIEWER)
+    for control in ("arm-button", "flatten-button", "cancel-button", "kill-button"):
+        expect(page.get_by_test_id(control)).to_be_disabled()
+    expect(page.get_by_test_id("equity")).to_have_text(re.compile(r"^\$"), timeout=TIMEOUT_MS)
+    page.get_by_test_id("tab-settings").click()
+    expect(page.get_by_test_id("risk-form").locator("button")).to_be_disabled()
+    expect(page.get_by_test_id("versions-table")).to_be_visible()
+
+
+def test_the_connection_indicator_reconnects(page: Page, browser_stack: Stack) -> None:
+    log_in(page, browser_stack, *ADMIN)
+    connection = page.get_by_test_id("connection")
+    browser_stack.restart("console")
+    expect(connection).not_to_have_text("🟢 Connected", timeout=TIMEOUT_MS)  # 🟡 while it retries
+    started = time.monotonic()
+    expect(connection).to_have_text("🟢 Connected", timeout=60_000)
+    assert time.monotonic() - started < 60
