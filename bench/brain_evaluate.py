@@ -323,7 +323,8 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{os.cpu_count()} CPU, {cpu}, Python {platform.python_version()}, {platform.system()}"
+    load = os.getloadavg()[0]
+    return f"{os.cpu_count()} CPU, {cpu}, Python {platform.python_version()}, {platform.system()}, load {load:.1f}"
 
 
 def record(result: dict[str, Any]) -> None:
