@@ -249,7 +249,9 @@ async def setup(runtime: ServiceRuntime) -> None:
             scavenger.universe_ready.set()
             waiter = asyncio.create_task(scavenger.universe_changed.wait())
             stopper = asyncio.create_task(rt.stop.wait())
-            await asyncio.wait({waiter, stopper}, timeout=settings.universe_refresh_s, return_when="FIRST_COMPLETED")
+            await asyncio.wait(
+                {waiter, stopper}, timeout=settings.universe_refresh_s, return_when=asyncio.FIRST_COMPLETED
+            )
             waiter.cancel()
             stopper.cancel()
 
