@@ -13,6 +13,7 @@ from tests.integration.execution.conftest import Sim
 from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger, wait_until
 from titan_common.bus import CONTROL, Publisher
 from titan_common.clock import now_ms
+from titan_common.config import TradingConfig, save_config
 from titan_common.flags import read_flag
 from titan_common.messages import Control, ControlCommand
 
@@ -67,3 +68,28 @@ async def test_pause_kill_switch_and_resume(
         await asyncio.sleep(1.0)
         assert len(await scavenger.signals()) == 1
         assert "CONTROL KILL_SWITCH by ops-test" in scavenger.log()
+
+
+async def test_config_changed_reloads_the_whitelist(
+    fresh_sim: Sim, database_url: str, redis_url: str, tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    # only the whitelist is watched here: the default one, of which the simulator trades three
+    async with running_scavenger(fresh_sim, database_url, redis_url, tmp_path, TITAN_TOP_N_SYMBOLS="0") as scavenger:
+        publisher = Publisher(scavenger.redis)
+
+        def watched() -> int:
+            return int(scavenger.health()["checks"]["market_data"]["symbols"])
+
+        await wait_until(lambda: watched() == 3, 30, "the default whitelist's three symbols")
+        try:
+            async with sessions() as session, session.begin():
+                await save_config(session, TradingConfig(asset_whitelist=("SOLUSDT",)), operator_id="ops-test")
+            await publisher.publish(CONTROL, control(ControlCommand.CONFIG_CHANGED, target="all"))
+            await wait_until(lambda: watched() == 1, 15, "the new whitelist")
+            await wait_until(lambda: mode_of(scavenger) == ("NORMAL", []), 20, "NORMAL on the new stream")
+            await wait_until(
+                lambda: {t["symbol"] for t in scavenger.traps()["traps"]} <= {"SOLUSDT"}, 10, "a map of SOLUSDT only"
+            )
+        finally:
+            async with sessions() as session, session.begin():  # the defaults are active again for later tests
+                await save_config(session, TradingConfig(), operator_id="ops-test")
