@@ -27,6 +27,7 @@ from titan_common.clock import now_ms
 from titan_common.db.models import ConsoleSession, User
 from titan_common.service import ServiceRuntime
 from titan_console.core.throttle import LoginThrottle
+from titan_console.runtime import metrics
 from titan_console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,7 @@ class Authenticator:
             self.throttle_user.failure(f"{username}|{address}", now)
             self.throttle_address.failure(address, now)
             self.failed_total += 1
+            metrics.LOGIN_FAILURES.inc()
             log.warning("failed login for %r from %s", username[:64], address)
             raise AuthFailed(401, "UNAUTHORIZED", "wrong username or password")
         self.throttle_user.success(f"{username}|{address}")

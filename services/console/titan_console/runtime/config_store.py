@@ -24,6 +24,7 @@ from titan_common.messages import ControlCommand
 from titan_console.core import config_edit
 from titan_console.core.access import role_for_live
 from titan_console.errors import ConsoleError
+from titan_console.runtime import metrics
 from titan_console.runtime.actions import emit_audited
 from titan_console.runtime.auth import Principal
 from titan_console.runtime.context import Console
@@ -134,6 +135,7 @@ async def change(
                 success=True,
             )
         )
+    metrics.OPERATOR_ACTIONS.labels(action, "ok").inc()
     emit_audited(
         console,
         EventType.CONFIG_CHANGE,

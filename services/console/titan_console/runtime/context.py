@@ -15,6 +15,7 @@ from titan_common.messages import Control, ControlCommand
 from titan_common.service import ServiceRuntime
 from titan_common.settings import SystemMode
 from titan_console.core.kill_switch import ChallengeBook
+from titan_console.runtime import metrics
 from titan_console.runtime.auth import Authenticator
 from titan_console.runtime.hub import Hub
 from titan_console.runtime.state import StateCache
@@ -46,6 +47,7 @@ class Console:
     ) -> bool:
         """One operator_actions row in its own transaction. False (and CRITICAL in the log)
         when it cannot be written; emergency actions go on regardless."""
+        metrics.OPERATOR_ACTIONS.labels(action, "ok" if success else "failed").inc()
         if self.runtime.sessions is None:
             log.critical("could not record %s by %s: no database", action, operator_id)
             return False

@@ -20,6 +20,7 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from titan_common.clock import now_ms
+from titan_console.runtime import metrics
 
 log = logging.getLogger(__name__)
 
@@ -61,9 +62,11 @@ class Hub:
     def add(self, client: Client) -> None:
         self.clients.add(client)
         self.connections_total += 1
+        metrics.WS_CLIENTS.set(len(self.clients))
 
     def remove(self, client: Client) -> None:
         self.clients.discard(client)
+        metrics.WS_CLIENTS.set(len(self.clients))
 
     def send(self, client: Client, message: dict[str, Any]) -> None:
         self._enqueue(client, encode(message))
@@ -96,6 +99,7 @@ class Hub:
                 return
             await client.websocket.send_text(text)
             self.messages_sent += 1
+            metrics.WS_MESSAGES.inc()
             self._sent_times.append(time.monotonic())
 
     def stats(self) -> dict[str, Any]:

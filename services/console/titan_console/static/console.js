@@ -287,7 +287,11 @@ async function loadPhase1() {
   try {
     const traps = await api("GET", "/api/console/traps");
     const list = traps.traps || [];
-    $("traps").innerHTML = list.map((t) => `<div>${esc(t.symbol)} ${esc(t.trap_type || t.type || "")} ${esc(t.trigger_price || t.price || "")}</div>`).join("") || '<span class="muted">no traps</span>';
+    const head = `<div class="muted">${traps.count ?? list.length} trap(s) · built ${fmtTime(traps.built_ms)} · ${traps.emitting ? "emitting" : "not emitting"}</div>`;
+    const rows = list.map((t) => `<tr class="${t.in_zone ? "critical" : ""}"><td>${esc(t.symbol)}</td><td>${esc(t.trap_type)}</td><td>${esc(t.side)}</td>
+      <td>${esc(t.trigger_price)}</td><td>${esc(t.price ?? "")}</td><td>${t.distance_pct === null || t.distance_pct === undefined ? "" : Number(t.distance_pct).toFixed(3) + "%"}</td>
+      <td>${esc(t.stop_loss)}</td><td>${esc(t.confidence)}</td></tr>`).join("");
+    $("traps").innerHTML = head + (rows ? `<table><thead><tr><th>symbol</th><th>type</th><th>side</th><th>trigger</th><th>price</th><th>distance</th><th>stop</th><th>confidence</th></tr></thead><tbody>${rows}</tbody></table>` : '<span class="muted">no traps</span>');
   } catch (exc) { $("traps").innerHTML = `<span class="muted">${esc(exc.message)}</span>`; }
 }
 
