@@ -111,7 +111,7 @@ async def decide(harness: Harness) -> Decision:
 @pytest.mark.parametrize(
     ("script", "failure"),
     [
-        ({"content": answer(), "delay_s": 2.0}, ReasonCode.AIGATE_TIMEOUT),
+        ({"content": answer(), "delay_s": 5.0}, ReasonCode.AIGATE_TIMEOUT),
         ({"content": "ALLOW, I think"}, ReasonCode.AIGATE_PARSE_FAIL),
         ({"content": '{"verdict": "ALLOW", "reasons": []}'}, ReasonCode.AIGATE_SCHEMA_INVALID),
         ({"content": answer("BLOCK", ["TOO_SPICY"])}, ReasonCode.AIGATE_REASON_UNKNOWN),
@@ -144,7 +144,7 @@ async def test_a_failing_gate_skips_the_entry_with_its_reason_code(
     assert payload["verdict"] == "ERROR"
     assert len(payload["input_hash"]) == 64
     if failure is ReasonCode.AIGATE_TIMEOUT:
-        assert 450 <= payload["latency_ms"] < 1900  # the hard timeout, not the server's 2 s
+        assert 450 <= payload["latency_ms"] < 4000  # cut at the 0.5 s timeout, long before the server's 5 s
     assert API_KEY not in json.dumps(harness.audit.events, default=str)
 
 
