@@ -161,3 +161,25 @@ async def test_a_failed_commit_leaves_no_trace_and_no_pending_entry(
         await broken.process([delivery(bad)])
     assert state.pending == {}
     assert await published(redis, intents_spec) == []
+
+
+async def test_one_signal_the_database_refuses_does_not_hold_back_its_batch(
+    database_url: str, redis_url: str, redis: Redis, sessions: async_sessionmaker[AsyncSession],
+    intents_spec: StreamSpec[OrderIntent], armed_in_process: None,
+) -> None:  # fmt: skip
+    settings = brain_settings(database_url, redis_url)
+    pipeline = SignalPipeline(
+        sessions=sessions, producer=StreamProducer(redis, intents_spec), state=fresh_state(settings), read_mode=normal
+    )
+    good = [signal_for("ETHUSDT"), signal_for("XRPUSDT", ttl_ms=1, ts_ms=1_000)]
+    poison = signal_for("SOLUSDT").model_copy(update={"signal_id": "p" * 65})  # longer than the column
+    batch = [delivery(good[0], 1), delivery(poison, 2), delivery(good[1], 3)]
+    acked = await pipeline.process_or_each(batch)
+    assert acked == ["1-0", "3-0"]  # the poison stays pending, to be dead-lettered after its retries
+    async with sessions() as session:
+        verdicts = dict(
+            (await session.execute(select(DecisionRow.signal_id, DecisionRow.verdict).where(
+                DecisionRow.signal_id.in_([s.signal_id for s in good])))).all()
+        )  # fmt: skip
+    assert verdicts == {good[0].signal_id: "APPROVE", good[1].signal_id: "VETO"}
+    assert len(await published(redis, intents_spec)) == 1

@@ -180,12 +180,13 @@ class Brain:
                 continue
             assert self.pipeline is not None
             try:
-                result = await self.pipeline.process(deliveries)
+                acked = await self.pipeline.process_or_each(deliveries)
             except Exception:
-                log.exception("a batch of %d signals failed; left pending for redelivery", len(deliveries))
+                log.exception("signal %s failed; left pending for redelivery", deliveries[0].message.signal_id)
+                acked = []
+            await consumer.ack(*acked)
+            if len(acked) < len(deliveries):
                 await _sleep(rt, 0.5)
-                continue
-            await consumer.ack(*result.ack_ids)
 
     def on_decided(self, records: list[store.Record]) -> None:
         for record in records:

@@ -160,6 +160,24 @@ class SignalPipeline:
             metrics.SIGNAL_LATENCY_MS.observe(elapsed_ms)
         return BatchResult([d.message_id for d in deliveries], decided, to_publish + republish, redelivered)
 
+    async def process_or_each(self, deliveries: Sequence[Delivery[Signal]]) -> list[str]:
+        """The batch in one transaction; if that fails, each signal in its own, so one
+        signal the database refuses does not hold back the others. Returns the message ids
+        to ack; a signal that still fails stays pending (redelivered, then dead-lettered)."""
+        try:
+            return (await self.process(deliveries)).ack_ids
+        except Exception:
+            if len(deliveries) == 1:
+                raise
+            log.exception("a batch of %d signals failed; deciding them one by one", len(deliveries))
+        acked: list[str] = []
+        for delivery in deliveries:
+            try:
+                acked += (await self.process([delivery])).ack_ids
+            except Exception:
+                log.exception("signal %s failed; left pending", delivery.message.signal_id)
+        return acked
+
     async def _decide(self, signal: Signal, now: int, mode: Mode, armed: bool) -> store.Record:
         config = self.state.config
         portfolio = self.state.portfolio(now, mode=mode, armed=armed)
