@@ -121,11 +121,10 @@ class SignalPipeline:
 
             now = now_ms()
             records: list[store.Record] = []
-            for signal in unique.values():
-                if signal.signal_id not in existing:
-                    records.append(await self._decide(signal, now, mode, armed))
-
             try:
+                for signal in unique.values():
+                    if signal.signal_id not in existing:
+                        records.append(await self._decide(signal, now, mode, armed))
                 won = await store.write_records(session, records)
                 lost = [r.signal.signal_id for r in records if r.signal.signal_id not in won]
                 if lost:  # another consumer decided these first; theirs stand
