@@ -204,7 +204,6 @@ class Brain:
                          decision.side, decision.qty, decision.leverage, decision.risk_usd, reasons)  # fmt: skip
             else:
                 log.info("VETO %s %s %s %s", decision.signal_id, decision.symbol, decision.side, reasons)
-        self._dashboard_cache = None
 
     def on_gate_failure(self, failure: ReasonCode, action: FailureAction, decision: Decision) -> None:
         if action is FailureAction.BLOCK_AND_PAUSE:
