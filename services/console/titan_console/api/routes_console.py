@@ -9,7 +9,9 @@ from fastapi.responses import JSONResponse
 
 from titan_console.api import bodies
 from titan_console.api.deps import access, authorize, body_label, current_user, get_console
+from titan_console.core import config_edit
 from titan_console.core.access import Access
+from titan_console.errors import ConsoleError
 from titan_console.runtime import actions, reads
 from titan_console.runtime.auth import Principal
 from titan_console.runtime.context import Console
@@ -75,7 +77,10 @@ async def close_position(
     symbol: str, request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any]:
     label = body_label(await bodies.raw_json(request))
-    path = f"/positions/{symbol.upper()}/close"
+    name = config_edit.normalise_symbol(symbol) if config_edit.SYMBOL_RE.match(symbol.upper()) else None
+    if name is None:
+        raise ConsoleError(422, "INVALID_REQUEST", "symbol must be a USDT perpetual such as BTCUSDT")
+    path = f"/positions/{name}/close"
     return await actions.emergency(console, who, "CLOSE_POSITION", path, label)
 
 

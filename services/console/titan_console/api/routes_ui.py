@@ -6,6 +6,7 @@ from pathlib import Path
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from sqlalchemy.exc import SQLAlchemyError
 
 from titan_console.api.deps import access, authorize, get_console
 from titan_console.core.access import Access
@@ -27,7 +28,11 @@ def _page(name: str) -> HTMLResponse:
 async def index(request: Request, console: Console = Depends(get_console)) -> Response:
     """The console itself; without a live session, the login page."""
     token = request.cookies.get(console.settings.session_cookie)
-    if not token or await console.auth.from_session(token) is None:
+    try:
+        signed_in = bool(token) and await console.auth.from_session(token or "") is not None
+    except (OSError, SQLAlchemyError):
+        signed_in = False  # the login page then says what is wrong
+    if not signed_in:
         return RedirectResponse("/login", status_code=303)
     return _page("index.html")
 
