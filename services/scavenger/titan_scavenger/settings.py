@@ -35,7 +35,7 @@ class ScavengerSettings(ServiceSettings):
     max_traps: Annotated[int, Field(ge=1, le=500)] = 20
     trap_max_distance_pct: Annotated[float, Field(gt=0, le=50)] = 3.0
     reward_risk: Annotated[float, Field(gt=0, le=20)] = 3.0
-    bars_history: Annotated[int, Field(ge=130, le=1000)] = 200
+    bars_history: Annotated[int, Field(ge=200, le=1000)] = 200  # 120 for the bands' lookback, 2 days for DAILY_LEVEL
     funding_refresh_s: Positive = 1800.0
 
     # TRAP_SPRUNG

@@ -13,7 +13,7 @@ import pytest
 
 from tests.integration.execution.conftest import Sim
 from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger, wait_until
-from tests.processes import metric_value
+from tests.processes import free_ports, metric_value, start_service, terminate, wait_for_health
 
 pytestmark = pytest.mark.integration
 
@@ -63,3 +63,40 @@ async def test_frozen_feed_pauses_and_resumes_by_itself(
         await wait_until(lambda: mode_of(scavenger) == ("NORMAL", []), 20, "NORMAL again")
         assert scavenger.health()["checks"]["market_data"]["stream"] == "LIVE"
         assert "WS_DOWN cleared" in scavenger.log()
+
+
+async def test_venue_gone_then_back_reconnects_with_backoff(
+    database_url: str, redis_url: str, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The venue dies (pybit gives up reconnecting on its own); the intake keeps reopening the
+    stream with backoff and is LIVE again once the venue is back on the same address."""
+    port = free_ports(["simulator"])["simulator"]
+    sim_env = {
+        "TITAN_SIMULATOR_PORT": str(port),
+        "TITAN_VAR_DIR": str(tmp_path_factory.mktemp("gone-sim")),
+        "TITAN_SIM_API_KEY": "K-gone",
+        "TITAN_SIM_API_SECRET": "S-gone",
+        "TITAN_SIM_SYMBOLS": "BTCUSDT,ETHUSDT",
+        "TITAN_SIM_BACKFILL_MINUTES": "3000",
+    }
+    sim = Sim(f"http://127.0.0.1:{port}", "K-gone", "S-gone")
+    venue = start_service("simulator", sim_env, tmp_path / "sim-1.out")
+    try:
+        wait_for_health(sim.url, timeout=90)
+        async with running_scavenger(
+            sim, database_url, redis_url, tmp_path, TITAN_STREAM_RESTART_AFTER_S="3", TITAN_RECONNECT_BACKOFF_MAX_S="2"
+        ) as scavenger:
+            await wait_until(lambda: mode_of(scavenger) == ("NORMAL", []), 30, "NORMAL")
+            venue.kill()
+            venue.wait()
+            await wait_until(lambda: mode_of(scavenger)[0] == "PAUSE", 15, "PAUSE once the venue is gone")
+            assert "WS_DOWN" in mode_of(scavenger)[1]
+            await asyncio.sleep(6)  # several reopen attempts fail meanwhile
+            venue = start_service("simulator", sim_env, tmp_path / "sim-2.out")
+            wait_for_health(sim.url, timeout=90)
+            await wait_until(lambda: mode_of(scavenger) == ("NORMAL", []), 60, "NORMAL with the venue back")
+            assert scavenger.health()["checks"]["market_data"]["stream"] == "LIVE"
+            assert "public stream ended" in scavenger.log()
+            assert metric_value(scavenger.metrics(), "titan_scavenger_stream_reconnects_total") >= 1
+    finally:
+        terminate(venue)

@@ -118,7 +118,7 @@ class Intake:
         self.symbols: tuple[str, ...] = ()
         self.connects = 0
         self._changed = asyncio.Event()
-        self._last_message = time.monotonic()
+        self._last_message: float | None = None  # None until the current stream delivers
 
     def set_symbols(self, symbols: tuple[str, ...]) -> None:
         if symbols != self.symbols:
@@ -134,7 +134,7 @@ class Intake:
                 continue
             self._changed.clear()
             opened = time.monotonic()
-            self._last_message = opened
+            self._last_message = None
             self.connects += 1
             log.info("public stream: %d symbols %s", len(self.symbols), ",".join(self.symbols[:20]))
             consumer = asyncio.create_task(self._consume(self.symbols), name="scavenger:public-stream")
@@ -173,7 +173,9 @@ class Intake:
         while not self.stop.is_set():
             if self._changed.is_set():
                 return "SYMBOLS_CHANGED"
-            if time.monotonic() - self._last_message > self.restart_after_s:
+            # only a stream that has delivered can fall silent: while pybit is still connecting,
+            # cancelling would orphan the socket its thread is about to hand over
+            if self._last_message is not None and time.monotonic() - self._last_message > self.restart_after_s:
                 return f"SILENT_{self.restart_after_s:g}s"
             await _wait(self._changed, self.stop, 0.5)
         return "STOP"
