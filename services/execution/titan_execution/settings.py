@@ -37,3 +37,4 @@ class ExecutionSettings(ServiceSettings):
     churn_limit_10s: Annotated[int, Field(ge=1)] = 10
     churn_limit_60s: Annotated[int, Field(ge=1)] = 30
     wallet_poll_s: Annotated[float, Field(gt=0)] = 10.0
+    mark_poll_s: Annotated[float, Field(gt=0)] = 2.0  # open positions' mark price and live PnL

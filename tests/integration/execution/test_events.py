@@ -28,7 +28,13 @@ async def test_fills_positions_wallet_and_closed_trades_are_announced(
     clean_sim: Sim, sessions: async_sessionmaker[AsyncSession], database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     async with running_execution(
-        clean_sim, database_url, redis_url, tmp_path, redis_db_index=12, TITAN_WALLET_POLL_S="0.5"
+        clean_sim,
+        database_url,
+        redis_url,
+        tmp_path,
+        redis_db_index=12,
+        TITAN_WALLET_POLL_S="0.5",
+        TITAN_MARK_POLL_S="0.5",
     ) as execution:
         heard: list[Event] = []
         stop = asyncio.Event()
@@ -64,6 +70,18 @@ async def test_fills_positions_wallet_and_closed_trades_are_announced(
             position = parse_payload(of_type(EventType.POSITION_UPDATE)[-1])
             assert isinstance(position, PositionUpdate)
             assert (position.side, position.size) == (Side.BUY, D("0.10"))
+            # marked to market: the live PnL reaches the events and GET /positions
+            deadline = time.monotonic() + 10
+            marked = None
+            while marked is None and time.monotonic() < deadline:
+                updates = [parse_payload(e) for e in of_type(EventType.POSITION_UPDATE)]
+                marked = next((u for u in updates if isinstance(u, PositionUpdate) and u.mark_price), None)
+                await asyncio.sleep(0.1)
+            assert marked is not None
+            assert marked.unrealised_pnl == (marked.mark_price - marked.avg_entry) * marked.size
+            listed = httpx.get(execution.url + "/positions", timeout=5).json()["positions"]
+            assert listed[0]["markPrice"] is not None
+            assert listed[0]["unrealizedPnl"] is not None
             await wait_for(EventType.WALLET_UPDATE)
             wallet = parse_payload(of_type(EventType.WALLET_UPDATE)[-1])
             assert isinstance(wallet, WalletUpdate)

@@ -168,6 +168,9 @@ async def setup(runtime: ServiceRuntime) -> None:
         async for event in adapter.private_events():
             if event.wallet is not None:
                 announce_wallet(event.wallet)
+            marks = {p.symbol: p.mark_price for p in event.positions if p.mark_price is not None}
+            if marks:
+                await engine().mark_to_market(marks)
             for order in event.orders:
                 await engine().apply_order_update(order)
             touched = set()
@@ -300,6 +303,20 @@ async def setup(runtime: ServiceRuntime) -> None:
                 log.warning("wallet poll failed: %s", exc)
             await _sleep(rt, settings.wallet_poll_s)
 
+    async def poll_marks(rt: ServiceRuntime) -> None:
+        """Live PnL: the exchange's mark for every open position every mark_poll_s (the
+        private stream only reports a position when it changes)."""
+        await ready.wait()
+        while not rt.stop.is_set():
+            if engine().book.open_positions():
+                try:
+                    positions = await adapter.positions()
+                    await engine().mark_to_market({p.symbol: p.mark_price for p in positions if p.mark_price})
+                except ExchangeError as exc:
+                    log.warning("mark poll failed: %s", exc)
+            await _sleep(rt, settings.mark_poll_s)
+
+    runtime.add_loop("marks", poll_marks)
     runtime.add_loop("wallet", poll_wallet)
     runtime.add_loop("fill-poll", poll_fills)
     runtime.add_loop("clock", watch_clock)

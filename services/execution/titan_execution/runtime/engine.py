@@ -415,9 +415,26 @@ class ExecutionEngine:
             avg_entry=position.avg_entry,
             mark_price=mark_price,
             stop_loss=position.stop_loss,
+            unrealised_pnl=None if mark_price is None or position.is_flat else position.unrealised_pnl(mark_price),
             realised_pnl=position.realised_pnl,
             fees=position.fees,
         )
+
+    async def mark_to_market(self, marks: dict[str, Decimal]) -> int:
+        """Record the exchange's mark for each open shadow position and announce its live
+        PnL. Returns how many positions were marked."""
+        marked = 0
+        for position in self.book.open_positions():
+            mark = marks.get(position.symbol)
+            if mark is None:
+                continue
+            async with transaction(self.sessions) as session:
+                await store.mark_position(
+                    session, self.config.exchange, position.symbol, mark, position.unrealised_pnl(mark)
+                )
+            self.on_event(EventType.POSITION_UPDATE, self.position_update(position, mark))
+            marked += 1
+        return marked
 
     def take_foreign_fills(self) -> set[str]:
         """Symbols with fills Titan did not send, since last asked; the caller alerts on them."""

@@ -171,6 +171,17 @@ async def save_position(
     await session.execute(statement.on_conflict_do_update(index_elements=["exchange", "symbol"], set_=changing))
 
 
+async def mark_position(
+    session: AsyncSession, exchange: str, symbol: str, mark_price: Decimal, unrealised_pnl: Decimal
+) -> None:
+    """The latest mark and unrealised PnL of an open position (its size is the fills' business)."""
+    await session.execute(
+        update(PositionRow)
+        .where(PositionRow.exchange == exchange, PositionRow.symbol == symbol, PositionRow.size > 0)
+        .values(mark_price=mark_price, unrealised_pnl=unrealised_pnl, updated_ms=now_ms())
+    )
+
+
 async def set_stop(session: AsyncSession, exchange: str, symbol: str, stop_loss: Decimal | None) -> None:
     await session.execute(
         update(PositionRow)
