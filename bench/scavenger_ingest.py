@@ -295,7 +295,7 @@ def record(result: dict[str, Any]) -> None:
         text = text.rstrip("\n") + (
             f"\n\n{header}\n\n100 symbols, 20 traps, one core; latency: trade receipt -> signal XADD acknowledged.\n"
             "The intake is measured from the message pybit hands over: pybit's own frame parsing (about\n"
-            "32,000 trades/s per socket on this machine, see the simulator row) bounds one real socket first.\n"
+            "32,000 trades/s per socket in the simulator benchmark above) bounds one real socket first.\n"
             "The p99 moves with what else runs on the two shared cores: the 1-minute load is in the machine column.\n\n"
             "| date (UTC) | machine | trades/s (trades/msg) | p50 / p95 / p99 / max ms (n) | audit | goals met |\n"
             "|---|---|---|---|---|---|\n"
