@@ -49,7 +49,9 @@ class ScavengerSettings(ServiceSettings):
     # the breadth scanner (CM-09): log-only, one cycle per slot
     scanner_enabled: bool = True
     scanner_slot_s: Annotated[int, Field(ge=60)] = 900
-    scanner_delay_s: Annotated[float, Field(ge=0)] = 5.0  # after the slot opens, so its bar has closed
+    # the internal schedule runs a slot this long after it opens, unless the Celery beat job
+    # (which triggers at the slot's start) already ran it
+    scanner_delay_s: Annotated[float, Field(ge=0)] = 60.0
     scanner_lookback: Annotated[int, Field(ge=2, le=200)] = 20
     scanner_max_symbols: Annotated[int, Field(ge=1)] = 1000
     scanner_timestamp_tolerance_ms: Annotated[int, Field(ge=10)] = 1000

@@ -73,6 +73,7 @@ async def test_a_cycle_runs_once_per_slot_with_all_five_sections(
         cycle_id = second["cycle_id"]
         second = await scanner.run_cycle()
     assert second == {"cycle_id": cycle_id, "status": "ALREADY_RAN", "message": ALREADY_RAN}
+    assert await scanner.recorded(first["ai_audit_payload"]["timing"]["started_ms"])  # the schedule would skip it
     assert f"{ALREADY_RAN} cycle={cycle_id}" in caplog.text
     assert f"CYCLE START cycle={first['cycle_id']}" in caplog.text
 

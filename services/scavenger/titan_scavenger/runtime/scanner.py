@@ -112,6 +112,12 @@ class BreadthScanner:
             metrics.SCANNER_DURATION_MS.set(result["duration_ms"])
             return result
 
+    async def recorded(self, now: int) -> bool:
+        """Whether the slot of `now` already has its row (whoever ran it)."""
+        cycle_id = B.cycle_id_for(self.cfg.exchange, B.slot_start(now, self.cfg.slot_ms))
+        async with self.sessions() as session:
+            return (await session.scalar(select(ExecutionLog.id).where(ExecutionLog.cycle_id == cycle_id))) is not None
+
     async def _claim(self, cycle_id: str, started: int) -> bool:
         placeholder = B.payload(
             integrity={},
