@@ -70,23 +70,13 @@ TYPES: dict[tuple[str, str, str], tuple[set[str], ...]] = {
     ),
 }
 
-# Brain endpoints the brain helper is building; until they exist these lines xfail.
-BRAIN_PENDING = {
-    ("brain", "/breaker"): "brain GET /breaker",
-    ("brain", "/dashboard"): "brain GET /dashboard",
-    ("brain", "/phases/approval-rates"): "brain GET /phases/approval-rates",
-    ("console", "/api/circuit-breaker/reset"): "brain POST /breaker/reset (the console forwards to it)",
-}
-
 
 def service_of(case: CurlCase) -> str:
     return ORIGINS[case.origin]
 
 
 def _param(case: CurlCase) -> Any:
-    pending = BRAIN_PENDING.get((service_of(case), case.path))
-    marks = [pytest.mark.xfail(strict=False, reason=f"{pending} not served yet")] if pending else []
-    return pytest.param(case, id=case.id, marks=marks)
+    return pytest.param(case, id=case.id)
 
 
 def test_the_runbooks_have_the_lines_we_expect() -> None:
