@@ -1,3 +1,5 @@
+# GOVERNANCE PHASE 1 — LOCKED
+# Changes need explicit approval and a security review, then `titan governance lock`.
 """Governance phase 1 lock (omni-master-operations.md §4): files marked
 `# GOVERNANCE PHASE 1 — LOCKED` may change only after review.
 
@@ -37,12 +39,20 @@ class LockCheck:
         return not self.problems
 
 
+def _is_checkout(directory: Path) -> bool:
+    """A Titan checkout: it holds the lock, or the folders locked code lives in (whose
+    lock may be missing, which is a mismatch, not a reason to look elsewhere)."""
+    return (directory / LOCK_FILE).exists() or all(
+        (directory / name).is_dir() for name in ("libs", "services", "deploy")
+    )
+
+
 def repo_root(start: Path | None = None) -> Path:
-    """The directory holding governance.lock: searched upward from `start` (default: cwd),
-    then from this package's own location (an editable install sits inside the repo)."""
+    """The checkout to check: the nearest one upward from `start` (default: cwd), else the
+    one this package runs from (an editable install sits inside its checkout)."""
     for origin in (start or Path.cwd(), Path(__file__).resolve()):
         for candidate in (origin, *origin.parents):
-            if (candidate / LOCK_FILE).exists():
+            if _is_checkout(candidate):
                 return candidate
     return start or Path.cwd()
 

@@ -1,3 +1,5 @@
+# GOVERNANCE PHASE 1 — LOCKED
+# Changes need explicit approval and a security review, then `titan governance lock`.
 """`titan up`: migrate, then run the whole stack under the supervisor until Ctrl-C."""
 
 from __future__ import annotations

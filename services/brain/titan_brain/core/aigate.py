@@ -1,3 +1,5 @@
+# GOVERNANCE PHASE 1 — LOCKED
+# Changes need explicit approval and a security review, then `titan governance lock`.
 """The AI gate's pure half: the answer schema, what a MODIFY may change, and the policy
 when the gate fails.
 

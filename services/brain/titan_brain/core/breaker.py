@@ -1,3 +1,5 @@
+# GOVERNANCE PHASE 1 — LOCKED
+# Changes need explicit approval and a security review, then `titan governance lock`.
 """The circuit breaker as a pure state machine.
 
 Soft trip (any of):

@@ -1,3 +1,5 @@
+# GOVERNANCE PHASE 1 — LOCKED
+# Changes need explicit approval and a security review, then `titan governance lock`.
 """The approval pipeline: `evaluate(signal, portfolio, config, market) -> Decision`.
 
 Checks run in a fixed order and the first that fails decides the veto, with its reason

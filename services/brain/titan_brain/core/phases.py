@@ -1,3 +1,5 @@
+# GOVERNANCE PHASE 1 — LOCKED
+# Changes need explicit approval and a security review, then `titan governance lock`.
 """Phases: which risk regime the account is in, how allocation blends between them, and
 the performance modifier from the recent per-trade Sharpe.
 

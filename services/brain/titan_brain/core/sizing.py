@@ -1,3 +1,5 @@
+# GOVERNANCE PHASE 1 — LOCKED
+# Changes need explicit approval and a security review, then `titan governance lock`.
 """Position sizing: risk by the stop, then every cap, then the exchange's minimum.
 
     risk_usd = equity x risk% x performance modifier   (risk% never above the phase's

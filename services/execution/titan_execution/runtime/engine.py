@@ -1,3 +1,5 @@
+# GOVERNANCE PHASE 1 — LOCKED
+# Changes need explicit approval and a security review, then `titan governance lock`.
 """Execution's engine: from an intent to an order on the exchange, and from fills to positions.
 
 The rules it keeps (ARCHITECTURE.md, "Order intents"):
