@@ -26,7 +26,9 @@ def free_ports(names: Iterable[str] = SERVICE_NAMES) -> dict[str, int]:
     return {name: free_port() for name in names}
 
 
-def wait_for_health(url: str, timeout: float = 30.0, want: Iterable[str] = ("ok",)) -> dict[str, object]:
+def wait_for_health(url: str, timeout: float = 30.0, want: Iterable[str] = ("ok", "healthy")) -> dict[str, object]:
+    """Poll /health until its status is in `want` (a service says ok; the console, whose
+    /health is the aggregate, says healthy)."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:

@@ -89,6 +89,7 @@ class Signal(_Strict):
     take_profits: tuple[PositiveDecimal, ...] = ()
     confidence: Annotated[Dec, Field(ge=0, le=1)]
     leverage_hint: Annotated[int, Field(ge=1, le=100)] = 1
+    # the expected move as a fraction of entry (0.015 = 1.5%), like every *_pct on the bus
     expected_move_pct: NonNegativeDecimal | None = None
     ttl_ms: Annotated[int, Field(gt=0)]
 

@@ -37,7 +37,7 @@ def test_signal_fields_and_three_to_one_from_the_entry() -> None:
     assert signal.stop_loss == D("99.500")
     risk = signal.entry_price - signal.stop_loss
     assert signal.take_profits == (signal.entry_price + 3 * risk,)
-    assert signal.expected_move_pct == D("1.6194")
+    assert signal.expected_move_pct == D("0.016194")
     assert signal.confidence == D("0.7000")
     assert signal.leverage_hint == 18  # 10% over a 0.54% stop
     assert signal.ttl_ms == 5_000

@@ -51,7 +51,8 @@ def signal_for(
         valid = stop > entry_high and target < entry_low
     if not valid:
         return None
-    move_pct = (abs(target - entry) / entry * 100).quantize(Decimal("0.0001"))
+    # a fraction of entry, like every *_pct on the bus (0.016 = 1.6%); the trap map shows percent
+    move_fraction = (abs(target - entry) / entry).quantize(Decimal("0.000001"))
     return Signal(
         signal_id=signal_id,
         ts_ms=ts_ms,
@@ -67,6 +68,6 @@ def signal_for(
         take_profits=(target,),
         confidence=Decimal(f"{trap.confidence:.4f}"),
         leverage_hint=leverage_hint(float(risk / entry), cfg),
-        expected_move_pct=move_pct,
+        expected_move_pct=move_fraction,
         ttl_ms=cfg.ttl_ms,
     )
