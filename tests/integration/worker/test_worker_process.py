@@ -19,6 +19,7 @@ import httpx
 import pytest
 import redis
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from titan_worker import app as names
 from titan_worker import reports
 from titan_worker.app import create_app
@@ -142,17 +143,13 @@ def test_beat_drives_the_heartbeat_and_health_says_so(workers: Workers) -> None:
     assert result.stdout.strip() == "OK worker and beat"
 
 
-def test_the_daily_report_job(workers: Workers, sessions: object) -> None:
+async def test_the_daily_report_job(workers: Workers, sessions: async_sessionmaker[AsyncSession]) -> None:
     yesterday = (ms_to_datetime(now_ms()) - timedelta(days=1)).strftime("%Y-%m-%d")
-    answer = workers.send(names.DAILY_REPORT)  # no day: the UTC day that just ended
+    answer = await asyncio.to_thread(workers.send, names.DAILY_REPORT)  # no day: the UTC day that just ended
     assert isinstance(answer, dict)
     assert answer["day"] == yesterday
-
-    async def stored() -> object:
-        async with sessions() as session:  # type: ignore[operator]
-            return await reports.get(session, yesterday)
-
-    row = asyncio.run(stored())
+    async with sessions() as session:
+        row = await reports.get(session, yesterday)
     assert isinstance(row, dict)
     assert (workers.var_dir / "reports" / f"daily-{yesterday}.html").exists()
 
