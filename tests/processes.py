@@ -19,7 +19,14 @@ SERVICE_NAMES = ("simulator", "brain", "execution", "scavenger", "console")
 
 
 def port_env(ports: dict[str, int]) -> dict[str, str]:
-    return {f"TITAN_{name.upper()}_PORT": str(port) for name, port in ports.items()}
+    """Every port a `titan up` would take, free ones: the services', and nginx's and the
+    worker's metrics, so two stacks never race for 8080 or 3006."""
+    extra = free_ports(["nginx", "worker_metrics"])
+    return {
+        **{f"TITAN_{name.upper()}_PORT": str(port) for name, port in ports.items()},
+        "TITAN_NGINX_PORT": str(extra["nginx"]),
+        "TITAN_WORKER_METRICS_PORT": str(extra["worker_metrics"]),
+    }
 
 
 def free_ports(names: Iterable[str] = SERVICE_NAMES) -> dict[str, int]:

@@ -80,8 +80,9 @@ class Stack:
         raise AssertionError("no embedded redis-server under the supervisor")
 
     def redis_url(self) -> str:
-        cmdline = self.redis_process().cmdline()
-        return f"redis://127.0.0.1:{cmdline[cmdline.index('--port') + 1]}/0"
+        # redis-server rewrites its title to "redis-server 127.0.0.1:PORT": ask for its socket
+        listening = [c.laddr.port for c in self.redis_process().net_connections("tcp") if c.status == "LISTEN"]
+        return f"redis://127.0.0.1:{listening[0]}/0"
 
     def sim_credentials(self) -> dict[str, str]:
         return dict(json.loads((self.root / "var" / "sim-credentials.json").read_text()))

@@ -98,6 +98,7 @@ class Activity:
         self.running = asyncio.Event()
         self.published = 0
         self.closes = 0
+        self.last_error = ""
 
     async def run(self, stop: asyncio.Event) -> None:
         plan = itertools.cycle([(s, side) for s in SYMBOLS for side in (Side.BUY, Side.SELL)])
@@ -122,7 +123,8 @@ class Activity:
                                 headers=self.stack.internal_headers(),
                             )
                             self.closes += 1
-                except Exception:  # a crashed service or Redis mid-call: carry on, that is the point
+                except Exception as exc:  # a crashed service or Redis mid-call: carry on, that is the point
+                    self.last_error = f"{type(exc).__name__}: {exc}"
                     if redis is not None:
                         with contextlib.suppress(Exception):
                             await redis.aclose()
@@ -154,12 +156,18 @@ def kill(stack: Stack, victim: str) -> None:
         old = stack.pid(victim)
         os.kill(old, signal.SIGKILL)
         wait_until(lambda: stack.pid(victim) != old, 60, f"{victim} to be restarted")
-    for name in ("brain", "execution", "scavenger", "console"):
+    for name in ("brain", "execution", "scavenger"):
         wait_until(
             lambda name=name: httpx.get(stack.url(name) + "/health", timeout=3).json()["status"] == "ok",
             90,
-            f"{name} healthy again after {victim} was killed",
+            f"{name} ok again after {victim} was killed",
         )
+    # the console's /health is the system's aggregate: healthy once every part is
+    wait_until(
+        lambda: httpx.get(stack.url("console") + "/health", timeout=3).json()["status"] == "healthy",
+        90,
+        f"the console's aggregate healthy again after {victim} was killed",
+    )
 
 
 async def settled(sessions: async_sessionmaker[AsyncSession], timeout: float = 30) -> None:
@@ -211,7 +219,12 @@ async def test_every_crash_keeps_orders_unique_positions_protected_state_true_an
         assert armed.status_code == 200, armed.text
         async with trading(stack) as activity:
             activity.running.set()
-            wait_until(lambda: len(stack.accepted_orders_by_link_id()) >= 3, 90, "the first orders")
+            try:
+                await asyncio.to_thread(
+                    wait_until, lambda: len(stack.accepted_orders_by_link_id()) >= 3, 90, "the first orders"
+                )
+            except AssertionError as exc:
+                raise AssertionError(f"{exc}; {activity.published} signals published, {activity.last_error}") from None
             for victim in VICTIMS:
                 before = len(stack.accepted_orders_by_link_id())
                 activity.running.set()

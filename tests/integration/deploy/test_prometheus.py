@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from titan_worker.settings import WorkerSettings
 
 from titan_common.settings import DEFAULT_PORTS
+from titan_worker.settings import WorkerSettings
 
 pytestmark = pytest.mark.integration
 

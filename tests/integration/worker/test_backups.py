@@ -15,11 +15,11 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from titan_worker import backups
-from titan_worker.pgtools import connection_of, find_tools
 
 from titan_common.clock import now_ms
 from titan_common.settings import normalise_database_url, plain_database_url
+from titan_worker import backups
+from titan_worker.pgtools import connection_of, find_tools
 
 pytestmark = pytest.mark.integration
 

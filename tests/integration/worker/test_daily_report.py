@@ -13,8 +13,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from titan_worker import reports
-from titan_worker.core.report import day_start_ms
 
 from titan_common.db.models import (
     AuditEvent,
@@ -24,6 +22,8 @@ from titan_common.db.models import (
     SignalRow,
     TradeRow,
 )
+from titan_worker import reports
+from titan_worker.core.report import day_start_ms
 
 pytestmark = pytest.mark.integration
 

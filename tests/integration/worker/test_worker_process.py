@@ -20,15 +20,15 @@ import pytest
 import redis
 from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from tests.integration.console.stack import INTERNAL_TOKEN, Stack, running_stack
+from titan_common.clock import ms_to_datetime, now_ms
+from titan_common.embedded import free_port
 from titan_worker import app as names
 from titan_worker import reports
 from titan_worker.app import create_app
 from titan_worker.scanner import ScannerRefused, ServiceUnavailable, trigger_scanner
 from titan_worker.settings import WorkerSettings
-
-from tests.integration.console.stack import INTERNAL_TOKEN, Stack, running_stack
-from titan_common.clock import ms_to_datetime, now_ms
-from titan_common.embedded import free_port
 
 pytestmark = pytest.mark.integration
 

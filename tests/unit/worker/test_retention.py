@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
+
 from titan_worker.core.retention import DAILY, WEEKLY, expired_audit_files, plan_retention
 
 HOUR_MS = 3_600_000

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 from celery.schedules import crontab
+
+from titan_common.settings import SettingsError, load_settings
 from titan_worker.app import (
     AUDIT_RETENTION,
     BACKUP_CYCLE,
@@ -14,8 +16,6 @@ from titan_worker.app import (
     beat_schedule,
 )
 from titan_worker.settings import WorkerSettings, with_redis_db
-
-from titan_common.settings import SettingsError, load_settings
 
 DB = "postgresql://titan@127.0.0.1:5432/titan"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from typing import Any
 
@@ -76,6 +77,7 @@ async def aggregate(console: Console) -> dict[str, Any]:
         "status": status.value,
         "problems": why,
         "service": "console",
+        "pid": os.getpid(),
         "uptime": round(console.runtime.uptime_s, 3),
         "mode": system.mode.value,
         "reasons": [r.value for r in system.reasons],
