@@ -8,7 +8,7 @@ without a known contract fails here ("add its expected types"), and docs and tes
 drift apart.
 
 The brain is built in parallel: lines that need a brain endpoint it does not serve yet
-are marked xfail(strict=False) naming that endpoint.
+(none now: every endpoint the runbooks use is served).
 """
 
 from __future__ import annotations
