@@ -7,8 +7,7 @@ parsed out of the runbook files at collection time, so a runbook edit that adds 
 without a known contract fails here ("add its expected types"), and docs and tests cannot
 drift apart.
 
-The brain is built in parallel: lines that need a brain endpoint it does not serve yet
-(none now: every endpoint the runbooks use is served).
+Every line must pass: the console and the brain serve every endpoint the runbooks use.
 """
 
 from __future__ import annotations
