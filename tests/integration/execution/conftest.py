@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal as D
 from pathlib import Path
@@ -40,26 +40,36 @@ class Sim:
         return int(str(self.control("GET", f"/orders?orderLinkId={client_order_id}")["count"]))
 
 
-@pytest.fixture(scope="session")
-def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    var_dir: Path = tmp_path_factory.mktemp("sim")
+@contextmanager
+def running_simulator(var_dir: Path, *, health_timeout: float = 60, **env: str) -> Iterator[Sim]:
+    """A real simulator process on a free port with a fresh key pair; extra TITAN_SIM_* in env."""
     port = free_ports(["simulator"])["simulator"]
     key, secret = f"K{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
-    env = {
-        "TITAN_SIMULATOR_PORT": str(port),
-        "TITAN_VAR_DIR": str(var_dir),
-        "TITAN_SIM_API_KEY": key,
-        "TITAN_SIM_API_SECRET": secret,
-        "TITAN_SIM_DROP_HOLD_S": "1.0",
-        "TITAN_SIM_BACKFILL_MINUTES": "60",
-    }
-    process = start_service("simulator", env, var_dir / "simulator.out")
+    process = start_service(
+        "simulator",
+        {
+            "TITAN_SIMULATOR_PORT": str(port),
+            "TITAN_VAR_DIR": str(var_dir),
+            "TITAN_SIM_API_KEY": key,
+            "TITAN_SIM_API_SECRET": secret,
+            **env,
+        },
+        var_dir / "simulator.out",
+    )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for_health(url, timeout=60)
+        wait_for_health(url, timeout=health_timeout)
         yield Sim(url, key, secret)
     finally:
         terminate(process)
+
+
+@pytest.fixture(scope="session")
+def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
+    with running_simulator(
+        tmp_path_factory.mktemp("sim"), TITAN_SIM_DROP_HOLD_S="1.0", TITAN_SIM_BACKFILL_MINUTES="60"
+    ) as simulator:
+        yield simulator
 
 
 @pytest.fixture

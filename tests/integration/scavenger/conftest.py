@@ -21,7 +21,7 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import delete
 
-from tests.integration.execution.conftest import Sim, redis_db
+from tests.integration.execution.conftest import Sim, redis_db, running_simulator
 from tests.processes import free_ports, start_service, terminate, wait_for_health
 from titan_common.bus import SIGNALS, make_redis
 from titan_common.db.engine import make_engine
@@ -35,24 +35,13 @@ TOKEN_HEADERS = {"X-Titan-Token": "titan-dev-internal-token", "X-Titan-Operator"
 
 @pytest.fixture(scope="session")
 def scav_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    var_dir: Path = tmp_path_factory.mktemp("scav-sim")
-    port = free_ports(["simulator"])["simulator"]
-    key, secret = f"K{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
-    env = {
-        "TITAN_SIMULATOR_PORT": str(port),
-        "TITAN_VAR_DIR": str(var_dir),
-        "TITAN_SIM_API_KEY": key,
-        "TITAN_SIM_API_SECRET": secret,
-        "TITAN_SIM_SYMBOLS": SYMBOLS,
-        "TITAN_SIM_BACKFILL_MINUTES": str(3 * 24 * 60),
-    }
-    process = start_service("simulator", env, var_dir / "simulator.out")
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, timeout=90)
-        yield Sim(url, key, secret)
-    finally:
-        terminate(process)
+    with running_simulator(
+        tmp_path_factory.mktemp("scav-sim"),
+        health_timeout=90,
+        TITAN_SIM_SYMBOLS=SYMBOLS,
+        TITAN_SIM_BACKFILL_MINUTES=str(3 * 24 * 60),
+    ) as simulator:
+        yield simulator
 
 
 @pytest.fixture
