@@ -26,6 +26,11 @@ operator = require_role(Role.OPERATOR)
 OPEN_STATUSES = ("New", "PartiallyFilled", "Untriggered", "Created")
 
 
+def _exchange(runtime: ServiceRuntime) -> str:
+    """This execution's venue: its reads show its own account's rows only."""
+    return cast(ExecutionSettings, runtime.settings).exchange
+
+
 def _engine(runtime: ServiceRuntime) -> ExecutionEngine:
     engine = runtime.components.get("engine")
     if engine is None:
@@ -65,7 +70,11 @@ async def positions(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str,
     assert runtime.sessions is not None
     async with runtime.sessions() as session:
         rows = (
-            await session.scalars(select(PositionRow).where(PositionRow.size > 0).order_by(PositionRow.symbol))
+            await session.scalars(
+                select(PositionRow)
+                .where(PositionRow.exchange == _exchange(runtime), PositionRow.size > 0)
+                .order_by(PositionRow.symbol)
+            )
         ).all()
     items = [
         {
@@ -94,7 +103,8 @@ async def orders(
     runtime: ServiceRuntime = Depends(get_runtime), limit: int = Query(100, ge=1, le=1000), open_only: bool = True
 ) -> dict[str, Any]:
     assert runtime.sessions is not None
-    query = select(OrderRow).order_by(OrderRow.updated_ms.desc()).limit(limit)
+    query = select(OrderRow).where(OrderRow.exchange == _exchange(runtime))
+    query = query.order_by(OrderRow.updated_ms.desc()).limit(limit)
     if open_only:
         query = query.where(OrderRow.status.in_(OPEN_STATUSES))
     async with runtime.sessions() as session:
@@ -128,7 +138,11 @@ async def trades(
 ) -> dict[str, Any]:
     assert runtime.sessions is not None
     async with runtime.sessions() as session:
-        query = select(TradeRow).where(TradeRow.closed_ms >= since_ms).order_by(TradeRow.closed_ms.desc())
+        query = (
+            select(TradeRow)
+            .where(TradeRow.exchange == _exchange(runtime), TradeRow.closed_ms >= since_ms)
+            .order_by(TradeRow.closed_ms.desc())
+        )
         rows = (await session.scalars(query.limit(limit))).all()
     items = [
         {
@@ -188,11 +202,10 @@ async def reconcile(
 async def reconciliation_status(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, Any]:
     assert runtime.sessions is not None
     async with runtime.sessions() as session:
-        settings = cast(ExecutionSettings, runtime.settings)
         runs = (
             await session.scalars(
                 select(ReconcileRun)
-                .where(ReconcileRun.summary["exchange"].astext == settings.exchange)
+                .where(ReconcileRun.summary["exchange"].astext == _exchange(runtime))
                 .order_by(ReconcileRun.id.desc())
                 .limit(10)
             )
@@ -220,7 +233,7 @@ async def wallet(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, An
             account = await _engine(runtime).adapter.wallet()
         except ExchangeError as exc:
             raise HTTPException(503, "EXCHANGE_UNAVAILABLE") from exc
-        latest = WalletUpdate.of(cast(ExecutionSettings, runtime.settings).exchange, account)
+        latest = WalletUpdate.of(_exchange(runtime), account)
     return cast(WalletUpdate, latest).model_dump(mode="json")
 
 
@@ -253,13 +266,12 @@ async def reconciliation_report(
         start = utc_day_start_ms(date)
     except ValueError as exc:
         raise HTTPException(422, "INVALID_DATE") from exc
-    settings = cast(ExecutionSettings, runtime.settings)
     async with runtime.sessions() as session:
         runs = (
             await session.scalars(
                 select(ReconcileRun)
                 .where(
-                    ReconcileRun.summary["exchange"].astext == settings.exchange,
+                    ReconcileRun.summary["exchange"].astext == _exchange(runtime),
                     ReconcileRun.started_ms >= start,
                     ReconcileRun.started_ms < start + DAY_MS,
                 )
