@@ -4,6 +4,7 @@ and the embedded Redis (a child of the supervisor, so a test can kill it too).""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -21,6 +22,8 @@ import httpx
 import psutil
 
 from tests.processes import SERVICE_NAMES, free_ports, port_env, wait_for_health
+from titan_common.clock import now_ms
+from titan_common.messages import Correlation, Side, Signal, new_id
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN
 
 ADMIN = ("admin", "password")  # PAPER bootstraps it
@@ -143,3 +146,43 @@ def wait_until(check: Any, timeout: float, what: str, interval: float = 0.5) -> 
             last = exc
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+
+
+def signal_at(
+    price: Decimal,
+    symbol: str,
+    side: Side,
+    *,
+    run_id: str = "e2e-crash",
+    stop_pct: Decimal = Decimal("0.02"),
+    ttl_ms: int = 20_000,
+) -> Signal:
+    """A tradable signal as the scavenger would send it, entered at `price` now: the stop
+    `stop_pct` away, the target three stops away (at least 6%)."""
+    direction = Decimal(1) if side is Side.BUY else Decimal(-1)
+    target_pct = max(Decimal("0.06"), 3 * stop_pct)
+    ts = now_ms()
+    return Signal(
+        signal_id=new_id(),
+        ts_ms=ts,
+        correlation=Correlation(run_id=run_id, cycle_id=str(ts)),
+        source="e2e",
+        symbol=symbol,
+        side=side,
+        trap_type="E2E",
+        entry_price=price,
+        entry_low=price * Decimal("0.999"),
+        entry_high=price * Decimal("1.001"),
+        stop_loss=price * (1 - direction * stop_pct),
+        take_profits=(price * (1 + direction * target_pct),),
+        confidence=Decimal("0.8"),
+        leverage_hint=5,
+        expected_move_pct=Decimal("0.06"),
+        ttl_ms=ttl_ms,
+    )
+
+
+async def signal_for(stack: Stack, symbol: str, side: Side) -> Signal:
+    """A signal at the simulator's last price of `symbol`."""
+    price = await asyncio.to_thread(stack.last_price, symbol)
+    return signal_at(price, symbol, side)

@@ -23,7 +23,6 @@ import signal
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
-from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -32,14 +31,13 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import create_database, drop_database
-from tests.e2e.stack import ADMIN, Stack, make_stack, wait_until
+from tests.e2e.stack import ADMIN, Stack, make_stack, signal_for, wait_until
 from titan_common.bus import SIGNALS, StreamProducer, make_redis
-from titan_common.clock import now_ms
 from titan_common.config import BreakerConfig, TradingConfig, save_config
 from titan_common.db.engine import make_engine, make_sessionmaker, transaction
 from titan_common.db.models import AuditEvent, OrderIntentRow
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_common.messages import Correlation, Side, Signal, new_id
+from titan_common.messages import Side
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
@@ -64,30 +62,6 @@ def stack(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) ->
     finally:
         running.stop()
         drop_database(postgres_server_url, name)
-
-
-async def signal_for(stack: Stack, symbol: str, side: Side) -> Signal:
-    price = await asyncio.to_thread(stack.last_price, symbol)
-    direction = Decimal(1) if side is Side.BUY else Decimal(-1)
-    ts = now_ms()
-    return Signal(
-        signal_id=new_id(),
-        ts_ms=ts,
-        correlation=Correlation(run_id="e2e-crash", cycle_id=str(ts)),
-        source="e2e",
-        symbol=symbol,
-        side=side,
-        trap_type="E2E",
-        entry_price=price,
-        entry_low=price * Decimal("0.999"),
-        entry_high=price * Decimal("1.001"),
-        stop_loss=price * (1 - direction * Decimal("0.02")),
-        take_profits=(price * (1 + direction * Decimal("0.06")),),
-        confidence=Decimal("0.8"),
-        leverage_hint=5,
-        expected_move_pct=Decimal("0.06"),
-        ttl_ms=20_000,
-    )
 
 
 class Activity:
