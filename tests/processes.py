@@ -33,15 +33,23 @@ def free_ports(names: Iterable[str] = SERVICE_NAMES) -> dict[str, int]:
     return {name: free_port() for name in names}
 
 
-def wait_for_health(url: str, timeout: float = 30.0, want: Iterable[str] = ("ok", "healthy")) -> dict[str, object]:
+def ready_ok(body: dict[str, object]) -> bool:
+    """A service's /health body says ok and start-up is done."""
+    return body.get("status") == "ok" and body.get("ready") is True
+
+
+def wait_for_health(
+    url: str, timeout: float = 30.0, want: Iterable[str] = ("ok", "healthy"), *, ready: bool = False
+) -> dict[str, object]:
     """Poll /health until its status is in `want` (a service says ok; the console, whose
-    /health is the aggregate, says healthy)."""
+    /health is the aggregate, says healthy) and, with `ready`, until it says it can act
+    (startup recovery done), not merely answer."""
     deadline = time.monotonic() + timeout
     last: object = None
     while time.monotonic() < deadline:
         try:
             body = httpx.get(f"{url}/health", timeout=2.0).json()
-            if body.get("status") in want:
+            if body.get("status") in want and (not ready or body.get("ready") is True):
                 return dict(body)
             last = body
         except (httpx.HTTPError, ValueError) as exc:

@@ -56,7 +56,7 @@ class Stack:
             [titan_cli(), "up"], cwd=self.root, env=self.env, stdout=out, stderr=subprocess.STDOUT
         )
         for name in SERVICE_NAMES:
-            wait_for_health(self.url(name), timeout=timeout)
+            wait_for_health(self.url(name), timeout=timeout, ready=True)
 
     def stop(self) -> None:
         if self.supervisor is not None and self.supervisor.poll() is None:

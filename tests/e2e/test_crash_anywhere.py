@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.conftest import create_database, drop_database
 from tests.e2e.stack import ADMIN, Stack, make_stack, signal_for, wait_until
+from tests.processes import ready_ok
 from titan_common.bus import SIGNALS, StreamProducer, make_redis
 from titan_common.config import BreakerConfig, TradingConfig, save_config
 from titan_common.db.engine import make_engine, make_sessionmaker, transaction
@@ -132,7 +133,7 @@ def kill(stack: Stack, victim: str) -> None:
         wait_until(lambda: stack.pid(victim) != old, 60, f"{victim} to be restarted")
     for name in ("brain", "execution", "scavenger"):
         wait_until(
-            lambda name=name: httpx.get(stack.url(name) + "/health", timeout=3).json()["status"] == "ok",
+            lambda name=name: ready_ok(httpx.get(stack.url(name) + "/health", timeout=3).json()),
             90,
             f"{name} ok again after {victim} was killed",
         )

@@ -84,6 +84,8 @@ class ServiceRuntime:
     publisher: Publisher | None = None
     checks: dict[str, DependencyCheck] = field(default_factory=dict)
     extra_health: list[Callable[[], dict[str, Any]]] = field(default_factory=list)
+    # what must hold before the service can act (startup recovery done...); /health says `ready`
+    readiness: list[Callable[[], bool]] = field(default_factory=list)
     # the service's own long-lived objects (its engine, its reconciler...), for its routes
     components: dict[str, Any] = field(default_factory=dict)
     # reason codes this service treats more strictly than the shared table (see system_state)
@@ -100,6 +102,11 @@ class ServiceRuntime:
         if self._state is None:
             self._state = SystemState(mode=Mode.NORMAL, since_ms=now_ms())
         return self._state
+
+    @property
+    def ready(self) -> bool:
+        """Started, and every readiness probe of the service holds: it can act, not just answer."""
+        return bool(self._tasks) and not self.stop.is_set() and all(probe() for probe in self.readiness)
 
     @property
     def uptime_s(self) -> float:
@@ -292,6 +299,7 @@ class ServiceRuntime:
         return {
             "service": self.name,
             "status": status,
+            "ready": self.ready,
             "uptime": round(self.uptime_s, 3),
             "mode": state.mode.value,
             "reasons": [r.value for r in state.reasons],

@@ -38,3 +38,6 @@ class ExecutionSettings(ServiceSettings):
     churn_limit_60s: Annotated[int, Field(ge=1)] = 30
     wallet_poll_s: Annotated[float, Field(gt=0)] = 10.0
     mark_poll_s: Annotated[float, Field(gt=0)] = 2.0  # open positions' mark price and live PnL
+    # an emergency action that arrives during startup recovery waits this long for it (then
+    # 503 STARTUP_RECOVER); below the console's action timeout, so the operator gets an answer
+    emergency_ready_wait_s: Annotated[float, Field(gt=0, le=60)] = 20.0

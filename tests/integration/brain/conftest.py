@@ -193,8 +193,8 @@ class BrainProcess:
     def start(self) -> None:
         out = self.var_dir / f"brain-{len(self.processes) + 1}.out"
         self.processes.append(start_service("brain", self.env, out))
-        wait_for_health(self.url, timeout=60, want=("ok", "degraded"))
-        # ready once the restore from Postgres is done
+        # ready once the restore from Postgres is done, and its dashboard answers
+        wait_for_health(self.url, timeout=60, want=("ok", "degraded"), ready=True)
         deadline = time.monotonic() + 30
         while httpx.get(f"{self.url}/dashboard", timeout=5).status_code != 200:
             if time.monotonic() > deadline:

@@ -28,6 +28,7 @@ from titan_common.embedded import EmbeddedRedis
 
 ADMIN = ("admin", "password")  # the PAPER bootstrap account the daily runbook uses
 INTERNAL_TOKEN = "console-test-internal-token"
+ANY_STATUS = ("ok", "degraded", "healthy", "unhealthy")  # a stack's services may run degraded
 
 
 def external_address() -> str | None:
@@ -72,7 +73,10 @@ class Stack:
         env = {**self.env, **extra_env}
         self.processes[name] = start_service(name, env, self.root / f"{name}.log")
         try:
-            wait_for_health(self.url(name), timeout=timeout, want=("ok", "degraded", "healthy", "unhealthy"))
+            # ready, not just answering: execution's emergency routes need startup recovery done
+            wait_for_health(self.url(name), timeout=timeout, want=ANY_STATUS, ready=True)
+            if name != "console" and self.up.get("console"):
+                self.wait_for(lambda: self.console_sees_ready(name), timeout=timeout)
         except AssertionError:
             if required:
                 raise AssertionError(f"{name} did not start; see {self.root / (name + '.log')}") from None
@@ -80,6 +84,14 @@ class Stack:
             return False
         self.up[name] = True
         return True
+
+    def console_sees_ready(self, name: str) -> bool:
+        """The console's own view of `name` (its aggregate /health) says it answers and is ready."""
+        try:
+            view = httpx.get(f"{self.console}/health", timeout=5).json()["services"][name]
+        except (httpx.HTTPError, ValueError, KeyError, TypeError):
+            return False
+        return bool(view.get("reachable") and view.get("ready"))
 
     def stop(self, name: str) -> None:
         process = self.processes.pop(name, None)

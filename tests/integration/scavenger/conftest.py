@@ -63,7 +63,7 @@ class ScavengerProcess:
     def start(self, want: tuple[str, ...] = ("ok",)) -> None:
         out = self.var_dir / f"scavenger-{len(self.processes) + 1}.out"
         self.processes.append(start_service("scavenger", self.env, out))
-        wait_for_health(self.url, timeout=60, want=want)
+        wait_for_health(self.url, timeout=60, want=want, ready=True)
 
     def stop(self) -> None:
         for process in self.processes:

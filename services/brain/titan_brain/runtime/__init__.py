@@ -10,6 +10,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     """Register the brain's loops on the runtime (called once, before start)."""
     brain = Brain(runtime)
     runtime.components["brain"] = brain
+    runtime.readiness.append(brain.ready.is_set)
 
     async def close_on_stop(rt: ServiceRuntime) -> None:
         await rt.stop.wait()

@@ -58,6 +58,7 @@ async def aggregate(console: Console) -> dict[str, Any]:
         services[name] = {
             "status": service_status(views[name]),
             "reachable": body is not None,
+            "ready": bool((body or {}).get("ready")),
             "heartbeat": beat is not None,
             "mode": (body or beat or {}).get("mode"),
             "reasons": (body or beat or {}).get("reasons", []),
@@ -77,6 +78,7 @@ async def aggregate(console: Console) -> dict[str, Any]:
         "status": status.value,
         "problems": why,
         "service": "console",
+        "ready": console.runtime.ready,
         "pid": os.getpid(),
         "uptime": round(console.runtime.uptime_s, 3),
         "mode": system.mode.value,

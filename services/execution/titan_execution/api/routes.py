@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections import Counter
 from typing import Any, cast
 
@@ -37,6 +39,17 @@ def _engine(runtime: ServiceRuntime) -> ExecutionEngine:
         raise HTTPException(503, "STARTUP_RECOVER")
     assert isinstance(engine, ExecutionEngine)
     return engine
+
+
+async def _engine_when_ready(runtime: ServiceRuntime) -> ExecutionEngine:
+    """For the emergency actions: an operator who flattens right after a restart waits for
+    startup recovery (bounded) instead of being refused while it finishes."""
+    ready = runtime.components.get("ready")
+    if isinstance(ready, asyncio.Event) and not ready.is_set():
+        wait_s = cast(ExecutionSettings, runtime.settings).emergency_ready_wait_s
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.wait(), timeout=wait_s)
+    return _engine(runtime)
 
 
 def _diff(
@@ -165,21 +178,23 @@ async def trades(
 
 @router.post("/positions/flatten")
 async def flatten(runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)) -> dict[str, Any]:
-    return await operator_actions.flatten_all(runtime, _engine(runtime), who.operator_id)
+    return await operator_actions.flatten_all(runtime, await _engine_when_ready(runtime), who.operator_id)
 
 
 @router.post("/positions/{symbol}/close")
 async def close(
     symbol: str, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
 ) -> dict[str, Any]:
-    return await operator_actions.close_symbol(runtime, _engine(runtime), who.operator_id, symbol.upper())
+    return await operator_actions.close_symbol(
+        runtime, await _engine_when_ready(runtime), who.operator_id, symbol.upper()
+    )
 
 
 @router.post("/orders/cancel-all")
 async def cancel_all(
     runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
 ) -> dict[str, Any]:
-    return await operator_actions.cancel_all(runtime, _engine(runtime), who.operator_id)
+    return await operator_actions.cancel_all(runtime, await _engine_when_ready(runtime), who.operator_id)
 
 
 @router.post("/api/state/reconcile")

@@ -63,6 +63,8 @@ async def setup(runtime: ServiceRuntime) -> None:
     drift_seen = asyncio.Event()  # set by whoever notices drift between reconciles
     # until the engine has loaded instruments and positions, no entry may pass
     runtime.set_reason(ReasonCode.STARTUP_RECOVER)
+    runtime.readiness.append(ready.is_set)
+    runtime.components["ready"] = ready  # the emergency routes wait on it rather than refuse
 
     def engine() -> ExecutionEngine:
         return holder["engine"]

@@ -101,6 +101,14 @@ class ExecutionEngine:
         self.foreign_fills: set[str] = set()
         self.churn = ChurnCounter(limit_10s=config.churn_limit_10s, limit_60s=config.churn_limit_60s)
         self._fills_lock = asyncio.Lock()
+        # +1 for every fill applied to the book, whatever its source (stream or REST): a
+        # reconcile retakes its venue snapshot when this moved while it was taken
+        self.fill_seq = 0
+
+    @property
+    def fills_lock(self) -> asyncio.Lock:
+        """Held while a fill is applied; a reconcile holds it to diff and correct the book."""
+        return self._fills_lock
 
     # --- start-up ---
 
@@ -371,6 +379,7 @@ class ExecutionEngine:
                     exec_type=execution.exec_type,
                 )
                 applied, trade = self.book.apply(fill)
+                self.fill_seq += 1
                 position = self.book.position(execution.symbol)
                 foreign = execution.exec_type == "Trade" and not is_titan_order(execution.client_order_id)
                 if foreign and not position.is_flat:
@@ -446,9 +455,13 @@ class ExecutionEngine:
     async def catch_up_fills(self, since_ms: int) -> int:
         """REST is the truth: apply every execution since `since_ms` that no stream delivered.
         Returns how many were new."""
+        executions = await self.adapter.executions_since(since_ms)
+        async with self.sessions() as session:
+            recorded = await store.recorded_exec_ids(session, self.config.exchange, [e.exec_id for e in executions])
         new = 0
-        for execution in await self.adapter.executions_since(since_ms):
-            new += await self.on_execution(execution, "REST")
+        for execution in executions:
+            if execution.exec_id not in recorded:  # on_execution still dedups, atomically
+                new += await self.on_execution(execution, "REST")
         return new
 
     async def fills_resume_ms(self) -> int:

@@ -1,9 +1,9 @@
 """Reconciliation runs: at start-up, every 60 s, on WebSocket reconnect, and on demand.
 
 REST is the truth. Each run resolves SENT_UNKNOWN intents, catches fills up over REST, diffs
-positions and open orders
-against the exchange (core.reconcile), applies the corrections, protects every position,
-persists the run with its diffs, and returns the verdict for the service's mode.
+positions and open orders against the exchange (core.reconcile), applies the corrections,
+protects every position, persists the run with its diffs, and returns the verdict for the
+service's mode.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from titan_execution.runtime.engine import ExecutionEngine
 from titan_execution.runtime.protection import ensure_protected, raise_alert
 
 log = logging.getLogger(__name__)
+SNAPSHOT_ATTEMPTS = 5  # venue snapshots per run while fills keep moving the book
 
 
 @dataclass(frozen=True)
@@ -50,38 +51,52 @@ class Reconciler:
         self.protection_attempts = protection_attempts
         self.previous = core.Verdict.OK
         self.last: RunResult | None = None
+        self.deferred = 0  # runs whose position diff was deferred because fills kept landing
 
     async def run(self, trigger: str) -> RunResult:
         started = now_ms()
         engine = self.engine
-        # fills still in flight on a stream would look like drift (and an adopted position
-        # that the late fills then double): catch fills up over REST on both sides of the
-        # snapshot, and take the snapshot again if any arrived meanwhile
         since = self.last.started_ms - 60_000 if self.last else await engine.fills_resume_ms()
         await engine.catch_up_fills(since)
         await engine.resolve_unknown()
         await engine.refresh_open_intents()
-        for _attempt in range(3):
-            exchange_positions = await engine.adapter.positions()
-            open_orders = await engine.adapter.open_orders()
-            if not await engine.catch_up_fills(since):
-                break
         async with engine.sessions() as session:
             known = set(
                 (
                     await session.scalars(select(OrderRow.client_order_id).where(OrderRow.client_order_id.is_not(None)))
                 ).all()
             )
-        for order in open_orders:
-            if order.client_order_id and order.client_order_id.startswith("t-"):
-                known.add(order.client_order_id)  # ours: placed by Titan, recorded by the stream shortly
-        diffs = core.diff_positions(engine.book.open_positions(), exchange_positions)
-        adopted = {d.symbol for d in diffs if d.action is core.Action.ADOPT}
-        diffs += core.foreign_fill_diffs(engine.take_foreign_fills() - adopted, exchange_positions)
-        diffs += core.diff_orders({k for k in known if k}, open_orders)
-        verdict = core.verdict(diffs, self.previous)
-
-        await self._apply(diffs, {p.symbol: p for p in exchange_positions})
+        # The venue snapshot and the book must describe the same moment. A fill applied while
+        # the snapshot is taken (from the stream, or from the REST catch-up right after it)
+        # moves engine.fill_seq; then the snapshot may predate it, so it is taken again. The
+        # diff and its corrections run under the fills lock, so no fill lands in between.
+        diffs: list[core.Diff] = []
+        exchange_positions: list[ExchangePosition] = []
+        for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+            seq = engine.fill_seq
+            exchange_positions = await engine.adapter.positions()
+            open_orders = await engine.adapter.open_orders()
+            await engine.catch_up_fills(since)
+            async with engine.fills_lock:
+                settled = engine.fill_seq == seq
+                if not settled and attempt < SNAPSHOT_ATTEMPTS:
+                    continue
+                for order in open_orders:
+                    if order.client_order_id and order.client_order_id.startswith("t-"):
+                        known.add(order.client_order_id)  # ours: placed by Titan, recorded by the stream shortly
+                if settled:
+                    diffs = core.diff_positions(engine.book.open_positions(), exchange_positions)
+                    adopted = {d.symbol for d in diffs if d.action is core.Action.ADOPT}
+                    diffs += core.foreign_fill_diffs(engine.take_foreign_fills() - adopted, exchange_positions)
+                else:
+                    # fills kept landing on every attempt: positions are compared by the next
+                    # run (soon: a non-clean run is rechecked), never against a stale snapshot
+                    log.warning("reconcile (%s): fills kept arriving; position diff deferred", trigger)
+                    self.deferred += 1
+                diffs += core.diff_orders({k for k in known if k}, open_orders)
+                verdict = core.verdict(diffs, self.previous)
+                await self._apply(diffs, {p.symbol: p for p in exchange_positions})
+            break
         for position in exchange_positions:
             if position.size > 0:
                 await ensure_protected(

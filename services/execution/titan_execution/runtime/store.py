@@ -117,6 +117,16 @@ async def latest_fill_ms(session: AsyncSession, exchange: str) -> int | None:
     return latest
 
 
+async def recorded_exec_ids(session: AsyncSession, exchange: str, exec_ids: list[str]) -> set[str]:
+    """Which of these exec_ids are already recorded on `exchange` (one query for a catch-up)."""
+    if not exec_ids:
+        return set()
+    rows = await session.scalars(
+        select(FillRow.exec_id).where(FillRow.exchange == exchange, FillRow.exec_id.in_(exec_ids))
+    )
+    return set(rows.all())
+
+
 async def record_fill(session: AsyncSession, exchange: str, execution: Execution, source: str) -> bool:
     """Insert a fill once; False when this exec_id was already recorded (from any source)."""
     statement = (

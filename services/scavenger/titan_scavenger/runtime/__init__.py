@@ -122,6 +122,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.mode_overrides[ReasonCode.WS_DOWN] = Mode.PAUSE
     # until the pause flag is read and a trap map exists, nothing may spring
     runtime.set_reason(ReasonCode.STARTUP_RECOVER)
+    runtime.readiness.append(lambda: ReasonCode.STARTUP_RECOVER not in runtime.state.reasons)
     adapter = BybitAdapter(
         BybitConfig(
             endpoint=settings.bybit_endpoint,
