@@ -15,7 +15,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from titan_common.exchanges.types import Wallet
+from titan_common.exchanges.types import ExecType, Wallet
 from titan_common.messages import Dec, Event, Side, TimestampMs
 
 
@@ -98,6 +98,7 @@ class TradeClosed(_Payload):
     r_multiple: Dec | None
     opened_ms: TimestampMs
     closed_ms: TimestampMs
+    closed_by: ExecType = ExecType.TRADE  # LIQUIDATION when the venue closed it at its bust price
 
 
 class CircuitBreakerUpdate(_Payload):

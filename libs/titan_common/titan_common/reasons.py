@@ -27,6 +27,8 @@ class ReasonCode(StrEnum):
     # execution's own refusals of an intent (its second, independent look)
     DUPLICATE_INTENT = "DUPLICATE_INTENT"
     BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"
+    # the venue did not confirm the decided leverage: the entry is not sent
+    LEVERAGE_NOT_SET = "LEVERAGE_NOT_SET"
 
     # --- operations ---
     DB_UNAVAILABLE = "DB_UNAVAILABLE"
@@ -44,6 +46,8 @@ class ReasonCode(StrEnum):
     RECONCILE_DRIFT = "RECONCILE_DRIFT"
     DRIFT_LIMIT_EXCEEDED = "DRIFT_LIMIT_EXCEEDED"
     PROTECTION_FAILED = "PROTECTION_FAILED"
+    # the venue took a position down itself (liquidation or auto-deleveraging): an alert
+    POSITION_LIQUIDATED = "POSITION_LIQUIDATED"
     FILTERS_REFRESHED = "FILTERS_REFRESHED"
     DISK_LOW_DEGRADE = "DISK_LOW_DEGRADE"
     DISK_LOW_PAUSE = "DISK_LOW_PAUSE"

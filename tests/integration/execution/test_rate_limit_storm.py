@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal as D
 from pathlib import Path
 
 import httpx
@@ -19,6 +20,9 @@ from tests.integration.execution.conftest import Sim, arm, entry, running_execut
 from tests.processes import wait_for_health
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import OrderIntentRow
+from titan_common.exchanges import PlaceOrder, RateLimited
+from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
+from titan_common.messages import Side, client_order_id_for, new_id
 from titan_execution.core.intent_states import IntentState
 
 pytestmark = pytest.mark.integration
@@ -83,8 +87,33 @@ async def test_storm_of_10006_creates_no_duplicate_and_recovers(
             for intent in intents:
                 assert clean_sim.orders_for(intent.client_order_id) <= 1  # never twice
                 if states[intent.intent_id] == IntentState.REJECTED:
-                    assert reasons[intent.intent_id] == "MODE_NOT_NORMAL"
+                    # refused in DEGRADE, or its set-leverage was itself refused by the storm
+                    assert reasons[intent.intent_id] in ("MODE_NOT_NORMAL", "LEVERAGE_NOT_SET")
             body = wait_for_health(execution.url, timeout=30)  # back to ok once the stability window passes
             assert body["mode"] == "NORMAL"
         finally:
             await arm(sessions, False)
+
+
+async def test_every_refusal_reaches_titan_at_once_and_no_send_holds_a_thread(clean_sim: Sim) -> None:
+    """pybit's own sleep-and-resend on 10006 is off: the first refusal is Titan's to see (its
+    token bucket and RATE_LIMIT), no request holds a worker thread for seconds, and nothing
+    is sent twice."""
+    adapter = BybitAdapter(BybitConfig(clean_sim.url, clean_sim.api_key, clean_sim.api_secret, timeout_s=5))
+    try:
+        clean_sim.control("POST", "/faults", {"rate_limit_per_s": 1})
+        links = [client_order_id_for(new_id()) for _ in range(8)]
+        orders = [PlaceOrder("BTCUSDT", Side.BUY if n % 2 == 0 else Side.SELL, D("0.001"), link)
+                  for n, link in enumerate(links)]  # fmt: skip
+        started = time.monotonic()
+        results = await asyncio.gather(*(adapter.place_order(order) for order in orders), return_exceptions=True)
+        refused = [r for r in results if isinstance(r, RateLimited)]
+        assert len(refused) >= 1, results  # the venue allows one a second; Titan's bucket let 8 go at once
+        assert adapter.http.rate_limit_hits >= len(refused)  # every refusal seen, none retried inside pybit
+        assert time.monotonic() - started < 2  # answered, not slept on
+        assert adapter.http.slowest_send_ms < 1000
+        for link in links:
+            assert clean_sim.orders_for(link) <= 1
+    finally:
+        clean_sim.control("DELETE", "/faults")
+        await adapter.close()

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import entry
-from titan_common.exchanges.types import Execution
+from titan_common.exchanges.types import ExecType, Execution
 from titan_common.messages import Side, new_id
 from titan_execution.core.intent_states import IllegalTransition, IntentState
 from titan_execution.core.positions import Position
@@ -64,7 +64,7 @@ async def test_a_fill_is_recorded_once_whatever_the_source(sessions: async_sessi
         price=D("50000"),
         qty=D("0.01"),
         fee=D("0.275"),
-        exec_type="Trade",
+        exec_type=ExecType.TRADE,
         is_maker=False,
         ts_ms=5,
     )

@@ -21,6 +21,7 @@ from tests.processes import metric_value, wait_for_health
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import FillRow, OrderIntentRow
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
+from titan_common.exchanges.types import ExecType
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ async def test_fills_during_a_stream_drop_are_recovered_once(
                 await asyncio.sleep(0.3)
             assert sorted(states) == ["FILLED"] * 3
             # every execution the venue made for our orders is recorded exactly once
-            venue = [e for e in await adapter.executions_since(first.ts_ms - 5_000) if e.exec_type == "Trade"]
+            venue = [e for e in await adapter.executions_since(first.ts_ms - 5_000) if e.exec_type is ExecType.TRADE]
             ours = {i.client_order_id for i in all_intents}
             venue_ids = sorted(e.exec_id for e in venue if e.client_order_id in ours)
             async with sessions() as session:

@@ -6,13 +6,14 @@ from decimal import Decimal as D
 
 import pytest
 
+from titan_common.exchanges.types import ExecType
 from titan_common.messages import Side
 from titan_execution.core.positions import Fill, Position, ShadowBook, apply_fill
 
 N = 0
 
 
-def fill(side: Side, qty: str, price: str, fee: str = "0", ts: int = 1, exec_type: str = "Trade") -> Fill:
+def fill(side: Side, qty: str, price: str, fee: str = "0", ts: int = 1, exec_type: ExecType = ExecType.TRADE) -> Fill:
     global N
     N += 1
     return Fill(f"e{N}", "BTCUSDT", side, D(qty), D(price), D(fee), ts, exec_type)
@@ -69,9 +70,37 @@ def test_flip_closes_then_opens_the_other_way_with_a_split_fee() -> None:
 
 def test_funding_only_charges_a_fee() -> None:
     p, _ = apply_fill(Position("BTCUSDT"), fill(Side.BUY, "1", "100"))
-    p2, trade = apply_fill(p, fill(Side.BUY, "1", "100", "0.01", exec_type="Funding"))
+    p2, trade = apply_fill(p, fill(Side.BUY, "1", "100", "0.01", exec_type=ExecType.FUNDING))
     assert trade is None
     assert (p2.size, p2.avg_entry, p2.fees) == (p.size, p.avg_entry, D("0.01"))
+
+
+@pytest.mark.parametrize("exec_type", [t for t in ExecType if t is not ExecType.FUNDING])
+def test_every_execution_type_but_funding_changes_the_position(exec_type: ExecType) -> None:
+    p, _ = apply_fill(Position("BTCUSDT", stop_loss=D(95)), fill(Side.BUY, "2", "100", "0.1"))
+    p, trade = apply_fill(p, fill(Side.SELL, "2", "90", "0.2", ts=5, exec_type=exec_type))
+    assert p.is_flat
+    assert trade is not None
+    assert trade.closed_by is exec_type
+    assert trade.pnl == D(-20)
+    assert trade.net_pnl == D("-20.3")
+
+
+def test_a_liquidation_closes_at_the_bust_price_with_its_real_loss() -> None:
+    p, _ = apply_fill(Position("BTCUSDT", stop_loss=D("97.5")), fill(Side.BUY, "1", "100", "0.055", ts=1))
+    p, trade = apply_fill(p, fill(Side.SELL, "1", "98", "0.054", ts=9, exec_type=ExecType.LIQUIDATION))
+    assert p.is_flat
+    assert trade is not None
+    assert trade.closed_by is ExecType.LIQUIDATION
+    assert trade.net_pnl == D("-2.109")
+    assert trade.r_multiple == D("-0.8436")  # the bust came before the 2.5% stop: 50x's trap
+
+
+def test_an_adl_reduces_the_position() -> None:
+    p, _ = apply_fill(Position("BTCUSDT"), fill(Side.SELL, "3", "100"))
+    p, trade = apply_fill(p, fill(Side.BUY, "1", "110", exec_type=ExecType.ADL))
+    assert trade is None
+    assert (p.side, p.size, p.realised_pnl) == (Side.SELL, D(2), D(-10))
 
 
 def test_duplicate_exec_id_is_applied_once() -> None:

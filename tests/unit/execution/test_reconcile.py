@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal as D
 
 from titan_common.exchanges.types import ExchangeOrder, ExchangePosition
@@ -8,6 +9,7 @@ from titan_execution.core.positions import Position
 from titan_execution.core.reconcile import (
     Action,
     Verdict,
+    diff_leverage,
     diff_orders,
     diff_positions,
     foreign_fill_diffs,
@@ -106,3 +108,17 @@ def test_foreign_fills_become_adoptions_for_open_positions_only() -> None:
     assert [(d.symbol, d.field, d.action, d.severity) for d in diffs] == [
         ("SOLUSDT", "foreign_fill", Action.ADOPT, Verdict.WARN)
     ]
+
+
+def test_a_venue_leverage_other_than_titans_is_drift_corrected_by_setting_it_back() -> None:
+    ours = [replace(mine("BTCUSDT", Side.BUY, "1"), leverage=4), replace(mine("ETHUSDT", Side.BUY, "1"), leverage=5)]
+    venue = [real("BTCUSDT", Side.BUY, "1"), real("ETHUSDT", Side.BUY, "1")]  # both at 5x on the venue
+    diffs = diff_leverage(ours, venue)
+    assert [(d.kind, d.symbol, d.shadow, d.exchange, d.action) for d in diffs] == [
+        ("LEVERAGE", "BTCUSDT", "4", "5", Action.SET_LEVERAGE)
+    ]
+    assert verdict(diffs) is Verdict.WARN
+
+
+def test_leverage_titan_did_not_decide_is_not_drift() -> None:
+    assert diff_leverage([mine("BTCUSDT", Side.BUY, "1")], [real("BTCUSDT", Side.BUY, "1")]) == []

@@ -4,9 +4,33 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, Literal
 
 from titan_common.messages import OrderType, Side
+
+
+class ExecType(StrEnum):
+    """What an execution was, in Titan's words; each venue maps its own names into these."""
+
+    TRADE = "TRADE"  # an order of the account matched
+    FUNDING = "FUNDING"  # a funding charge or credit: a fee, the position is unchanged
+    LIQUIDATION = "LIQUIDATION"  # the venue closed the position at its bust price
+    ADL = "ADL"  # auto-deleveraging: the venue reduced the position against a bankrupt one
+    DELIVERY = "DELIVERY"  # a dated contract delivered
+    SETTLEMENT = "SETTLEMENT"  # a contract settled
+    BLOCK_TRADE = "BLOCK_TRADE"  # an off-book trade of the account
+    MOVE_POSITION = "MOVE_POSITION"  # a position moved between accounts
+    OTHER = "OTHER"  # a name the venue's folder does not know: treated as changing the position
+
+    @property
+    def changes_position(self) -> bool:
+        return self is not ExecType.FUNDING
+
+    @property
+    def by_venue(self) -> bool:
+        """The venue itself took the position down (the account's own orders did not)."""
+        return self in (ExecType.LIQUIDATION, ExecType.ADL)
 
 
 @dataclass(frozen=True)
@@ -79,7 +103,7 @@ class Execution:
     price: Decimal
     qty: Decimal
     fee: Decimal
-    exec_type: str  # "Trade" | "Funding" | ...
+    exec_type: ExecType
     is_maker: bool
     ts_ms: int
 

@@ -4,8 +4,9 @@ A fill in the position's direction (or on a flat book) adds at a size-weighted a
 entry. A fill against it closes up to the open size, realising (exit - entry) x qty x
 direction; any remainder opens the other way at the fill price (a flip). When a position
 returns to zero (or flips), the round trip is emitted as a ClosedTrade with its PnL,
-fees and R multiple. Funding arrives as a fill of exec_type "Funding": its fee is charged
-to the position and nothing else changes.
+fees, R multiple and what closed it. Every execution type changes the position (a
+liquidation, an ADL, a delivery close it like a trade would) except funding: its fee is
+charged to the position and nothing else changes.
 
 Fills are idempotent by exec_id: the same execution seen on the WebSocket and over REST
 is applied once.
@@ -16,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+from titan_common.exchanges.types import ExecType
 from titan_common.messages import Side
 
 ZERO = Decimal(0)
@@ -30,7 +32,7 @@ class Fill:
     price: Decimal
     fee: Decimal  # positive = paid, negative = rebate
     ts_ms: int
-    exec_type: str = "Trade"
+    exec_type: ExecType = ExecType.TRADE
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Position:
     fees: Decimal = ZERO
     opened_ms: int | None = None
     stop_loss: Decimal | None = None
+    leverage: int | None = None  # what Titan set on the venue for it; None when not Titan's decision
     # the round trip in progress
     trip_entry_value: Decimal = ZERO
     trip_max_size: Decimal = ZERO
@@ -79,6 +82,7 @@ class ClosedTrade:
     r_multiple: Decimal | None
     opened_ms: int
     closed_ms: int
+    closed_by: ExecType = ExecType.TRADE  # the execution type of the fill that closed it
 
     @property
     def net_pnl(self) -> Decimal:
@@ -89,7 +93,7 @@ def apply_fill(position: Position, fill: Fill) -> tuple[Position, ClosedTrade | 
     """The position after one fill, and the round trip it completed, if any."""
     if fill.symbol != position.symbol:
         raise ValueError(f"fill for {fill.symbol} applied to {position.symbol}")
-    if fill.exec_type != "Trade":
+    if not fill.exec_type.changes_position:
         return replace(position, fees=position.fees + fill.fee, trip_fees=position.trip_fees + fill.fee), None
     if fill.qty <= 0:
         raise ValueError("fill qty must be positive")
@@ -134,7 +138,7 @@ def _reduce(position: Position, fill: Fill) -> tuple[Position, ClosedTrade | Non
     )
     if remaining > 0:
         return reduced, None
-    trade = _close_trip(reduced, fill.ts_ms)
+    trade = _close_trip(reduced, fill.ts_ms, fill.exec_type)
     flat = Position(
         symbol=position.symbol,
         realised_pnl=reduced.realised_pnl,
@@ -147,7 +151,7 @@ def _reduce(position: Position, fill: Fill) -> tuple[Position, ClosedTrade | Non
     return flat, trade
 
 
-def _close_trip(position: Position, closed_ms: int) -> ClosedTrade:
+def _close_trip(position: Position, closed_ms: int, closed_by: ExecType) -> ClosedTrade:
     assert position.side is not None
     qty = position.trip_max_size
     entry_price = position.trip_entry_value / qty if qty else ZERO
@@ -168,6 +172,7 @@ def _close_trip(position: Position, closed_ms: int) -> ClosedTrade:
         r_multiple=r_multiple,
         opened_ms=position.opened_ms or closed_ms,
         closed_ms=closed_ms,
+        closed_by=closed_by,
     )
 
 
@@ -192,6 +197,9 @@ class ShadowBook:
 
     def set_stop(self, symbol: str, stop_loss: Decimal | None) -> None:
         self.positions[symbol] = replace(self.position(symbol), stop_loss=stop_loss)
+
+    def set_leverage(self, symbol: str, leverage: int) -> None:
+        self.positions[symbol] = replace(self.position(symbol), leverage=leverage)
 
     def open_positions(self) -> list[Position]:
         return [p for p in self.positions.values() if not p.is_flat]

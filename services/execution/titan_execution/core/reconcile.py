@@ -33,12 +33,13 @@ class Action(StrEnum):
     RESIZE = "RESIZE"  # sizes or entries differ: take the exchange's
     PROTECT = "PROTECT"  # the exchange position has no stop
     TRACK_ORDER = "TRACK_ORDER"  # an open order we have no record of
+    SET_LEVERAGE = "SET_LEVERAGE"  # the venue runs a position at another leverage than Titan set
     NONE = "NONE"
 
 
 @dataclass(frozen=True)
 class Diff:
-    kind: str  # POSITION | ORDER
+    kind: str  # POSITION | LEVERAGE | ORDER
     symbol: str
     field: str
     shadow: str | None
@@ -94,6 +95,19 @@ def diff_positions(
         if real is not None and real.stop_loss is None:
             diffs.append(Diff("POSITION", symbol, "stop_loss", None, None, Verdict.BAD, Action.PROTECT))
     return diffs
+
+
+def diff_leverage(shadow: Iterable[Position], exchange: Iterable[ExchangePosition]) -> list[Diff]:
+    """Open positions the venue runs at another leverage than the one Titan decided and set
+    (someone changed it on the venue): the stop may now sit beyond the bust price."""
+    decided = {p.symbol: p.leverage for p in shadow if not p.is_flat and p.leverage is not None}
+    return [
+        Diff("LEVERAGE", real.symbol, "leverage", str(decided[real.symbol]), str(real.leverage),
+             Verdict.WARN, Action.SET_LEVERAGE)
+        for real in exchange
+        if real.size > 0 and real.symbol in decided and real.leverage is not None
+        and real.leverage != decided[real.symbol]
+    ]  # fmt: skip
 
 
 def foreign_fill_diffs(symbols: Iterable[str], exchange: Iterable[ExchangePosition]) -> list[Diff]:

@@ -24,7 +24,7 @@ from titan_execution.core.exchange_health import clock_drifted, clock_offset_ms
 from titan_execution.core.reconcile import Verdict
 from titan_execution.runtime import metrics
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
-from titan_execution.runtime.protection import ensure_protected, raise_alert
+from titan_execution.runtime.protection import alert_venue_closes, ensure_protected, raise_alert
 from titan_execution.runtime.reconciler import Reconciler
 from titan_execution.runtime.store import intents_by_state
 from titan_execution.settings import ExecutionSettings
@@ -177,10 +177,11 @@ async def setup(runtime: ServiceRuntime) -> None:
                 await engine().apply_order_update(order)
             touched = set()
             for execution in event.executions:
-                if await engine().on_execution(execution, "WS") and execution.exec_type == "Trade":
+                if await engine().on_execution(execution, "WS") and execution.exec_type.changes_position:
                     touched.add(execution.symbol)
             if touched:
                 await protect(touched)
+            await alert_venue_closes(engine())
             for symbol in sorted(engine().take_foreign_fills()):
                 # a position Titan did not open: adopted, protected above, alerted, manage-only until clean
                 rt.set_reason(ReasonCode.RECONCILE_DRIFT, True)

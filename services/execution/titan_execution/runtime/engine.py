@@ -33,25 +33,36 @@ from titan_common.exchanges import (
     ExchangeAdapter,
     ExchangeError,
     ExchangeOrder,
+    ExecType,
     Execution,
     InstrumentFilters,
+    NotModified,
     OrderRejected,
     PlaceOrder,
     TimestampRejected,
 )
 from titan_common.flags import read_master_arm
 from titan_common.logging import KeyEvent, key_event
-from titan_common.messages import Correlation, Event, OrderIntent, Severity, Side
+from titan_common.messages import Correlation, Event, IntentKind, OrderIntent, Severity, Side
 from titan_common.reasons import ReasonCode
 from titan_common.system_state import Mode
 from titan_execution.core.exchange_health import ChurnCounter
 from titan_execution.core.filters import FitRefused, fit_order
-from titan_execution.core.intent_states import IntentState, path_to_exchange_status
+from titan_execution.core.intent_states import IllegalTransition, IntentState, path_to_exchange_status
 from titan_execution.core.positions import ClosedTrade, Fill, Position, ShadowBook
 from titan_execution.core.validation import ExecutionContext, refusal_reasons
 from titan_execution.runtime import metrics, store
 
 log = logging.getLogger(__name__)
+
+
+def opens_risk(intent: OrderIntent) -> bool:
+    """An entry: it needs the decided leverage on the venue before it is sent."""
+    return intent.kind is IntentKind.ENTRY and not intent.reduce_only
+
+
+# executions of the account's own doing: one without a Titan orderLinkId is foreign
+ACCOUNT_EXEC_TYPES = frozenset({ExecType.TRADE, ExecType.BLOCK_TRADE, ExecType.MOVE_POSITION, ExecType.OTHER})
 S = IntentState
 FILL_LOOKBACK_MAX_MS = 7 * 24 * 3600 * 1000  # the furthest back Bybit's execution list reaches
 
@@ -99,6 +110,9 @@ class ExecutionEngine:
         self.last_prices: dict[str, Decimal] = {}
         # symbols where a fill arrived that Titan did not send (a human on the exchange)
         self.foreign_fills: set[str] = set()
+        self.venue_closes: set[str] = set()
+        # intents whose send is on the wire: not looked up (an answer is coming), never NOT_FOUND
+        self.in_flight: set[str] = set()
         self.churn = ChurnCounter(limit_10s=config.churn_limit_10s, limit_60s=config.churn_limit_60s)
         self._fills_lock = asyncio.Lock()
         # +1 for every fill applied to the book, whatever its source (stream or REST): a
@@ -186,6 +200,8 @@ class ExecutionEngine:
                 reasons = [fit.reason]
             else:
                 fitted = fit
+        if not reasons and fitted is not None and opens_risk(intent):
+            reasons = await self._apply_leverage(intent)
         if reasons or fitted is None:
             await self._reject(intent, reasons)
             return Outcome(S.REJECTED, reasons)
@@ -220,10 +236,11 @@ class ExecutionEngine:
             stop_loss=None if intent.reduce_only else fitted.stop_loss,
             take_profit=None if intent.reduce_only else fitted.take_profit,
         )
+        self.in_flight.add(intent.intent_id)
         try:
             ack = await self.adapter.place_order(order)
         except DuplicateClientOrderId:
-            # an earlier attempt (pybit's own retry) did arrive: find it instead of resending
+            # this orderLinkId is already on the venue: find it instead of resending
             return await self.resolve(intent.intent_id, intent.symbol, intent.client_order_id, force=True)
         except OrderRejected as exc:
             async with transaction(self.sessions) as session:
@@ -242,13 +259,28 @@ class ExecutionEngine:
             return Outcome(S.FAILED_TERMINAL, [], str(exc))
         except ExchangeError as exc:
             if isinstance(exc, TimestampRejected):
-                # pybit already re-tried with a wider recv_window: our clock is not trusted now
+                # the venue refused our timestamp: our clock is not trusted now
                 self.on_reason(ReasonCode.TIMESTAMP_MISMATCH, True)
             log.warning("send of %s has an unknown outcome (%s); resolving by query", intent.client_order_id, exc)
             return Outcome(S.SENT_UNKNOWN, [], str(exc))
+        finally:
+            self.in_flight.discard(intent.intent_id)
         async with transaction(self.sessions) as session:
             await store.move_intent(session, intent.intent_id, S.SENT_UNKNOWN, S.CONFIRMED)
         return Outcome(S.CONFIRMED, [], ack.order_id)
+
+    async def _apply_leverage(self, intent: OrderIntent) -> list[ReasonCode]:
+        """Set the symbol's leverage to the decided one before an entry goes out; the sizing
+        and the stop assume it. Refusals of any kind refuse the entry (nothing is sent)."""
+        try:
+            await self.adapter.set_leverage(intent.symbol, intent.leverage)
+        except NotModified:
+            pass  # already at the decided leverage
+        except ExchangeError as exc:
+            log.warning("leverage %sx on %s not set (%s): entry refused", intent.leverage, intent.symbol, exc)
+            return [ReasonCode.LEVERAGE_NOT_SET]
+        self.book.set_leverage(intent.symbol, intent.leverage)
+        return []
 
     async def _reject(self, intent: OrderIntent, reasons: list[ReasonCode]) -> None:
         async with transaction(self.sessions) as session:
@@ -274,6 +306,8 @@ class ExecutionEngine:
             rows = await store.intents_in(session, S.SENT_UNKNOWN)
         moved = 0
         for row in rows:
+            if row.intent_id in self.in_flight:
+                continue
             outcome = await self.resolve(row.intent_id, row.symbol, row.client_order_id, row=row)
             moved += outcome.state is not S.SENT_UNKNOWN
         return moved
@@ -340,11 +374,22 @@ class ExecutionEngine:
                 row = await session.scalar(query.where(OrderIntentRow.intent_id == intent_id))
             elif order.client_order_id:
                 row = await session.scalar(query.where(OrderIntentRow.client_order_id == order.client_order_id))
-            await store.upsert_order(session, self.config.exchange, order, row.intent_id if row else None)
+            fresh = await store.upsert_order(session, self.config.exchange, order, row.intent_id if row else None)
             if row is None:
                 return None
             state = IntentState(row.state)
-            for step in path_to_exchange_status(state, order.status):
+            if not fresh:
+                log.info("stale report of %s (%s, updated %s) ignored", order.client_order_id, order.status,
+                         order.updated_ms)  # fmt: skip
+                return state
+            try:
+                path = path_to_exchange_status(state, order.status)
+            except (IllegalTransition, ValueError) as exc:
+                # a report that contradicts what is on record (late, or a status Titan does not
+                # know) changes nothing; the next query or reconcile has the truth
+                log.warning("order report of %s ignored: %s", order.client_order_id, exc)
+                return state
+            for step in path:
                 if not await store.move_intent(session, row.intent_id, state, step):
                     break
                 state = step
@@ -381,7 +426,7 @@ class ExecutionEngine:
                 applied, trade = self.book.apply(fill)
                 self.fill_seq += 1
                 position = self.book.position(execution.symbol)
-                foreign = execution.exec_type == "Trade" and not is_titan_order(execution.client_order_id)
+                foreign = execution.exec_type in ACCOUNT_EXEC_TYPES and not is_titan_order(execution.client_order_id)
                 if foreign and not position.is_flat:
                     self.foreign_fills.add(execution.symbol)
                 await store.save_position(
@@ -389,15 +434,17 @@ class ExecutionEngine:
                 )
                 if trade is not None:
                     await store.insert_trade(session, self.config.exchange, trade, None)
-            if execution.exec_type == "Trade":
+            if execution.exec_type is ExecType.TRADE:
                 self.last_prices[execution.symbol] = execution.price
+            if applied and execution.exec_type.by_venue:
+                self.venue_closes.add(execution.symbol)
             # after the commit: what is announced is on record
             self._announce_fill(execution, position, trade)
             return applied
 
     def _announce_fill(self, execution: Execution, position: Position, trade: ClosedTrade | None) -> None:
         exchange = self.config.exchange
-        if execution.exec_type == "Trade":
+        if execution.exec_type is ExecType.TRADE:
             self.on_event(
                 EventType.ORDER_FILLED,
                 OrderFilled(
@@ -414,6 +461,7 @@ class ExecutionEngine:
                     exchange=exchange, symbol=trade.symbol, side=trade.side, qty=trade.qty,
                     entry_price=trade.entry_price, exit_price=trade.exit_price, pnl=trade.net_pnl, fees=trade.fees,
                     r_multiple=trade.r_multiple, opened_ms=trade.opened_ms, closed_ms=trade.closed_ms,
+                    closed_by=trade.closed_by,
                 ),
             )  # fmt: skip
 
@@ -446,6 +494,11 @@ class ExecutionEngine:
             self.on_event(EventType.POSITION_UPDATE, self.position_update(position, mark))
             marked += 1
         return marked
+
+    def take_venue_closes(self) -> set[str]:
+        """Symbols the venue itself liquidated or deleveraged, since last asked; the caller alerts."""
+        taken, self.venue_closes = self.venue_closes, set()
+        return taken
 
     def take_foreign_fills(self) -> set[str]:
         """Symbols with fills Titan did not send, since last asked; the caller alerts on them."""

@@ -27,6 +27,7 @@ from titan_execution.runtime import store
 from titan_execution.runtime.engine import ExecutionEngine
 
 log = logging.getLogger(__name__)
+CRITICAL_ALERTS = frozenset({ReasonCode.PROTECTION_FAILED, ReasonCode.POSITION_LIQUIDATED})
 
 # An adopted position has no signal behind it; it gets a stop this far from its entry.
 ADOPTED_STOP_DISTANCE = Decimal("0.02")
@@ -136,12 +137,21 @@ async def close_position(engine: ExecutionEngine, position: ExchangePosition, *,
     return True
 
 
+async def alert_venue_closes(engine: ExecutionEngine) -> None:
+    """An alert for every position the venue itself liquidated or deleveraged since last asked."""
+    for symbol in sorted(engine.take_venue_closes()):
+        position = engine.book.position(symbol)
+        left = "closed" if position.is_flat else f"reduced to {position.size}"
+        log.error("%s liquidated or auto-deleveraged by the venue: position %s", symbol, left)
+        await raise_alert(engine, symbol, ReasonCode.POSITION_LIQUIDATED, f"the venue liquidated the position ({left})")
+
+
 async def raise_alert(engine: ExecutionEngine, symbol: str, reason: ReasonCode, message: str) -> None:
     async with transaction(engine.sessions) as session:
         session.add(
             Alert(
                 ts_ms=now_ms(),
-                severity="CRITICAL" if reason is ReasonCode.PROTECTION_FAILED else "HIGH",
+                severity="CRITICAL" if reason in CRITICAL_ALERTS else "HIGH",
                 source="execution",
                 alert_type=reason.value,
                 reason_code=reason.value,

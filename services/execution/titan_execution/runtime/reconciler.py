@@ -17,13 +17,13 @@ from sqlalchemy import select
 from titan_common.clock import now_ms
 from titan_common.db.engine import transaction
 from titan_common.db.models import OrderRow, ReconcileDiff, ReconcileRun
-from titan_common.exchanges import ExchangePosition
+from titan_common.exchanges import ExchangeError, ExchangePosition, NotModified
 from titan_common.reasons import ReasonCode
 from titan_execution.core import reconcile as core
 from titan_execution.core.positions import Position
 from titan_execution.runtime import metrics, store
 from titan_execution.runtime.engine import ExecutionEngine
-from titan_execution.runtime.protection import ensure_protected, raise_alert
+from titan_execution.runtime.protection import alert_venue_closes, ensure_protected, raise_alert
 
 log = logging.getLogger(__name__)
 SNAPSHOT_ATTEMPTS = 5  # venue snapshots per run while fills keep moving the book
@@ -88,6 +88,7 @@ class Reconciler:
                     diffs = core.diff_positions(engine.book.open_positions(), exchange_positions)
                     adopted = {d.symbol for d in diffs if d.action is core.Action.ADOPT}
                     diffs += core.foreign_fill_diffs(engine.take_foreign_fills() - adopted, exchange_positions)
+                    diffs += core.diff_leverage(engine.book.open_positions(), exchange_positions)
                 else:
                     # fills kept landing on every attempt: positions are compared by the next
                     # run (soon: a non-clean run is rechecked), never against a stale snapshot
@@ -97,6 +98,7 @@ class Reconciler:
                 verdict = core.verdict(diffs, self.previous)
                 await self._apply(diffs, {p.symbol: p for p in exchange_positions})
             break
+        await alert_venue_closes(engine)  # liquidations the catch-up found
         for position in exchange_positions:
             if position.size > 0:
                 await ensure_protected(
@@ -146,6 +148,17 @@ class Reconciler:
                         ReasonCode.RECONCILE_DRIFT,
                         f"adopted a position Titan did not open: {diff.exchange}",
                     )
+            elif diff.action is core.Action.SET_LEVERAGE:
+                decided = engine.book.position(diff.symbol).leverage
+                try:
+                    if decided is not None:
+                        await engine.adapter.set_leverage(diff.symbol, decided)
+                except NotModified:
+                    pass
+                except ExchangeError as exc:
+                    log.error("could not restore %s leverage to %sx: %s", diff.symbol, decided, exc)
+                    message = f"venue leverage {diff.exchange}x, not {decided}x"
+                    await raise_alert(engine, diff.symbol, ReasonCode.RECONCILE_DRIFT, message)
             elif diff.action is core.Action.DROP:
                 engine.book.positions[diff.symbol] = Position(
                     symbol=diff.symbol,

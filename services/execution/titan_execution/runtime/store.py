@@ -82,7 +82,9 @@ def audit_row(event: Event) -> AuditEvent:
     return AuditEvent(**event_row(event))
 
 
-async def upsert_order(session: AsyncSession, exchange: str, order: ExchangeOrder, intent_id: str | None) -> None:
+async def upsert_order(session: AsyncSession, exchange: str, order: ExchangeOrder, intent_id: str | None) -> bool:
+    """Record an order report; False when it is older than the one on record (reports from the
+    stream and from REST queries arrive out of order) and so changed nothing."""
     values = {
         "exchange": exchange,
         "exchange_order_id": order.order_id,
@@ -107,9 +109,12 @@ async def upsert_order(session: AsyncSession, exchange: str, order: ExchangeOrde
     changing = {k: v for k, v in values.items() if k not in ("exchange", "exchange_order_id", "created_ms")}
     if intent_id is None:
         changing.pop("intent_id")
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=["exchange", "exchange_order_id"], set_=changing)
-    )
+    upsert = statement.on_conflict_do_update(
+        index_elements=["exchange", "exchange_order_id"],
+        set_=changing,
+        where=OrderRow.updated_ms <= statement.excluded.updated_ms,
+    ).returning(OrderRow.exchange_order_id)
+    return (await session.scalar(upsert)) is not None
 
 
 async def latest_fill_ms(session: AsyncSession, exchange: str) -> int | None:
@@ -171,6 +176,7 @@ async def save_position(
         "fees": position.fees,
         "mark_price": mark_price,
         "stop_loss": position.stop_loss,
+        "leverage": position.leverage or 0,  # 0: not Titan's decision (adopted)
         "take_profit": None,
         "adopted": adopted,
         "opened_ms": position.opened_ms,
@@ -212,6 +218,7 @@ async def load_positions(session: AsyncSession, exchange: str) -> list[Position]
             fees=row.fees,
             opened_ms=row.opened_ms,
             stop_loss=row.stop_loss,
+            leverage=row.leverage or None,
         )
         for row in rows
     ]

@@ -20,6 +20,7 @@ from titan_common.exchanges.bybit import parsing as P
 from titan_common.exchanges.bybit.adapter import private_event, public_event
 from titan_common.exchanges.bybit.http import map_error
 from titan_common.exchanges.bybit.streams import ws_base
+from titan_common.exchanges.types import ExecType
 from titan_common.messages import Side
 
 
@@ -93,6 +94,19 @@ def test_order_and_execution() -> None:
         }
     )
     assert (ex.exec_id, ex.fee, ex.ts_ms, ex.is_maker) == ("e1", D("0.275"), 1_700_000_000_050, False)
+    assert ex.exec_type is ExecType.TRADE
+
+
+@pytest.mark.parametrize(
+    ("name", "exec_type"),
+    [("Trade", ExecType.TRADE), ("Funding", ExecType.FUNDING), ("BustTrade", ExecType.LIQUIDATION),
+     ("AdlTrade", ExecType.ADL), ("Delivery", ExecType.DELIVERY), ("Settle", ExecType.SETTLEMENT),
+     ("BlockTrade", ExecType.BLOCK_TRADE), ("MovePosition", ExecType.MOVE_POSITION),
+     ("SomethingNew", ExecType.OTHER)],
+)  # fmt: skip
+def test_exec_types_map_into_titan_words(name: str, exec_type: ExecType) -> None:
+    assert P.exec_type(name) is exec_type
+    assert exec_type.changes_position is (exec_type is not ExecType.FUNDING)
 
 
 def test_wallet() -> None:
@@ -140,6 +154,9 @@ def invalid(code: int) -> InvalidRequestError:
         (10016, OutcomeUnknown),
         (110007, OrderRejected),
         (110094, OrderRejected),
+        (10001, OrderRejected),
+        (110079, OutcomeUnknown),  # "being processed": not a refusal
+        (99999, OutcomeUnknown),  # a code Titan does not know is never terminal
     ],
 )
 def test_ret_codes_map_to_what_the_caller_can_conclude(code: int, kind: type[Exception]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from titan_common.exchanges.types import ExecType
+
 CATEGORY = "linear"
 ACCOUNT_TYPE = "UNIFIED"
 
@@ -27,9 +29,40 @@ NOTIONAL_BELOW_MINIMUM = 110094
 TPSL_NOT_MODIFIED = 34040
 
 NOT_MODIFIED_CODES = frozenset({LEVERAGE_NOT_MODIFIED, TPSL_NOT_MODIFIED})
+# the request was refused and nothing happened: only these end an order as rejected. Any
+# other retCode (a new one, a 5xx-like one) leaves its outcome unknown, resolved by query.
+BAD_PARAMETER = 10001
+REJECTION_CODES = frozenset(
+    {
+        BAD_PARAMETER,
+        10005,  # permission denied for this key
+        10010,  # request from an IP the key does not allow
+        110003,  # price outside the permitted range
+        110004,  # wallet balance insufficient
+        INSUFFICIENT_BALANCE,
+        110012,  # available balance insufficient
+        QTY_TRUNCATES_TO_ZERO,
+        110020,  # too many open orders
+        110021,  # over the open-interest limit
+        110040,  # the order would trigger a liquidation
+        NOTIONAL_BELOW_MINIMUM,
+    }
+)
 AUTH_CODES = frozenset({BAD_API_KEY, BAD_SIGNATURE})
 
 PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
+
+# execType on executions (v5 execution list and the `execution` topic)
+EXEC_TYPES = {
+    "Trade": ExecType.TRADE,
+    "Funding": ExecType.FUNDING,
+    "BustTrade": ExecType.LIQUIDATION,
+    "AdlTrade": ExecType.ADL,
+    "Delivery": ExecType.DELIVERY,
+    "Settle": ExecType.SETTLEMENT,
+    "BlockTrade": ExecType.BLOCK_TRADE,
+    "MovePosition": ExecType.MOVE_POSITION,
+}
 
 # Bybit's per-UID limits by endpoint group (requests per second)
 TRADE_METHODS = frozenset(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -49,11 +50,11 @@ def map_error(exc: Exception) -> ExchangeError:
             return RateLimited(message, code)
         if code == C.TIMESTAMP_OUT_OF_WINDOW:
             return TimestampRejected(message, code)
-        if code == C.SERVER_ERROR:
-            return OutcomeUnknown(message, code)
         if code in C.AUTH_CODES:
             return ExchangeError(f"authentication refused: {message}", code)
-        return OrderRejected(message, code)
+        if code in C.REJECTION_CODES:
+            return OrderRejected(message, code)
+        return OutcomeUnknown(message, code)  # SERVER_ERROR, and any code not known to be a refusal
     if isinstance(exc, FailedRequestError):
         status = int(exc.status_code) if str(exc.status_code).isdigit() else None
         if status in (403, 429):
@@ -93,10 +94,16 @@ class BybitHttp:
         )
         # pybit reads the endpoint at call time; no trailing slash
         self._session.endpoint = endpoint.rstrip("/")
+        # Titan owns its retries: pybit would sleep in this worker thread and resend on 10002
+        # and 10006 (seconds, unseen by RATE_LIMIT, TIMESTAMP_MISMATCH and the token bucket).
+        # Set after construction: pybit replaces an empty retry_codes given to it by its defaults.
+        self._session.retry_codes = set()
+        self._session.max_retries = 1
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="bybit-http")
         self.buckets = {group: TokenBucket(rate, rate) for group, rate in C.GROUP_LIMITS.items()}
         self.last_rate_limited_ms = 0
         self.rate_limit_hits = 0
+        self.slowest_send_ms = 0  # the longest one request held a worker thread
 
     async def call(self, method: str, **params: Any) -> dict[str, Any]:
         """Run one pybit method off the event loop, within its group's rate; returns `result`."""
@@ -105,20 +112,26 @@ class BybitHttp:
             await asyncio.sleep(wait / 1000)
         loop = asyncio.get_running_loop()
         bound = functools.partial(getattr(self._session, method), **params)
+        sent = time.monotonic()
         try:
             body, _elapsed, headers = await loop.run_in_executor(self._pool, bound)
         except Exception as exc:
+            self._note_send(sent)
             mapped = map_error(exc)
             if isinstance(mapped, RateLimited):
                 self._note_rate_limited(bucket, getattr(exc, "resp_headers", None))
             log.debug("bybit %s failed: %s", method, mapped)
             raise mapped from exc
+        self._note_send(sent)
         remaining, reset = _limit_headers(headers)
         bucket.observe(remaining=remaining, reset_ms=reset, now_ms=now_ms())
         if remaining == 0:
             self._note_rate_limited(bucket, headers)
         result: dict[str, Any] = body.get("result") or {}
         return result
+
+    def _note_send(self, sent: float) -> None:
+        self.slowest_send_ms = max(self.slowest_send_ms, int((time.monotonic() - sent) * 1000))
 
     def _note_rate_limited(self, bucket: TokenBucket, headers: Any) -> None:
         _remaining, reset = _limit_headers(headers or {})

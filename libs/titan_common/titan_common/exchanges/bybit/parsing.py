@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
+from titan_common.exchanges.bybit.constants import EXEC_TYPES
 from titan_common.exchanges.types import (
     ExchangeOrder,
     ExchangePosition,
+    ExecType,
     Execution,
     FundingRate,
     InstrumentFilters,
@@ -17,6 +20,8 @@ from titan_common.exchanges.types import (
     Wallet,
 )
 from titan_common.messages import Side
+
+log = logging.getLogger(__name__)
 
 
 def dec(value: Any, default: Decimal | None = None) -> Decimal | None:
@@ -117,10 +122,18 @@ def execution(item: dict[str, Any]) -> Execution:
         price=dec0(item.get("execPrice")),
         qty=dec0(item.get("execQty")),
         fee=dec0(item.get("execFee")),
-        exec_type=item.get("execType", "Trade"),
+        exec_type=exec_type(item.get("execType") or "Trade"),
         is_maker=bool(item.get("isMaker", False)),
         ts_ms=int(item.get("execTime") or 0),
     )
+
+
+def exec_type(name: str) -> ExecType:
+    known = EXEC_TYPES.get(name)
+    if known is None:
+        log.warning("unknown Bybit execType %r: applied as a position change", name)
+        return ExecType.OTHER
+    return known
 
 
 def kline(row: list[Any]) -> Kline:
