@@ -1,11 +1,13 @@
 """The audit writer: every state change lands in Postgres and in a JSONL mirror, in order.
 
-Callers `submit()` events without waiting on the database. A single writer task drains a
-bounded queue in batches: it appends the batch to `var/audit/<service>-YYYY-MM-DD.jsonl`
-(one file per UTC day), then inserts it into `audit_events`. If the insert fails, the same
-batch is retried with backoff, so nothing is dropped or reordered; new events wait in the
-queue. When the queue is full, `submit()` raises `AuditQueueFull` instead of dropping
-anything: the caller must fail closed (no audit row, no order).
+Callers `submit()` events without waiting on the database. A single writer task appends
+every submitted event to `var/audit/<service>-YYYY-MM-DD.jsonl` (one file per UTC day, fsync'd)
+at once, whatever the database is doing, then inserts them into `audit_events` in batches,
+in order. A failed insert is retried with backoff while new events keep reaching the mirror;
+`record_now()` waits until its event is in the mirror (an emergency action's write-ahead when
+Postgres is down). When the queue (not yet in Postgres) is full, `submit()` raises
+`AuditQueueFull` instead of dropping anything: the caller must fail closed (no audit row, no
+order).
 
 State for health and mode:
   OK    queue below the high-water mark and the database accepting writes
@@ -88,8 +90,10 @@ class AuditWriter:
         self.high_water_pct = high_water_pct
         self.retry_initial_s = retry_initial_s
         self.retry_max_s = retry_max_s
-        self._queue: deque[tuple[int, Event]] = deque()
-        self._in_flight: list[tuple[int, Event]] = []
+        self._queue: deque[tuple[int, Event]] = deque()  # submitted, not yet in the mirror
+        self._in_flight: list[tuple[int, Event]] = []  # in the mirror, not yet in Postgres
+        self._mirror_lock = asyncio.Lock()
+        self._recovered_pending = 0
         self._wakeup = asyncio.Event()
         self._idle = asyncio.Event()
         self._idle.set()
@@ -110,6 +114,12 @@ class AuditWriter:
         self._queue.append((now_ms(), event))
         self._idle.clear()
         self._wakeup.set()
+
+    async def record_now(self, event: Event) -> None:
+        """Submit an event and return once it is in the JSONL mirror (fsync'd), whether or not
+        Postgres takes it: the write-ahead of an action that must not wait for the database."""
+        self.submit(event)
+        await self._mirror_queue()
 
     @property
     def queued(self) -> int:
@@ -188,44 +198,58 @@ class AuditWriter:
 
     async def _run(self) -> None:
         await self._recover_from_jsonl()
-        while True:
-            if not self._queue and not self._in_flight:
-                self._idle.set()
-                self._wakeup.clear()
-                await self._wakeup.wait()
-                continue
-            if not self._in_flight:
-                take = min(self.batch_size, len(self._queue))
-                self._in_flight = [self._queue.popleft() for _ in range(take)]
-                # the mirror is written once per batch, before the first insert attempt
-                await asyncio.to_thread(self._append_jsonl, [event for _, event in self._in_flight])
-            await self._insert_in_flight()
-
-    async def _insert_in_flight(self) -> None:
         backoff = self.retry_initial_s
-        rows = [event_row(event) for _, event in self._in_flight]
         while True:
-            try:
-                async with self._engine.begin() as conn:
-                    # event_id is unique: a retry after an unacknowledged commit cannot duplicate
-                    await conn.execute(insert(AuditEvent).on_conflict_do_nothing(index_elements=["event_id"]), rows)
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                if self.db_ok:
-                    log.error("audit insert failed, holding %d events and retrying: %s", len(rows), exc)
-                self.db_ok = False
-                self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self.retry_max_s)
+            await self._mirror_queue()
+            if not self._in_flight:
+                if not self._queue:
+                    self._idle.set()
+                    self._wakeup.clear()
+                    await self._wakeup.wait()
                 continue
-            if not self.db_ok:
-                log.info("audit inserts recovered")
-            self.db_ok = True
-            self.last_error = None
-            self.written += len(rows)
-            self._in_flight = []
-            return
+            if await self._insert_batch():
+                backoff = self.retry_initial_s
+                continue
+            # Postgres refused: retry after a backoff, mirroring whatever arrives meanwhile
+            self._wakeup.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), timeout=backoff)
+            backoff = min(backoff * 2, self.retry_max_s)
+
+    async def _mirror_queue(self) -> None:
+        """Move everything submitted into the mirror, in order."""
+        async with self._mirror_lock:
+            if not self._queue:
+                return
+            taken = [self._queue.popleft() for _ in range(len(self._queue))]
+            await asyncio.to_thread(self._append_jsonl, [event for _, event in taken])
+            self._in_flight.extend(taken)
+
+    async def _insert_batch(self) -> bool:
+        """Insert the oldest mirrored batch; False (and db_ok False) when Postgres refuses."""
+        batch = self._in_flight[: self.batch_size]
+        rows = [event_row(event) for _, event in batch]
+        try:
+            async with self._engine.begin() as conn:
+                # event_id is unique: a retry after an unacknowledged commit cannot duplicate
+                await conn.execute(insert(AuditEvent).on_conflict_do_nothing(index_elements=["event_id"]), rows)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if self.db_ok:
+                log.error("audit insert failed, holding %d events and retrying: %s", len(self._in_flight), exc)
+            self.db_ok = False
+            self.last_error = f"{type(exc).__name__}: {str(exc)[:200]}"
+            return False
+        if not self.db_ok:
+            log.info("audit inserts recovered")
+        self.db_ok = True
+        self.last_error = None
+        recovered = min(self._recovered_pending, len(rows))  # re-inserted at start, not new
+        self._recovered_pending -= recovered
+        self.written += len(rows) - recovered
+        del self._in_flight[: len(batch)]
+        return True
 
     async def _recover_from_jsonl(self) -> None:
         """After a crash, the last batch may be in the JSONL mirror but not in Postgres: put
@@ -236,10 +260,9 @@ class AuditWriter:
         for day in (utc_day(today - 86_400_000), utc_day(today)):
             path = self.audit_dir / f"{self.service}-{day}.jsonl"
             recovered += await asyncio.to_thread(_tail_events, path, RECOVER_TAIL_BYTES)
-        if recovered:
-            self._in_flight = [(event.ts_ms, event) for event in recovered]
-            await self._insert_in_flight()
-            self.written -= len(recovered)  # re-inserted, not newly written
+        # first in line for Postgres; new events still reach the mirror while it is down
+        self._in_flight = [(event.ts_ms, event) for event in recovered] + self._in_flight
+        self._recovered_pending = len(recovered)
 
     def _append_jsonl(self, events: list[Event]) -> None:
         by_day: dict[str, list[str]] = {}

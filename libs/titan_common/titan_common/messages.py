@@ -143,7 +143,7 @@ class OrderType(StrEnum):
 
 class IntentKind(StrEnum):
     ENTRY = "ENTRY"
-    EXIT = "EXIT"
+    EXIT = "EXIT"  # reduce-only: closes (part of) a position; passes in any mode but EXIT, armed or not
 
 
 class OrderIntent(_Strict):
@@ -166,6 +166,10 @@ class OrderIntent(_Strict):
     leverage: Annotated[int, Field(ge=1, le=100)] = 1
     reduce_only: bool = False
     ttl_ms: Annotated[int, Field(gt=0)]
+    # why an exit exists (FLATTEN_ALL, OPERATOR_CLOSE, PROTECTION_FAILED, AIGATE_EXIT...) and who
+    # asked for it; both go into its audit rows
+    origin: Annotated[str, Field(max_length=32)] | None = None
+    operator_id: Annotated[str, Field(max_length=64)] | None = None
 
     @field_validator("client_order_id")
     @classmethod
@@ -229,3 +233,35 @@ class Control(_Strict):
     operator_id: str
     reason: str = ""
     target: Literal["all", "brain", "execution", "console", "scavenger"] = "all"
+
+
+def exit_intent(
+    symbol: str,
+    position_side: Side,
+    qty: Decimal,
+    *,
+    correlation: Correlation,
+    origin: str,
+    operator_id: str | None = None,
+    reference_price: Decimal | None = None,
+    ts_ms: int,
+    ttl_ms: int = 60_000,
+) -> OrderIntent:
+    """A reduce-only market close of `qty` of a position on `position_side`: how every exit
+    (flatten, operator close, protective close, the AI gate's exit) enters the one door."""
+    intent_id = new_id()
+    return OrderIntent(
+        intent_id=intent_id,
+        client_order_id=client_order_id_for(intent_id),
+        ts_ms=ts_ms,
+        correlation=correlation.model_copy(update={"order_intent_id": intent_id}),
+        kind=IntentKind.EXIT,
+        symbol=symbol,
+        side=position_side.opposite,
+        qty=qty,
+        reference_price=reference_price,
+        reduce_only=True,
+        ttl_ms=ttl_ms,
+        origin=origin,
+        operator_id=operator_id,
+    )

@@ -121,6 +121,15 @@ async def test_postgres_stopped_reports_full_and_loses_nothing(tmp_path: Path) -
         assert ReasonCode.DB_UNAVAILABLE in writer.reasons
         assert len(accepted) == 300
         assert refused == 700
+        # while Postgres is down, every accepted event is already in the mirror
+        for _ in range(50):
+            if jsonl_sequence(tmp_path, "audit-down") == list(range(100 + len(accepted))):
+                break
+            await asyncio.sleep(0.1)
+        assert jsonl_sequence(tmp_path, "audit-down") == list(range(100 + len(accepted)))
+        late = events("audit-down", 1, start=100 + len(accepted))[0]
+        with pytest.raises(AuditQueueFull):
+            await writer.record_now(late)  # full is full, for record_now too
 
         assert await asyncio.to_thread(server.start) == url  # it comes back
         assert await writer.flush(timeout=60)

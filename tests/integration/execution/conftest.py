@@ -162,7 +162,7 @@ class ExecutionProcess:
         self.processes.append(
             start_service("execution", self.env, self.var_dir / f"execution-{len(self.processes) + 1}.out")
         )
-        wait_for_health(self.url, timeout=60)
+        wait_for_health(self.url, timeout=60, ready=True)
 
 
 @asynccontextmanager

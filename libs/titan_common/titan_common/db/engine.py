@@ -7,9 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
 from titan_common.settings import normalise_database_url
+
+# what an unreachable, stopped or refusing Postgres raises through SQLAlchemy and asyncpg
+DB_ERRORS: tuple[type[Exception], ...] = (OSError, TimeoutError, SQLAlchemyError)
 
 
 def make_engine(database_url: str, *, pool_size: int = 5, application_name: str = "titan") -> AsyncEngine:

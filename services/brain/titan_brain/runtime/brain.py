@@ -42,7 +42,7 @@ from titan_common.events import EventType, PhaseChange, payload_of
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.heartbeats import read_beats, state_of_beat
 from titan_common.internal import InternalClient, ServiceUnavailable
-from titan_common.messages import ControlCommand, Decision, Severity, Side
+from titan_common.messages import ControlCommand, Decision, Severity, Side, exit_intent
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.settings import SystemMode
@@ -211,18 +211,29 @@ class Brain:
             self.runtime.set_reason(failure, True)
         elif action is FailureAction.EXIT:
             log.warning("AI gate failed (%s) while managing %s: exiting the position", failure, decision.symbol)
-            self._spawn(self._close_position(decision.symbol))
+            self._spawn(self._exit_position(decision))
         else:
             log.warning("AI gate failed (%s): skipping the entry on %s", failure, decision.symbol)
 
-    async def _close_position(self, symbol: str) -> None:
+    async def _exit_position(self, decision: Decision) -> None:
+        """The AI gate's fallback exit: an EXIT intent on titan:intents, so it goes through
+        execution's one door (write-ahead, audit, orderLinkId) like every other order."""
+        symbol = decision.symbol
+        position = self.state.positions.get(symbol) if self.state is not None else None
+        if position is None:
+            log.warning("AI gate fallback: no open position on %s to exit", symbol)
+            return
+        intent = exit_intent(
+            symbol, position.side, position.size, correlation=decision.correlation, origin="AIGATE_EXIT",
+            operator_id=AIGATE_OPERATOR, reference_price=position.mark_price, ts_ms=now_ms(),
+        )  # fmt: skip
         try:
-            response = await self.client.request(
-                "execution", "POST", f"/positions/{symbol}/close", operator_id=AIGATE_OPERATOR
-            )
-            log.warning("AI gate fallback closed %s: HTTP %d %s", symbol, response.status_code, response.text[:200])
-        except ServiceUnavailable as exc:
-            log.error("AI gate fallback could not close %s: %s", symbol, exc)
+            await StreamProducer(cast(Any, self.runtime.redis), INTENTS).publish(intent)
+        except Exception as exc:
+            log.error("AI gate fallback could not send the exit of %s: %s", symbol, exc)
+            return
+        metrics.INTENTS_PUBLISHED.labels("exit").inc()
+        log.warning("AI gate fallback: exit of %s %s sent as %s", symbol, position.size, intent.client_order_id)
 
     # --- events and control ------------------------------------------------------------
 

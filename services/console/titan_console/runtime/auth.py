@@ -5,6 +5,10 @@ nobody (loopback reads). Passwords are argon2 hashes in `users`; sessions live i
 argon2 takes ~100 ms by design, so checks run in a thread pool, and a correct Basic
 password is remembered for `auth_cache_ttl_s` under a keyed hash (never the password
 itself). Failed attempts are throttled per user+address and per address.
+
+When Postgres is down, an operator this console has verified once in its lifetime is checked
+against the argon2 hash (and role) it read then, and a browser session it has seen stays
+valid until it expires: enough to flatten during an outage. Nobody else gets in.
 """
 
 from __future__ import annotations
@@ -87,6 +91,9 @@ class Authenticator:
         )
         self._cache_key = secrets.token_bytes(32)
         self._verified: dict[str, tuple[str, Role, int]] = {}
+        # for a Postgres outage: each verified user's stored hash and role, each seen session
+        self._known_users: dict[str, tuple[str, Role]] = {}
+        self._known_sessions: dict[str, tuple[Principal, int]] = {}
         self.failed_total = 0
 
     @property
@@ -112,7 +119,12 @@ class Authenticator:
         cached = self._verified.get(key)
         if cached is not None and cached[2] > now_ms():
             return Principal(username=cached[0], role=cached[1], via="basic")
-        user = await self._user(username)
+        try:
+            user = await self._user(username)
+        except AuthFailed as exc:
+            if exc.status != 503 or username not in self._known_users:
+                raise
+            return await self._check_from_memory(username, password, address)
         ok = user is not None and await asyncio.to_thread(verify_password, user.password_hash, password)
         if not ok or user is None:
             now = now_ms()
@@ -124,9 +136,20 @@ class Authenticator:
             raise AuthFailed(401, "UNAUTHORIZED", "wrong username or password")
         self.throttle_user.success(f"{username}|{address}")
         role = Role(user.role)
+        self._known_users[user.username] = (user.password_hash, role)
         if self.settings.auth_cache_ttl_s > 0:
             self._verified[key] = (user.username, role, now_ms() + int(self.settings.auth_cache_ttl_s * 1000))
         return Principal(username=user.username, role=role, via="basic")
+
+    async def _check_from_memory(self, username: str, password: str, address: str) -> Principal:
+        password_hash, role = self._known_users[username]
+        if not await asyncio.to_thread(verify_password, password_hash, password):
+            self.throttle_user.failure(f"{username}|{address}", now_ms())
+            self.failed_total += 1
+            metrics.LOGIN_FAILURES.inc()
+            raise AuthFailed(401, "UNAUTHORIZED", "wrong username or password")
+        log.warning("Postgres unreachable: %r verified against the hash this console read earlier", username[:64])
+        return Principal(username=username, role=role, via="basic")
 
     async def _user(self, username: str) -> User | None:
         if self.sessions is None:
@@ -159,9 +182,10 @@ class Authenticator:
                     last_seen_ms=now,
                 )
             )
-        return token, Principal(
-            principal.username, principal.role, "session", csrf_token=csrf, session_hash=token_hash(token)
-        )
+        digest = token_hash(token)
+        opened = Principal(principal.username, principal.role, "session", csrf_token=csrf, session_hash=digest)
+        self._known_sessions[digest] = (opened, now + self.settings.session_ttl_s * 1000)
+        return token, opened
 
     async def from_session(self, token: str) -> Principal | None:
         """The user of a live session; None for an unknown, expired or revoked one, or a
@@ -170,6 +194,17 @@ class Authenticator:
             return None
         digest = token_hash(token)
         now = now_ms()
+        try:
+            return await self._session_from_db(digest, now)
+        except (OSError, SQLAlchemyError):
+            known = self._known_sessions.get(digest)
+            if known is None or known[1] <= now:
+                raise
+            log.warning("Postgres unreachable: session of %r taken from memory", known[0].username)
+            return known[0]
+
+    async def _session_from_db(self, digest: str, now: int) -> Principal | None:
+        assert self.sessions is not None
         async with self.sessions() as session:
             row = (
                 await session.execute(
@@ -184,12 +219,18 @@ class Authenticator:
                 )
             ).first()
         if row is None:
+            self._known_sessions.pop(digest, None)
             return None
         stored, user = row
-        return Principal(user.username, Role(user.role), "session", csrf_token=stored.csrf_token, session_hash=digest)
+        principal = Principal(
+            user.username, Role(user.role), "session", csrf_token=stored.csrf_token, session_hash=digest
+        )
+        self._known_sessions[digest] = (principal, stored.expires_ms)
+        return principal
 
     async def close_session(self, session_hash: str) -> None:
         assert self.sessions is not None
+        self._known_sessions.pop(session_hash, None)
         async with self.sessions() as session, session.begin():
             await session.execute(
                 update(ConsoleSession).where(ConsoleSession.token_hash == session_hash).values(revoked_ms=now_ms())
@@ -201,3 +242,5 @@ class Authenticator:
         self.throttle_address.prune(now)
         for key in [k for k, v in self._verified.items() if v[2] <= now]:
             del self._verified[key]
+        for digest in [d for d, (_p, expires) in self._known_sessions.items() if expires <= now]:
+            del self._known_sessions[digest]

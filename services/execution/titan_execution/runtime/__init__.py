@@ -102,6 +102,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             mode=lambda: rt.state.mode,
             on_reason=rt.set_reason,
             on_event=announce,
+            audit_now=rt.audit.record_now if rt.audit is not None else None,
         )
         reconciler = Reconciler(engine(), set_reason=rt.set_reason, protection_attempts=settings.protection_attempts)
         while not rt.stop.is_set():
@@ -139,6 +140,14 @@ async def setup(runtime: ServiceRuntime) -> None:
             log.info("intent %s -> %s %s", delivery.message.intent_id, outcome.state, outcome.detail)
 
         await consumer.run(handle, rt.stop)
+
+    async def write_deferred(rt: ServiceRuntime) -> None:
+        """What emergency actions could not write while Postgres was down, written when it returns."""
+        await ready.wait()
+        while not rt.stop.is_set():
+            if engine().deferred and await engine().flush_deferred():
+                log.info("wrote rows deferred during the Postgres outage; %d left", len(engine().deferred))
+            await _sleep(rt, 1.0)
 
     async def resolve_loop(rt: ServiceRuntime) -> None:
         """SENT_UNKNOWN every second; open intents whose reports may be lost every few seconds."""
@@ -270,6 +279,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.add_loop("startup-recover", start_engine)
     runtime.add_loop("intents", consume_intents)
     runtime.add_loop("resolver", resolve_loop)
+    runtime.add_loop("deferred-writes", write_deferred)
     runtime.add_loop("reconcile", reconcile_loop)
     runtime.add_loop("private-stream", private_stream)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -25,7 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from titan_common.clock import now_ms
-from titan_common.db.engine import transaction
+from titan_common.db.engine import DB_ERRORS, transaction
 from titan_common.db.models import OrderIntentRow
 from titan_common.events import EventType, OrderFilled, PositionUpdate, TradeClosed
 from titan_common.exchanges import (
@@ -43,11 +43,11 @@ from titan_common.exchanges import (
 )
 from titan_common.flags import read_master_arm
 from titan_common.logging import KeyEvent, key_event
-from titan_common.messages import Correlation, Event, IntentKind, OrderIntent, Severity, Side
+from titan_common.messages import Correlation, Event, IntentKind, OrderIntent, Severity, Side, exit_intent
 from titan_common.reasons import ReasonCode
 from titan_common.system_state import Mode
 from titan_execution.core.exchange_health import ChurnCounter
-from titan_execution.core.filters import FitRefused, fit_order
+from titan_execution.core.filters import FitRefused, FittedOrder, fit_order
 from titan_execution.core.intent_states import IllegalTransition, IntentState, path_to_exchange_status
 from titan_execution.core.positions import ClosedTrade, Fill, Position, ShadowBook
 from titan_execution.core.validation import ExecutionContext, refusal_reasons
@@ -96,6 +96,7 @@ class ExecutionEngine:
         mode: Callable[[], Mode] = lambda: Mode.NORMAL,
         on_reason: Callable[[ReasonCode, bool], None] = lambda _reason, _active: None,
         on_event: Callable[[EventType, BaseModel], None] = lambda _type, _payload: None,
+        audit_now: Callable[[Event], Awaitable[None]] | None = None,
     ) -> None:
         self.on_reason = on_reason
         # facts for titan:events (the runtime audits the state changes, broadcasts the rest)
@@ -113,6 +114,12 @@ class ExecutionEngine:
         self.venue_closes: set[str] = set()
         # intents whose send is on the wire: not looked up (an answer is coming), never NOT_FOUND
         self.in_flight: set[str] = set()
+        # the audit mirror's write-ahead, for exits while Postgres is down (None: exits wait too)
+        self.audit_now = audit_now
+        # rows that could not be written while Postgres was down, in order (flush_deferred)
+        self.deferred: list[Callable[[AsyncSession], Awaitable[object]]] = []
+        # a disarm (by a flatten) not yet confirmed by Postgres: entries are refused meanwhile
+        self.disarm_latched = False
         self.churn = ChurnCounter(limit_10s=config.churn_limit_10s, limit_60s=config.churn_limit_60s)
         self._fills_lock = asyncio.Lock()
         # +1 for every fill applied to the book, whatever its source (stream or REST): a
@@ -158,13 +165,41 @@ class ExecutionEngine:
         return outcome
 
     async def _handle_intent(self, intent: OrderIntent, decision_id: str | None) -> Outcome:
-        async with transaction(self.sessions) as session:
-            state = await store.ensure_intent(session, intent, decision_id)
-            armed = await read_master_arm(session)
+        try:
+            async with transaction(self.sessions) as session:
+                state = await store.ensure_intent(session, intent, decision_id)
+                # a disarm not yet in Postgres (a flatten while it was down) still disarms
+                armed = await read_master_arm(session) and not self.disarm_latched
+        except DB_ERRORS as exc:
+            if intent.kind is IntentKind.EXIT and self.audit_now is not None:
+                return await self._exit_without_db(intent, exc)
+            raise  # an entry waits for Postgres: no write-ahead row, no order
         if state is not S.CREATED:
             # a redelivery: whatever happened before stands, and nothing is sent twice
             return Outcome(state, [ReasonCode.DUPLICATE_INTENT], "already handled")
+        reasons, fitted = await self._check_and_fit(intent, armed)
+        if not reasons and fitted is not None and opens_risk(intent):
+            reasons = await self._apply_leverage(intent)
+        if reasons or fitted is None:
+            await self._reject(intent, reasons)
+            return Outcome(S.REJECTED, reasons)
 
+        # write-ahead: the intent and its audit row are committed before any network call
+        async with transaction(self.sessions) as session:
+            moved = await store.move_intent(
+                session,
+                intent.intent_id,
+                S.CREATED,
+                S.SENT_UNKNOWN,
+                extra={"qty": fitted.qty, "stop_loss": fitted.stop_loss, "take_profit": fitted.take_profit},
+            )
+            if not moved:
+                return Outcome(S.SENT_UNKNOWN, [ReasonCode.DUPLICATE_INTENT], "raced")
+            session.add(store.audit_row(self._event(intent, "ORDER_SEND", stage=S.SENT_UNKNOWN.value)))
+        return await self._send(intent, fitted)
+
+    async def _check_and_fit(self, intent: OrderIntent, armed: bool) -> tuple[list[ReasonCode], FittedOrder | None]:
+        """Execution's own refusals, then the order fitted to the venue's filters."""
         context = ExecutionContext(
             now_ms=now_ms(),
             armed=armed,
@@ -200,25 +235,51 @@ class ExecutionEngine:
                 reasons = [fit.reason]
             else:
                 fitted = fit
-        if not reasons and fitted is not None and opens_risk(intent):
-            reasons = await self._apply_leverage(intent)
+        return reasons, fitted
+
+    async def _exit_without_db(self, intent: OrderIntent, error: Exception) -> Outcome:
+        """Postgres is down and an exit cannot wait for it. Its write-ahead is its ORDER_SEND
+        audit event, in the JSONL mirror (fsync'd) before the send; its intent row is written
+        when Postgres returns (as SENT_UNKNOWN, then resolved by query like any other)."""
+        log.critical("Postgres unreachable (%s): exit %s goes out on the audit mirror", error, intent.client_order_id)
+        reasons, fitted = await self._check_and_fit(intent, armed=False)
         if reasons or fitted is None:
-            await self._reject(intent, reasons)
-            return Outcome(S.REJECTED, reasons)
+            return Outcome(S.REJECTED, reasons, "refused while Postgres is down")
+        assert self.audit_now is not None
+        try:
+            await self.audit_now(self._event(intent, "ORDER_SEND", stage=S.SENT_UNKNOWN.value))
+        except Exception as exc:  # the mirror cannot take it either: closing still beats not closing
+            log.critical("exit %s proceeds without a write-ahead: %s", intent.client_order_id, exc)
+        self.deferred.append(lambda session: store.write_late_intent(session, intent, fitted.qty))
+        outcome = await self._send(intent, fitted, recorded=False)
+        if outcome.state is S.SENT_UNKNOWN:
+            found = await self._lookup(intent)
+            if found is not None:
+                outcome = Outcome(S.CONFIRMED, [], found.order_id)
+        return outcome
 
-        # write-ahead: the intent and its audit row are committed before any network call
-        async with transaction(self.sessions) as session:
-            moved = await store.move_intent(
-                session,
-                intent.intent_id,
-                S.CREATED,
-                S.SENT_UNKNOWN,
-                extra={"qty": fitted.qty, "stop_loss": fitted.stop_loss, "take_profit": fitted.take_profit},
-            )
-            if not moved:
-                return Outcome(S.SENT_UNKNOWN, [ReasonCode.DUPLICATE_INTENT], "raced")
-            session.add(store.audit_row(self._event(intent, "ORDER_SEND", stage=S.SENT_UNKNOWN.value)))
+    async def _lookup(self, intent: OrderIntent) -> ExchangeOrder | None:
+        try:
+            return await self.adapter.order_by_client_id(intent.symbol, intent.client_order_id)
+        except ExchangeError:
+            return None
 
+    async def flush_deferred(self) -> int:
+        """Write what could not be written while Postgres was down (in order); returns how many
+        went in. Stops at the first failure and keeps the rest for the next call."""
+        written = 0
+        while self.deferred:
+            try:
+                async with transaction(self.sessions) as session:
+                    await self.deferred[0](session)
+            except DB_ERRORS:
+                break
+            self.deferred.pop(0)
+            written += 1
+        return written
+
+    async def _send(self, intent: OrderIntent, fitted: FittedOrder, *, recorded: bool = True) -> Outcome:
+        """Place the fitted order; the answer moves the intent (`recorded`: its row exists)."""
         key_event(
             log,
             KeyEvent.BUY if intent.side is Side.BUY else KeyEvent.SELL,
@@ -241,8 +302,14 @@ class ExecutionEngine:
             ack = await self.adapter.place_order(order)
         except DuplicateClientOrderId:
             # this orderLinkId is already on the venue: find it instead of resending
+            if not recorded:
+                found = await self._lookup(intent)
+                return Outcome(S.SENT_UNKNOWN if found is None else S.CONFIRMED, [], "already on the venue")
             return await self.resolve(intent.intent_id, intent.symbol, intent.client_order_id, force=True)
         except OrderRejected as exc:
+            if not recorded:
+                log.error("exit %s rejected by the exchange (%s): %s", intent.client_order_id, exc.code, exc)
+                return Outcome(S.FAILED_TERMINAL, [], str(exc))
             async with transaction(self.sessions) as session:
                 await store.move_intent(session, intent.intent_id, S.SENT_UNKNOWN, S.FAILED_TERMINAL)
                 session.add(
@@ -265,9 +332,46 @@ class ExecutionEngine:
             return Outcome(S.SENT_UNKNOWN, [], str(exc))
         finally:
             self.in_flight.discard(intent.intent_id)
-        async with transaction(self.sessions) as session:
-            await store.move_intent(session, intent.intent_id, S.SENT_UNKNOWN, S.CONFIRMED)
+        if recorded:
+            async with transaction(self.sessions) as session:
+                await store.move_intent(session, intent.intent_id, S.SENT_UNKNOWN, S.CONFIRMED)
         return Outcome(S.CONFIRMED, [], ack.order_id)
+
+    async def exit_position(
+        self,
+        symbol: str,
+        position_side: Side,
+        qty: Decimal,
+        *,
+        origin: str,
+        operator_id: str | None = None,
+        reference_price: Decimal | None = None,
+    ) -> Outcome:
+        """Close `qty` of a position through the one door: an EXIT intent with its write-ahead
+        row, audit row and Titan orderLinkId. A lost answer is looked up once at once (the
+        resolve loop goes on from there); it is never sent again."""
+        intent = exit_intent(
+            symbol, position_side, qty, correlation=Correlation(run_id=self.config.run_id), origin=origin,
+            operator_id=operator_id, reference_price=reference_price, ts_ms=now_ms(),
+        )  # fmt: skip
+        link = intent.client_order_id
+        key_event(log, KeyEvent.ABORT, f"closing {symbol} {position_side} {qty} ({origin}) link={link}")
+        outcome = await self.handle_intent(intent)
+        if outcome.state is S.SENT_UNKNOWN:
+            outcome = await self.resolve(intent.intent_id, symbol, intent.client_order_id)
+        return outcome
+
+    async def cancel_all(self, *, origin: str) -> int:
+        """Cancel every open order on the venue; returns how many. The caller audits the
+        request and its result (an operator action, or the kill switch)."""
+        cancelled = await self.adapter.cancel_all()
+        key_event(log, KeyEvent.ABORT, f"cancelled {cancelled} open order(s) ({origin})")
+        return cancelled
+
+    async def set_stop(self, symbol: str, stop_loss: Decimal) -> None:
+        """Set (or move) the position's stop on the venue; NotModified when it is already there."""
+        self.record_churn(symbol)  # setting a stop replaces one
+        await self.adapter.set_trading_stop(symbol, stop_loss=stop_loss)
 
     async def _apply_leverage(self, intent: OrderIntent) -> list[ReasonCode]:
         """Set the symbol's leverage to the decided one before an entry goes out; the sizing
@@ -545,6 +649,7 @@ class ExecutionEngine:
             "qty": str(intent.qty),
             "client_order_id": intent.client_order_id,
             "kind": intent.kind.value,
+            **({"origin": intent.origin} if intent.origin else {}),
             **(payload or {}),
         }
         return Event(
@@ -555,6 +660,7 @@ class ExecutionEngine:
             reason_code=reason,
             stage=stage,
             correlation=corr,
+            operator_id=intent.operator_id,
             payload=body,
         )
 

@@ -1,9 +1,11 @@
 """Operator emergency actions: flatten all, close one symbol, cancel all. Each is idempotent.
 
-They reduce risk, so they run in any mode, PAUSE included. The request is audited before
-acting and the result recorded in operator_actions after. If the audit trail itself cannot
-take the request, the action still runs (refusing to flatten would be the greater harm)
-and the failure is logged at CRITICAL; see docs/decisions.md.
+They reduce risk, so they run in any mode, PAUSE included, and with Postgres down: they act
+on the venue first. The request is audited before acting (the audit mirror takes it even
+when Postgres does not) and the result recorded in operator_actions after, or when Postgres
+returns. A flatten's disarm holds in memory (entries refused) until Postgres confirms it. If
+the audit trail itself cannot take the request, the action still runs (refusing to flatten
+would be the greater harm) and the failure is logged at CRITICAL; see docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -12,9 +14,11 @@ import asyncio
 import logging
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from titan_common.audit import AuditQueueFull
 from titan_common.clock import now_ms
-from titan_common.db.engine import transaction
+from titan_common.db.engine import DB_ERRORS, transaction
 from titan_common.db.models import OperatorAction
 from titan_common.events import EventType
 from titan_common.exchanges import ExchangeError
@@ -35,23 +39,44 @@ def _audit_request(runtime: ServiceRuntime, action: str, operator_id: str, reque
 
 
 async def _record(
-    runtime: ServiceRuntime, action: str, operator_id: str, request: dict[str, Any], result: dict[str, Any]
+    engine: ExecutionEngine, action: str, operator_id: str, request: dict[str, Any], result: dict[str, Any]
 ) -> None:
-    assert runtime.sessions is not None
+    row = OperatorAction(
+        ts_ms=now_ms(),
+        operator_id=operator_id,
+        action=action,
+        request=request,
+        result=result,
+        success=bool(result.get("success")),
+    )
+
+    async def write(session: AsyncSession) -> None:
+        session.add(row)
+
     try:
-        async with transaction(runtime.sessions) as session:
-            session.add(
-                OperatorAction(
-                    ts_ms=now_ms(),
-                    operator_id=operator_id,
-                    action=action,
-                    request=request,
-                    result=result,
-                    success=bool(result.get("success")),
-                )
-            )
-    except Exception:
-        log.critical("could not record %s by %s: %s", action, operator_id, result, exc_info=True)
+        async with transaction(engine.sessions) as session:
+            await write(session)
+    except DB_ERRORS:
+        log.critical("Postgres is down: %s by %s is recorded when it returns", action, operator_id)
+        engine.deferred.append(write)
+
+
+async def _disarm(engine: ExecutionEngine, operator_id: str, reason: str) -> None:
+    """Disarm now: in memory at once (entries refused), in Postgres now or when it returns."""
+    engine.disarm_latched = True
+
+    async def write(session: AsyncSession) -> None:
+        await set_master_arm(session, enabled=False, operator_id=operator_id, reason=reason)
+        engine.disarm_latched = False  # released by the flush once the commit holds
+
+    try:
+        async with transaction(engine.sessions) as session:
+            await set_master_arm(session, enabled=False, operator_id=operator_id, reason=reason)
+    except DB_ERRORS:
+        log.critical("Postgres is down: disarmed in memory until it takes the disarm")
+        engine.deferred.append(write)
+        return
+    engine.disarm_latched = False
 
 
 async def flatten_all(
@@ -60,16 +85,16 @@ async def flatten_all(
     request = {"disarm": disarm}
     _audit_request(runtime, "FLATTEN_ALL", operator_id, request)
     if disarm:
-        # first, so nothing new opens while we close
-        async with transaction(engine.sessions) as session:
-            await set_master_arm(session, enabled=False, operator_id=operator_id, reason="flatten all")
+        await _disarm(engine, operator_id, "flatten all")  # first, so nothing new opens while we close
     try:
-        cancelled = await engine.adapter.cancel_all()
+        cancelled = await engine.cancel_all(origin="FLATTEN_ALL")
     except ExchangeError as exc:
         log.error("cancel-all during flatten failed: %s", exc)
         cancelled = -1
     positions = [p for p in await engine.adapter.positions() if p.size > 0]
-    closed = await asyncio.gather(*(close_position(engine, p, reason="FLATTEN_ALL") for p in positions))
+    closed = await asyncio.gather(
+        *(close_position(engine, p, reason="FLATTEN_ALL", operator_id=operator_id) for p in positions)
+    )
     results = [{"symbol": p.symbol, "success": ok} for p, ok in zip(positions, closed, strict=True)]
     result = {
         "success": all(closed) and cancelled >= 0,
@@ -78,7 +103,7 @@ async def flatten_all(
         "orders_cancelled": max(cancelled, 0),
         "master_arm": False if disarm else None,
     }
-    await _record(runtime, "FLATTEN_ALL", operator_id, request, result)
+    await _record(engine, "FLATTEN_ALL", operator_id, request, result)
     try:
         runtime.emit(EventType.EMERGENCY_FLATTEN, severity=Severity.WARNING, operator_id=operator_id, payload=result)
     except AuditQueueFull:
@@ -92,18 +117,18 @@ async def close_symbol(
     request = {"symbol": symbol}
     _audit_request(runtime, "CLOSE_POSITION", operator_id, request)
     positions = [p for p in await engine.adapter.positions() if p.symbol == symbol and p.size > 0]
-    ok = all([await close_position(engine, p, reason="OPERATOR_CLOSE") for p in positions])
+    ok = all([await close_position(engine, p, reason="OPERATOR_CLOSE", operator_id=operator_id) for p in positions])
     result = {"success": ok, "symbol": symbol, "positions_closed": len(positions) if ok else 0}
-    await _record(runtime, "CLOSE_POSITION", operator_id, request, result)
+    await _record(engine, "CLOSE_POSITION", operator_id, request, result)
     return result
 
 
 async def cancel_all(runtime: ServiceRuntime, engine: ExecutionEngine, operator_id: str) -> dict[str, Any]:
     _audit_request(runtime, "CANCEL_ALL", operator_id, {})
     try:
-        cancelled = await engine.adapter.cancel_all()
+        cancelled = await engine.cancel_all(origin="CANCEL_ALL")
         result: dict[str, Any] = {"success": True, "orders_cancelled": cancelled}
     except ExchangeError as exc:
         result = {"success": False, "orders_cancelled": 0, "error": str(exc)}
-    await _record(runtime, "CANCEL_ALL", operator_id, {}, result)
+    await _record(engine, "CANCEL_ALL", operator_id, {}, result)
     return result

@@ -18,16 +18,18 @@ from sqlalchemy import select
 from titan_common.clock import now_ms
 from titan_common.db.engine import transaction
 from titan_common.db.models import Alert, OrderIntentRow
-from titan_common.exchanges import ExchangeError, ExchangePosition, NotModified, PlaceOrder
-from titan_common.logging import KeyEvent, key_event
-from titan_common.messages import Side, client_order_id_for, new_id
+from titan_common.exchanges import ExchangeError, ExchangePosition, NotModified
+from titan_common.messages import Side
 from titan_common.reasons import ReasonCode
 from titan_execution.core.filters import round_to_tick
+from titan_execution.core.intent_states import IntentState
 from titan_execution.runtime import store
 from titan_execution.runtime.engine import ExecutionEngine
 
 log = logging.getLogger(__name__)
 CRITICAL_ALERTS = frozenset({ReasonCode.PROTECTION_FAILED, ReasonCode.POSITION_LIQUIDATED})
+# an exit the venue took: accepted, partly or wholly filled
+CLOSE_ACCEPTED = frozenset({IntentState.CONFIRMED, IntentState.PARTIALLY_FILLED, IntentState.FILLED})
 
 # An adopted position has no signal behind it; it gets a stop this far from its entry.
 ADOPTED_STOP_DISTANCE = Decimal("0.02")
@@ -84,11 +86,12 @@ async def ensure_protected(
     filters = engine.filters.get(position.symbol)
     if filters is not None:
         stop = round_to_tick(stop, filters.tick_size)
+        if stop <= 0:  # a stop that rounds to nothing would cancel the stop, not set one
+            stop = round_to_tick(fallback_stop(position), filters.tick_size)
     last_error = ""
     for attempt in range(1, attempts + 1):
-        engine.record_churn(position.symbol)  # setting a stop replaces one
         try:
-            await engine.adapter.set_trading_stop(position.symbol, stop_loss=stop)
+            await engine.set_stop(position.symbol, stop)
         except NotModified:
             pass
         except ExchangeError as exc:
@@ -115,24 +118,19 @@ async def _remember_stop(engine: ExecutionEngine, position: ExchangePosition, st
         await store.set_stop(session, engine.config.exchange, position.symbol, stop)
 
 
-async def close_position(engine: ExecutionEngine, position: ExchangePosition, *, reason: str) -> bool:
-    """A reduce-only market close of the whole position. True when the exchange accepted it."""
+async def close_position(
+    engine: ExecutionEngine, position: ExchangePosition, *, reason: str, operator_id: str | None = None
+) -> bool:
+    """A reduce-only market close of the whole position, through the engine's one door.
+    True when the venue took it (or it had already filled)."""
     if position.side is None or position.size <= 0:
         return True
-    link = client_order_id_for(new_id())
-    key_event(log, KeyEvent.ABORT, f"closing {position.symbol} {position.side} {position.size} ({reason}) link={link}")
-    try:
-        await engine.adapter.place_order(
-            PlaceOrder(
-                symbol=position.symbol,
-                side=position.side.opposite,
-                qty=position.size,
-                client_order_id=link,
-                reduce_only=True,
-            )
-        )
-    except ExchangeError as exc:
-        log.error("close of %s failed: %s", position.symbol, exc)
+    outcome = await engine.exit_position(
+        position.symbol, position.side, position.size, origin=reason, operator_id=operator_id,
+        reference_price=position.mark_price or None,
+    )  # fmt: skip
+    if outcome.state not in CLOSE_ACCEPTED:
+        log.error("close of %s failed: %s %s %s", position.symbol, outcome.state, outcome.reasons, outcome.detail)
         return False
     return True
 

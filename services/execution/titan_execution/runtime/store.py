@@ -31,6 +31,13 @@ async def ensure_intent(session: AsyncSession, intent: OrderIntent, decision_id:
     return IntentState(await insert_intent_if_absent(session, intent, decision_id))
 
 
+async def write_late_intent(session: AsyncSession, intent: OrderIntent, qty: Decimal) -> None:
+    """The row of an exit sent while Postgres was down (its write-ahead was the audit mirror):
+    SENT_UNKNOWN, so the resolve loop asks the venue what became of it."""
+    if await ensure_intent(session, intent) is IntentState.CREATED:
+        await move_intent(session, intent.intent_id, IntentState.CREATED, IntentState.SENT_UNKNOWN, extra={"qty": qty})
+
+
 async def move_intent(
     session: AsyncSession,
     intent_id: str,
