@@ -226,7 +226,8 @@ async def test_every_crash_keeps_orders_unique_positions_protected_state_true_an
                     RECONCILE_INTERVAL_S + 15,
                     f"the shadow state to equal the simulator after killing {victim}",
                 )
-                assert verify["shadow_count"] == len(live)
+                # one moment: the venue can close a position (its stop) after `live` was read
+                assert verify["shadow_count"] == verify["exchange_count"]
 
                 expected = audited_ids(stack.root / "var")
                 deadline = time.monotonic() + 20

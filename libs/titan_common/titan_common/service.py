@@ -201,6 +201,11 @@ class ServiceRuntime:
 
     # --- loops -----------------------------------------------------------------------
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds`, or less when the service is stopping: a loop's pause."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.stop.wait(), timeout=seconds)
+
     def add_loop(self, name: str, factory: LoopFactory) -> None:
         """Register a background coroutine; it is started after connections are up."""
         self._loops.append((name, factory))

@@ -54,7 +54,7 @@ PUBLIC_ROUTES = {
     ("GET", "/api/auth/verify"),
     ("POST", "/api/auth/logout"),
 }
-ADMIN_ROUTES = {("POST", "/api/console/kill-switch/recover")}
+ADMIN_ROUTES = {("POST", "/api/console/kill-switch/recover"), ("POST", "/api/console/protection-failed/clear")}
 # Where credentials are checked by design (their own tests are below); they change no
 # trading state: logging in and out only open and close the caller's own session.
 CREDENTIAL_ROUTES = {("POST", "/api/auth/login"), ("GET", "/api/auth/verify"), ("POST", "/api/auth/logout")}
@@ -68,6 +68,7 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/console/positions/{symbol}/close"): {"operator_id": LABEL},
     ("POST", "/api/console/kill-switch"): {"operator_id": LABEL},  # no code: only asks for one
     ("POST", "/api/console/kill-switch/recover"): {"reason": "matrix", "operator_id": LABEL},
+    ("POST", "/api/console/protection-failed/clear"): {"reason": "matrix", "operator_id": LABEL},
     ("POST", "/api/circuit-breaker/reset"): {"reason": "matrix", "operator_id": LABEL},
     ("POST", "/api/state/reconcile"): {"operator_id": LABEL},
     ("POST", "/api/console/alerts/{alert_id}/ack"): None,

@@ -12,7 +12,7 @@ from tests.integration.execution.conftest import entry
 from titan_common.exchanges.types import ExecType, Execution
 from titan_common.messages import Side, new_id
 from titan_execution.core.intent_states import IllegalTransition, IntentState
-from titan_execution.core.positions import Position
+from titan_execution.core.positions import Fill, Position, apply_fill
 from titan_execution.runtime import store
 
 pytestmark = pytest.mark.integration
@@ -85,3 +85,19 @@ async def test_positions_round_trip_through_the_database(sessions: async_session
         loaded = {p.symbol: p for p in await store.load_positions(session, "bybit")}
     sol = loaded["SOLUSDT"]
     assert (sol.side, sol.size, sol.avg_entry, sol.stop_loss) == (Side.SELL, D(3), D("150.5"), D(160))
+
+
+async def test_a_round_trip_in_progress_survives_a_restart(sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Its qty, entry, exits so far and first stop come back with it, and a leverage Titan set."""
+    opened, _ = apply_fill(Position("ADAUSDT", stop_loss=D("0.40"), leverage=4),
+                           Fill("a1", "ADAUSDT", Side.BUY, D(200), D("0.50"), D("0.05"), 1))  # fmt: skip
+    partly, _ = apply_fill(opened, Fill("a2", "ADAUSDT", Side.SELL, D(100), D("0.55"), D("0.03"), 2))
+    async with sessions() as session, session.begin():
+        await store.save_position(session, "trip-test", partly)
+    async with sessions() as session:
+        [loaded] = await store.load_positions(session, "trip-test")
+    assert (loaded.trip_max_size, loaded.trip_exit_qty, loaded.trip_pnl) == (D(200), D(100), D(5))
+    assert (loaded.trip_initial_stop, loaded.leverage) == (D("0.40"), 4)
+    _, trade = apply_fill(loaded, Fill("a3", "ADAUSDT", Side.SELL, D(100), D("0.60"), D("0.03"), 3))
+    assert trade is not None
+    assert (trade.qty, trade.entry_price, trade.exit_price, trade.pnl) == (D(200), D("0.50"), D("0.575"), D(15))

@@ -8,7 +8,17 @@ import pytest
 
 from titan_common.exchanges.types import ExecType
 from titan_common.messages import Side
-from titan_execution.core.positions import Fill, Position, ShadowBook, apply_fill
+from titan_execution.core.positions import (
+    Fill,
+    Position,
+    RecentIds,
+    ShadowBook,
+    adds_risk,
+    adopt,
+    apply_fill,
+    trip_of,
+    with_trip,
+)
 
 N = 0
 
@@ -116,3 +126,51 @@ def test_bad_fills() -> None:
         apply_fill(Position("ETHUSDT"), fill(Side.BUY, "1", "1"))
     with pytest.raises(ValueError, match="positive"):
         apply_fill(Position("BTCUSDT"), fill(Side.BUY, "0", "1"))
+
+
+def test_the_seen_exec_ids_are_bounded_oldest_first() -> None:
+    recent = RecentIds(limit=3)
+    for exec_id in ("a", "b", "c", "d"):
+        recent.add(exec_id)
+    assert len(recent) == 3
+    assert "a" not in recent
+    assert all(i in recent for i in ("b", "c", "d"))
+
+
+def test_a_round_trip_survives_its_record() -> None:
+    p, _ = apply_fill(Position("BTCUSDT", stop_loss=D(95)), fill(Side.BUY, "2", "100", "0.1", ts=1))
+    p, _ = apply_fill(p, fill(Side.SELL, "1", "110", "0.05", ts=2))
+    stored = trip_of(p)
+    restored = with_trip(Position("BTCUSDT", Side.BUY, p.size, p.avg_entry, opened_ms=1), stored)
+    _, trade = apply_fill(restored, fill(Side.SELL, "1", "120", "0.05", ts=3))
+    assert trade is not None
+    assert (trade.qty, trade.entry_price, trade.exit_price, trade.pnl) == (D(2), D(100), D(115), D(30))
+    assert trade.r_multiple is not None
+
+
+def test_an_adopted_or_unrecorded_position_closes_with_its_real_qty_and_entry() -> None:
+    adopted = adopt(Position("ETHUSDT"), Side.SELL, D(3), D(2000), D(2100))
+    _, trade = apply_fill(adopted, fill_on("ETHUSDT", Side.BUY, "3", "1900"))
+    assert trade is not None
+    assert (trade.qty, trade.entry_price, trade.pnl) == (D(3), D(2000), D(300))
+    unrecorded = with_trip(Position("ETHUSDT", Side.SELL, D(3), D(2000)), None)
+    _, trade = apply_fill(unrecorded, fill_on("ETHUSDT", Side.BUY, "3", "1900"))
+    assert trade is not None
+    assert (trade.qty, trade.entry_price) == (D(3), D(2000))
+
+
+def test_only_a_fill_that_opens_or_grows_exposure_adds_risk() -> None:
+    long, _ = apply_fill(Position("BTCUSDT"), fill(Side.BUY, "3", "100"))
+    assert adds_risk(Position("BTCUSDT"), fill(Side.BUY, "1", "100"))  # opens
+    assert adds_risk(long, fill(Side.BUY, "1", "100"))  # grows
+    assert adds_risk(long, fill(Side.SELL, "4", "100"))  # flips
+    # a stop-out in pieces only reduces
+    assert not adds_risk(long, fill(Side.SELL, "1", "95"))
+    assert not adds_risk(long, fill(Side.SELL, "3", "95"))
+    assert not adds_risk(long, fill(Side.SELL, "1", "95", exec_type=ExecType.FUNDING))
+
+
+def fill_on(symbol: str, side: Side, qty: str, price: str) -> Fill:
+    global N
+    N += 1
+    return Fill(f"e{N}", symbol, side, D(qty), D(price), D(0), N)

@@ -262,6 +262,9 @@ class PositionRow(Base):
     adopted: Mapped[bool] = mapped_column(Boolean, default=False)
     opened_ms: Mapped[int | None] = mapped_column(BigInteger)
     updated_ms: Mapped[int] = mapped_column(BigInteger)
+    # the round trip in progress (entry value, largest size, exits so far, PnL, fees, first
+    # stop), as decimal strings: a trade closed after a restart has its real qty and entry
+    trip: Mapped[Json | None]
 
 
 class TradeRow(Base):

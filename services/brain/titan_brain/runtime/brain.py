@@ -54,11 +54,6 @@ RECENT = 20
 AIGATE_OPERATOR = "brain-aigate"
 
 
-async def _sleep(runtime: ServiceRuntime, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(runtime.stop.wait(), timeout=seconds)
-
-
 class Brain:
     def __init__(self, runtime: ServiceRuntime) -> None:
         self.runtime = runtime
@@ -89,7 +84,7 @@ class Brain:
                 await self._restore()
             except Exception as exc:
                 log.warning("restore from Postgres failed (%s); retrying", exc)
-                await _sleep(rt, 2.0)
+                await rt.sleep(2.0)
                 continue
             self.ready.set()
             await self.fetch_wallet()
@@ -173,7 +168,7 @@ class Brain:
         await consumer.ensure_group()
         while not rt.stop.is_set():
             if ReasonCode.DB_UNAVAILABLE in rt.state.reasons:
-                await _sleep(rt, 0.5)  # no record, no decision: leave signals in the stream
+                await rt.sleep(0.5)  # no record, no decision: leave signals in the stream
                 continue
             deliveries = await consumer.read()
             if not deliveries:
@@ -186,7 +181,7 @@ class Brain:
                 acked = []
             await consumer.ack(*acked)
             if len(acked) < len(deliveries):
-                await _sleep(rt, 0.5)
+                await rt.sleep(0.5)
 
     def on_decided(self, records: list[store.Record]) -> None:
         for record in records:
@@ -336,12 +331,12 @@ class Brain:
             quiet_s = (now_ms() - self._last_wallet_ms) / 1000
             if quiet_s >= self.settings.wallet_poll_s and await self.fetch_wallet():
                 await self.breaker_check()
-            await _sleep(rt, min(2.0, self.settings.wallet_poll_s))
+            await rt.sleep(min(2.0, self.settings.wallet_poll_s))
 
     async def snapshots(self, rt: ServiceRuntime) -> None:
         await self.ready.wait()
         while not rt.stop.is_set():
-            await _sleep(rt, self.settings.snapshot_interval_s)
+            await rt.sleep(self.settings.snapshot_interval_s)
             if not rt.stop.is_set():
                 await self.write_snapshot()
 
@@ -403,7 +398,7 @@ class Brain:
                         await self.breaker_check()
                 except Exception as exc:
                     log.debug("market data poll failed: %s", exc)
-                await _sleep(rt, self.settings.market_poll_s)
+                await rt.sleep(self.settings.market_poll_s)
         finally:
             await adapter.close()
 
@@ -432,7 +427,7 @@ class Brain:
             metrics.PERFORMANCE_MODIFIER.set(float(state.modifier))
             equity = state.nav.equity
             metrics.GLOBAL_LEVERAGE.set(float(risk_metrics(positions, equity, state.market(now)).global_leverage))
-            await _sleep(rt, 1.0)
+            await rt.sleep(1.0)
 
     def _spawn(self, coroutine: Any) -> None:
         task = asyncio.get_running_loop().create_task(coroutine)

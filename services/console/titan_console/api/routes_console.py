@@ -111,6 +111,15 @@ async def kill_switch_recover(
     return await actions.recover_kill_switch(console, who, body.reason)
 
 
+@router.post("/api/console/protection-failed/clear", openapi_extra=access(Access.ADMIN))
+async def protection_failed_clear(
+    request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+) -> dict[str, Any]:
+    """After a review (admin): execution clears PROTECTION_FAILED and checks every stop again."""
+    body = await bodies.read(request, bodies.ReasonBody)
+    return await actions.clear_protection_failed(console, who, body.reason)
+
+
 @router.post("/api/circuit-breaker/reset")
 async def breaker_reset(
     request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)

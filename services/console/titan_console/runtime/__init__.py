@@ -129,7 +129,7 @@ async def setup(runtime: ServiceRuntime) -> None:
                     flag = await read_flag(session, KILL_SWITCH_FLAG)
             except Exception as exc:
                 log.warning("kill switch state unreadable (%s); retrying", exc)
-                await _sleep(rt, 1.0)
+                await rt.sleep(1.0)
                 continue
             console.state.kill_switch = flag or {"engaged": False}
             if flag and flag.get("engaged"):
@@ -163,7 +163,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             except Exception:
                 log.exception("state refresh failed")
             elapsed = asyncio.get_running_loop().time() - started
-            await _sleep(rt, max(0.05, settings.state_interval_s - elapsed))
+            await rt.sleep(max(0.05, settings.state_interval_s - elapsed))
 
     async def refresh_sources(rt: ServiceRuntime) -> None:
         while not rt.stop.is_set():
@@ -171,11 +171,11 @@ async def setup(runtime: ServiceRuntime) -> None:
                 await console.state.refresh_slow()
             except Exception:
                 log.exception("source refresh failed")
-            await _sleep(rt, 2.0)
+            await rt.sleep(2.0)
 
     async def housekeeping(rt: ServiceRuntime) -> None:
         while not rt.stop.is_set():
-            await _sleep(rt, 60.0)
+            await rt.sleep(60.0)
             console.auth.prune()
             if rt.sessions is not None:
                 with contextlib.suppress(Exception):
@@ -218,8 +218,3 @@ def on_event(console: Console, event: Event) -> None:
                 "data": event.payload,
             }
         )
-
-
-async def _sleep(runtime: ServiceRuntime, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(runtime.stop.wait(), timeout=seconds)

@@ -273,6 +273,23 @@ async def recover_kill_switch(console: Console, who: Principal, reason: str) -> 
     return result
 
 
+async def clear_protection_failed(console: Console, who: Principal, reason: str) -> dict[str, Any]:
+    """Forward an admin's reviewed clear of PROTECTION_FAILED to execution (its owner)."""
+    started = time.monotonic()
+    action, path = "CONSOLE_PROTECTION_FAILED_CLEAR", "/api/safety/protection-failed/clear"
+    request = {"reason": reason, "via": who.via}
+    try:
+        body = await console.upstream.json("execution", "POST", path, operator_id=who.username, json={"reason": reason})
+    except ConsoleError as exc:
+        result = {"success": False, "error": exc.code, "message": exc.message, "duration_ms": _elapsed_ms(started)}
+        await console.record(action, who.username, request, result, False)
+        raise
+    result = {**body, "duration_ms": _elapsed_ms(started)}
+    await console.record(action, who.username, request, result, body.get("success") is True)
+    await console.state.refresh_system()
+    return dict(body)
+
+
 # --- circuit breaker ------------------------------------------------------------------
 
 

@@ -135,6 +135,7 @@ function renderState(data, ts) {
   badge.title = `since ${fmtTime(data.since_ms)}`;
   $("system-mode").textContent = data.systemMode;
   $("recover-button").classList.toggle("hidden", !(data.killSwitch && me.role === "admin"));
+  $("protection-button").classList.toggle("hidden", !(data.reasonCodes.includes("PROTECTION_FAILED") && me.role === "admin"));
   renderPositions(data.positions, data.positionsStale);
   if (data.equity !== null && data.equity !== undefined) {
     const last = equityPoints[equityPoints.length - 1];
@@ -233,6 +234,16 @@ async function recover() {
   try {
     const answer = await api("POST", "/api/console/kill-switch/recover", { reason });
     showResult(`Kill switch cleared; mode ${answer.mode}. Master arm stays off until you arm.`);
+  } catch (exc) { showResult(exc.message, "error"); }
+}
+
+async function clearProtectionFailed() {
+  const reason = window.prompt("You reviewed the positions and their stops. Why is it safe to clear PROTECTION_FAILED?");
+  if (!reason) return;
+  try {
+    const answer = await api("POST", "/api/console/protection-failed/clear", { reason });
+    showResult(answer.cleared ? `PROTECTION_FAILED cleared; mode ${answer.mode}`
+      : `Still unprotected: ${answer.unprotected.join(", ")}`, answer.cleared ? "info" : "error");
   } catch (exc) { showResult(exc.message, "error"); }
 }
 
@@ -338,6 +349,7 @@ function wire() {
   $("cancel-button").addEventListener("click", cancelAll);
   $("kill-button").addEventListener("click", killSwitch);
   $("recover-button").addEventListener("click", recover);
+  $("protection-button").addEventListener("click", clearProtectionFailed);
   $("logout").addEventListener("click", async () => { await api("POST", "/api/auth/logout").catch(() => null); window.location.assign("/login"); });
   document.body.addEventListener("click", async (event) => {
     const target = event.target;

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import Counter
-from typing import Any, cast
+from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
 from titan_common.api_auth import Operator, require_role
@@ -25,6 +26,7 @@ from titan_execution.settings import ExecutionSettings
 
 router = APIRouter()
 operator = require_role(Role.OPERATOR)
+admin = require_role(Role.ADMIN)
 OPEN_STATUSES = ("New", "PartiallyFilled", "Untriggered", "Created")
 
 
@@ -195,6 +197,20 @@ async def cancel_all(
     runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
 ) -> dict[str, Any]:
     return await operator_actions.cancel_all(runtime, await _engine_when_ready(runtime), who.operator_id)
+
+
+class ReviewedClear(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(min_length=3, max_length=500)]
+
+
+@router.post("/api/safety/protection-failed/clear")
+async def clear_protection_failed(
+    body: ReviewedClear, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(admin)
+) -> dict[str, Any]:
+    """After an operator's review: clear PROTECTION_FAILED (before, only a restart did)."""
+    engine = await _engine_when_ready(runtime)
+    return await operator_actions.clear_protection_failed(runtime, engine, who.operator_id, body.reason)
 
 
 @router.post("/api/state/reconcile")

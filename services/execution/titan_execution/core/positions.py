@@ -89,6 +89,44 @@ class ClosedTrade:
         return self.pnl - self.fees
 
 
+TRIP_FIELDS = ("trip_entry_value", "trip_max_size", "trip_exit_qty", "trip_exit_value", "trip_pnl", "trip_fees")
+
+
+def trip_of(position: Position) -> dict[str, str | None]:
+    """The round trip in progress, as decimal strings (what the positions table keeps)."""
+    trip: dict[str, str | None] = {name: str(getattr(position, name)) for name in TRIP_FIELDS}
+    stop = position.trip_initial_stop
+    trip["trip_initial_stop"] = None if stop is None else str(stop)
+    return trip
+
+
+def with_trip(position: Position, trip: dict[str, str | None] | None) -> Position:
+    """`position` with its recorded round trip restored (none recorded: as if it had just
+    been opened at its entry, so a close still has its real qty and entry)."""
+    if not trip:
+        return adopt(position, position.side, position.size, position.avg_entry, position.stop_loss)
+    values: dict[str, Decimal | None] = {name: Decimal(trip.get(name) or 0) for name in TRIP_FIELDS}
+    stop = trip.get("trip_initial_stop")
+    values["trip_initial_stop"] = None if stop is None else Decimal(stop)
+    return replace(position, **values)  # type: ignore[arg-type]
+
+
+def adopt(
+    current: Position, side: Side | None, size: Decimal, avg_entry: Decimal, stop_loss: Decimal | None
+) -> Position:
+    """The venue's position taken into the book (an adoption or a resize): its round trip,
+    when none is under way, starts at the venue's entry and size."""
+    position = replace(current, side=side, size=size, avg_entry=avg_entry, stop_loss=stop_loss)
+    if size <= 0 or current.trip_max_size > 0:
+        return position
+    return replace(
+        position,
+        trip_entry_value=avg_entry * size,
+        trip_max_size=size,
+        trip_initial_stop=stop_loss,
+    )
+
+
 def apply_fill(position: Position, fill: Fill) -> tuple[Position, ClosedTrade | None]:
     """The position after one fill, and the round trip it completed, if any."""
     if fill.symbol != position.symbol:
@@ -100,6 +138,14 @@ def apply_fill(position: Position, fill: Fill) -> tuple[Position, ClosedTrade | 
     if position.is_flat or fill.side is position.side:
         return _add(position, fill), None
     return _reduce(position, fill)
+
+
+def adds_risk(before: Position, fill: Fill) -> bool:
+    """Whether a fill opened or grew exposure: on a flat book, on the position's side, or a
+    flip. A venue's stop-out, filled in pieces without a Titan orderLinkId, only reduces."""
+    if not fill.exec_type.changes_position:
+        return False
+    return before.is_flat or fill.side is before.side or fill.qty > before.size
 
 
 def _add(position: Position, fill: Fill) -> Position:
@@ -176,12 +222,35 @@ def _close_trip(position: Position, closed_ms: int, closed_by: ExecType) -> Clos
     )
 
 
+SEEN_EXEC_IDS_MAX = 100_000  # days of fills; older duplicates are stopped by the fills table
+
+
+class RecentIds:
+    """The last `limit` ids seen, oldest forgotten first: a bounded duplicate guard."""
+
+    def __init__(self, limit: int = SEEN_EXEC_IDS_MAX) -> None:
+        self.limit = limit
+        self._ids: dict[str, None] = {}  # insertion-ordered
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._ids
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def add(self, item: str) -> None:
+        self._ids[item] = None
+        while len(self._ids) > self.limit:
+            del self._ids[next(iter(self._ids))]
+
+
 @dataclass
 class ShadowBook:
-    """Positions by symbol, fed by fills from any source, each exec_id applied once."""
+    """Positions by symbol, fed by fills from any source, each exec_id applied once (the
+    fills table is the lasting record; this guard remembers the recent ones)."""
 
     positions: dict[str, Position] = field(default_factory=dict)
-    seen_exec_ids: set[str] = field(default_factory=set)
+    seen_exec_ids: RecentIds = field(default_factory=RecentIds)
 
     def position(self, symbol: str) -> Position:
         return self.positions.get(symbol) or Position(symbol=symbol)

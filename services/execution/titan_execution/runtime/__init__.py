@@ -33,11 +33,6 @@ log = logging.getLogger(__name__)
 AUDITED_EVENTS = frozenset({EventType.TRADE_CLOSED, EventType.EMERGENCY_FLATTEN})
 
 
-async def _sleep(runtime: ServiceRuntime, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(runtime.stop.wait(), timeout=seconds)
-
-
 async def _first_of(*events: asyncio.Event, timeout: float) -> None:
     """Return when any event is set, or after `timeout`."""
     waiters = [asyncio.create_task(event.wait()) for event in events]
@@ -113,11 +108,11 @@ async def setup(runtime: ServiceRuntime) -> None:
             except ExchangeError as exc:
                 rt.set_reason(ReasonCode.WS_DOWN)
                 log.warning("exchange not reachable at start (%s); retrying", exc)
-                await _sleep(rt, 2.0)
+                await rt.sleep(2.0)
                 continue
             except Exception:
                 log.exception("startup recovery failed; retrying")
-                await _sleep(rt, 2.0)
+                await rt.sleep(2.0)
                 continue
             rt.set_reason(ReasonCode.WS_DOWN, False)
             rt.set_reason(ReasonCode.STARTUP_RECOVER, False)
@@ -147,7 +142,7 @@ async def setup(runtime: ServiceRuntime) -> None:
         while not rt.stop.is_set():
             if engine().deferred and await engine().flush_deferred():
                 log.info("wrote rows deferred during the Postgres outage; %d left", len(engine().deferred))
-            await _sleep(rt, 1.0)
+            await rt.sleep(1.0)
 
     async def resolve_loop(rt: ServiceRuntime) -> None:
         """SENT_UNKNOWN every second; open intents whose reports may be lost every few seconds."""
@@ -158,7 +153,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             if asyncio.get_running_loop().time() - last_refresh >= settings.open_refresh_s:
                 await engine().refresh_open_intents(min_age_ms=int(settings.open_refresh_s * 1000))
                 last_refresh = asyncio.get_running_loop().time()
-            await _sleep(rt, settings.resolve_interval_s)
+            await rt.sleep(settings.resolve_interval_s)
 
     async def protect(symbols: set[str]) -> None:
         """After fills: check the stop on the exchange for every touched symbol."""
@@ -210,7 +205,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             if clean and not drift_seen.is_set():
                 await _first_of(rt.stop, drift_seen, timeout=settings.reconcile_interval_s)
             if not clean or drift_seen.is_set():
-                await _sleep(rt, settings.reconcile_recheck_s)
+                await rt.sleep(settings.reconcile_recheck_s)
             drift_seen.clear()
             if rt.stop.is_set():
                 return
@@ -235,7 +230,7 @@ async def setup(runtime: ServiceRuntime) -> None:
                         await engine().apply_order_update(order)
             except ExchangeError as exc:
                 log.warning("fill poll failed: %s", exc)
-            await _sleep(rt, 1.0 if ReasonCode.WS_DOWN in rt.state.reasons else 5.0)
+            await rt.sleep(1.0 if ReasonCode.WS_DOWN in rt.state.reasons else 5.0)
 
     async def watch_stream(rt: ServiceRuntime) -> None:
         """WebSocket loss: DEGRADE with WS_DOWN and fast REST polling, until the stream has
@@ -265,12 +260,12 @@ async def setup(runtime: ServiceRuntime) -> None:
                         await rt.components["reconciler"].run("WS_RECONNECT")
                     rt.set_reason(ReasonCode.WS_DOWN, False)
                     up_since = None
-            await _sleep(rt, 0.5)
+            await rt.sleep(0.5)
 
     async def refresh_instruments(rt: ServiceRuntime) -> None:
         await ready.wait()
         while not rt.stop.is_set():
-            await _sleep(rt, 3600.0)
+            await rt.sleep(3600.0)
             with contextlib.suppress(ExchangeError):
                 changed = await engine().refresh_instruments()
                 if changed:
@@ -301,7 +296,7 @@ async def setup(runtime: ServiceRuntime) -> None:
                     rt.set_reason(ReasonCode.TIMESTAMP_MISMATCH, False)
             except ExchangeError as exc:
                 log.warning("clock check failed: %s", exc)
-            await _sleep(rt, settings.clock_check_s)
+            await rt.sleep(settings.clock_check_s)
 
     if settings.system_mode is SystemMode.LIVE:
         runtime.mode_overrides[ReasonCode.CLOCK_DRIFT] = Mode.PAUSE
@@ -314,7 +309,7 @@ async def setup(runtime: ServiceRuntime) -> None:
                 announce_wallet(await adapter.wallet())
             except ExchangeError as exc:
                 log.warning("wallet poll failed: %s", exc)
-            await _sleep(rt, settings.wallet_poll_s)
+            await rt.sleep(settings.wallet_poll_s)
 
     async def poll_marks(rt: ServiceRuntime) -> None:
         """Live PnL: the exchange's mark for every open position every mark_poll_s (the
@@ -327,7 +322,7 @@ async def setup(runtime: ServiceRuntime) -> None:
                     await engine().mark_to_market({p.symbol: p.mark_price for p in positions if p.mark_price})
                 except ExchangeError as exc:
                     log.warning("mark poll failed: %s", exc)
-            await _sleep(rt, settings.mark_poll_s)
+            await rt.sleep(settings.mark_poll_s)
 
     runtime.add_loop("marks", poll_marks)
     runtime.add_loop("wallet", poll_wallet)
@@ -355,7 +350,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             rt.set_reason(ReasonCode.RATE_LIMIT, since_refused_s < settings.rate_limit_stability_s)
             metrics.RATE_LIMIT_HITS.inc(adapter.rate_limit_hits - rate_hits_seen[0])
             rate_hits_seen[0] = adapter.rate_limit_hits
-            await _sleep(rt, 1.0)
+            await rt.sleep(1.0)
 
     def exchange_health() -> dict[str, object]:
         reconciler = runtime.components.get("reconciler")

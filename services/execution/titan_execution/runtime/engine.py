@@ -49,7 +49,7 @@ from titan_common.system_state import Mode
 from titan_execution.core.exchange_health import ChurnCounter
 from titan_execution.core.filters import FitRefused, FittedOrder, fit_order
 from titan_execution.core.intent_states import IllegalTransition, IntentState, path_to_exchange_status
-from titan_execution.core.positions import ClosedTrade, Fill, Position, ShadowBook
+from titan_execution.core.positions import ClosedTrade, Fill, Position, ShadowBook, adds_risk
 from titan_execution.core.validation import ExecutionContext, refusal_reasons
 from titan_execution.runtime import metrics, store
 
@@ -527,10 +527,16 @@ class ExecutionEngine:
                     ts_ms=execution.ts_ms,
                     exec_type=execution.exec_type,
                 )
+                before = self.book.position(execution.symbol)
                 applied, trade = self.book.apply(fill)
                 self.fill_seq += 1
                 position = self.book.position(execution.symbol)
-                foreign = execution.exec_type in ACCOUNT_EXEC_TYPES and not is_titan_order(execution.client_order_id)
+                # someone else's new risk: an account fill Titan did not send that opened or grew it
+                foreign = (
+                    execution.exec_type in ACCOUNT_EXEC_TYPES
+                    and not is_titan_order(execution.client_order_id)
+                    and adds_risk(before, fill)
+                )
                 if foreign and not position.is_flat:
                     self.foreign_fills.add(execution.symbol)
                 await store.save_position(

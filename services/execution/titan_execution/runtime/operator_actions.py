@@ -24,9 +24,10 @@ from titan_common.events import EventType
 from titan_common.exchanges import ExchangeError
 from titan_common.flags import set_master_arm
 from titan_common.messages import Severity
+from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_execution.runtime.engine import ExecutionEngine
-from titan_execution.runtime.protection import close_position
+from titan_execution.runtime.protection import close_position, ensure_protected
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +121,34 @@ async def close_symbol(
     ok = all([await close_position(engine, p, reason="OPERATOR_CLOSE", operator_id=operator_id) for p in positions])
     result = {"success": ok, "symbol": symbol, "positions_closed": len(positions) if ok else 0}
     await _record(engine, "CLOSE_POSITION", operator_id, request, result)
+    return result
+
+
+async def clear_protection_failed(
+    runtime: ServiceRuntime, engine: ExecutionEngine, operator_id: str, reason: str
+) -> dict[str, Any]:
+    """An admin's reviewed clear of PROTECTION_FAILED. Every open position's stop is checked
+    again at once: one that still cannot be protected is closed and sets it again."""
+    request = {"reason": reason}
+    was_set = ReasonCode.PROTECTION_FAILED in runtime.state.reasons
+    _audit_request(runtime, "PROTECTION_FAILED_CLEAR", operator_id, request)
+    runtime.set_reason(ReasonCode.PROTECTION_FAILED, False)
+    unprotected = []
+    for position in [p for p in await engine.adapter.positions() if p.size > 0]:
+        checked = await ensure_protected(
+            engine, position, attempts=1, on_failure=lambda code: runtime.set_reason(code, True)
+        )
+        if not checked.protected:
+            unprotected.append(position.symbol)
+    result = {
+        "success": not unprotected,
+        "cleared": not unprotected,
+        "was_set": was_set,
+        "unprotected": unprotected,
+        "mode": runtime.state.mode.value,
+        "operator_id": operator_id,
+    }
+    await _record(engine, "PROTECTION_FAILED_CLEAR", operator_id, request, result)
     return result
 
 

@@ -20,7 +20,7 @@ from titan_common.db.models import OrderRow, ReconcileDiff, ReconcileRun
 from titan_common.exchanges import ExchangeError, ExchangePosition, NotModified
 from titan_common.reasons import ReasonCode
 from titan_execution.core import reconcile as core
-from titan_execution.core.positions import Position
+from titan_execution.core.positions import Position, adopt
 from titan_execution.runtime import metrics, store
 from titan_execution.runtime.engine import ExecutionEngine
 from titan_execution.runtime.protection import alert_venue_closes, ensure_protected, raise_alert
@@ -126,11 +126,7 @@ class Reconciler:
             if diff.action in (core.Action.ADOPT, core.Action.RESIZE) and real is not None:
                 current = engine.book.position(diff.symbol)
                 engine.book.positions[diff.symbol] = replace(
-                    current,
-                    side=real.side,
-                    size=real.size,
-                    avg_entry=real.avg_price,
-                    stop_loss=real.stop_loss,
+                    adopt(current, real.side, real.size, real.avg_price, real.stop_loss),
                     opened_ms=current.opened_ms or now_ms(),
                 )
                 async with transaction(engine.sessions) as session:

@@ -23,7 +23,7 @@ from titan_common.exchanges.types import ExchangeOrder, Execution
 from titan_common.messages import Event, OrderIntent, Side
 from titan_common.reasons import ReasonCode
 from titan_execution.core.intent_states import IntentState, transition
-from titan_execution.core.positions import ClosedTrade, Position
+from titan_execution.core.positions import ClosedTrade, Position, trip_of, with_trip
 
 
 async def ensure_intent(session: AsyncSession, intent: OrderIntent, decision_id: str | None = None) -> IntentState:
@@ -184,6 +184,7 @@ async def save_position(
         "mark_price": mark_price,
         "stop_loss": position.stop_loss,
         "leverage": position.leverage or 0,  # 0: not Titan's decision (adopted)
+        "trip": None if position.is_flat else trip_of(position),
         "take_profit": None,
         "adopted": adopted,
         "opened_ms": position.opened_ms,
@@ -216,16 +217,19 @@ async def set_stop(session: AsyncSession, exchange: str, symbol: str, stop_loss:
 async def load_positions(session: AsyncSession, exchange: str) -> list[Position]:
     rows = await session.scalars(select(PositionRow).where(PositionRow.exchange == exchange))
     return [
-        Position(
-            symbol=row.symbol,
-            side=Side(row.side) if row.side else None,
-            size=row.size,
-            avg_entry=row.avg_entry,
-            realised_pnl=row.realised_pnl,
-            fees=row.fees,
-            opened_ms=row.opened_ms,
-            stop_loss=row.stop_loss,
-            leverage=row.leverage or None,
+        with_trip(
+            Position(
+                symbol=row.symbol,
+                side=Side(row.side) if row.side else None,
+                size=row.size,
+                avg_entry=row.avg_entry,
+                realised_pnl=row.realised_pnl,
+                fees=row.fees,
+                opened_ms=row.opened_ms,
+                stop_loss=row.stop_loss,
+                leverage=row.leverage or None,
+            ),
+            row.trip,
         )
         for row in rows
     ]

@@ -47,11 +47,6 @@ from titan_scavenger.settings import ScavengerSettings
 log = logging.getLogger(__name__)
 
 
-async def _sleep(runtime: ServiceRuntime, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(runtime.stop.wait(), timeout=seconds)
-
-
 @dataclass
 class Scavenger:
     """The long-lived parts, for the routes (runtime.components["scavenger"])."""
@@ -241,7 +236,7 @@ async def setup(runtime: ServiceRuntime) -> None:
                 symbols = await market.universe(scavenger.whitelist, settings.top_n_symbols, settings.max_symbols)
             except ExchangeError as exc:
                 log.warning("exchange not reachable for the symbol list (%s); retrying", exc)
-                await _sleep(rt, 2.0)
+                await rt.sleep(2.0)
                 continue
             if not scavenger.universe_ready.is_set():
                 with contextlib.suppress(ExchangeError):
@@ -292,7 +287,7 @@ async def setup(runtime: ServiceRuntime) -> None:
                     ", ".join(f"{t.symbol} {t.trap_type.value} {t.side.value}@{t.trigger}" for t in built.traps[:5])
                     or "none",
                 )
-            await _sleep(rt, settings.trap_rebuild_s)
+            await rt.sleep(settings.trap_rebuild_s)
 
     async def sensor_loop(rt: ServiceRuntime) -> None:
         """Freshness -> WS_DOWN; readiness -> STARTUP_RECOVER cleared; SENSOR_STATUS_UPDATED."""
@@ -325,7 +320,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             if key != last_key or time.monotonic() - last_sent >= 5.0:
                 scavenger.announce(EventType.SENSOR_STATUS_UPDATED, payload_of(sensor))
                 last_key, last_sent = key, time.monotonic()
-            await _sleep(rt, 0.25)
+            await rt.sleep(0.25)
 
     async def control_loop(rt: ServiceRuntime) -> None:
         await scavenger.control.run(rt)
@@ -353,7 +348,7 @@ async def setup(runtime: ServiceRuntime) -> None:
                     await scanner.run_cycle(trigger="SCHEDULE")
                 continue
             due = (slot + delay_ms if now < slot + delay_ms else slot + slot_ms + delay_ms) - now
-            await _sleep(rt, max(0.05, due / 1000))
+            await rt.sleep(max(0.05, due / 1000))
 
     def health_extra() -> dict[str, object]:
         now = now_ms()

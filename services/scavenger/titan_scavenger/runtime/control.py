@@ -7,8 +7,6 @@ read at start the scavenger holds STARTUP_RECOVER (no signals).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
@@ -94,7 +92,7 @@ class ControlState:
                 await self.load()
             except Exception as exc:
                 log.warning("pause flag not readable yet (%s); holding STARTUP_RECOVER", exc)
-                await _sleep(rt, 1.0)
+                await rt.sleep(1.0)
         assert rt.redis is not None
         subscriber: Subscriber[Control] = Subscriber(rt.redis, CONTROL, on_reconnect=self._reload_quietly)
         async for control in subscriber.messages(rt.stop):
@@ -105,8 +103,3 @@ class ControlState:
             await self.load()
         except Exception as exc:
             log.warning("pause flag not re-read after reconnect: %s", exc)
-
-
-async def _sleep(rt: ServiceRuntime, seconds: float) -> None:
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(rt.stop.wait(), timeout=seconds)
