@@ -113,16 +113,16 @@ class Feed:
         }
 
     def ordinary(self, per_message: int) -> Any:
-        from titan_common.exchanges import PublicEvent
+        from titan_common.exchanges.bybit.adapter import public_event  # the wire message, read as live
 
         self.ts += 1
         symbol = self.rng.choice(SYMBOLS)
         rng = self.rng
         data = [self._trade(symbol, self.ts, rng.random() < 0.5, 99.8 + 0.4 * rng.random()) for _ in range(per_message)]
-        return PublicEvent(topic=f"publicTrade.{symbol}", kind="trade", symbol=symbol, ts_ms=self.ts, data=data)
+        return public_event({"topic": f"publicTrade.{symbol}", "ts": self.ts, "data": data})
 
     def ticker(self) -> Any:
-        from titan_common.exchanges import PublicEvent
+        from titan_common.exchanges.bybit.adapter import public_event  # the wire message, read as live
 
         symbol = self.rng.choice(SYMBOLS)
         data = {
@@ -134,17 +134,17 @@ class Feed:
             "openInterest": "12345.6",
             "turnover24h": "1000000",
         }
-        return PublicEvent(topic=f"tickers.{symbol}", kind="ticker", symbol=symbol, ts_ms=self.ts, data=data)
+        return public_event({"topic": f"tickers.{symbol}", "ts": self.ts, "data": data})
 
     def burst(self, symbol: str) -> Any:
         """60 buys in 60 ms climbing through the trigger; time then jumps past the cooldown."""
-        from titan_common.exchanges import PublicEvent
+        from titan_common.exchanges.bybit.adapter import public_event  # the wire message, read as live
 
         self.ts += COOLDOWN_MS + 1_000
         start = self.ts
         data = [self._trade(symbol, start + i, True, 100.2 + 0.45 * i / 59) for i in range(60)]
         self.ts = start + 60
-        return PublicEvent(topic=f"publicTrade.{symbol}", kind="trade", symbol=symbol, ts_ms=self.ts, data=data)
+        return public_event({"topic": f"publicTrade.{symbol}", "ts": self.ts, "data": data})
 
 
 async def build(redis_url: str, database_url: str | None, audit_dir: Path) -> dict[str, Any]:

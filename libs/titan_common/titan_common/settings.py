@@ -10,14 +10,15 @@ also work unprefixed: `DATABASE_URL`, `REDIS_URL` and `SYSTEM_MODE`.
 
 from __future__ import annotations
 
+import os
 import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 
@@ -104,6 +105,41 @@ class CommonSettings(BaseSettings):
     heartbeat_ttl_s: Annotated[int, Field(ge=2)] = 10
     # Service-to-service credential for mutating internal endpoints.
     internal_token: SecretStr = SecretStr(DEFAULT_INTERNAL_TOKEN)
+    # the venues this installation trades, by registry name (TITAN_VENUES=bybit,mexc); each
+    # venue's own options are TITAN_<VENUE>_<OPTION> (TITAN_BYBIT_ENDPOINT...)
+    venues: Annotated[list[str], NoDecode] = ["bybit"]
+
+    @field_validator("venues", mode="before")
+    @classmethod
+    def _venue_names(cls, value: Any) -> list[str]:
+        from titan_common.exchanges.registry import venue  # the registry knows the adapters
+
+        names = [n.strip().lower() for n in value.split(",")] if isinstance(value, str) else list(value)
+        names = [n for n in names if n]
+        if not names:
+            raise ValueError("name at least one venue")
+        return [venue(name).name for name in names]
+
+    @model_validator(mode="after")
+    def _venue_options_valid(self) -> CommonSettings:
+        from titan_common.exchanges.registry import venue_settings
+
+        for name in self.venues:
+            venue_settings(name, self.venue_options(name))
+        return self
+
+    def venue_options(self, venue: str) -> dict[str, Any]:
+        """A venue's options: this settings object's own `<venue>_*` fields, over the
+        environment's TITAN_<VENUE>_* variables (for a venue this service has no fields for)."""
+        env_prefix = f"TITAN_{venue.upper()}_"
+        options: dict[str, Any] = {
+            key[len(env_prefix) :].lower(): value for key, value in os.environ.items() if key.startswith(env_prefix)
+        }
+        field_prefix = f"{venue}_"
+        for name in type(self).model_fields:
+            if name.startswith(field_prefix):
+                options[name[len(field_prefix) :]] = getattr(self, name)
+        return options
 
     @field_validator("database_url")
     @classmethod
@@ -159,8 +195,10 @@ def env_name(settings_cls: type[BaseSettings], field: str) -> str:
 def describe_errors(settings_cls: type[BaseSettings], exc: ValidationError) -> str:
     lines = [f"invalid configuration ({exc.error_count()} problem(s)):"]
     for err in exc.errors():
-        loc = err.get("loc") or ("?",)
-        field = str(loc[0])
+        if not err.get("loc"):  # a check across settings (a venue's options): its message says which
+            lines.append(f"  {str(err.get('msg', 'invalid')).removeprefix('Value error, ')}")
+            continue
+        field = str(err["loc"][0])
         name = env_name(settings_cls, field)
         value: Any = err.get("input")
         shown = "<missing>" if err.get("type") == "missing" else repr(_mask(name, value))

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim, entry
 from titan_common.db.models import OrderIntentRow, OrderRow
+from titan_common.exchanges import OrderStatus
 from titan_execution.core.intent_states import IntentState
 from titan_execution.runtime.engine import ExecutionEngine
 
@@ -73,14 +74,14 @@ async def test_a_stale_order_report_changes_nothing(
     await engine.handle_intent(intent)
     report = await engine.adapter.order_by_client_id("ETHUSDT", intent.client_order_id)
     assert report is not None
-    assert report.status == "Filled"
+    assert report.status is OrderStatus.FILLED
     assert await engine.apply_order_update(report) is IntentState.FILLED
-    late = replace(report, status="New", cum_exec_qty=report.qty * 0, updated_ms=report.updated_ms - 1_000)
+    late = replace(report, status=OrderStatus.NEW, cum_exec_qty=report.qty * 0, updated_ms=report.updated_ms - 1_000)
     assert await engine.apply_order_update(late) is IntentState.FILLED  # ignored, no raise
     async with sessions() as session:
         order = await session.scalar(select(OrderRow).where(OrderRow.client_order_id == intent.client_order_id))
     assert order is not None
-    assert order.status == "Filled"  # the record is not rolled back either
-    contradicting = replace(report, status="New", updated_ms=report.updated_ms + 1_000)
+    assert order.status == OrderStatus.FILLED  # the record is not rolled back either
+    contradicting = replace(report, status=OrderStatus.NEW, updated_ms=report.updated_ms + 1_000)
     assert await engine.apply_order_update(contradicting) is IntentState.FILLED  # logged, no raise
     assert (await intent_row(sessions, intent.intent_id)).state == "FILLED"

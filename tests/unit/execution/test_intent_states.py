@@ -6,6 +6,7 @@ import itertools
 
 import pytest
 
+from titan_common.exchanges.types import OrderStatus
 from titan_execution.core.intent_states import (
     EXCHANGE_STATUS,
     TERMINAL,
@@ -69,17 +70,17 @@ def test_a_sent_intent_can_never_go_back_to_be_sent_again() -> None:
 @pytest.mark.parametrize(
     ("current", "status", "path"),
     [
-        (S.SENT_UNKNOWN, "New", [S.CONFIRMED]),
-        (S.SENT_UNKNOWN, "Filled", [S.CONFIRMED, S.FILLED]),
-        (S.SENT_UNKNOWN, "PartiallyFilled", [S.CONFIRMED, S.PARTIALLY_FILLED]),
-        (S.SENT_UNKNOWN, "Cancelled", [S.CONFIRMED, S.CANCELLED]),
-        (S.SENT_UNKNOWN, "Rejected", [S.CONFIRMED, S.REJECTED]),
-        (S.NOT_FOUND, "Filled", [S.CONFIRMED, S.FILLED]),
-        (S.CONFIRMED, "New", []),
-        (S.CONFIRMED, "Filled", [S.FILLED]),
-        (S.PARTIALLY_FILLED, "Filled", [S.FILLED]),
-        (S.PARTIALLY_FILLED, "PartiallyFilledCanceled", [S.CANCELLED]),
-        (S.FILLED, "Filled", []),
+        (S.SENT_UNKNOWN, OrderStatus.NEW, [S.CONFIRMED]),
+        (S.SENT_UNKNOWN, OrderStatus.FILLED, [S.CONFIRMED, S.FILLED]),
+        (S.SENT_UNKNOWN, OrderStatus.PARTIALLY_FILLED, [S.CONFIRMED, S.PARTIALLY_FILLED]),
+        (S.SENT_UNKNOWN, OrderStatus.CANCELLED, [S.CONFIRMED, S.CANCELLED]),
+        (S.SENT_UNKNOWN, OrderStatus.REJECTED, [S.CONFIRMED, S.REJECTED]),
+        (S.NOT_FOUND, OrderStatus.FILLED, [S.CONFIRMED, S.FILLED]),
+        (S.CONFIRMED, OrderStatus.NEW, []),
+        (S.CONFIRMED, OrderStatus.FILLED, [S.FILLED]),
+        (S.PARTIALLY_FILLED, OrderStatus.FILLED, [S.FILLED]),
+        (S.PARTIALLY_FILLED, OrderStatus.CANCELLED, [S.CANCELLED]),
+        (S.FILLED, OrderStatus.FILLED, []),
     ],
 )
 def test_paths_to_exchange_status(current: IntentState, status: str, path: list[IntentState]) -> None:
@@ -88,22 +89,12 @@ def test_paths_to_exchange_status(current: IntentState, status: str, path: list[
 
 def test_contradicting_reports_raise() -> None:
     with pytest.raises(IllegalTransition):
-        path_to_exchange_status(S.FILLED, "New")
+        path_to_exchange_status(S.FILLED, OrderStatus.NEW)
     with pytest.raises(IllegalTransition):
-        path_to_exchange_status(S.CANCELLED, "Filled")
+        path_to_exchange_status(S.CANCELLED, OrderStatus.FILLED)
     with pytest.raises(ValueError, match="unknown"):
-        path_to_exchange_status(S.CONFIRMED, "Exploded")
+        path_to_exchange_status(S.CONFIRMED, OrderStatus.UNKNOWN)
 
 
-def test_every_bybit_status_is_mapped() -> None:
-    for status in (
-        "New",
-        "PartiallyFilled",
-        "Untriggered",
-        "Filled",
-        "Cancelled",
-        "Rejected",
-        "Triggered",
-        "Deactivated",
-    ):
-        assert status in EXCHANGE_STATUS
+def test_every_known_status_moves_an_intent_and_unknown_never_does() -> None:
+    assert set(EXCHANGE_STATUS) == set(OrderStatus) - {OrderStatus.UNKNOWN}

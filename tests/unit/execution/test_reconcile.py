@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal as D
 
-from titan_common.exchanges.types import ExchangeOrder, ExchangePosition
+from titan_common.exchanges.types import ExchangeOrder, ExchangePosition, OrderStatus
 from titan_common.messages import Side
 from titan_execution.core.positions import Position
 from titan_execution.core.reconcile import (
@@ -80,7 +80,7 @@ def test_unknown_open_order_is_tracked() -> None:
         order_type="Limit",
         qty=D(1),
         price=D(1),
-        status="New",
+        status=OrderStatus.NEW,
         avg_price=None,
         cum_exec_qty=D(0),
         leaves_qty=D(1),

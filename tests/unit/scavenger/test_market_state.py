@@ -6,6 +6,8 @@ from decimal import Decimal as D
 
 from tests.unit.scavenger.test_sprung import T0, trap
 from titan_common.exchanges import InstrumentFilters, PublicEvent
+from titan_common.exchanges.bybit import parsing as bybit
+from titan_common.exchanges.bybit.adapter import public_event
 from titan_scavenger.core.market import BAR_MS, Bar
 from titan_scavenger.core.sprung import SprungConfig, TrapBook
 from titan_scavenger.core.stream import StreamHealth, StreamStatus
@@ -44,16 +46,15 @@ def market() -> MarketData:
 def test_tickers_are_sampled_once_a_second_and_feed_the_snapshot() -> None:
     state = market()
     for i in range(10):
-        state.on_ticker("BTCUSDT", {"lastPrice": str(100 + i), "openInterest": str(1000 - i), "indexPrice": "101"},
-                        T0 + i * 300)  # fmt: skip
+        wire = {"lastPrice": str(100 + i), "openInterest": str(1000 - i), "indexPrice": "101"}
+        state.on_ticker("BTCUSDT", bybit.ticker_update(wire), T0 + i * 300)
     live = state.tickers["BTCUSDT"]
     assert [t for t, _ in live.price_samples] == [T0, T0 + 1200, T0 + 2400]
     assert live.index_price == 101.0
     assert state.snapshot("BTCUSDT", None) is None  # no bars yet: nothing to build a trap from
     state.bars["BTCUSDT"] = [bar(0, 100)]
-    state.on_kline(
-        "BTCUSDT", [{"start": BAR_MS, "open": "1", "high": "2", "low": "0.5", "close": "1.5", "volume": "9"}]
-    )
+    wire = [{"start": BAR_MS, "open": "1", "high": "2", "low": "0.5", "close": "1.5", "volume": "9"}]
+    state.on_kline("BTCUSDT", bybit.live_bars(wire))
     snapshot = state.snapshot("BTCUSDT", last_trade=108.5)
     assert snapshot is not None
     assert snapshot.last_price == 108.5
@@ -63,8 +64,11 @@ def test_tickers_are_sampled_once_a_second_and_feed_the_snapshot() -> None:
 
 
 def trades(symbol: str, ts: int, prices: list[float]) -> PublicEvent:
+    """A publicTrade message as Bybit sends it, read by the Bybit folder as the adapter reads it."""
     data = [{"T": ts + i, "s": symbol, "S": "Buy", "v": "1", "p": str(p)} for i, p in enumerate(prices)]
-    return PublicEvent(topic=f"publicTrade.{symbol}", kind="trade", symbol=symbol, ts_ms=ts, data=data)
+    event = public_event({"topic": f"publicTrade.{symbol}", "ts": ts, "data": data})
+    assert event is not None
+    return event
 
 
 def test_pipeline_springs_and_a_reconnect_is_a_gap() -> None:

@@ -1,11 +1,13 @@
-"""Exchange adapters. `protocol` says what every venue provides; each venue has a folder
-with the same file roles (hummingbot's convention):
+"""Exchange adapters. `protocol` says what every venue provides, `types` the words it is
+said in, and `registry` builds a venue's adapter from its name and settings. Each venue has
+a folder with the same file roles (hummingbot's convention; README.md, and `_template/`):
 
-  <venue>/constants.py  endpoints, codes, topic names
+  <venue>/constants.py  endpoints, codes, topic names, the venue's names -> Titan's
   <venue>/parsing.py    pure: venue payloads -> the shared types (unit-tested without I/O)
   <venue>/http.py       the venue's REST client, never blocking the event loop
   <venue>/streams.py    the venue's WebSocket streams bridged into asyncio
   <venue>/adapter.py    the ExchangeAdapter implementation wiring the above
+  <venue>/venue.py      its settings, validated at start, and the registry entry
 """
 
 from titan_common.exchanges.protocol import ExchangeAdapter
@@ -19,17 +21,22 @@ from titan_common.exchanges.types import (
     FundingRate,
     InstrumentFilters,
     Kline,
+    LiveBar,
     NotModified,
     OpenInterest,
     OrderAck,
     OrderNotFound,
     OrderRejected,
+    OrderStatus,
     OutcomeUnknown,
     PlaceOrder,
     PrivateEvent,
     PublicEvent,
+    PublicTrade,
     RateLimited,
     Ticker,
+    TickerUpdate,
+    TimeInForce,
     TimestampRejected,
     Wallet,
 )
@@ -45,17 +52,22 @@ __all__ = [
     "FundingRate",
     "InstrumentFilters",
     "Kline",
+    "LiveBar",
     "NotModified",
     "OpenInterest",
     "OrderAck",
     "OrderNotFound",
     "OrderRejected",
+    "OrderStatus",
     "OutcomeUnknown",
     "PlaceOrder",
     "PrivateEvent",
     "PublicEvent",
+    "PublicTrade",
     "RateLimited",
     "Ticker",
+    "TickerUpdate",
+    "TimeInForce",
     "TimestampRejected",
     "Wallet",
 ]

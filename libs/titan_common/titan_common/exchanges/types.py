@@ -5,9 +5,34 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from titan_common.messages import OrderType, Side
+
+
+class OrderStatus(StrEnum):
+    """Where an order stands, in Titan's words; each venue maps its own names into these."""
+
+    NEW = "NEW"  # accepted: resting, or about to match
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"  # cancelled or expired, possibly after a partial fill (see cum_exec_qty)
+    REJECTED = "REJECTED"
+    UNTRIGGERED = "UNTRIGGERED"  # a conditional order waiting for its trigger
+    TRIGGERED = "TRIGGERED"  # a conditional order triggered, not yet matched
+    DEACTIVATED = "DEACTIVATED"  # a conditional order cancelled before it triggered
+    UNKNOWN = "UNKNOWN"  # a name the venue's folder does not know: never moves an intent
+
+    @property
+    def is_open(self) -> bool:
+        return self in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED, OrderStatus.UNTRIGGERED, OrderStatus.TRIGGERED)
+
+
+class TimeInForce(StrEnum):
+    GTC = "GTC"  # good till cancelled
+    IOC = "IOC"  # immediate or cancel
+    FOK = "FOK"  # fill or kill
+    POST_ONLY = "POST_ONLY"  # maker only: refused rather than matched at once
 
 
 class ExecType(StrEnum):
@@ -80,7 +105,7 @@ class ExchangeOrder:
     order_type: str
     qty: Decimal
     price: Decimal | None
-    status: str  # the venue's status, normalised to Bybit's names
+    status: OrderStatus
     avg_price: Decimal | None
     cum_exec_qty: Decimal
     leaves_qty: Decimal
@@ -116,7 +141,7 @@ class PlaceOrder:
     client_order_id: str
     order_type: OrderType = OrderType.MARKET
     price: Decimal | None = None
-    time_in_force: Literal["GTC", "IOC", "FOK", "PostOnly"] | None = None
+    time_in_force: TimeInForce | None = None
     reduce_only: bool = False
     close_on_trigger: bool = False
     stop_loss: Decimal | None = None
@@ -182,9 +207,41 @@ class PrivateEvent:
     wallet: Wallet | None = None
 
 
+class PublicTrade(NamedTuple):
+    """One trade on the public tape (floats: the scavenger's hot path reads thousands a second)."""
+
+    ts_ms: int
+    taker_buy: bool  # the aggressor bought
+    price: float
+
+
+class TickerUpdate(NamedTuple):
+    """A symbol's ticker as the stream has it now; None where the venue did not say."""
+
+    last_price: float | None
+    mark_price: float | None
+    index_price: float | None
+    funding_rate: float | None
+    open_interest: float | None
+
+
+class LiveBar(NamedTuple):
+    """A kline from the stream: the bar in progress, or the one that just closed."""
+
+    start_ms: int
+    open: float
+    high: float
+    low: float
+    close: float
+    volume: float
+
+
 @dataclass(frozen=True)
 class PublicEvent:
-    topic: str  # e.g. "publicTrade.BTCUSDT"
+    """One public-stream message in Titan's words: `data` is a list of PublicTrade (trade), a
+    TickerUpdate (ticker), a list of LiveBar (kline), or the venue's book payload (orderbook)."""
+
+    topic: str  # the venue's topic, for logs
     kind: Literal["trade", "ticker", "kline", "orderbook"]
     symbol: str
     ts_ms: int

@@ -39,7 +39,7 @@ from titan_common.clock import now_ms
 from titan_common.config import active_config
 from titan_common.db.models import EquitySnapshot, OperatorAction
 from titan_common.events import EventType, PhaseChange, payload_of
-from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
+from titan_common.exchanges.registry import adapter_for
 from titan_common.heartbeats import read_beats, state_of_beat
 from titan_common.internal import InternalClient, ServiceUnavailable
 from titan_common.messages import ControlCommand, Decision, Severity, Side, exit_intent
@@ -378,7 +378,10 @@ class Brain:
         if not self.settings.market_data:
             return
         await self.ready.wait()
-        adapter = BybitAdapter(BybitConfig(endpoint=self.settings.bybit_endpoint, api_key="", api_secret=""))
+        # public market data only: the venue's endpoint, no key pair
+        venue = self.settings.venues[0]
+        options = {**self.settings.venue_options(venue), "api_key": "", "api_secret": ""}
+        adapter: Any = adapter_for(venue, options)
         last_instruments = 0.0
         try:
             while not rt.stop.is_set():

@@ -16,7 +16,7 @@ from titan_common.auth import Role
 from titan_common.clock import DAY_MS, utc_day_start_ms
 from titan_common.db.models import OrderRow, PositionRow, ReconcileDiff, ReconcileRun, TradeRow
 from titan_common.events import WalletUpdate
-from titan_common.exchanges import ExchangeError
+from titan_common.exchanges import ExchangeError, OrderStatus
 from titan_common.service import ServiceRuntime, get_runtime
 from titan_execution.core import reconcile as reconcile_core
 from titan_execution.runtime import operator_actions
@@ -27,7 +27,7 @@ from titan_execution.settings import ExecutionSettings
 router = APIRouter()
 operator = require_role(Role.OPERATOR)
 admin = require_role(Role.ADMIN)
-OPEN_STATUSES = ("New", "PartiallyFilled", "Untriggered", "Created")
+OPEN_STATUSES = tuple(status.value for status in OrderStatus if status.is_open)
 
 
 def _exchange(runtime: ServiceRuntime) -> str:

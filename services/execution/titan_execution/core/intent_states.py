@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from enum import StrEnum
 
+from titan_common.exchanges.types import OrderStatus
+
 
 class IntentState(StrEnum):
     CREATED = "CREATED"
@@ -71,33 +73,30 @@ def transition(current: IntentState, target: IntentState) -> IntentState:
     return target
 
 
-# Bybit v5 orderStatus -> the intent state it means.
-EXCHANGE_STATUS: dict[str, IntentState] = {
-    "Created": S.CONFIRMED,
-    "New": S.CONFIRMED,
-    "Untriggered": S.CONFIRMED,
-    "Triggered": S.CONFIRMED,
-    "Active": S.CONFIRMED,
-    "PartiallyFilled": S.PARTIALLY_FILLED,
-    "Filled": S.FILLED,
-    "Cancelled": S.CANCELLED,
-    "PartiallyFilledCanceled": S.CANCELLED,
-    "Deactivated": S.CANCELLED,
-    "Rejected": S.REJECTED,
+# the venue's order status (in Titan's words) -> the intent state it means
+EXCHANGE_STATUS: dict[OrderStatus, IntentState] = {
+    OrderStatus.NEW: S.CONFIRMED,
+    OrderStatus.UNTRIGGERED: S.CONFIRMED,
+    OrderStatus.TRIGGERED: S.CONFIRMED,
+    OrderStatus.PARTIALLY_FILLED: S.PARTIALLY_FILLED,
+    OrderStatus.FILLED: S.FILLED,
+    OrderStatus.CANCELLED: S.CANCELLED,
+    OrderStatus.DEACTIVATED: S.CANCELLED,
+    OrderStatus.REJECTED: S.REJECTED,
 }
 
 
-def path_to_exchange_status(current: IntentState, exchange_status: str) -> list[IntentState]:
+def path_to_exchange_status(current: IntentState, exchange_status: OrderStatus) -> list[IntentState]:
     """The legal sequence of states that takes an intent to what the exchange reports.
 
-    An acknowledged-late order may already be filled: SENT_UNKNOWN + "Filled" is the path
+    An acknowledged-late order may already be filled: SENT_UNKNOWN + FILLED is the path
     [CONFIRMED, FILLED]. Returns [] when nothing changes. Raises IllegalTransition when the
-    report contradicts the table (e.g. a FILLED intent reported New).
+    report contradicts the table (e.g. a FILLED intent reported NEW), and ValueError for a
+    status the venue's folder could not name (UNKNOWN).
     """
-    try:
-        target = EXCHANGE_STATUS[exchange_status]
-    except KeyError:
-        raise ValueError(f"unknown exchange order status {exchange_status!r}") from None
+    target = EXCHANGE_STATUS.get(exchange_status)
+    if target is None:
+        raise ValueError(f"unknown exchange order status {exchange_status!r}")
     if target is current:
         return []
     path: list[IntentState] = []

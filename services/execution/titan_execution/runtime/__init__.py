@@ -14,7 +14,7 @@ from titan_common.bus import INTENTS, Delivery, StreamConsumer
 from titan_common.clock import now_ms
 from titan_common.events import EventType, WalletUpdate
 from titan_common.exchanges import ExchangeError, Wallet
-from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
+from titan_common.exchanges.registry import adapter_for
 from titan_common.messages import OrderIntent
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
@@ -45,14 +45,8 @@ async def _first_of(*events: asyncio.Event, timeout: float) -> None:
 
 async def setup(runtime: ServiceRuntime) -> None:
     settings = cast(ExecutionSettings, runtime.settings)
-    adapter = BybitAdapter(
-        BybitConfig(
-            endpoint=settings.bybit_endpoint,
-            api_key=settings.bybit_api_key.get_secret_value(),
-            api_secret=settings.bybit_api_secret.get_secret_value(),
-            recv_window=settings.bybit_recv_window,
-        )
-    )
+    # one trading venue per execution process: the first of TITAN_VENUES
+    adapter = adapter_for(settings.venues[0], settings.venue_options(settings.venues[0]))
     holder: dict[str, ExecutionEngine] = {}
     ready = asyncio.Event()
     drift_seen = asyncio.Event()  # set by whoever notices drift between reconciles

@@ -25,7 +25,7 @@ from titan_common.clock import now_ms
 from titan_common.config import DEFAULT_WHITELIST, active_config
 from titan_common.events import EventType, SensorStatusUpdated, TrapMapUpdated, payload_of
 from titan_common.exchanges import ExchangeError
-from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
+from titan_common.exchanges.registry import adapter_for
 from titan_common.messages import Signal
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
@@ -53,7 +53,7 @@ class Scavenger:
 
     settings: ScavengerSettings
     runtime: ServiceRuntime
-    adapter: BybitAdapter
+    adapter: Any  # the venue adapter (registry), with its market streams
     hub: LiveHub
     book: TrapBook
     market: MarketData
@@ -118,14 +118,8 @@ async def setup(runtime: ServiceRuntime) -> None:
     # until the pause flag is read and a trap map exists, nothing may spring
     runtime.set_reason(ReasonCode.STARTUP_RECOVER)
     runtime.readiness.append(lambda: ReasonCode.STARTUP_RECOVER not in runtime.state.reasons)
-    adapter = BybitAdapter(
-        BybitConfig(
-            endpoint=settings.bybit_endpoint,
-            api_key=settings.bybit_api_key.get_secret_value(),
-            api_secret=settings.bybit_api_secret.get_secret_value(),
-            recv_window=settings.bybit_recv_window,
-        )
-    )
+    # market data from the first of TITAN_VENUES
+    adapter: Any = adapter_for(settings.venues[0], settings.venue_options(settings.venues[0]))
     hub = LiveHub()
     proximity = settings.proximity_pct / 100
     book = TrapBook(

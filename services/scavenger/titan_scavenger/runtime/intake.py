@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable
 
-from titan_common.exchanges import ExchangeAdapter, PublicEvent
+from titan_common.exchanges import ExchangeAdapter, PublicEvent, TickerUpdate
 from titan_scavenger.core.sprung import Sprung, TrapBook
 from titan_scavenger.core.stream import StreamHealth
 from titan_scavenger.runtime import metrics
@@ -77,8 +77,8 @@ class Pipeline:
             symbol = event.symbol
             on_trade = self.book.on_trade
             sprung: list[Sprung] | None = None
-            for item in items:
-                hit = on_trade(symbol, int(item["T"]), item["S"] == "Buy", float(item["p"]), armed)
+            for trade in items:
+                hit = on_trade(symbol, trade.ts_ms, trade.taker_buy, trade.price, armed)
                 if hit is not None:
                     if sprung is None:
                         sprung = []
@@ -90,7 +90,7 @@ class Pipeline:
         now = _wall_ms()
         if kind == "ticker":
             self.health.on_data(now, event.ts_ms)
-            if isinstance(event.data, dict):
+            if isinstance(event.data, TickerUpdate):
                 self.market.on_ticker(event.symbol, event.data, now)
         elif kind == "kline" and isinstance(event.data, list):
             self.market.on_kline(event.symbol, event.data)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from titan_common.exchanges import ExchangeAdapter, ExchangeError, InstrumentFilters, Kline
+from titan_common.exchanges import ExchangeAdapter, ExchangeError, InstrumentFilters, Kline, LiveBar, TickerUpdate
 from titan_scavenger.core.market import BAR_MS, Bar, SymbolMarket
 
 log = logging.getLogger(__name__)
@@ -94,20 +94,18 @@ class MarketData:
 
     # --- streams ---------------------------------------------------------------------------
 
-    def on_ticker(self, symbol: str, data: dict[str, Any], now_ms: int) -> None:
-        """A tickers.{symbol} snapshot (pybit merges the deltas into it)."""
+    def on_ticker(self, symbol: str, data: TickerUpdate, now_ms: int) -> None:
+        """The symbol's ticker from the stream (None where the venue did not say)."""
         live = self.tickers.get(symbol)
         if live is None:
             live = self.tickers[symbol] = LiveTicker()
-        last = _number(data.get("lastPrice"))
-        if last:
-            live.last_price = last
-        live.mark_price = _number(data.get("markPrice")) or live.mark_price
-        live.index_price = _number(data.get("indexPrice")) or live.index_price
-        funding = _number(data.get("fundingRate"))
-        if funding is not None:
-            live.funding_rate = funding
-        oi = _number(data.get("openInterest"))
+        if data.last_price:
+            live.last_price = data.last_price
+        live.mark_price = data.mark_price or live.mark_price
+        live.index_price = data.index_price or live.index_price
+        if data.funding_rate is not None:
+            live.funding_rate = data.funding_rate
+        oi = data.open_interest
         if oi is not None:
             live.open_interest = oi
         if now_ms - live.sampled_ms >= SAMPLE_EVERY_MS:
@@ -120,24 +118,13 @@ class MarketData:
                 while samples and samples[0][0] < now_ms - SAMPLE_KEEP_MS:
                     samples.popleft()
 
-    def on_kline(self, symbol: str, items: Iterable[dict[str, Any]]) -> None:
-        """kline.15.{symbol}: the bar in progress (and the one that just closed)."""
+    def on_kline(self, symbol: str, items: Iterable[LiveBar]) -> None:
+        """The stream's 15-minute bars: the one in progress (and the one that just closed)."""
         bars = self.bars.get(symbol)
         if bars is None:
             return  # history first (REST); a lone live bar would look like a market with no past
         for item in items:
-            try:
-                bar = Bar(
-                    int(item["start"]),
-                    float(item["open"]),
-                    float(item["high"]),
-                    float(item["low"]),
-                    float(item["close"]),
-                    float(item["volume"]),
-                )
-            except (KeyError, TypeError, ValueError):
-                continue
-            _merge(bars, [bar], self.bars_history)
+            _merge(bars, [Bar(*item)], self.bars_history)
 
     # --- REST --------------------------------------------------------------------------------
 

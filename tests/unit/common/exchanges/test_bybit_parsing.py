@@ -20,7 +20,7 @@ from titan_common.exchanges.bybit import parsing as P
 from titan_common.exchanges.bybit.adapter import private_event, public_event
 from titan_common.exchanges.bybit.http import map_error
 from titan_common.exchanges.bybit.streams import ws_base
-from titan_common.exchanges.types import ExecType
+from titan_common.exchanges.types import ExecType, PublicTrade, TickerUpdate
 from titan_common.messages import Side
 
 
@@ -127,7 +127,14 @@ def test_ws_messages() -> None:
     assert private_event({"op": "pong"}) is None
     trade = public_event({"topic": "publicTrade.BTCUSDT", "type": "snapshot", "ts": 5, "data": [{"p": "1"}]})
     assert trade is not None
-    assert (trade.kind, trade.symbol, trade.ts_ms) == ("trade", "BTCUSDT", 5)
+    assert (trade.kind, trade.symbol, trade.ts_ms, trade.data) == ("trade", "BTCUSDT", 5, [])  # malformed: skipped
+    sold = {"T": 7, "S": "Sell", "p": "65000.5", "v": "1"}
+    tape = public_event({"topic": "publicTrade.BTCUSDT", "ts": 7, "data": [sold]})
+    assert tape is not None
+    assert tape.data == [PublicTrade(7, False, 65000.5)]
+    ticker = public_event({"topic": "tickers.BTCUSDT", "ts": 8, "data": {"lastPrice": "1.5", "fundingRate": ""}})
+    assert ticker is not None
+    assert ticker.data == TickerUpdate(1.5, None, None, None, None)
     book = public_event({"topic": "orderbook.50.ETHUSDT", "ts": 6, "data": {}})
     assert book is not None
     assert (book.kind, book.symbol) == ("orderbook", "ETHUSDT")

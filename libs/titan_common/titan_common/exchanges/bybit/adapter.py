@@ -169,7 +169,7 @@ class BybitAdapter:
         if order.price is not None:
             params["price"] = P.decimal_str(order.price)
         if order.time_in_force:
-            params["timeInForce"] = order.time_in_force
+            params["timeInForce"] = C.TIME_IN_FORCE[order.time_in_force]
         if order.reduce_only:
             params["reduceOnly"] = True
         if order.close_on_trigger:
@@ -323,11 +323,11 @@ def public_event(message: dict[str, Any]) -> PublicEvent | None:
     head, _, symbol = topic.rpartition(".")
     ts_ms = int(message.get("ts") or 0)
     if topic.startswith("publicTrade."):
-        return PublicEvent(topic=topic, kind="trade", symbol=symbol, ts_ms=ts_ms, data=message.get("data"))
+        return PublicEvent(topic, "trade", symbol, ts_ms, P.public_trades(message.get("data")))
     if topic.startswith("tickers."):
-        return PublicEvent(topic=topic, kind="ticker", symbol=symbol, ts_ms=ts_ms, data=message.get("data"))
+        return PublicEvent(topic, "ticker", symbol, ts_ms, P.ticker_update(message.get("data")))
     if topic.startswith("kline."):
-        return PublicEvent(topic=topic, kind="kline", symbol=symbol, ts_ms=ts_ms, data=message.get("data"))
+        return PublicEvent(topic, "kline", symbol, ts_ms, P.live_bars(message.get("data")))
     if head.startswith("orderbook."):
         return PublicEvent(topic=topic, kind="orderbook", symbol=symbol, ts_ms=ts_ms, data=message.get("data"))
     return None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from titan_common.exchanges.types import ExecType
+from titan_common.exchanges.types import ExecType, OrderStatus, TimeInForce
 
 CATEGORY = "linear"
 ACCOUNT_TYPE = "UNIFIED"
@@ -51,6 +51,28 @@ REJECTION_CODES = frozenset(
 AUTH_CODES = frozenset({BAD_API_KEY, BAD_SIGNATURE})
 
 PRIVATE_TOPICS = ("order", "execution", "position", "wallet")
+
+# orderStatus on orders (REST and the `order` topic)
+ORDER_STATUSES = {
+    "Created": OrderStatus.NEW,
+    "New": OrderStatus.NEW,
+    "Active": OrderStatus.NEW,
+    "PartiallyFilled": OrderStatus.PARTIALLY_FILLED,
+    "Filled": OrderStatus.FILLED,
+    "Cancelled": OrderStatus.CANCELLED,
+    "PartiallyFilledCanceled": OrderStatus.CANCELLED,
+    "Rejected": OrderStatus.REJECTED,
+    "Untriggered": OrderStatus.UNTRIGGERED,
+    "Triggered": OrderStatus.TRIGGERED,
+    "Deactivated": OrderStatus.DEACTIVATED,
+}
+
+TIME_IN_FORCE = {
+    TimeInForce.GTC: "GTC",
+    TimeInForce.IOC: "IOC",
+    TimeInForce.FOK: "FOK",
+    TimeInForce.POST_ONLY: "PostOnly",
+}
 
 # execType on executions (v5 execution list and the `execution` topic)
 EXEC_TYPES = {

@@ -6,7 +6,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from titan_common.exchanges.bybit.constants import EXEC_TYPES
+from titan_common.exchanges.bybit.constants import EXEC_TYPES, ORDER_STATUSES
 from titan_common.exchanges.types import (
     ExchangeOrder,
     ExchangePosition,
@@ -15,8 +15,12 @@ from titan_common.exchanges.types import (
     FundingRate,
     InstrumentFilters,
     Kline,
+    LiveBar,
     OpenInterest,
+    OrderStatus,
+    PublicTrade,
     Ticker,
+    TickerUpdate,
     Wallet,
 )
 from titan_common.messages import Side
@@ -98,7 +102,7 @@ def order(item: dict[str, Any]) -> ExchangeOrder:
         order_type=item.get("orderType", ""),
         qty=dec0(item.get("qty")),
         price=price_or_none(item.get("price")),
-        status=item.get("orderStatus", ""),
+        status=order_status(item.get("orderStatus") or ""),
         avg_price=price_or_none(item.get("avgPrice")),
         cum_exec_qty=dec0(item.get("cumExecQty")),
         leaves_qty=dec0(item.get("leavesQty")),
@@ -126,6 +130,60 @@ def execution(item: dict[str, Any]) -> Execution:
         is_maker=bool(item.get("isMaker", False)),
         ts_ms=int(item.get("execTime") or 0),
     )
+
+
+def _float(value: Any) -> float | None:
+    if value in (None, ""):
+        return None
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def public_trades(items: Any) -> list[PublicTrade]:
+    """publicTrade data: T time, S taker side, p price. A malformed item is skipped."""
+    trades = []
+    for item in items or ():
+        try:
+            trades.append(PublicTrade(int(item["T"]), item["S"] == "Buy", float(item["p"])))
+        except (KeyError, TypeError, ValueError):
+            continue
+    return trades
+
+
+def ticker_update(data: Any) -> TickerUpdate:
+    """tickers data (pybit keeps the snapshot with the deltas merged in)."""
+    get = data.get if isinstance(data, dict) else (lambda _key: None)
+    return TickerUpdate(
+        last_price=_float(get("lastPrice")),
+        mark_price=_float(get("markPrice")),
+        index_price=_float(get("indexPrice")),
+        funding_rate=_float(get("fundingRate")),
+        open_interest=_float(get("openInterest")),
+    )
+
+
+def live_bars(items: Any) -> list[LiveBar]:
+    """kline data: start, open, high, low, close, volume. A malformed item is skipped."""
+    bars = []
+    for item in items if isinstance(items, list) else ():
+        try:
+            bars.append(
+                LiveBar(int(item["start"]), float(item["open"]), float(item["high"]), float(item["low"]),
+                        float(item["close"]), float(item["volume"]))
+            )  # fmt: skip
+        except (KeyError, TypeError, ValueError):
+            continue
+    return bars
+
+
+def order_status(name: str) -> OrderStatus:
+    known = ORDER_STATUSES.get(name)
+    if known is None:
+        log.warning("unknown Bybit orderStatus %r", name)
+        return OrderStatus.UNKNOWN
+    return known
 
 
 def exec_type(name: str) -> ExecType:
