@@ -31,7 +31,7 @@ from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import AuditEvent, OrderIntentRow
 from titan_common.embedded import EmbeddedPostgres
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_common.flags import read_master_arm
+from titan_common.flags import read_flag, read_master_arm
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]
@@ -131,10 +131,45 @@ def test_flatten_with_postgres_stopped_closes_everything_and_is_recorded_once(
 
         assert server.start() == url
         recorded = wait_for(
-            lambda: (r := asyncio.run(after_the_outage(url)))["exits"] >= 3 and r["armed"] is False and r,
+            lambda: (
+                (r := asyncio.run(after_the_outage(url)))["exits"] >= 3
+                and r["armed"] is False
+                and r["flattens"] >= 1
+                and r
+            ),
             60,
             "the flatten's rows written once Postgres is back",
         )
         assert recorded["flattens"] == 1  # exactly once: the mirror replay and the retry do not double it
         wait_for(lambda: console.get("/health").json()["mode"] == "NORMAL", 90, "the system back to NORMAL")
+
+        # the other emergency actions, with Postgres stopped again (re-arming is refused now: the
+        # flatten's three losses tripped the breaker, which is the brain's business, not this test's)
+        server.stop()
+        disarmed = console.post("/api/console/master-arm", json={"enabled": False}, auth=OPERATOR)
+        assert disarmed.status_code == 200, disarmed.text
+        assert (disarmed.json()["master_arm"], disarmed.json()["persisted"]) == (False, False)
+        cancelled = console.post("/api/console/cancel-all", json={}, auth=OPERATOR)
+        assert cancelled.status_code == 200, cancelled.text
+        asked = console.post("/api/console/kill-switch", json={}, auth=OPERATOR)
+        assert asked.status_code == 202, asked.text
+        code = asked.json()["confirmation_code"]
+        engaged = console.post("/api/console/kill-switch", json={"confirmation_code": code}, auth=OPERATOR)
+        assert engaged.status_code == 200, engaged.text
+        assert [s["step"] for s in engaged.json()["steps"] if not s["success"]] == []
+        assert console.get("/health").json()["mode"] == "PAUSE"
+        assert server.start() == url
+        wait_for(lambda: asyncio.run(kill_switch_flag(url)), 60, "the kill switch on record once Postgres is back")
+        assert asyncio.run(after_the_outage(url))["armed"] is False
+        assert console.get("/health").json()["mode"] == "PAUSE"  # until an admin clears it
     assert took < 30
+
+
+async def kill_switch_flag(url: str) -> bool:
+    engine = make_engine(url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            flag = await read_flag(session, "kill_switch")
+        return bool(flag and flag.get("engaged"))
+    finally:
+        await engine.dispose()

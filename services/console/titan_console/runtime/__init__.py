@@ -165,6 +165,13 @@ async def setup(runtime: ServiceRuntime) -> None:
             elapsed = asyncio.get_running_loop().time() - started
             await rt.sleep(max(0.05, settings.state_interval_s - elapsed))
 
+    async def write_deferred(rt: ServiceRuntime) -> None:
+        """What an emergency action could not write while Postgres was down."""
+        while not rt.stop.is_set():
+            if console.deferred and await console.flush_deferred():
+                log.info("wrote rows deferred during the Postgres outage; %d left", len(console.deferred))
+            await rt.sleep(1.0)
+
     async def refresh_sources(rt: ServiceRuntime) -> None:
         while not rt.stop.is_set():
             try:
@@ -193,6 +200,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.add_loop("events", forward_events)
     runtime.add_loop("state", publish_state)
     runtime.add_loop("sources", refresh_sources)
+    runtime.add_loop("deferred-writes", write_deferred)
     runtime.add_loop("housekeeping", housekeeping)
     runtime.add_loop("shutdown", close_clients)
 

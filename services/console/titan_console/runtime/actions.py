@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from titan_common.audit import AuditQueueFull
 from titan_common.auth import Role
 from titan_common.clock import now_ms
-from titan_common.db.engine import transaction
+from titan_common.db.engine import DB_ERRORS, transaction
 from titan_common.db.models import OperatorAction, SystemFlag
 from titan_common.events import EventType, MasterArmChange, payload_of
 from titan_common.flags import read_flag, set_master_arm
@@ -33,6 +33,8 @@ from titan_console.runtime.context import Console
 from titan_console.runtime.state import KILL_SWITCH_FLAG
 
 log = logging.getLogger(__name__)
+# Postgres unreachable, as a console action sees it (no sessions yet is a 503 ConsoleError)
+STORE_DOWN: tuple[type[Exception], ...] = (ConsoleError, *DB_ERRORS)
 
 
 def _elapsed_ms(started: float) -> int:
@@ -76,6 +78,32 @@ async def _set_arm(console: Console, who: Principal, enabled: bool, reason: str,
     return previous
 
 
+async def _disarm(console: Console, who: Principal, reason: str, request: dict[str, Any]) -> dict[str, Any]:
+    """Disarm at the one door first (execution refuses entries from then on, and records it
+    when it can), then here. Works with Postgres down as long as execution answers."""
+    at_the_door = False
+    try:
+        body = await console.upstream.json(
+            "execution", "POST", "/api/safety/disarm", operator_id=who.username, json={"reason": reason[:500]}
+        )
+        at_the_door = body.get("success") is True
+    except ConsoleError as exc:
+        log.error("execution did not take the disarm (%s); recording it here", exc.message)
+    try:
+        previous = await _set_arm(console, who, False, reason=reason, request=request)
+    except STORE_DOWN as exc:
+        if not at_the_door:
+            message = "neither execution nor Postgres took the disarm"
+            raise ConsoleError(503, ReasonCode.DB_UNAVAILABLE.value, message) from exc
+        log.critical("Postgres did not take the disarm (%s); execution holds it", exc)
+        previous = console.state.master_arm is True  # the last state this console knew
+        console.state.master_arm = False
+        change = MasterArmChange(master_arm=False, previous_state=previous, reason=reason)
+        emit_audited(console, EventType.MASTER_ARM_CHANGE, who, severity=Severity.WARNING, payload=payload_of(change))
+        return {"previous_state": previous, "persisted": False, "execution": at_the_door}
+    return {"previous_state": previous, "persisted": True, "execution": at_the_door}
+
+
 async def master_arm(console: Console, who: Principal, enabled: bool, label: str | None) -> dict[str, Any]:
     if enabled:
         need_role(who, role_for_live(console.live, raises_risk=True), "arming in LIVE")
@@ -92,6 +120,9 @@ async def master_arm(console: Console, who: Principal, enabled: bool, label: str
             )
     request = {"enabled": enabled, "label": label, "via": who.via}
     reason = f"console ({label})" if label else "console"
+    if not enabled:
+        disarmed = await _disarm(console, who, reason, request)
+        return {"master_arm": False, "status": "DISARMED", "operator_id": who.username, **disarmed}
     previous = await _set_arm(console, who, enabled, reason=reason, request=request)
     return {
         "master_arm": enabled,
@@ -169,18 +200,27 @@ async def engage_kill_switch(console: Console, who: Principal, code: str, label:
         return {"success": body.get("success") is True, "orders_cancelled": body.get("orders_cancelled")}
 
     async def disarm() -> dict[str, Any]:
-        previous = await _set_arm(console, who, False, reason="kill switch", request={"enabled": False, **request})
-        return {"success": True, "previous_state": previous}
+        return {"success": True, **await _disarm(console, who, "kill switch", {"enabled": False, **request})}
 
     async def pause_scavenger() -> dict[str, Any]:
         receivers = await console.control(ControlCommand.PAUSE, who.username, target="scavenger", reason="kill switch")
         return {"success": True, "receivers": receivers}
 
     async def pause_system() -> dict[str, Any]:
-        await persist_kill_switch(console, who, engaged=True, reason=label or "kill switch")
+        # the PAUSE first: it must hold even when Postgres cannot keep it across a restart yet
         console.runtime.set_reason(ReasonCode.KILL_SWITCH, True)
         receivers = await console.control(ControlCommand.KILL_SWITCH, who.username, target="all", reason="kill switch")
-        return {"success": True, "mode": console.runtime.state.mode.value, "receivers": receivers}
+        persisted = True
+        why = label or "kill switch"
+        try:
+            await persist_kill_switch(console, who, engaged=True, reason=why)
+        except STORE_DOWN as exc:
+            log.critical("kill switch flag not in Postgres (%s); written when it returns", exc)
+            console.deferred.append(lambda: persist_kill_switch(console, who, engaged=True, reason=why))
+            console.state.kill_switch = {"engaged": True, "reason": why, "engaged_by": who.username}
+            persisted = False
+        mode = console.runtime.state.mode.value
+        return {"success": True, "mode": mode, "receivers": receivers, "persisted": persisted}
 
     for name, run in zip(kill_switch.STEPS, (flatten, cancel_all, disarm, pause_scavenger, pause_system), strict=True):
         await step(name, run)

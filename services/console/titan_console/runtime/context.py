@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -37,6 +38,21 @@ class Console:
     config_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # shown to operators (e.g. the PAPER default password still in use)
     warnings: list[str] = field(default_factory=list)
+    # what an emergency action could not write while Postgres was down, written when it returns
+    deferred: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
+
+    async def flush_deferred(self) -> int:
+        """Write the deferred rows in order; stop at the first failure. Returns how many went in."""
+        written = 0
+        while self.deferred:
+            try:
+                await self.deferred[0]()
+            except Exception as exc:  # Postgres still away (or not connected yet): keep it for later
+                log.debug("deferred write not done yet: %s", exc)
+                break
+            self.deferred.pop(0)
+            written += 1
+        return written
 
     @property
     def live(self) -> bool:

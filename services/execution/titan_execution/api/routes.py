@@ -199,6 +199,20 @@ async def cancel_all(
     return await operator_actions.cancel_all(runtime, await _engine_when_ready(runtime), who.operator_id)
 
 
+class DisarmBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(max_length=500)] = "operator"
+
+
+@router.post("/api/safety/disarm")
+async def disarm(
+    body: DisarmBody | None = None, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
+) -> dict[str, Any]:
+    """Master arm off at the door: entries refused at once, on record now or when Postgres returns."""
+    engine = await _engine_when_ready(runtime)
+    return await operator_actions.disarm(runtime, engine, who.operator_id, (body or DisarmBody()).reason)
+
+
 class ReviewedClear(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(min_length=3, max_length=500)]

@@ -62,8 +62,20 @@ async def _record(
         engine.deferred.append(write)
 
 
-async def _disarm(engine: ExecutionEngine, operator_id: str, reason: str) -> None:
-    """Disarm now: in memory at once (entries refused), in Postgres now or when it returns."""
+async def disarm(runtime: ServiceRuntime, engine: ExecutionEngine, operator_id: str, reason: str) -> dict[str, Any]:
+    """Master arm off at the one door: entries are refused from now, whatever Postgres is doing
+    (the console's disarm and kill switch call this first)."""
+    request = {"reason": reason}
+    _audit_request(runtime, "DISARM", operator_id, request)
+    persisted = await _disarm(engine, operator_id, reason)
+    result = {"success": True, "master_arm": False, "persisted": persisted, "operator_id": operator_id}
+    await _record(engine, "DISARM", operator_id, request, result)
+    return result
+
+
+async def _disarm(engine: ExecutionEngine, operator_id: str, reason: str) -> bool:
+    """Disarm now: in memory at once (entries refused), in Postgres now or when it returns.
+    True when Postgres has it already."""
     engine.disarm_latched = True
 
     async def write(session: AsyncSession) -> None:
@@ -76,8 +88,9 @@ async def _disarm(engine: ExecutionEngine, operator_id: str, reason: str) -> Non
     except DB_ERRORS:
         log.critical("Postgres is down: disarmed in memory until it takes the disarm")
         engine.deferred.append(write)
-        return
+        return False
     engine.disarm_latched = False
+    return True
 
 
 async def flatten_all(
