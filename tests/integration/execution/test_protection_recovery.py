@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.integration.execution.conftest import Sim, running_execution
 from titan_common.api_auth import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.auth import Role, add_user
+from titan_common.clock import now_ms
 from titan_common.db.models import AuditEvent, OperatorAction
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN
 
@@ -33,6 +34,7 @@ def reasons(url: str) -> list[str]:
 async def test_an_admin_clears_protection_failed_after_review(
     clean_sim: Sim, sessions: async_sessionmaker[AsyncSession], database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
+    started = now_ms()
     async with sessions() as session, session.begin():
         await add_user(session, "pf-operator", "pf-operator-pass", Role.OPERATOR)
     async with running_execution(clean_sim, database_url, redis_url, tmp_path, redis_db_index=14) as execution:
@@ -60,10 +62,16 @@ async def test_an_admin_clears_protection_failed_after_review(
         assert body["cleared"] is True
         assert body["was_set"] is True
         assert "PROTECTION_FAILED" not in reasons(execution.url)
-    async with sessions() as session:
-        action = await session.scalar(select(OperatorAction).where(OperatorAction.action == "PROTECTION_FAILED_CLEAR"))
+    async with sessions() as session:  # this test's rows only: the session's database is shared
+        action = await session.scalar(
+            select(OperatorAction).where(
+                OperatorAction.action == "PROTECTION_FAILED_CLEAR", OperatorAction.ts_ms >= started
+            )
+        )
         audit = await session.scalar(
-            select(AuditEvent).where(AuditEvent.event_type == "PROTECTION_FAILED_CLEAR_REQUESTED")
+            select(AuditEvent).where(
+                AuditEvent.event_type == "PROTECTION_FAILED_CLEAR_REQUESTED", AuditEvent.ts_ms >= started
+            )
         )
     assert action is not None
     assert action.operator_id == "pf-admin"

@@ -78,15 +78,26 @@ async def _set_arm(console: Console, who: Principal, enabled: bool, reason: str,
     return previous
 
 
+def _announce_disarm(console: Console, who: Principal, previous: bool, reason: str) -> None:
+    console.state.master_arm = False
+    change = MasterArmChange(master_arm=False, previous_state=previous, reason=reason)
+    emit_audited(console, EventType.MASTER_ARM_CHANGE, who, severity=Severity.WARNING, payload=payload_of(change))
+
+
 async def _disarm(console: Console, who: Principal, reason: str, request: dict[str, Any]) -> dict[str, Any]:
     """Disarm at the one door first (execution refuses entries from then on, and records it
     when it can), then here. Works with Postgres down as long as execution answers."""
     at_the_door = False
     try:
+        forwarded = {"reason": reason[:500], "request": request}
         body = await console.upstream.json(
-            "execution", "POST", "/api/safety/disarm", operator_id=who.username, json={"reason": reason[:500]}
+            "execution", "POST", "/api/safety/disarm", operator_id=who.username, json=forwarded
         )
         at_the_door = body.get("success") is True
+        if at_the_door and body.get("persisted") is True:  # execution wrote the flag and its record
+            previous = body.get("previous_state") is True
+            _announce_disarm(console, who, previous, reason)
+            return {"previous_state": previous, "persisted": True, "execution": True}
     except ConsoleError as exc:
         log.error("execution did not take the disarm (%s); recording it here", exc.message)
     try:
@@ -97,9 +108,7 @@ async def _disarm(console: Console, who: Principal, reason: str, request: dict[s
             raise ConsoleError(503, ReasonCode.DB_UNAVAILABLE.value, message) from exc
         log.critical("Postgres did not take the disarm (%s); execution holds it", exc)
         previous = console.state.master_arm is True  # the last state this console knew
-        console.state.master_arm = False
-        change = MasterArmChange(master_arm=False, previous_state=previous, reason=reason)
-        emit_audited(console, EventType.MASTER_ARM_CHANGE, who, severity=Severity.WARNING, payload=payload_of(change))
+        _announce_disarm(console, who, previous, reason)
         return {"previous_state": previous, "persisted": False, "execution": at_the_door}
     return {"previous_state": previous, "persisted": True, "execution": at_the_door}
 

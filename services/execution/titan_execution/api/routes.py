@@ -202,6 +202,7 @@ async def cancel_all(
 class DisarmBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(max_length=500)] = "operator"
+    request: dict[str, Any] | None = None  # the caller's own request, kept with the record
 
 
 @router.post("/api/safety/disarm")
@@ -210,7 +211,8 @@ async def disarm(
 ) -> dict[str, Any]:
     """Master arm off at the door: entries refused at once, on record now or when Postgres returns."""
     engine = await _engine_when_ready(runtime)
-    return await operator_actions.disarm(runtime, engine, who.operator_id, (body or DisarmBody()).reason)
+    body = body or DisarmBody()
+    return await operator_actions.disarm(runtime, engine, who.operator_id, body.reason, body.request)
 
 
 class ReviewedClear(BaseModel):

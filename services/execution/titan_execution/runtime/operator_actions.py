@@ -62,35 +62,49 @@ async def _record(
         engine.deferred.append(write)
 
 
-async def disarm(runtime: ServiceRuntime, engine: ExecutionEngine, operator_id: str, reason: str) -> dict[str, Any]:
+async def disarm(
+    runtime: ServiceRuntime,
+    engine: ExecutionEngine,
+    operator_id: str,
+    reason: str,
+    request: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """Master arm off at the one door: entries are refused from now, whatever Postgres is doing
-    (the console's disarm and kill switch call this first)."""
-    request = {"reason": reason}
-    _audit_request(runtime, "DISARM", operator_id, request)
-    persisted = await _disarm(engine, operator_id, reason)
-    result = {"success": True, "master_arm": False, "persisted": persisted, "operator_id": operator_id}
-    await _record(engine, "DISARM", operator_id, request, result)
-    return result
+    (the console's disarm and kill switch call this first; `request` is the caller's, for the
+    MASTER_ARM record)."""
+    _audit_request(runtime, "DISARM", operator_id, request or {"reason": reason})
+    persisted, previous = await _disarm(engine, operator_id, reason, request)
+    return {
+        "success": True,
+        "master_arm": False,
+        "persisted": persisted,
+        "previous_state": previous,
+        "operator_id": operator_id,
+    }
 
 
-async def _disarm(engine: ExecutionEngine, operator_id: str, reason: str) -> bool:
+async def _disarm(
+    engine: ExecutionEngine, operator_id: str, reason: str, request: dict[str, Any] | None = None
+) -> tuple[bool, bool | None]:
     """Disarm now: in memory at once (entries refused), in Postgres now or when it returns.
-    True when Postgres has it already."""
+    Returns (in Postgres already, the previous state when known)."""
     engine.disarm_latched = True
 
     async def write(session: AsyncSession) -> None:
-        await set_master_arm(session, enabled=False, operator_id=operator_id, reason=reason)
+        await set_master_arm(session, enabled=False, operator_id=operator_id, reason=reason, request=request)
         engine.disarm_latched = False  # released by the flush once the commit holds
 
     try:
         async with transaction(engine.sessions) as session:
-            await set_master_arm(session, enabled=False, operator_id=operator_id, reason=reason)
+            previous, _now = await set_master_arm(
+                session, enabled=False, operator_id=operator_id, reason=reason, request=request
+            )
     except DB_ERRORS:
         log.critical("Postgres is down: disarmed in memory until it takes the disarm")
         engine.deferred.append(write)
-        return False
+        return False, None
     engine.disarm_latched = False
-    return True
+    return True, previous
 
 
 async def flatten_all(
