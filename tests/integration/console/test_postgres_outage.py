@@ -148,7 +148,7 @@ def test_flatten_with_postgres_stopped_closes_everything_and_is_recorded_once(
         server.stop()
         disarmed = console.post("/api/console/master-arm", json={"enabled": False}, auth=OPERATOR)
         assert disarmed.status_code == 200, disarmed.text
-        assert (disarmed.json()["master_arm"], disarmed.json()["persisted"]) == (False, False)
+        assert (disarmed.json()["master_arm"], disarmed.json()["status"]) == (False, "DISARMED")
         cancelled = console.post("/api/console/cancel-all", json={}, auth=OPERATOR)
         assert cancelled.status_code == 200, cancelled.text
         asked = console.post("/api/console/kill-switch", json={}, auth=OPERATOR)

@@ -130,8 +130,14 @@ async def master_arm(console: Console, who: Principal, enabled: bool, label: str
     request = {"enabled": enabled, "label": label, "via": who.via}
     reason = f"console ({label})" if label else "console"
     if not enabled:
+        # the runbook's answer, exactly; whether Postgres has it yet is in the log and the audit
         disarmed = await _disarm(console, who, reason, request)
-        return {"master_arm": False, "status": "DISARMED", "operator_id": who.username, **disarmed}
+        return {
+            "master_arm": False,
+            "status": "DISARMED",
+            "previous_state": disarmed["previous_state"],
+            "operator_id": who.username,
+        }
     previous = await _set_arm(console, who, enabled, reason=reason, request=request)
     return {
         "master_arm": enabled,
