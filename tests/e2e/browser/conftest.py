@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.console.conftest import create_accounts
-from tests.integration.console.stack import Stack, running_stack
+from tests.integration.console.stack import ADMIN, Stack, running_stack
 from titan_common.auth import Role
 
 CHROMIUM = "/usr/bin/chromium"
@@ -22,8 +22,10 @@ ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts" / "co
 def browser_stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("console-e2e-stack")
     with running_stack(root, database_url) as live:
-        # after the console has started (it bootstraps admin/password in PAPER itself)
-        asyncio.run(create_accounts(database_url, {VIEWER[0]: (VIEWER[1], Role.VIEWER)}))
+        # after the console has started (it bootstraps admin/password in PAPER itself, but only
+        # on an empty users table: an earlier test in this database may have added someone)
+        accounts = {ADMIN[0]: (ADMIN[1], Role.ADMIN), VIEWER[0]: (VIEWER[1], Role.VIEWER)}
+        asyncio.run(create_accounts(database_url, accounts))
         yield live
 
 

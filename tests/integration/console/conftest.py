@@ -40,8 +40,10 @@ async def create_accounts(database_url: str, accounts: dict[str, tuple[str, Role
 def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("console-stack")
     with running_stack(root, database_url) as live:
-        # after the console has started, so that it bootstraps admin/password (PAPER) itself
-        asyncio.run(create_accounts(database_url, ACCOUNTS))
+        # after the console has started, so that it bootstraps admin/password (PAPER) itself;
+        # it does only on an empty users table, and a test that ran earlier in this session's
+        # database may have added someone: then the runbook's admin/password is made here
+        asyncio.run(create_accounts(database_url, {ADMIN[0]: (ADMIN[1], Role.ADMIN), **ACCOUNTS}))
         yield live
 
 

@@ -19,9 +19,8 @@ from titan_common.events import WalletUpdate
 from titan_common.exchanges import ExchangeError, OrderStatus
 from titan_common.service import ServiceRuntime, get_runtime
 from titan_execution.core import reconcile as reconcile_core
-from titan_execution.runtime import operator_actions
+from titan_execution.runtime import Execution, execution_of, operator_actions
 from titan_execution.runtime.engine import ExecutionEngine
-from titan_execution.runtime.reconciler import Reconciler
 from titan_execution.settings import ExecutionSettings
 
 router = APIRouter()
@@ -35,19 +34,23 @@ def _exchange(runtime: ServiceRuntime) -> str:
     return cast(ExecutionSettings, runtime.settings).exchange
 
 
-def _engine(runtime: ServiceRuntime) -> ExecutionEngine:
-    engine = runtime.components.get("engine")
-    if engine is None:
+def _started(runtime: ServiceRuntime) -> Execution:
+    """The service, once its startup reconcile is done; 503 STARTUP_RECOVER before."""
+    execution = execution_of(runtime)
+    if not execution.started:
         raise HTTPException(503, "STARTUP_RECOVER")
-    assert isinstance(engine, ExecutionEngine)
-    return engine
+    return execution
+
+
+def _engine(runtime: ServiceRuntime) -> ExecutionEngine:
+    return _started(runtime).engine
 
 
 async def _engine_when_ready(runtime: ServiceRuntime) -> ExecutionEngine:
     """For the emergency actions: an operator who flattens right after a restart waits for
     startup recovery (bounded) instead of being refused while it finishes."""
-    ready = runtime.components.get("ready")
-    if isinstance(ready, asyncio.Event) and not ready.is_set():
+    ready = execution_of(runtime).ready
+    if not ready.is_set():
         wait_s = cast(ExecutionSettings, runtime.settings).emergency_ready_wait_s
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ready.wait(), timeout=wait_s)
@@ -233,10 +236,7 @@ async def clear_protection_failed(
 async def reconcile(
     runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
 ) -> dict[str, Any]:
-    reconciler = runtime.components.get("reconciler")
-    if not isinstance(reconciler, Reconciler):
-        raise HTTPException(503, "STARTUP_RECOVER")
-    result = await reconciler.run(f"OPERATOR:{who.operator_id}")
+    result = await _started(runtime).reconciler.run(f"OPERATOR:{who.operator_id}")
     return {
         "success": True,
         "run_id": result.run_id,
@@ -274,14 +274,14 @@ async def reconciliation_status(runtime: ServiceRuntime = Depends(get_runtime)) 
 @router.get("/wallet")
 async def wallet(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, Any]:
     """The account's equity: the last stream or poll update, else asked of the exchange now."""
-    latest = runtime.components.get("wallet")
+    latest = execution_of(runtime).wallet
     if latest is None:
         try:
             account = await _engine(runtime).adapter.wallet()
         except ExchangeError as exc:
             raise HTTPException(503, "EXCHANGE_UNAVAILABLE") from exc
         latest = WalletUpdate.of(_exchange(runtime), account)
-    return cast(WalletUpdate, latest).model_dump(mode="json")
+    return latest.model_dump(mode="json")
 
 
 @router.get("/positions/verify")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import cast
+from typing import Any, cast
 
 from pydantic import BaseModel
 
@@ -43,41 +43,90 @@ async def _first_of(*events: asyncio.Event, timeout: float) -> None:
             waiter.cancel()
 
 
-async def setup(runtime: ServiceRuntime) -> None:
-    settings = cast(ExecutionSettings, runtime.settings)
-    # one trading venue per execution process: the first of TITAN_VENUES
-    adapter = adapter_for(settings.venues[0], settings.venue_options(settings.venues[0]))
-    holder: dict[str, ExecutionEngine] = {}
-    ready = asyncio.Event()
-    drift_seen = asyncio.Event()  # set by whoever notices drift between reconciles
-    # until the engine has loaded instruments and positions, no entry may pass
-    runtime.set_reason(ReasonCode.STARTUP_RECOVER)
-    runtime.readiness.append(ready.is_set)
-    runtime.components["ready"] = ready  # the emergency routes wait on it rather than refuse
+class Execution:
+    """Execution's long-lived parts and its loops. The routes reach it with `execution_of`.
 
-    def engine() -> ExecutionEngine:
-        return holder["engine"]
+    Until the startup reconcile is done (`ready`), `engine` and `reconciler` are None and no
+    loop but the startup one runs: no entry may pass before positions are known and protected.
+    """
 
-    def announce(event_type: EventType, payload: BaseModel) -> None:
+    def __init__(self, runtime: ServiceRuntime, settings: ExecutionSettings) -> None:
+        self.runtime = runtime
+        self.settings = settings
+        # one trading venue per execution process: the first of TITAN_VENUES
+        self.venue = settings.venues[0]
+        self.adapter: Any = adapter_for(self.venue, settings.venue_options(self.venue))
+        self.ready = asyncio.Event()
+        self.drift_seen = asyncio.Event()  # set by whoever notices drift between reconciles
+        self._engine: ExecutionEngine | None = None
+        self._reconciler: Reconciler | None = None
+        self.wallet: WalletUpdate | None = None  # the last stream or poll report
+        self.intents_by_state: dict[str, int] = {}
+        self._rate_hits_seen = 0
+
+    @property
+    def engine(self) -> ExecutionEngine:
+        assert self._engine is not None, "the engine is built by the startup loop"
+        return self._engine
+
+    @property
+    def reconciler(self) -> Reconciler:
+        assert self._reconciler is not None, "the reconciler is built by the startup loop"
+        return self._reconciler
+
+    @property
+    def started(self) -> bool:
+        return self.ready.is_set()
+
+    def register(self) -> None:
+        runtime = self.runtime
+        # until the engine has loaded instruments and positions, no entry may pass
+        runtime.set_reason(ReasonCode.STARTUP_RECOVER)
+        runtime.readiness.append(self.ready.is_set)
+        if self.settings.system_mode is SystemMode.LIVE:
+            runtime.mode_overrides[ReasonCode.CLOCK_DRIFT] = Mode.PAUSE
+        for name, loop in (
+            ("startup-recover", self.start_engine),
+            ("intents", self.consume_intents),
+            ("resolver", self.resolve_loop),
+            ("deferred-writes", self.write_deferred),
+            ("reconcile", self.reconcile_loop),
+            ("private-stream", self.private_stream),
+            ("marks", self.poll_marks),
+            ("wallet", self.poll_wallet),
+            ("fill-poll", self.poll_fills),
+            ("clock", self.watch_clock),
+            ("watch-stream", self.watch_stream),
+            ("instruments", self.refresh_instruments),
+            ("watch-state", self.watch_state),
+        ):
+            runtime.add_loop(name, loop)
+        runtime.extra_health.append(self.exchange_health)
+
+    # --- events out ---
+
+    def announce(self, event_type: EventType, payload: BaseModel) -> None:
         """State changes (a closed trade) are audited; snapshots (fills, positions, wallet)
         are broadcast only, their record being their own tables."""
         body = payload.model_dump(mode="json")
         if event_type in AUDITED_EVENTS:
             try:
-                runtime.emit(event_type, payload=body)
+                self.runtime.emit(event_type, payload=body)
             except AuditQueueFull:
                 log.error("audit queue full; %s not audited (its row is in its table)", event_type)
         else:
-            runtime.broadcast(event_type, body)
+            self.runtime.broadcast(event_type, body)
 
-    def announce_wallet(wallet: Wallet) -> None:
-        update = WalletUpdate.of(settings.exchange, wallet)
-        runtime.components["wallet"] = update
-        announce(EventType.WALLET_UPDATE, update)
+    def announce_wallet(self, wallet: Wallet) -> None:
+        self.wallet = WalletUpdate.of(self.settings.exchange, wallet)
+        self.announce(EventType.WALLET_UPDATE, self.wallet)
 
-    async def start_engine(rt: ServiceRuntime) -> None:
+    # --- start-up ---
+
+    async def start_engine(self, rt: ServiceRuntime) -> None:
         assert rt.sessions is not None
-        holder["engine"] = ExecutionEngine(
+        settings = self.settings
+        engine = ExecutionEngine(
             config=EngineConfig(
                 exchange=settings.exchange,
                 run_id=settings.run_id,
@@ -87,16 +136,16 @@ async def setup(runtime: ServiceRuntime) -> None:
                 churn_limit_60s=settings.churn_limit_60s,
             ),
             sessions=rt.sessions,
-            adapter=adapter,
+            adapter=self.adapter,
             mode=lambda: rt.state.mode,
             on_reason=rt.set_reason,
-            on_event=announce,
+            on_event=self.announce,
             audit_now=rt.audit.record_now if rt.audit is not None else None,
         )
-        reconciler = Reconciler(engine(), set_reason=rt.set_reason, protection_attempts=settings.protection_attempts)
+        reconciler = Reconciler(engine, set_reason=rt.set_reason, protection_attempts=settings.protection_attempts)
         while not rt.stop.is_set():
             try:
-                await engine().load()
+                await engine.load()
                 # startup reconcile runs before any new entry: unknowns resolved, positions adopted and protected
                 await reconciler.run("STARTUP")
             except ExchangeError as exc:
@@ -110,96 +159,108 @@ async def setup(runtime: ServiceRuntime) -> None:
                 continue
             rt.set_reason(ReasonCode.WS_DOWN, False)
             rt.set_reason(ReasonCode.STARTUP_RECOVER, False)
-            rt.components["engine"] = engine()
-            rt.components["reconciler"] = reconciler
-            ready.set()
+            self._engine, self._reconciler = engine, reconciler
+            self.ready.set()
             log.info("startup recovery done: %d instruments, %d open positions",
-                     len(engine().filters), len(engine().book.open_positions()))  # fmt: skip
+                     len(engine.filters), len(engine.book.open_positions()))  # fmt: skip
             return
 
-    async def consume_intents(rt: ServiceRuntime) -> None:
+    # --- intents and what became of them ---
+
+    async def consume_intents(self, rt: ServiceRuntime) -> None:
         assert rt.redis is not None
-        await ready.wait()
+        await self.ready.wait()
+        settings = self.settings
         consumer = StreamConsumer(
             rt.redis, INTENTS, group=settings.consumer_group, consumer=f"execution-{settings.run_id}", block_ms=500
         )
 
         async def handle(delivery: Delivery[OrderIntent]) -> None:
-            outcome = await engine().handle_intent(delivery.message)
+            outcome = await self.engine.handle_intent(delivery.message)
             log.info("intent %s -> %s %s", delivery.message.intent_id, outcome.state, outcome.detail)
 
         await consumer.run(handle, rt.stop)
 
-    async def write_deferred(rt: ServiceRuntime) -> None:
+    async def write_deferred(self, rt: ServiceRuntime) -> None:
         """What emergency actions could not write while Postgres was down, written when it returns."""
-        await ready.wait()
+        await self.ready.wait()
         while not rt.stop.is_set():
-            if engine().deferred and await engine().flush_deferred():
-                log.info("wrote rows deferred during the Postgres outage; %d left", len(engine().deferred))
+            if self.engine.deferred and await self.engine.flush_deferred():
+                log.info("wrote rows deferred during the Postgres outage; %d left", len(self.engine.deferred))
             await rt.sleep(1.0)
 
-    async def resolve_loop(rt: ServiceRuntime) -> None:
+    async def resolve_loop(self, rt: ServiceRuntime) -> None:
         """SENT_UNKNOWN every second; open intents whose reports may be lost every few seconds."""
-        await ready.wait()
+        await self.ready.wait()
         last_refresh = 0.0
+        refresh_s = self.settings.open_refresh_s
         while not rt.stop.is_set():
-            await engine().resolve_unknown()
-            if asyncio.get_running_loop().time() - last_refresh >= settings.open_refresh_s:
-                await engine().refresh_open_intents(min_age_ms=int(settings.open_refresh_s * 1000))
+            await self.engine.resolve_unknown()
+            if asyncio.get_running_loop().time() - last_refresh >= refresh_s:
+                await self.engine.refresh_open_intents(min_age_ms=int(refresh_s * 1000))
                 last_refresh = asyncio.get_running_loop().time()
-            await rt.sleep(settings.resolve_interval_s)
+            await rt.sleep(self.settings.resolve_interval_s)
 
-    async def protect(symbols: set[str]) -> None:
+    # --- the venue's streams and REST ---
+
+    async def protect(self, symbols: set[str]) -> None:
         """After fills: check the stop on the exchange for every touched symbol."""
         try:
-            for position in await adapter.positions():
+            for position in await self.adapter.positions():
                 if position.symbol in symbols:
                     await ensure_protected(
-                        engine(),
+                        self.engine,
                         position,
-                        attempts=settings.protection_attempts,
-                        on_failure=lambda reason: runtime.set_reason(reason, True),
+                        attempts=self.settings.protection_attempts,
+                        on_failure=lambda reason: self.runtime.set_reason(reason, True),
                     )
         except ExchangeError as exc:
             log.error("protection check failed: %s", exc)
 
-    async def private_stream(rt: ServiceRuntime) -> None:
-        await ready.wait()
-        async for event in adapter.private_events():
+    async def private_stream(self, rt: ServiceRuntime) -> None:
+        await self.ready.wait()
+        engine = self.engine
+        async for event in self.adapter.private_events():
             if event.wallet is not None:
-                announce_wallet(event.wallet)
+                self.announce_wallet(event.wallet)
             marks = {p.symbol: p.mark_price for p in event.positions if p.mark_price is not None}
             if marks:
-                await engine().mark_to_market(marks)
+                await engine.mark_to_market(marks)
             for order in event.orders:
-                await engine().apply_order_update(order)
+                await engine.apply_order_update(order)
             touched = set()
             for execution in event.executions:
-                if await engine().on_execution(execution, "WS") and execution.exec_type.changes_position:
+                if await engine.on_execution(execution, "WS") and execution.exec_type.changes_position:
                     touched.add(execution.symbol)
-            if touched:
-                await protect(touched)
-            await alert_venue_closes(engine())
-            for symbol in sorted(engine().take_foreign_fills()):
-                # a position Titan did not open: adopted, protected above, alerted, manage-only until clean
-                rt.set_reason(ReasonCode.RECONCILE_DRIFT, True)
-                drift_seen.set()  # manage-only until the follow-up reconcile finds it clean
-                await raise_alert(engine(), symbol, ReasonCode.RECONCILE_DRIFT, "fill from an order Titan did not send")
+            await self.after_fills(touched)
             if rt.stop.is_set():
                 return
 
-    async def reconcile_loop(rt: ServiceRuntime) -> None:
+    async def after_fills(self, touched: set[str]) -> None:
+        """New fills, from the stream or caught up over REST: stops checked where positions
+        changed, liquidations and foreign fills alerted (manage-only until a clean reconcile)."""
+        engine = self.engine
+        if touched:
+            await self.protect(touched)
+        await alert_venue_closes(engine)
+        for symbol in sorted(engine.take_foreign_fills()):
+            # a position Titan did not open: adopted, protected above, alerted, manage-only until clean
+            self.runtime.set_reason(ReasonCode.RECONCILE_DRIFT, True)
+            self.drift_seen.set()  # manage-only until the follow-up reconcile finds it clean
+            await raise_alert(engine, symbol, ReasonCode.RECONCILE_DRIFT, "fill from an order Titan did not send")
+
+    async def reconcile_loop(self, rt: ServiceRuntime) -> None:
         """Every reconcile_interval_s; after drift (a non-OK run, or drift seen elsewhere,
         e.g. foreign fills) a follow-up after reconcile_recheck_s, since the system runs
         manage-only until a clean run."""
-        await ready.wait()
+        await self.ready.wait()
+        reconciler, drift_seen = self.reconciler, self.drift_seen
         while not rt.stop.is_set():
-            reconciler = rt.components["reconciler"]
             clean = reconciler.last is None or reconciler.last.verdict is Verdict.OK
             if clean and not drift_seen.is_set():
-                await _first_of(rt.stop, drift_seen, timeout=settings.reconcile_interval_s)
+                await _first_of(rt.stop, drift_seen, timeout=self.settings.reconcile_interval_s)
             if not clean or drift_seen.is_set():
-                await rt.sleep(settings.reconcile_recheck_s)
+                await rt.sleep(self.settings.reconcile_recheck_s)
             drift_seen.clear()
             if rt.stop.is_set():
                 return
@@ -208,28 +269,29 @@ async def setup(runtime: ServiceRuntime) -> None:
             except ExchangeError as exc:
                 log.warning("periodic reconcile failed: %s", exc)
 
-    async def poll_fills(rt: ServiceRuntime) -> None:
+    async def poll_fills(self, rt: ServiceRuntime) -> None:
         """REST is the truth: fills the stream missed are picked up here, once each.
 
         Every 5 s normally; every second while the private stream is down or unsettled."""
-        await ready.wait()
-        since = await engine().fills_resume_ms()
+        await self.ready.wait()
+        since = await self.engine.fills_resume_ms()
         while not rt.stop.is_set():
             try:
                 started = now_ms()
-                await engine().catch_up_fills(since)
+                await self.after_fills(await self.engine.catch_up_fills(since))
                 since = started - 60_000  # windows overlap by a minute; exec_id makes that harmless
                 if ReasonCode.WS_DOWN in rt.state.reasons:
-                    for order in await adapter.open_orders():
-                        await engine().apply_order_update(order)
+                    for order in await self.adapter.open_orders():
+                        await self.engine.apply_order_update(order)
             except ExchangeError as exc:
                 log.warning("fill poll failed: %s", exc)
             await rt.sleep(1.0 if ReasonCode.WS_DOWN in rt.state.reasons else 5.0)
 
-    async def watch_stream(rt: ServiceRuntime) -> None:
+    async def watch_stream(self, rt: ServiceRuntime) -> None:
         """WebSocket loss: DEGRADE with WS_DOWN and fast REST polling, until the stream has
         been up for ws_stable_s; then a reconcile, because REST is the truth."""
-        await ready.wait()
+        await self.ready.wait()
+        adapter = self.adapter
         up_since: float | None = None
         reconnects_seen = adapter.stream_reconnects
         while not rt.stop.is_set():
@@ -241,7 +303,7 @@ async def setup(runtime: ServiceRuntime) -> None:
                 reconnects_seen = adapter.stream_reconnects
                 if ReasonCode.WS_DOWN not in rt.state.reasons:
                     with contextlib.suppress(ExchangeError):
-                        await rt.components["reconciler"].run("WS_RECONNECT")
+                        await self.reconciler.run("WS_RECONNECT")
             if connected is False:
                 up_since = None
                 if ReasonCode.WS_DOWN not in rt.state.reasons:
@@ -249,118 +311,112 @@ async def setup(runtime: ServiceRuntime) -> None:
                 rt.set_reason(ReasonCode.WS_DOWN, True)
             elif connected and ReasonCode.WS_DOWN in rt.state.reasons:
                 up_since = up_since or asyncio.get_running_loop().time()
-                if asyncio.get_running_loop().time() - up_since >= settings.ws_stable_s:
+                if asyncio.get_running_loop().time() - up_since >= self.settings.ws_stable_s:
                     with contextlib.suppress(ExchangeError):
-                        await rt.components["reconciler"].run("WS_RECONNECT")
+                        await self.reconciler.run("WS_RECONNECT")
                     rt.set_reason(ReasonCode.WS_DOWN, False)
                     up_since = None
             await rt.sleep(0.5)
 
-    async def refresh_instruments(rt: ServiceRuntime) -> None:
-        await ready.wait()
+    async def refresh_instruments(self, rt: ServiceRuntime) -> None:
+        await self.ready.wait()
         while not rt.stop.is_set():
             await rt.sleep(3600.0)
             with contextlib.suppress(ExchangeError):
-                changed = await engine().refresh_instruments()
+                changed = await self.engine.refresh_instruments()
                 if changed:
                     rt.emit("FILTERS_REFRESHED", reason_code=ReasonCode.FILTERS_REFRESHED, payload={"changed": changed})
 
-    runtime.add_loop("startup-recover", start_engine)
-    runtime.add_loop("intents", consume_intents)
-    runtime.add_loop("resolver", resolve_loop)
-    runtime.add_loop("deferred-writes", write_deferred)
-    runtime.add_loop("reconcile", reconcile_loop)
-    runtime.add_loop("private-stream", private_stream)
-
-    async def watch_clock(rt: ServiceRuntime) -> None:
+    async def watch_clock(self, rt: ServiceRuntime) -> None:
         """Sync the offset to the exchange clock. Drift: CLOCK_DRIFT (DEGRADE; PAUSE in LIVE).
         A good sync and a signed call that succeeds also clear TIMESTAMP_MISMATCH."""
-        await ready.wait()
+        await self.ready.wait()
         while not rt.stop.is_set():
             try:
                 sent = now_ms()
-                server = await adapter.server_time_ms()
+                server = await self.adapter.server_time_ms()
                 offset = clock_offset_ms(sent, server, now_ms())
-                drifted = clock_drifted(offset, settings.clock_drift_threshold_ms)
+                drifted = clock_drifted(offset, self.settings.clock_drift_threshold_ms)
                 if drifted:
                     log.warning("clock offset to the exchange is %d ms", offset)
                 rt.set_reason(ReasonCode.CLOCK_DRIFT, drifted)
                 if not drifted and ReasonCode.TIMESTAMP_MISMATCH in rt.state.reasons:
-                    await adapter.wallet()  # a signed call the exchange accepts again
+                    await self.adapter.wallet()  # a signed call the exchange accepts again
                     rt.set_reason(ReasonCode.TIMESTAMP_MISMATCH, False)
             except ExchangeError as exc:
                 log.warning("clock check failed: %s", exc)
-            await rt.sleep(settings.clock_check_s)
+            await rt.sleep(self.settings.clock_check_s)
 
-    if settings.system_mode is SystemMode.LIVE:
-        runtime.mode_overrides[ReasonCode.CLOCK_DRIFT] = Mode.PAUSE
-
-    async def poll_wallet(rt: ServiceRuntime) -> None:
+    async def poll_wallet(self, rt: ServiceRuntime) -> None:
         """The account's equity every wallet_poll_s over REST, whatever the stream does."""
-        await ready.wait()
+        await self.ready.wait()
         while not rt.stop.is_set():
             try:
-                announce_wallet(await adapter.wallet())
+                self.announce_wallet(await self.adapter.wallet())
             except ExchangeError as exc:
                 log.warning("wallet poll failed: %s", exc)
-            await rt.sleep(settings.wallet_poll_s)
+            await rt.sleep(self.settings.wallet_poll_s)
 
-    async def poll_marks(rt: ServiceRuntime) -> None:
+    async def poll_marks(self, rt: ServiceRuntime) -> None:
         """Live PnL: the exchange's mark for every open position every mark_poll_s (the
         private stream only reports a position when it changes)."""
-        await ready.wait()
+        await self.ready.wait()
         while not rt.stop.is_set():
-            if engine().book.open_positions():
+            if self.engine.book.open_positions():
                 try:
-                    positions = await adapter.positions()
-                    await engine().mark_to_market({p.symbol: p.mark_price for p in positions if p.mark_price})
+                    positions = await self.adapter.positions()
+                    await self.engine.mark_to_market({p.symbol: p.mark_price for p in positions if p.mark_price})
                 except ExchangeError as exc:
                     log.warning("mark poll failed: %s", exc)
-            await rt.sleep(settings.mark_poll_s)
+            await rt.sleep(self.settings.mark_poll_s)
 
-    runtime.add_loop("marks", poll_marks)
-    runtime.add_loop("wallet", poll_wallet)
-    runtime.add_loop("fill-poll", poll_fills)
-    runtime.add_loop("clock", watch_clock)
-    runtime.add_loop("watch-stream", watch_stream)
-    runtime.add_loop("instruments", refresh_instruments)
-    health_cache: dict[str, object] = {"intents": {}}
-    rate_hits_seen = [0]
+    # --- health ---
 
-    async def watch_state(rt: ServiceRuntime) -> None:
-        """Intents by state and open positions, for /health and /metrics (every 2 s)."""
+    async def watch_state(self, rt: ServiceRuntime) -> None:
+        """Intents by state and open positions, for /health and /metrics (every second)."""
         while not rt.stop.is_set():
             if rt.sessions is not None and rt.checks.get("db") and rt.checks["db"].ok:
                 with contextlib.suppress(Exception):
-                    health_cache["intents"] = await intents_by_state(rt.sessions)
-                    for state, count in health_cache["intents"].items():  # type: ignore[attr-defined]
+                    self.intents_by_state = await intents_by_state(rt.sessions)
+                    for state, count in self.intents_by_state.items():
                         metrics.INTENTS.labels(state).set(count)
-            if "engine" in rt.components:
-                metrics.ACTIVE_POSITIONS.set(len(engine().book.open_positions()))
+            if self.started:
+                metrics.ACTIVE_POSITIONS.set(len(self.engine.book.open_positions()))
                 if ReasonCode.RISK_CHURN_LIMIT_HIT in rt.state.reasons:
-                    rt.set_reason(ReasonCode.RISK_CHURN_LIMIT_HIT, bool(engine().churn.symbols_over_limit(now_ms())))
+                    churning = bool(self.engine.churn.symbols_over_limit(now_ms()))
+                    rt.set_reason(ReasonCode.RISK_CHURN_LIMIT_HIT, churning)
             # RATE_LIMIT (DEGRADE) holds until the exchange has stopped refusing us for a while
-            since_refused_s = (now_ms() - adapter.last_rate_limited_ms) / 1000
-            rt.set_reason(ReasonCode.RATE_LIMIT, since_refused_s < settings.rate_limit_stability_s)
-            metrics.RATE_LIMIT_HITS.inc(adapter.rate_limit_hits - rate_hits_seen[0])
-            rate_hits_seen[0] = adapter.rate_limit_hits
+            since_refused_s = (now_ms() - self.adapter.last_rate_limited_ms) / 1000
+            rt.set_reason(ReasonCode.RATE_LIMIT, since_refused_s < self.settings.rate_limit_stability_s)
+            metrics.RATE_LIMIT_HITS.inc(self.adapter.rate_limit_hits - self._rate_hits_seen)
+            self._rate_hits_seen = self.adapter.rate_limit_hits
             await rt.sleep(1.0)
 
-    def exchange_health() -> dict[str, object]:
-        reconciler = runtime.components.get("reconciler")
-        last = reconciler.last if isinstance(reconciler, Reconciler) else None
+    def exchange_health(self) -> dict[str, object]:
+        last = self._reconciler.last if self._reconciler is not None else None
         return {
             "exchange": {
-                "name": settings.exchange,
-                "endpoint": settings.bybit_endpoint,
-                "connected": ready.is_set() and ReasonCode.WS_DOWN not in runtime.state.reasons,
-                "ready": ready.is_set(),
+                "name": self.settings.exchange,
+                "venue": self.venue,
+                "endpoint": self.settings.venue_options(self.venue).get("endpoint"),
+                "connected": self.started and ReasonCode.WS_DOWN not in self.runtime.state.reasons,
+                "ready": self.started,
             },
             "last_reconcile": None
             if last is None
             else {"run_id": last.run_id, "status": last.verdict.value, "finished_ms": last.finished_ms},
-            "intents_by_state": health_cache["intents"],
+            "intents_by_state": self.intents_by_state,
         }
 
-    runtime.add_loop("watch-state", watch_state)
-    runtime.extra_health.append(exchange_health)
+
+def execution_of(runtime: ServiceRuntime) -> Execution:
+    """The service's Execution, for its routes."""
+    execution = runtime.components["execution"]
+    assert isinstance(execution, Execution)
+    return execution
+
+
+async def setup(runtime: ServiceRuntime) -> None:
+    execution = Execution(runtime, cast(ExecutionSettings, runtime.settings))
+    runtime.components["execution"] = execution
+    execution.register()

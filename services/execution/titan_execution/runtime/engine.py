@@ -615,17 +615,17 @@ class ExecutionEngine:
         taken, self.foreign_fills = self.foreign_fills, set()
         return taken
 
-    async def catch_up_fills(self, since_ms: int) -> int:
+    async def catch_up_fills(self, since_ms: int) -> set[str]:
         """REST is the truth: apply every execution since `since_ms` that no stream delivered.
-        Returns how many were new."""
+        Returns the symbols whose position the new ones changed."""
         executions = await self.adapter.executions_since(since_ms)
         async with self.sessions() as session:
             recorded = await store.recorded_exec_ids(session, self.config.exchange, [e.exec_id for e in executions])
-        new = 0
-        for execution in executions:
-            if execution.exec_id not in recorded:  # on_execution still dedups, atomically
-                new += await self.on_execution(execution, "REST")
-        return new
+        touched = set()
+        for execution in (e for e in executions if e.exec_id not in recorded):  # on_execution still dedups
+            if await self.on_execution(execution, "REST") and execution.exec_type.changes_position:
+                touched.add(execution.symbol)
+        return touched
 
     async def fills_resume_ms(self) -> int:
         """Where a fill catch-up starts after a restart: a minute before the last fill we

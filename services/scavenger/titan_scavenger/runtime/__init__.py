@@ -110,14 +110,186 @@ class Scavenger:
     def announce(self, event_type: EventType, payload: dict[str, Any]) -> None:
         self.hub.publish(self.runtime.broadcast(event_type, payload))
 
+    # --- loops ------------------------------------------------------------------------------
+
+    def register(self) -> None:
+        runtime = self.runtime
+        # stale data must stop signals outright: WS_DOWN pauses the scavenger (the shared table degrades)
+        runtime.mode_overrides[ReasonCode.WS_DOWN] = Mode.PAUSE
+        # until the pause flag is read and a trap map exists, nothing may spring
+        runtime.set_reason(ReasonCode.STARTUP_RECOVER)
+        runtime.readiness.append(lambda: ReasonCode.STARTUP_RECOVER not in runtime.state.reasons)
+        runtime.add_loop("universe", self.universe_loop)
+        runtime.add_loop("intake", self.intake_loop)
+        runtime.add_loop("trap-map", self.trap_map_loop)
+        runtime.add_loop("sensor", self.sensor_loop)
+        runtime.add_loop("control", self.control_loop)
+        if self.settings.scanner_enabled:
+            runtime.add_loop("scanner", self.scanner_loop)
+        runtime.extra_health.append(self.health_extra)
+
+    async def read_whitelist(self, rt: ServiceRuntime) -> tuple[str, ...]:
+        assert rt.sessions is not None
+        try:
+            async with rt.sessions() as session:
+                return tuple((await active_config(session)).config.asset_whitelist)
+        except Exception as exc:
+            log.warning("active config unreadable (%s); whitelist stays %s", exc, ",".join(self.whitelist))
+            return self.whitelist
+
+    async def universe_loop(self, rt: ServiceRuntime) -> None:
+        """Choose the symbols; again every universe_refresh_s and on CONFIG_CHANGED."""
+        while not rt.stop.is_set():
+            self.universe_changed.clear()
+            self.whitelist = await self.read_whitelist(rt)
+            try:
+                settings = self.settings
+                symbols = await self.market.universe(self.whitelist, settings.top_n_symbols, settings.max_symbols)
+            except ExchangeError as exc:
+                log.warning("exchange not reachable for the symbol list (%s); retrying", exc)
+                await rt.sleep(2.0)
+                continue
+            if not self.universe_ready.is_set():
+                with contextlib.suppress(ExchangeError):
+                    await self.market.seed_open_interest(symbols)
+            self.intake.set_symbols(tuple(symbols))
+            self.universe_ready.set()
+            waiter = asyncio.create_task(self.universe_changed.wait())
+            stopper = asyncio.create_task(rt.stop.wait())
+            await asyncio.wait(
+                {waiter, stopper}, timeout=self.settings.universe_refresh_s, return_when=asyncio.FIRST_COMPLETED
+            )
+            waiter.cancel()
+            stopper.cancel()
+
+    async def intake_loop(self, rt: ServiceRuntime) -> None:
+        assert rt.redis is not None
+        self.producer = StreamProducer(rt.redis, SIGNALS)
+        await self.universe_ready.wait()
+        await self.intake.run()
+
+    async def trap_map_loop(self, rt: ServiceRuntime) -> None:
+        await self.universe_ready.wait()
+        while not rt.stop.is_set():
+            started = now_ms()
+            symbols = self.intake.symbols
+            try:
+                await self.market.refresh_bars(symbols, started)
+                if started - self.market.funding_loaded_ms > self.settings.funding_refresh_s * 1000:
+                    await self.market.refresh_funding(symbols, started)
+            except ExchangeError as exc:
+                log.warning("market history refresh failed: %s", exc)
+            market, book = self.market, self.book
+            snapshots = [snap for s in symbols if (snap := market.snapshot(s, book.last_price(s))) is not None]
+            t0 = time.perf_counter()
+            built = await asyncio.to_thread(build_trap_map, snapshots, started, self.trap_cfg, f"trapmap:{started}")
+            metrics.TRAP_MAP_BUILD_MS.set((time.perf_counter() - t0) * 1000)
+            if snapshots or not self.trap_map.traps:
+                self.book.set_traps(built.traps, started)
+                self.trap_map = built
+                metrics.TRAP_MAP_BUILT.set(built.built_ms)
+                for trap_type in TrapType:
+                    metrics.TRAPS.labels(trap_type.value).set(sum(t.trap_type is trap_type for t in built.traps))
+                self.announce(EventType.TRAP_MAP_UPDATED, payload_of(self.trap_map_payload()))
+                log.info(
+                    "trap map %s: %d traps over %d symbols (%s)",
+                    built.cycle_id,
+                    len(built.traps),
+                    len(snapshots),
+                    ", ".join(f"{t.symbol} {t.trap_type.value} {t.side.value}@{t.trigger}" for t in built.traps[:5])
+                    or "none",
+                )
+            await rt.sleep(self.settings.trap_rebuild_s)
+
+    async def sensor_loop(self, rt: ServiceRuntime) -> None:
+        """Freshness -> WS_DOWN; readiness -> STARTUP_RECOVER cleared; SENSOR_STATUS_UPDATED."""
+        last_sent = 0.0
+        last_key: tuple[Any, ...] = ()
+        while not rt.stop.is_set():
+            now = now_ms()
+            status = self.stream_status(now)
+            down = status is StreamStatus.DOWN
+            if down != (ReasonCode.WS_DOWN in rt.state.reasons):
+                if down:
+                    age_ms = self.health.age_ms(now)
+                    log.warning("market data stale or dropped (age %s ms): WS_DOWN, no signals", age_ms)
+                else:
+                    log.info("market data fresh again: WS_DOWN cleared")
+            rt.set_reason(ReasonCode.WS_DOWN, down)
+            if ReasonCode.STARTUP_RECOVER in rt.state.reasons and self.control.loaded and self.trap_map.symbols:
+                rt.set_reason(ReasonCode.STARTUP_RECOVER, False)
+                log.info("ready: %d symbols, %d traps", len(self.intake.symbols), len(self.trap_map.traps))
+            metrics.STREAM_UP.set(1 if status is StreamStatus.LIVE else 0)
+            metrics.EMITTING.set(1 if self.armed() else 0)
+            age = self.health.age_ms(now)
+            if age is not None:
+                metrics.DATA_AGE_MS.set(age)
+            sensor = self.sensor_status(now)
+            key = (sensor.emitting, sensor.mode, sensor.reasons, sensor.stream, len(sensor.symbols), sensor.traps)
+            if key != last_key or time.monotonic() - last_sent >= 5.0:
+                self.announce(EventType.SENSOR_STATUS_UPDATED, payload_of(sensor))
+                last_key, last_sent = key, time.monotonic()
+            await rt.sleep(0.25)
+
+    async def control_loop(self, rt: ServiceRuntime) -> None:
+        await self.control.run(rt)
+
+    async def scanner_loop(self, rt: ServiceRuntime) -> None:
+        """The cycle of each slot, scanner_delay_s after it opens (the current slot too, at start).
+
+        A fallback to the Celery beat job, which triggers POST /scanner/run at the slot's start:
+        a slot someone already ran is skipped quietly, so the log's IDEMPOTENCY line keeps
+        meaning that a trigger really was refused."""
+        slot_ms = self.settings.scanner_slot_s * 1000
+        delay_ms = int(self.settings.scanner_delay_s * 1000)
+        attempted = -1
+        while not rt.stop.is_set():
+            now = now_ms()
+            slot = now // slot_ms * slot_ms
+            if slot != attempted and now >= slot + delay_ms:
+                attempted = slot
+                try:
+                    done = await self.scanner.recorded(now)
+                except Exception as exc:
+                    log.warning("scanner slot check failed (%s); running the cycle, which checks again", exc)
+                    done = False
+                if not done:
+                    await self.scanner.run_cycle(trigger="SCHEDULE")
+                continue
+            due = (slot + delay_ms if now < slot + delay_ms else slot + slot_ms + delay_ms) - now
+            await rt.sleep(max(0.05, due / 1000))
+
+    def health_extra(self) -> dict[str, object]:
+        now = now_ms()
+        last = self.scanner.last
+        return {
+            "market_data": {
+                "exchange": self.settings.exchange,
+                "endpoint": self.settings.bybit_endpoint,
+                "stream": self.stream_status(now).value,
+                "connected": self.stream_status(now) is StreamStatus.LIVE,
+                "last_data_age_ms": self.health.age_ms(now),
+                "symbols": len(self.intake.symbols),
+                "trades_seen": self.pipeline.trades_seen,
+                "emitting": self.armed(),
+                "paused_by": self.control.paused_by,
+            },
+            "trap_map": {
+                "cycle_id": self.trap_map.cycle_id or None,
+                "traps": len(self.trap_map.traps),
+                "age_ms": now - self.trap_map.built_ms if self.trap_map.built_ms else None,
+                "signals_published": self.emitter.published,
+            },
+            "scanner": {
+                "enabled": self.settings.scanner_enabled,
+                "last_cycle": None if last is None else {k: last[k] for k in ("cycle_id", "status", "reason")},
+            },
+            "websocket": {"path": "/ws/scavenger", "clients": self.hub.clients},
+        }
+
 
 async def setup(runtime: ServiceRuntime) -> None:
     settings = cast(ScavengerSettings, runtime.settings)
-    # stale data must stop signals outright: WS_DOWN pauses the scavenger (the shared table degrades)
-    runtime.mode_overrides[ReasonCode.WS_DOWN] = Mode.PAUSE
-    # until the pause flag is read and a trap map exists, nothing may spring
-    runtime.set_reason(ReasonCode.STARTUP_RECOVER)
-    runtime.readiness.append(lambda: ReasonCode.STARTUP_RECOVER not in runtime.state.reasons)
     # market data from the first of TITAN_VENUES
     adapter: Any = adapter_for(settings.venues[0], settings.venue_options(settings.venues[0]))
     hub = LiveHub()
@@ -143,7 +315,6 @@ async def setup(runtime: ServiceRuntime) -> None:
         stable_for_ms=int(settings.stream_stable_s * 1000),
         max_lag_ms=settings.max_feed_lag_ms,
     )
-    holder: dict[str, Scavenger] = {}
 
     def on_gap() -> None:
         runtime.set_reason(ReasonCode.WS_DOWN, True)
@@ -152,13 +323,13 @@ async def setup(runtime: ServiceRuntime) -> None:
         book,
         market,
         health,
-        armed=lambda: holder["s"].armed(),
+        armed=lambda: scavenger.armed(),
         reconnects=lambda: adapter.stream_reconnects,
         on_gap=on_gap,
     )
     emitter = SignalEmitter(
         runtime,
-        lambda: holder["s"].producer,
+        lambda: scavenger.producer,
         SignalConfig(
             ttl_ms=settings.signal_ttl_ms,
             entry_zone=proximity,
@@ -166,7 +337,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             max_leverage_hint=settings.max_leverage_hint,
         ),
         window_ms=settings.burst_window_ms,
-        cycle_id=lambda: holder["s"].trap_map.cycle_id or "trapmap:none",
+        cycle_id=lambda: scavenger.trap_map.cycle_id or "trapmap:none",
         hub=hub,
     )
     intake = Intake(
@@ -192,7 +363,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     )
 
     async def config_changed() -> None:
-        holder["s"].universe_changed.set()
+        scavenger.universe_changed.set()
 
     scavenger = Scavenger(
         settings=settings,
@@ -209,174 +380,5 @@ async def setup(runtime: ServiceRuntime) -> None:
         scanner=scanner,
         control=ControlState(runtime, config_changed),
     )
-    holder["s"] = scavenger
     runtime.components["scavenger"] = scavenger
-
-    async def read_whitelist(rt: ServiceRuntime) -> tuple[str, ...]:
-        assert rt.sessions is not None
-        try:
-            async with rt.sessions() as session:
-                return tuple((await active_config(session)).config.asset_whitelist)
-        except Exception as exc:
-            log.warning("active config unreadable (%s); whitelist stays %s", exc, ",".join(scavenger.whitelist))
-            return scavenger.whitelist
-
-    async def universe_loop(rt: ServiceRuntime) -> None:
-        """Choose the symbols; again every universe_refresh_s and on CONFIG_CHANGED."""
-        while not rt.stop.is_set():
-            scavenger.universe_changed.clear()
-            scavenger.whitelist = await read_whitelist(rt)
-            try:
-                symbols = await market.universe(scavenger.whitelist, settings.top_n_symbols, settings.max_symbols)
-            except ExchangeError as exc:
-                log.warning("exchange not reachable for the symbol list (%s); retrying", exc)
-                await rt.sleep(2.0)
-                continue
-            if not scavenger.universe_ready.is_set():
-                with contextlib.suppress(ExchangeError):
-                    await market.seed_open_interest(symbols)
-            intake.set_symbols(tuple(symbols))
-            scavenger.universe_ready.set()
-            waiter = asyncio.create_task(scavenger.universe_changed.wait())
-            stopper = asyncio.create_task(rt.stop.wait())
-            await asyncio.wait(
-                {waiter, stopper}, timeout=settings.universe_refresh_s, return_when=asyncio.FIRST_COMPLETED
-            )
-            waiter.cancel()
-            stopper.cancel()
-
-    async def intake_loop(rt: ServiceRuntime) -> None:
-        assert rt.redis is not None
-        scavenger.producer = StreamProducer(rt.redis, SIGNALS)
-        await scavenger.universe_ready.wait()
-        await intake.run()
-
-    async def trap_map_loop(rt: ServiceRuntime) -> None:
-        await scavenger.universe_ready.wait()
-        while not rt.stop.is_set():
-            started = now_ms()
-            symbols = intake.symbols
-            try:
-                await market.refresh_bars(symbols, started)
-                if started - market.funding_loaded_ms > settings.funding_refresh_s * 1000:
-                    await market.refresh_funding(symbols, started)
-            except ExchangeError as exc:
-                log.warning("market history refresh failed: %s", exc)
-            snapshots = [snap for s in symbols if (snap := market.snapshot(s, book.last_price(s))) is not None]
-            t0 = time.perf_counter()
-            built = await asyncio.to_thread(build_trap_map, snapshots, started, trap_cfg, f"trapmap:{started}")
-            metrics.TRAP_MAP_BUILD_MS.set((time.perf_counter() - t0) * 1000)
-            if snapshots or not scavenger.trap_map.traps:
-                book.set_traps(built.traps, started)
-                scavenger.trap_map = built
-                metrics.TRAP_MAP_BUILT.set(built.built_ms)
-                for trap_type in TrapType:
-                    metrics.TRAPS.labels(trap_type.value).set(sum(t.trap_type is trap_type for t in built.traps))
-                scavenger.announce(EventType.TRAP_MAP_UPDATED, payload_of(scavenger.trap_map_payload()))
-                log.info(
-                    "trap map %s: %d traps over %d symbols (%s)",
-                    built.cycle_id,
-                    len(built.traps),
-                    len(snapshots),
-                    ", ".join(f"{t.symbol} {t.trap_type.value} {t.side.value}@{t.trigger}" for t in built.traps[:5])
-                    or "none",
-                )
-            await rt.sleep(settings.trap_rebuild_s)
-
-    async def sensor_loop(rt: ServiceRuntime) -> None:
-        """Freshness -> WS_DOWN; readiness -> STARTUP_RECOVER cleared; SENSOR_STATUS_UPDATED."""
-        last_sent = 0.0
-        last_key: tuple[Any, ...] = ()
-        while not rt.stop.is_set():
-            now = now_ms()
-            status = scavenger.stream_status(now)
-            down = status is StreamStatus.DOWN
-            if down != (ReasonCode.WS_DOWN in rt.state.reasons):
-                if down:
-                    log.warning("market data stale or dropped (age %s ms): WS_DOWN, no signals", health.age_ms(now))
-                else:
-                    log.info("market data fresh again: WS_DOWN cleared")
-            rt.set_reason(ReasonCode.WS_DOWN, down)
-            if (
-                ReasonCode.STARTUP_RECOVER in rt.state.reasons
-                and scavenger.control.loaded
-                and scavenger.trap_map.symbols
-            ):
-                rt.set_reason(ReasonCode.STARTUP_RECOVER, False)
-                log.info("ready: %d symbols, %d traps", len(intake.symbols), len(scavenger.trap_map.traps))
-            metrics.STREAM_UP.set(1 if status is StreamStatus.LIVE else 0)
-            metrics.EMITTING.set(1 if scavenger.armed() else 0)
-            age = health.age_ms(now)
-            if age is not None:
-                metrics.DATA_AGE_MS.set(age)
-            sensor = scavenger.sensor_status(now)
-            key = (sensor.emitting, sensor.mode, sensor.reasons, sensor.stream, len(sensor.symbols), sensor.traps)
-            if key != last_key or time.monotonic() - last_sent >= 5.0:
-                scavenger.announce(EventType.SENSOR_STATUS_UPDATED, payload_of(sensor))
-                last_key, last_sent = key, time.monotonic()
-            await rt.sleep(0.25)
-
-    async def control_loop(rt: ServiceRuntime) -> None:
-        await scavenger.control.run(rt)
-
-    async def scanner_loop(rt: ServiceRuntime) -> None:
-        """The cycle of each slot, scanner_delay_s after it opens (the current slot too, at start).
-
-        A fallback to the Celery beat job, which triggers POST /scanner/run at the slot's start:
-        a slot someone already ran is skipped quietly, so the log's IDEMPOTENCY line keeps
-        meaning that a trigger really was refused."""
-        slot_ms = settings.scanner_slot_s * 1000
-        delay_ms = int(settings.scanner_delay_s * 1000)
-        attempted = -1
-        while not rt.stop.is_set():
-            now = now_ms()
-            slot = now // slot_ms * slot_ms
-            if slot != attempted and now >= slot + delay_ms:
-                attempted = slot
-                try:
-                    done = await scanner.recorded(now)
-                except Exception as exc:
-                    log.warning("scanner slot check failed (%s); running the cycle, which checks again", exc)
-                    done = False
-                if not done:
-                    await scanner.run_cycle(trigger="SCHEDULE")
-                continue
-            due = (slot + delay_ms if now < slot + delay_ms else slot + slot_ms + delay_ms) - now
-            await rt.sleep(max(0.05, due / 1000))
-
-    def health_extra() -> dict[str, object]:
-        now = now_ms()
-        last = scanner.last
-        return {
-            "market_data": {
-                "exchange": settings.exchange,
-                "endpoint": settings.bybit_endpoint,
-                "stream": scavenger.stream_status(now).value,
-                "connected": scavenger.stream_status(now) is StreamStatus.LIVE,
-                "last_data_age_ms": health.age_ms(now),
-                "symbols": len(intake.symbols),
-                "trades_seen": pipeline.trades_seen,
-                "emitting": scavenger.armed(),
-                "paused_by": scavenger.control.paused_by,
-            },
-            "trap_map": {
-                "cycle_id": scavenger.trap_map.cycle_id or None,
-                "traps": len(scavenger.trap_map.traps),
-                "age_ms": now - scavenger.trap_map.built_ms if scavenger.trap_map.built_ms else None,
-                "signals_published": emitter.published,
-            },
-            "scanner": {
-                "enabled": settings.scanner_enabled,
-                "last_cycle": None if last is None else {k: last[k] for k in ("cycle_id", "status", "reason")},
-            },
-            "websocket": {"path": "/ws/scavenger", "clients": hub.clients},
-        }
-
-    runtime.add_loop("universe", universe_loop)
-    runtime.add_loop("intake", intake_loop)
-    runtime.add_loop("trap-map", trap_map_loop)
-    runtime.add_loop("sensor", sensor_loop)
-    runtime.add_loop("control", control_loop)
-    if settings.scanner_enabled:
-        runtime.add_loop("scanner", scanner_loop)
-    runtime.extra_health.append(health_extra)
+    scavenger.register()

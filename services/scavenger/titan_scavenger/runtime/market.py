@@ -9,7 +9,6 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
 
 from titan_common.exchanges import ExchangeAdapter, ExchangeError, InstrumentFilters, Kline, LiveBar, TickerUpdate
 from titan_scavenger.core.market import BAR_MS, Bar, SymbolMarket
@@ -23,15 +22,6 @@ SAMPLE_KEEP_MS = 15 * 60_000
 
 def bar_of(k: Kline) -> Bar:
     return Bar(k.start_ms, float(k.open), float(k.high), float(k.low), float(k.close), float(k.volume))
-
-
-def _number(value: Any) -> float | None:
-    if value in (None, ""):
-        return None
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
 
 
 @dataclass

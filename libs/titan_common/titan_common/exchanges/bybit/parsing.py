@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from titan_common.exchanges.bybit.constants import EXEC_TYPES, ORDER_STATUSES
 from titan_common.exchanges.types import (
@@ -26,6 +26,7 @@ from titan_common.exchanges.types import (
 from titan_common.messages import Side
 
 log = logging.getLogger(__name__)
+W = TypeVar("W")
 
 
 def dec(value: Any, default: Decimal | None = None) -> Decimal | None:
@@ -179,18 +180,19 @@ def live_bars(items: Any) -> list[LiveBar]:
 
 
 def order_status(name: str) -> OrderStatus:
-    known = ORDER_STATUSES.get(name)
-    if known is None:
-        log.warning("unknown Bybit orderStatus %r", name)
-        return OrderStatus.UNKNOWN
-    return known
+    return _titan_word(ORDER_STATUSES, name, OrderStatus.UNKNOWN, "orderStatus")
 
 
 def exec_type(name: str) -> ExecType:
-    known = EXEC_TYPES.get(name)
+    return _titan_word(EXEC_TYPES, name, ExecType.OTHER, "execType (applied as a position change)")
+
+
+def _titan_word(words: dict[str, W], name: str, unknown: W, what: str) -> W:
+    """Bybit's name in Titan's words; a name this folder does not know is logged, never raised."""
+    known = words.get(name)
     if known is None:
-        log.warning("unknown Bybit execType %r: applied as a position change", name)
-        return ExecType.OTHER
+        log.warning("unknown Bybit %s %r", what, name)
+        return unknown
     return known
 
 
