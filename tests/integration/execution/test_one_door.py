@@ -26,6 +26,7 @@ from tests.integration.execution.conftest import Sim, arm, entry, running_execut
 from titan_common.api_auth import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import AuditEvent, OrderIntentRow
+from titan_common.exchanges import OrderStatus
 from titan_common.messages import Correlation, Side, exit_intent
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN
 
@@ -96,6 +97,20 @@ async def test_every_kind_of_order_goes_through_the_one_door(
             assert flattened.json()["success"] is True
             for symbol in ("SOLUSDT", "XRPUSDT"):
                 await wait_until(lambda symbol=symbol: flat(symbol), what=f"{symbol} flattened")
+            # what execution shows of it: its own account's rows, in Titan's words
+            account = execution.env["TITAN_EXCHANGE"]
+            shown = httpx.get(f"{execution.url}/orders", params={"open_only": False, "limit": 100}, timeout=10).json()
+            assert shown["count"] >= 1
+            assert {o["exchange"] for o in shown["orders"]} == {account}
+            assert {o["status"] for o in shown["orders"]} <= {s.value for s in OrderStatus}
+
+            async def trades_shown() -> dict[str, Any] | None:
+                body = httpx.get(f"{execution.url}/trades", timeout=10).json()
+                return body if body["count"] >= 4 else None
+
+            closed = await wait_until(trades_shown, what="the round trips on /trades")
+            assert {t["exchange"] for t in closed["trades"]} == {account}
+            assert all(D(t["qty"]) > 0 and D(t["entryPrice"]) > 0 for t in closed["trades"])
         finally:
             await arm(sessions, False)
 

@@ -14,11 +14,15 @@ from titan_common.messages import OrderIntent
 CREATED = "CREATED"
 
 
-async def insert_intent_if_absent(session: AsyncSession, intent: OrderIntent, decision_id: str | None = None) -> str:
+async def insert_intent_if_absent(
+    session: AsyncSession, intent: OrderIntent, decision_id: str | None = None, *, exchange: str | None = None
+) -> str:
     """Insert the intent as CREATED unless its id exists; return its current state (a string
-    of execution's IntentState), in the caller's transaction."""
+    of execution's IntentState), in the caller's transaction. `exchange` is the account (and
+    venue) it is for."""
     values = {
         "intent_id": intent.intent_id,
+        "exchange": exchange,
         "client_order_id": intent.client_order_id,
         "decision_id": decision_id,
         "ts_ms": intent.ts_ms,

@@ -183,6 +183,7 @@ class DecisionRow(Base):
 class OrderIntentRow(Base):
     __tablename__ = "order_intents"
     intent_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    exchange: Mapped[str | None] = mapped_column(String(16))  # the account (venue) it is for
     client_order_id: Mapped[str] = mapped_column(String(36), unique=True)
     decision_id: Mapped[str | None] = mapped_column(ForeignKey("decisions.decision_id"), unique=True)
     ts_ms: Mapped[int] = mapped_column(BigInteger, index=True)

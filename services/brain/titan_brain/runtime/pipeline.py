@@ -125,7 +125,7 @@ class SignalPipeline:
                 for signal in unique.values():
                     if signal.signal_id not in existing:
                         records.append(await self._decide(signal, now, mode, armed))
-                won = await store.write_records(session, records)
+                won = await store.write_records(session, records, exchange=self.state.settings.exchange)
                 lost = [r.signal.signal_id for r in records if r.signal.signal_id not in won]
                 if lost:  # another consumer decided these first; theirs stand
                     existing.update(await store.existing_decisions(session, lost))

@@ -98,7 +98,7 @@ _DECISIONS = cast(Table, DecisionRow.__table__)
 _INSERT_DECISION = insert(_DECISIONS).on_conflict_do_nothing().returning(_DECISIONS.c.signal_id)
 
 
-async def write_records(session: AsyncSession, records: Sequence[Record]) -> set[str]:
+async def write_records(session: AsyncSession, records: Sequence[Record], *, exchange: str) -> set[str]:
     """Upsert the signals, insert the decisions and their intents. Returns the signal ids
     whose decision this call inserted (the others were decided by someone else first)."""
     if not records:
@@ -141,7 +141,7 @@ async def write_records(session: AsyncSession, records: Sequence[Record]) -> set
     won = set((await session.execute(_INSERT_DECISION, decision_rows)).scalars())
     for record in records:
         if record.intent is not None and record.signal.signal_id in won:
-            await insert_intent_if_absent(session, record.intent, record.decision.decision_id)
+            await insert_intent_if_absent(session, record.intent, record.decision.decision_id, exchange=exchange)
     return won
 
 

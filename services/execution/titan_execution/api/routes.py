@@ -4,34 +4,36 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections import Counter
 from typing import Annotated, Any, cast
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from titan_common.api_auth import Operator, require_role
 from titan_common.auth import Role
-from titan_common.clock import DAY_MS, utc_day_start_ms
-from titan_common.db.models import OrderRow, PositionRow, ReconcileDiff, ReconcileRun, TradeRow
+from titan_common.clock import utc_day_start_ms
 from titan_common.events import WalletUpdate
-from titan_common.exchanges import ExchangeError, OrderStatus
+from titan_common.exchanges import ExchangeError
 from titan_common.service import ServiceRuntime, get_runtime
 from titan_execution.core import reconcile as reconcile_core
-from titan_execution.runtime import Execution, execution_of, operator_actions
+from titan_execution.runtime import Execution, execution_of, operator_actions, views
 from titan_execution.runtime.engine import ExecutionEngine
 from titan_execution.settings import ExecutionSettings
 
 router = APIRouter()
 operator = require_role(Role.OPERATOR)
 admin = require_role(Role.ADMIN)
-OPEN_STATUSES = tuple(status.value for status in OrderStatus if status.is_open)
 
 
 def _exchange(runtime: ServiceRuntime) -> str:
     """This execution's venue: its reads show its own account's rows only."""
     return cast(ExecutionSettings, runtime.settings).exchange
+
+
+def _sessions(runtime: ServiceRuntime) -> async_sessionmaker[AsyncSession]:
+    assert runtime.sessions is not None
+    return runtime.sessions
 
 
 def _started(runtime: ServiceRuntime) -> Execution:
@@ -57,128 +59,28 @@ async def _engine_when_ready(runtime: ServiceRuntime) -> ExecutionEngine:
     return _engine(runtime)
 
 
-def _diff(
-    kind: str, symbol: str | None, field: str, shadow: str | None, exchange: str | None, severity: str, action: str
-) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "symbol": symbol,
-        "field": field,
-        "shadow": shadow,
-        "exchange": exchange,
-        "severity": str(severity),
-        "action": str(action),
-    }
+@router.get("/positions", response_model=views.Positions)
+async def positions(runtime: ServiceRuntime = Depends(get_runtime)) -> views.Positions:
+    async with _sessions(runtime)() as session:
+        return await views.positions(session, _exchange(runtime))
 
 
-def _row_diff(row: ReconcileDiff) -> dict[str, Any]:
-    return _diff(row.kind, row.symbol, row.field, row.shadow_value, row.exchange_value, row.severity, row.action)
-
-
-def _core_diff(diff: reconcile_core.Diff) -> dict[str, Any]:
-    return _diff(diff.kind, diff.symbol, diff.field, diff.shadow, diff.exchange, diff.severity, diff.action)
-
-
-def _money(value: Any) -> str | None:
-    return None if value is None else format(value.normalize(), "f")
-
-
-@router.get("/positions")
-async def positions(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        rows = (
-            await session.scalars(
-                select(PositionRow)
-                .where(PositionRow.exchange == _exchange(runtime), PositionRow.size > 0)
-                .order_by(PositionRow.symbol)
-            )
-        ).all()
-    items = [
-        {
-            "exchange": r.exchange,
-            "symbol": r.symbol,
-            "side": r.side,
-            "size": _money(r.size),
-            "entryPrice": _money(r.avg_entry),
-            "markPrice": _money(r.mark_price),
-            "stopLoss": _money(r.stop_loss),
-            "takeProfit": _money(r.take_profit),
-            "unrealizedPnl": _money(r.unrealised_pnl),
-            "realizedPnl": _money(r.realised_pnl),
-            "fees": _money(r.fees),
-            "adopted": r.adopted,
-            "openedAt": r.opened_ms,
-            "updatedAt": r.updated_ms,
-        }
-        for r in rows
-    ]
-    return {"count": len(items), "positions": items}
-
-
-@router.get("/orders")
+@router.get("/orders", response_model=views.Orders)
 async def orders(
     runtime: ServiceRuntime = Depends(get_runtime), limit: int = Query(100, ge=1, le=1000), open_only: bool = True
-) -> dict[str, Any]:
-    assert runtime.sessions is not None
-    query = select(OrderRow).where(OrderRow.exchange == _exchange(runtime))
-    query = query.order_by(OrderRow.updated_ms.desc()).limit(limit)
-    if open_only:
-        query = query.where(OrderRow.status.in_(OPEN_STATUSES))
-    async with runtime.sessions() as session:
-        rows = (await session.scalars(query)).all()
-    items = [
-        {
-            "orderId": r.exchange_order_id,
-            "orderLinkId": r.client_order_id,
-            "symbol": r.symbol,
-            "side": r.side,
-            "orderType": r.order_type,
-            "qty": _money(r.qty),
-            "price": _money(r.price),
-            "status": r.status,
-            "cumExecQty": _money(r.cum_exec_qty),
-            "avgPrice": _money(r.avg_price),
-            "stopLoss": _money(r.stop_loss),
-            "reduceOnly": r.reduce_only,
-            "updatedAt": r.updated_ms,
-        }
-        for r in rows
-    ]
-    return {"count": len(items), "orders": items}
+) -> views.Orders:
+    async with _sessions(runtime)() as session:
+        return await views.orders(session, _exchange(runtime), limit=limit, open_only=open_only)
 
 
-@router.get("/trades")
+@router.get("/trades", response_model=views.Trades)
 async def trades(
     runtime: ServiceRuntime = Depends(get_runtime),
     limit: int = Query(50, ge=1, le=10000),
     since_ms: int = Query(0, ge=0, description="only trades closed at or after this time"),
-) -> dict[str, Any]:
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        query = (
-            select(TradeRow)
-            .where(TradeRow.exchange == _exchange(runtime), TradeRow.closed_ms >= since_ms)
-            .order_by(TradeRow.closed_ms.desc())
-        )
-        rows = (await session.scalars(query.limit(limit))).all()
-    items = [
-        {
-            "symbol": r.symbol,
-            "side": r.side,
-            "qty": _money(r.qty),
-            "entryPrice": _money(r.entry_price),
-            "exitPrice": _money(r.exit_price),
-            "pnl": _money(r.pnl),
-            "fees": _money(r.fees),
-            "netPnl": _money(r.pnl - r.fees),
-            "rMultiple": _money(r.r_multiple),
-            "openedAt": r.opened_ms,
-            "closedAt": r.closed_ms,
-        }
-        for r in rows
-    ]
-    return {"count": len(items), "trades": items}
+) -> views.Trades:
+    async with _sessions(runtime)() as session:
+        return await views.trades(session, _exchange(runtime), limit=limit, since_ms=since_ms)
 
 
 @router.post("/positions/flatten")
@@ -241,34 +143,14 @@ async def reconcile(
         "success": True,
         "run_id": result.run_id,
         "status": result.verdict.value,
-        "diffs": [_core_diff(d) for d in result.diffs],
+        "diffs": [views.DiffView.of_core(d).model_dump() for d in result.diffs],
     }
 
 
-@router.get("/api/state/reconciliation-status")
-async def reconciliation_status(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[str, Any]:
-    assert runtime.sessions is not None
-    async with runtime.sessions() as session:
-        runs = (
-            await session.scalars(
-                select(ReconcileRun)
-                .where(ReconcileRun.summary["exchange"].astext == _exchange(runtime))
-                .order_by(ReconcileRun.id.desc())
-                .limit(10)
-            )
-        ).all()
-        last = runs[0] if runs else None
-        diffs = []
-        if last is not None:
-            diffs = list((await session.scalars(select(ReconcileDiff).where(ReconcileDiff.run_id == last.id))).all())
-    return {
-        "status": last.status if last else "NEVER_RUN",
-        "last_run": None
-        if last is None
-        else {"id": last.id, "trigger": last.trigger, "started_ms": last.started_ms, "finished_ms": last.finished_ms},
-        "diffs": [_row_diff(d) for d in diffs],
-        "recent": [{"id": r.id, "status": r.status, "trigger": r.trigger, "finished_ms": r.finished_ms} for r in runs],
-    }
+@router.get("/api/state/reconciliation-status", response_model=views.ReconciliationStatus)
+async def reconciliation_status(runtime: ServiceRuntime = Depends(get_runtime)) -> views.ReconciliationStatus:
+    async with _sessions(runtime)() as session:
+        return await views.reconciliation_status(session, _exchange(runtime))
 
 
 @router.get("/wallet")
@@ -298,48 +180,19 @@ async def verify_positions(runtime: ServiceRuntime = Depends(get_runtime)) -> di
         "shadow_count": len(engine.book.open_positions()),
         "exchange_count": sum(1 for p in exchange_positions if p.size > 0),
         "unprotected": sorted(p.symbol for p in exchange_positions if p.size > 0 and p.stop_loss is None),
-        "diffs": [_core_diff(d) for d in diffs],
+        "diffs": [views.DiffView.of_core(d).model_dump() for d in diffs],
     }
 
 
-@router.get("/api/state/reconciliation-report")
+@router.get("/api/state/reconciliation-report", response_model=views.ReconciliationReport)
 async def reconciliation_report(
     runtime: ServiceRuntime = Depends(get_runtime),
     date: str = Query(..., pattern=r"^\d{4}-\d{2}-\d{2}$", description="UTC day, YYYY-MM-DD"),
-) -> dict[str, Any]:
+) -> views.ReconciliationReport:
     """Every reconcile run of one UTC day: counts by verdict and trigger, and every difference."""
-    assert runtime.sessions is not None
     try:
         start = utc_day_start_ms(date)
     except ValueError as exc:
         raise HTTPException(422, "INVALID_DATE") from exc
-    async with runtime.sessions() as session:
-        runs = (
-            await session.scalars(
-                select(ReconcileRun)
-                .where(
-                    ReconcileRun.summary["exchange"].astext == _exchange(runtime),
-                    ReconcileRun.started_ms >= start,
-                    ReconcileRun.started_ms < start + DAY_MS,
-                )
-                .order_by(ReconcileRun.id)
-            )
-        ).all()
-        diffs = (
-            await session.scalars(select(ReconcileDiff).where(ReconcileDiff.run_id.in_([r.id for r in runs])))
-        ).all()
-    return {
-        "date": date,
-        "runs": len(runs),
-        "by_status": dict(Counter(r.status for r in runs)),
-        "by_trigger": dict(Counter(r.trigger.split(":", 1)[0] for r in runs)),
-        "first_ms": runs[0].started_ms if runs else None,
-        "last_ms": runs[-1].started_ms if runs else None,
-        "diffs": [
-            {
-                "run_id": d.run_id,
-                **_row_diff(d),
-            }
-            for d in diffs
-        ],
-    }
+    async with _sessions(runtime)() as session:
+        return await views.reconciliation_report(session, _exchange(runtime), date, start)

@@ -377,7 +377,7 @@ class Execution:
         while not rt.stop.is_set():
             if rt.sessions is not None and rt.checks.get("db") and rt.checks["db"].ok:
                 with contextlib.suppress(Exception):
-                    self.intents_by_state = await intents_by_state(rt.sessions)
+                    self.intents_by_state = await intents_by_state(rt.sessions, self.settings.exchange)
                     for state, count in self.intents_by_state.items():
                         metrics.INTENTS.labels(state).set(count)
             if self.started:

@@ -167,7 +167,7 @@ class ExecutionEngine:
     async def _handle_intent(self, intent: OrderIntent, decision_id: str | None) -> Outcome:
         try:
             async with transaction(self.sessions) as session:
-                state = await store.ensure_intent(session, intent, decision_id)
+                state = await store.ensure_intent(session, intent, decision_id, exchange=self.config.exchange)
                 # a disarm not yet in Postgres (a flatten while it was down) still disarms
                 armed = await read_master_arm(session) and not self.disarm_latched
         except DB_ERRORS as exc:
@@ -191,7 +191,13 @@ class ExecutionEngine:
                 intent.intent_id,
                 S.CREATED,
                 S.SENT_UNKNOWN,
-                extra={"qty": fitted.qty, "stop_loss": fitted.stop_loss, "take_profit": fitted.take_profit},
+                # the account that sends it owns it from here (the brain may have written the row)
+                extra={
+                    "qty": fitted.qty,
+                    "stop_loss": fitted.stop_loss,
+                    "take_profit": fitted.take_profit,
+                    "exchange": self.config.exchange,
+                },
             )
             if not moved:
                 return Outcome(S.SENT_UNKNOWN, [ReasonCode.DUPLICATE_INTENT], "raced")
@@ -250,7 +256,8 @@ class ExecutionEngine:
             await self.audit_now(self._event(intent, "ORDER_SEND", stage=S.SENT_UNKNOWN.value))
         except Exception as exc:  # the mirror cannot take it either: closing still beats not closing
             log.critical("exit %s proceeds without a write-ahead: %s", intent.client_order_id, exc)
-        self.deferred.append(lambda session: store.write_late_intent(session, intent, fitted.qty))
+        exchange = self.config.exchange
+        self.deferred.append(lambda session: store.write_late_intent(session, intent, fitted.qty, exchange))
         outcome = await self._send(intent, fitted, recorded=False)
         if outcome.state is S.SENT_UNKNOWN:
             found = await self._lookup(intent)
@@ -407,7 +414,7 @@ class ExecutionEngine:
     async def resolve_unknown(self) -> int:
         """Resolve every SENT_UNKNOWN (and watch NOT_FOUND) by orderLinkId. Returns how many moved."""
         async with self.sessions() as session:
-            rows = await store.intents_in(session, S.SENT_UNKNOWN)
+            rows = await store.intents_in(session, self.config.exchange, S.SENT_UNKNOWN)
         moved = 0
         for row in rows:
             if row.intent_id in self.in_flight:
@@ -420,7 +427,7 @@ class ExecutionEngine:
         """Ask the exchange about every CONFIRMED or PARTIALLY_FILLED intent unchanged for
         `min_age_ms` (their reports may have been lost with the stream). Returns how many moved."""
         async with self.sessions() as session:
-            rows = await store.intents_in(session, S.CONFIRMED, S.PARTIALLY_FILLED)
+            rows = await store.intents_in(session, self.config.exchange, S.CONFIRMED, S.PARTIALLY_FILLED)
         rows = [row for row in rows if now_ms() - row.updated_ms >= min_age_ms]
         moved = 0
         for row in rows:

@@ -50,7 +50,10 @@ async def intended_stop(engine: ExecutionEngine, symbol: str) -> Decimal | None:
         return await session.scalar(
             select(OrderIntentRow.stop_loss)
             .where(
-                OrderIntentRow.symbol == symbol, OrderIntentRow.kind == "ENTRY", OrderIntentRow.stop_loss.is_not(None)
+                OrderIntentRow.symbol == symbol,
+                OrderIntentRow.kind == "ENTRY",
+                OrderIntentRow.stop_loss.is_not(None),
+                store.of_account(engine.config.exchange),
             )
             .order_by(OrderIntentRow.ts_ms.desc())
             .limit(1)

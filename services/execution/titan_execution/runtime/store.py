@@ -12,7 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -26,15 +26,17 @@ from titan_execution.core.intent_states import IntentState, transition
 from titan_execution.core.positions import ClosedTrade, Position, trip_of, with_trip
 
 
-async def ensure_intent(session: AsyncSession, intent: OrderIntent, decision_id: str | None = None) -> IntentState:
+async def ensure_intent(
+    session: AsyncSession, intent: OrderIntent, decision_id: str | None = None, *, exchange: str | None = None
+) -> IntentState:
     """Insert the intent as CREATED unless it exists (the brain usually wrote it); return its state."""
-    return IntentState(await insert_intent_if_absent(session, intent, decision_id))
+    return IntentState(await insert_intent_if_absent(session, intent, decision_id, exchange=exchange))
 
 
-async def write_late_intent(session: AsyncSession, intent: OrderIntent, qty: Decimal) -> None:
+async def write_late_intent(session: AsyncSession, intent: OrderIntent, qty: Decimal, exchange: str) -> None:
     """The row of an exit sent while Postgres was down (its write-ahead was the audit mirror):
     SENT_UNKNOWN, so the resolve loop asks the venue what became of it."""
-    if await ensure_intent(session, intent) is IntentState.CREATED:
+    if await ensure_intent(session, intent, exchange=exchange) is IntentState.CREATED:
         await move_intent(session, intent.intent_id, IntentState.CREATED, IntentState.SENT_UNKNOWN, extra={"qty": qty})
 
 
@@ -67,17 +69,28 @@ async def intent_state(session: AsyncSession, intent_id: str) -> IntentState | N
     return IntentState(state) if state else None
 
 
-async def intents_by_state(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+def of_account(exchange: str) -> ColumnElement[bool]:
+    """This account's intents (rows from before intents named their account count as anyone's)."""
+    return or_(OrderIntentRow.exchange == exchange, OrderIntentRow.exchange.is_(None))
+
+
+async def intents_by_state(sessions: async_sessionmaker[AsyncSession], exchange: str) -> dict[str, int]:
     async with sessions() as session:
         rows = await session.execute(
-            select(OrderIntentRow.state, func.count()).group_by(OrderIntentRow.state).order_by(OrderIntentRow.state)
+            select(OrderIntentRow.state, func.count())
+            .where(of_account(exchange))
+            .group_by(OrderIntentRow.state)
+            .order_by(OrderIntentRow.state)
         )
         return {state: int(count) for state, count in rows.all()}
 
 
-async def intents_in(session: AsyncSession, *states: IntentState) -> list[OrderIntentRow]:
+async def intents_in(session: AsyncSession, exchange: str, *states: IntentState) -> list[OrderIntentRow]:
+    """This account's intents in `states`, oldest first: another account's are not ours to resolve."""
     rows = await session.scalars(
-        select(OrderIntentRow).where(OrderIntentRow.state.in_([s.value for s in states])).order_by(OrderIntentRow.ts_ms)
+        select(OrderIntentRow)
+        .where(OrderIntentRow.state.in_([s.value for s in states]), of_account(exchange))
+        .order_by(OrderIntentRow.ts_ms)
     )
     return list(rows)
 
