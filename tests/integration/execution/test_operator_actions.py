@@ -9,11 +9,12 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import Sim
+from tests.integration.execution.conftest import Sim, entry
 from titan_common.db.models import OperatorAction
 from titan_common.exchanges import PlaceOrder
 from titan_common.flags import read_master_arm
 from titan_common.messages import OrderType, Side, client_order_id_for, new_id
+from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.settings import CommonSettings
 from titan_execution.runtime import operator_actions
@@ -78,3 +79,21 @@ async def test_cancel_all_and_close_one(engine: ExecutionEngine, clean_sim: Sim,
     assert remaining == {"SOLUSDT"}
     assert (await operator_actions.close_symbol(runtime, engine, "ops-1", "ETHUSDT"))["positions_closed"] == 0
     assert (await operator_actions.cancel_all(runtime, engine, "ops-1"))["success"] is True
+
+
+async def test_a_disarm_not_yet_in_postgres_still_refuses_entries(
+    engine: ExecutionEngine, clean_sim: Sim, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Postgres says armed (the flatten's disarm is still waiting to be written), yet the
+    latch in memory refuses the entry: nothing reaches the venue."""
+    async with sessions() as session:
+        assert await read_master_arm(session) is True
+    engine.disarm_latched = True
+    try:
+        intent = entry("ETHUSDT", "0.10", "1")
+        outcome = await engine.handle_intent(intent)
+    finally:
+        engine.disarm_latched = False
+    assert outcome.state.value == "REJECTED"
+    assert ReasonCode.MASTER_DISARMED in outcome.reasons
+    assert clean_sim.orders_for(intent.client_order_id) == 0
