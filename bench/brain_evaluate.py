@@ -223,7 +223,7 @@ async def pipeline(
             )  # fmt: skip
             for _ in range(100):
                 await Publisher(redis).publish(EVENTS, wallet)
-                if (await http.get(f"{url}/dashboard")).json()["nav"]["equity"] is not None:
+                if (await http.get(f"{url}/dashboard")).json()["nav"] is not None:
                     break
                 await asyncio.sleep(0.1)
 

@@ -20,9 +20,11 @@ from dataclasses import dataclass
 from fastapi import HTTPException, Request
 from sqlalchemy import select
 
+from titan_common.access import role_for_live
 from titan_common.auth import Role, verify_password
 from titan_common.db.models import User
 from titan_common.service import ServiceRuntime
+from titan_common.settings import SystemMode
 
 TOKEN_HEADER = "X-Titan-Token"  # noqa: S105 - a header name
 OPERATOR_HEADER = "X-Titan-Operator"
@@ -47,9 +49,15 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
-def require_role(minimum: Role) -> Callable[[Request], Awaitable[Operator]]:
+def require_role(minimum: Role, *, raises_risk: bool = False) -> Callable[[Request], Awaitable[Operator]]:
+    """`raises_risk`: in LIVE the route needs admin (titan_common.access.role_for_live), the
+    rule the console applies to the same actions. The internal token is the console or a
+    service, which applied it already."""
+
     async def dependency(request: Request) -> Operator:
         runtime: ServiceRuntime = request.app.state.runtime
+        live = runtime.settings.system_mode is SystemMode.LIVE
+        required = minimum if minimum.at_least(role_for_live(live, raises_risk)) else role_for_live(live, raises_risk)
         token = request.headers.get(TOKEN_HEADER)
         if token is not None:
             expected = runtime.settings.internal_token.get_secret_value()
@@ -67,7 +75,7 @@ def require_role(minimum: Role) -> Callable[[Request], Awaitable[Operator]]:
         if user is None or not await asyncio.to_thread(verify_password, user.password_hash, password):
             raise HTTPException(401, "UNAUTHORIZED", headers={"WWW-Authenticate": "Basic"})
         role = Role(user.role)
-        if not role.at_least(minimum):
+        if not role.at_least(required):
             raise HTTPException(403, "FORBIDDEN")
         return Operator(operator_id=user.username, role=role, via="basic")
 

@@ -101,7 +101,11 @@ class TradingConfig(_Config):
     max_position_pct: Annotated[Fraction, Field(gt=0, le=1)] = Decimal("0.5")
     correlation_threshold: Annotated[Fraction, Field(gt=0, le=1)] = Decimal("0.8")
     taker_fee_rate: Annotated[Fraction, Field(ge=0, le=Decimal("0.01"))] = Decimal("0.00055")
+    # the price a market entry or a stop exit may lose beyond its reference, as a fraction
+    slippage_allowance: Annotated[Fraction, Field(ge=0, le=Decimal("0.01"))] = Decimal("0.0005")
     min_edge_fee_multiple: Annotated[Fraction, Field(ge=0)] = Decimal(2)
+    # fees and slippage at the stop may be at most this share of the loss at the stop
+    max_cost_share: Annotated[Fraction, Field(gt=0, le=1)] = Decimal("0.5")
 
     @model_validator(mode="after")
     def _phases_in_order(self) -> TradingConfig:

@@ -126,6 +126,10 @@ class Decision(_Strict):
     stop_loss: PositiveDecimal | None = None
     take_profit: PositiveDecimal | None = None
     phase: Annotated[int, Field(ge=1, le=3)] | None = None
+    # an approval's costs: taker fees of the entry and of an exit at the stop, and the loss
+    # at the stop with fees and slippage (risk_usd is the price part alone); None on a veto
+    expected_fees_usd: NonNegativeDecimal | None = None
+    risk_with_costs_usd: NonNegativeDecimal | None = None
 
     @model_validator(mode="after")
     def _approval_is_complete(self) -> Decision:

@@ -29,6 +29,8 @@ class ReasonCode(StrEnum):
     BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"
     # the venue did not confirm the decided leverage: the entry is not sent
     LEVERAGE_NOT_SET = "LEVERAGE_NOT_SET"
+    # the venue's price is beyond the band around the entry's reference price (or unknown)
+    PRICE_MOVED = "PRICE_MOVED"
 
     # --- operations ---
     DB_UNAVAILABLE = "DB_UNAVAILABLE"
@@ -48,6 +50,9 @@ class ReasonCode(StrEnum):
     PROTECTION_FAILED = "PROTECTION_FAILED"
     # the venue took a position down itself (liquidation or auto-deleveraging): an alert
     POSITION_LIQUIDATED = "POSITION_LIQUIDATED"
+    # the brain's last market-data poll got no price for the breaker's volatility symbol:
+    # the volatility trigger is blind until one arrives (an alert; the mode is unchanged)
+    MARKET_DATA_STALE = "MARKET_DATA_STALE"
     FILTERS_REFRESHED = "FILTERS_REFRESHED"
     DISK_LOW_DEGRADE = "DISK_LOW_DEGRADE"
     DISK_LOW_PAUSE = "DISK_LOW_PAUSE"

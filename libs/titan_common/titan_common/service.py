@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from titan_common import __version__, metrics
+from titan_common.access import NUL_MESSAGE, mutation_refusal, nul_in_json, nul_in_url
 from titan_common.audit import AuditQueueFull, AuditWriter
 from titan_common.bus import EVENTS, Publisher, heartbeat_key, make_redis
 from titan_common.bus.client import ping as redis_ping
@@ -419,6 +420,70 @@ def install_error_handlers(app: FastAPI) -> None:
         return JSONResponse(error_body(503, ReasonCode.DB_WRITER_QUEUE_FULL.value, str(exc)), status_code=503)
 
 
+class RequestGuard:
+    """Refuses, before any route runs and in the one error shape (titan_common.access):
+    a NUL byte anywhere in a request (422; Postgres text cannot hold one), and a mutation
+    from another site's Origin (403) or with a body that is not JSON (415)."""
+
+    MAX_BODY = 1 << 20  # Titan's bodies are small; a bigger one is refused, never buffered
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if nul_in_url(scope.get("raw_path") or scope["path"].encode()) or nul_in_url(scope["query_string"]):
+            await self._refuse(scope, receive, send, 422, "INVALID_REQUEST", NUL_MESSAGE)
+            return
+        length = headers.get("content-length", "")
+        has_body = "transfer-encoding" in headers or (length.strip() not in ("", "0"))
+        refusal = mutation_refusal(
+            scope["method"], origin=headers.get("origin"), host=headers.get("host"),
+            content_type=headers.get("content-type"), has_body=has_body,
+        )  # fmt: skip
+        if refusal is not None:
+            await self._refuse(scope, receive, send, *refusal)
+            return
+        if not has_body:
+            await self.app(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.MAX_BODY:
+                await self._refuse(scope, receive, send, 413, "BODY_TOO_LARGE", "the request body is over 1 MiB")
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        if nul_in_json(body):
+            await self._refuse(scope, receive, send, 422, "INVALID_REQUEST", NUL_MESSAGE)
+            return
+        replayed = False
+
+        async def replay() -> Any:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _refuse(scope: Any, receive: Any, send: Any, status: int, code: str, message: str) -> None:
+        await JSONResponse(error_body(status, code, message), status_code=status)(scope, receive, send)
+
+
 def _status_code_name(exc: StarletteHTTPException) -> str:
     from http import HTTPStatus
 
@@ -440,7 +505,10 @@ def create_service_app(
     needs_db: bool = True,
     needs_redis: bool = True,
     title: str | None = None,
+    guard_mutations: bool = True,
 ) -> FastAPI:
+    """A service's app. `guard_mutations=False` only for the simulator, whose exchange faces
+    must answer like the exchange does."""
     runtime = ServiceRuntime(name=name, settings=settings, needs_db=needs_db, needs_redis=needs_redis)
 
     @asynccontextmanager
@@ -457,6 +525,8 @@ def create_service_app(
     app = FastAPI(title=title or f"Titan {name}", version=__version__, lifespan=lifespan)
     app.state.runtime = runtime
     install_error_handlers(app)
+    if guard_mutations:
+        app.add_middleware(RequestGuard)
 
     @app.get("/health", tags=["ops"])
     async def health() -> JSONResponse:

@@ -57,15 +57,22 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
     sys.exit(0)
 
 
-def serve(name: str) -> None:
-    """Run one service in this process: validate settings (exit 2), set up logging, serve."""
+def serve(name: str, *, live: bool = False) -> None:
+    """Run one service in this process: validate settings (exit 2), check the LIVE locks
+    (exit 2, one line naming every missing lock), set up logging, serve."""
     import uvicorn
 
+    from titan_common.live import LiveRefused, check_process
     from titan_common.logging import setup_logging
     from titan_common.settings import load_settings
 
     spec = SERVICES[name]
     settings = load_settings(import_string(spec.settings))
+    try:
+        check_process(name, settings, live_flag=live)
+    except LiveRefused as exc:
+        print(f"titan: {exc}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from None
     secrets = [settings.internal_token.get_secret_value()]
     secrets += [v.get_secret_value() for v in settings.__dict__.values() if hasattr(v, "get_secret_value")]
     setup_logging(

@@ -87,6 +87,9 @@ class CommonSettings(BaseSettings):
     database_url: str | None = Field(default=None, validation_alias=_alias("DATABASE_URL"))
     redis_url: str | None = Field(default=None, validation_alias=_alias("REDIS_URL"))
     system_mode: SystemMode = Field(default=SystemMode.PAPER, validation_alias=_alias("SYSTEM_MODE"))
+    # the operator's explicit LIVE intent for a process started without `--live` (TITAN_LIVE=1);
+    # one of the LIVE locks (titan_common.live)
+    live: bool = False
 
     host: str = "127.0.0.1"
     brain_port: Port = DEFAULT_PORTS["brain"]

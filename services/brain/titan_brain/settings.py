@@ -10,11 +10,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from titan_common.heartbeats import TRADING_SERVICES
-from titan_common.settings import ServiceSettings
+from titan_common.settings import ServiceSettings, SystemMode
 
 
 class BrainSettings(ServiceSettings):
@@ -73,6 +73,16 @@ class BrainSettings(ServiceSettings):
     )
     ai_rules_block_below: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.5")
     ai_rules_reduce_below: Annotated[Decimal, Field(ge=0, le=1)] = Decimal("0.65")
+
+    @model_validator(mode="after")
+    def _mandatory_gate_has_a_provider(self) -> BrainSettings:
+        # the gate is mandatory and fail-closed in LIVE with AI_DEC=2: never silently off
+        if self.system_mode is SystemMode.LIVE and self.ai_dec >= 2 and self.ai_gate_provider == "off":
+            raise ValueError(
+                "LIVE refused: AI_DEC=2 makes the AI gate mandatory but TITAN_AI_GATE_PROVIDER is off; "
+                "set it to rules or openai (or lower AI_DEC)"
+            )
+        return self
 
     @field_validator("mode_services", mode="before")
     @classmethod

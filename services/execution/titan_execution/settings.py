@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 from pydantic import Field, SecretStr
@@ -36,6 +37,9 @@ class ExecutionSettings(ServiceSettings):
     # cancels and stop replacements per symbol; over either limit, entries there are refused
     churn_limit_10s: Annotated[int, Field(ge=1)] = 10
     churn_limit_60s: Annotated[int, Field(ge=1)] = 30
+    # the price band: an entry is refused (PRICE_MOVED) when the venue's price has moved from
+    # its reference by more than this share of the reference's distance to the stop
+    price_band_share: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.25")
     wallet_poll_s: Annotated[float, Field(gt=0)] = 10.0
     mark_poll_s: Annotated[float, Field(gt=0)] = 2.0  # open positions' mark price and live PnL
     # an emergency action that arrives during startup recovery waits this long for it (then

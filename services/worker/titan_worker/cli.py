@@ -10,6 +10,7 @@ import time
 import redis
 from celery.signals import setup_logging as celery_setup_logging
 
+from titan_common.live import LiveRefused, check_process
 from titan_common.logging import setup_logging
 from titan_common.settings import load_settings
 from titan_worker.app import HEARTBEAT_KEY, QUEUE, create_app
@@ -87,14 +88,22 @@ def health(settings: WorkerSettings, *, check_worker: bool, check_beat: bool, ti
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m titan_worker", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("worker", help="run the Celery worker (threads pool)")
-    sub.add_parser("beat", help="run Celery beat (the schedule)")
+    for name, text in (("worker", "run the Celery worker (threads pool)"), ("beat", "run Celery beat (the schedule)")):
+        sub.add_parser(name, help=text).add_argument(
+            "--live", action="store_true", help="required (or TITAN_LIVE=1), with var/LIVE.ok, for SYSTEM_MODE=LIVE"
+        )
     check = sub.add_parser("health", help="exit 0 when a worker answers and beat's heartbeat is fresh")
     check.add_argument("--worker", action="store_true", help="only the worker")
     check.add_argument("--beat", action="store_true", help="only beat (through the heartbeat task)")
     check.add_argument("--timeout", type=float, default=5.0)
     args = parser.parse_args(argv)
     settings = load_settings(WorkerSettings)
+    if args.command in ("worker", "beat"):
+        try:
+            check_process(args.command, settings, live_flag=args.live)
+        except LiveRefused as exc:
+            print(f"titan: {exc}", file=sys.stderr, flush=True)
+            sys.exit(2)
     if args.command == "worker":
         run_worker(settings)
     elif args.command == "beat":

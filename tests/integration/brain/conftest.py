@@ -235,7 +235,7 @@ class BrainProcess:
         async def shown() -> bool:
             await self.publish(wallet_event(self.exchange, equity))
             await asyncio.sleep(0.05)
-            return self.dashboard()["nav"]["equity"] == str(D(equity).quantize(D("0.01")))
+            return bool(self.dashboard()["navDetail"]["equity"] == str(D(equity).quantize(D("0.01"))))
 
         await until(shown, what=f"equity {equity} on the dashboard")
 

@@ -102,7 +102,7 @@ def harness_for(
 
 
 async def decide(harness: Harness) -> Decision:
-    signal = signal_for("BTCUSDT")  # phase 2 at 10,000: 75 units, stop 98
+    signal = signal_for("BTCUSDT")  # phase 2 at 10,000: 67.93785950 units (costs included), stop 98
     result = await harness.pipeline.process([delivery(signal)])
     [record] = result.decided
     return record.decision
@@ -158,6 +158,9 @@ async def test_a_modify_that_lowers_qty_is_applied(
     assert decision.qty == D(30)
     assert decision.stop_loss == D("98.5")
     assert decision.risk_usd == D(45)
+    # its costs are priced again for the new qty and stop: 30 x (1.5 + 0.00105 x 198.5)
+    assert decision.risk_with_costs_usd == D("51.25275")
+    assert decision.expected_fees_usd == 30 * D("0.00055") * D("198.5")
     assert decision.decision_id == modified_decision_id(decision.signal_id)
     [intent] = await published(redis, spec)
     assert intent.qty == D(30)
@@ -197,12 +200,26 @@ async def test_live_with_ai_dec_2_blocks_and_pauses(
     assert harness.failures == [(ReasonCode.AIGATE_PARSE_FAIL, FailureAction.BLOCK_AND_PAUSE)]
 
 
+async def test_a_mandatory_gate_without_a_provider_fails_closed(
+    harness_for: Any, redis: Redis, armed_in_process: None
+) -> None:
+    harness, spec = harness_for(system_mode="LIVE", ai_dec=2)
+    # the settings refuse to start so (LIVE, AI_DEC=2, provider off); past them, no approval
+    # goes out unreviewed either
+    harness.pipeline.gate = None
+    decision = await decide(harness)
+    assert decision.verdict is Verdict.VETO
+    assert decision.reasons == (ReasonCode.AIGATE_ERROR,)
+    assert harness.failures == [(ReasonCode.AIGATE_ERROR, FailureAction.BLOCK_AND_PAUSE)]
+    assert await published(redis, spec) == []
+
+
 async def test_rules_provider_in_the_pipeline(harness_for: Any, armed_in_process: None) -> None:
     harness, _spec = harness_for(ai_gate_provider="rules")
     signal = signal_for("BTCUSDT", confidence="0.6")  # between block (0.5) and reduce (0.65): half size
     [record] = (await harness.pipeline.process([delivery(signal)])).decided
     assert record.decision.verdict is Verdict.APPROVE
-    assert record.decision.qty == D("37.5")
+    assert record.decision.qty == D("33.96892975")  # half of 67.93785950 (sized with costs)
     assert harness.audit.events[0]["payload"]["provider"] == "rules"
 
 
@@ -211,9 +228,11 @@ async def test_a_live_brain_process_pauses_on_a_gate_failure_until_recovered(
     openai_stub: StubServer,
 ) -> None:  # fmt: skip
     openai_stub.script(content='{"verdict": "ALLOW"}')  # a schema violation
+    (tmp_path / "LIVE.ok").touch()  # the process's LIVE locks (titan_common.live)
     async with running_brain(
         database_url, redis_url, tmp_path, redis_db_index=8,
-        SYSTEM_MODE="LIVE", AI_DEC="2", TITAN_AI_GATE_PROVIDER="openai",
+        SYSTEM_MODE="LIVE", TITAN_LIVE="1", TITAN_INTERNAL_TOKEN=f"live-{uuid.uuid4().hex}",
+        AI_DEC="2", TITAN_AI_GATE_PROVIDER="openai",
         TITAN_AI_GATE_URL=openai_stub.completions_url, TITAN_AI_GATE_API_KEY=API_KEY, TITAN_AI_GATE_TIMEOUT_S="1",
     ) as brain:  # fmt: skip
         await arm(sessions, True)
@@ -242,10 +261,13 @@ async def test_a_live_brain_process_pauses_on_a_gate_failure_until_recovered(
         assert calls[0].reason_code == "AIGATE_SCHEMA_INVALID"
         assert calls[0].payload["input_hash"]
         assert API_KEY not in json.dumps(calls[0].payload)
-        # recovery is an operator's act, recorded under their name
+        # recovery is a person's act, recorded under their name: an admin's in LIVE
         await add_user(sessions, "gate-ops", "gate-pass", "operator")
+        await add_user(sessions, "gate-admin", "gate-pass", "admin")
         assert brain.post("/aigate/reset", json={"reason": "provider fixed"}).status_code == 401
-        recovered = brain.post("/aigate/reset", json={"reason": "provider fixed"}, auth=("gate-ops", "gate-pass"))
+        as_operator = brain.post("/aigate/reset", json={"reason": "provider fixed"}, auth=("gate-ops", "gate-pass"))
+        assert as_operator.status_code == 403
+        recovered = brain.post("/aigate/reset", json={"reason": "provider fixed"}, auth=("gate-admin", "gate-pass"))
         assert recovered.status_code == 200
         assert recovered.json()["cleared"] == ["AIGATE_SCHEMA_INVALID"]
         assert brain.health()["mode"] == "NORMAL"

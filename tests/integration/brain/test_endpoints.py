@@ -39,6 +39,7 @@ pytestmark = pytest.mark.integration
 RUNBOOKS = Path(__file__).resolve().parents[4] / "shared" / "runbooks"
 DASHBOARD_FIELDS = {
     "nav",
+    "navDetail",
     "allocation",
     "phaseEquity",
     "riskMetrics",
@@ -70,8 +71,9 @@ async def test_signals_become_decisions_and_intents(
         await brain.signal(signal)
     found = await wait_for_decisions(sessions, [approved.signal_id, stale.signal_id])
     assert found[approved.signal_id].verdict == "APPROVE"
-    # phase 2 (10,000 is past its 5,000 entry): 1.5% of 10,000 over a 2-dollar stop
-    assert found[approved.signal_id].qty == D(75)
+    # phase 2 (10,000 is past its 5,000 entry): 1.5% of 10,000 over the loss at the stop,
+    # 2 + (0.055% fees + 0.05% slippage) x (100 + 98) = 2.2079 a unit, on the 1e-8 grid
+    assert found[approved.signal_id].qty == D("67.93785950")
     assert found[stale.signal_id].reasons == ["SIGNAL_STALE"]
     async with sessions() as session:
         statuses = dict(
@@ -84,7 +86,7 @@ async def test_signals_become_decisions_and_intents(
     assert statuses == {approved.signal_id: "APPROVED", stale.signal_id: "EXPIRED"}
     assert intent is not None
     assert intent.state == "CREATED"
-    assert intent.qty == D(75)
+    assert intent.qty == D("67.93785950")
     assert intent.stop_loss == D(98)
     # the intent went to titan:intents with the signal's entry as reference price
     entries = await brain.redis.xrange("titan:intents")
@@ -109,7 +111,11 @@ async def test_dashboard_has_exactly_the_issues_fields(brain: BrainProcess) -> N
     assert set(body["treasury"]) == {
         "futuresWallet", "spotWallet", "totalSwept", "highWatermark", "lockedProfit", "riskCapital",
     }  # fmt: skip
-    assert body["nav"]["equity"] == "10000.00"
+    # `.nav` is the equity as a JSON number (the runbook's "current equity"); the detail moved
+    assert body["nav"] == 10000
+    assert isinstance(body["nav"], float)
+    assert body["navDetail"]["equity"] == "10000.00"
+    assert body["navDetail"]["fresh"] is True
     assert body["phaseEquity"] == {"phase1": "0.00", "phase2": "10000.00", "phase3": "0.00"}
     assert body["phase"]["current"] == 2  # 10,000 is past phase 2's 5,000 entry
     assert body["circuitBreaker"]["active"] is False
@@ -148,7 +154,7 @@ def _runbook_commands() -> list[str]:
 
 
 EXPECTED_TYPES = {
-    ".nav": dict,
+    ".nav": float,
     ".phaseEquity": dict,
     ".treasury": dict,
     ".riskMetrics.globalLeverage": str,
@@ -281,7 +287,7 @@ async def test_equity_snapshots_and_restore_after_restart(
     brain.stop()
     brain.start()
     # history restored: the day's start and the watermark survive; the old equity is not fresh
-    nav = brain.dashboard()["nav"]
+    nav = brain.dashboard()["navDetail"]
     assert nav["dayStartEquity"] == "10000.00"
     assert nav["highWatermark"] == "10400.00"
     assert brain.dashboard()["phase"]["current"] == 2

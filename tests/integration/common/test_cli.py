@@ -14,11 +14,12 @@ from sqlalchemy import select
 
 from tests.conftest import create_database, drop_database
 from titan_common.auth import DEFAULT_ADMIN_PASSWORD, verify_password
-from titan_common.cli.up import LiveRefused, check_live_preconditions
+from titan_common.cli.up import check_live_preconditions
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import User
 from titan_common.embedded import free_port
+from titan_common.live import LiveRefused
 from titan_common.settings import CommonSettings
 
 pytestmark = pytest.mark.integration
@@ -121,7 +122,7 @@ def test_titan_up_in_live_with_defaults_exits_2(fresh_database: str, redis_url: 
     result = titan("up", "--live", env=env)
     assert result.returncode == 2
     assert "LIVE refused" in result.stdout
-    assert "default password: admin" in result.stdout
+    assert "account(s) admin still use the default password" in " ".join(result.stdout.split())
 
 
 def test_titan_sim_runs_standalone_and_pybit_signs_against_it(tmp_path: Path) -> None:

@@ -44,7 +44,11 @@ def private_redis(tmp_path: Path) -> Iterator[str]:
 
 
 def live_env(database_url: str, redis_url: str, tmp_path: Path, port: int, **extra: str) -> dict[str, str]:
+    """Every LIVE lock met (TITAN_LIVE=1, LIVE.ok, a secret token) unless `extra` undoes one."""
+    (tmp_path / "var").mkdir(exist_ok=True)
+    (tmp_path / "var" / "LIVE.ok").write_text("ok")
     return {
+        "TITAN_LIVE": "1",
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "SYSTEM_MODE": "LIVE",
@@ -69,7 +73,7 @@ def test_live_refuses_the_default_password(live_database: str, private_redis: st
     log = tmp_path / "console.log"
     process = start_service("console", live_env(live_database, private_redis, tmp_path, port), log)
     assert exits(process) != 0
-    assert "LIVE refused: account(s) admin still use the default password" in log.read_text()
+    assert "LIVE refused (console): account(s) admin still use the default password" in log.read_text()
 
 
 def test_live_refuses_the_default_internal_token(live_database: str, private_redis: str, tmp_path: Path) -> None:
@@ -78,7 +82,7 @@ def test_live_refuses_the_default_internal_token(live_database: str, private_red
     log = tmp_path / "console.log"
     env = live_env(live_database, private_redis, tmp_path, port, TITAN_INTERNAL_TOKEN="titan-dev-internal-token")
     assert exits(start_service("console", env, log)) != 0
-    assert "LIVE refused: TITAN_INTERNAL_TOKEN is the development default" in log.read_text()
+    assert "LIVE refused (console): TITAN_INTERNAL_TOKEN is the development default" in log.read_text()
 
 
 def test_live_needs_an_admin_to_arm_raise_limits_and_reset_the_breaker(

@@ -31,7 +31,7 @@ pytestmark = pytest.mark.integration
 
 CASES = curl_cases()
 NUMBERISH = {"number", "string"}  # money may travel as a string (Decimal) or a number
-NAV = {"object", "number", "string"}  # the brain's nav: an object with equity and its age
+NAV = {"number"}  # the brain's nav: the current equity, as the runbook reads it (detail: navDetail)
 
 # Which service each documented origin means, once the host is local.
 ORIGINS = {

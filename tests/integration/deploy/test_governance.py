@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from titan_common.cli import governance
-from titan_common.cli.up import LiveRefused, check_live_preconditions
+from titan_common.cli.up import check_live_preconditions
+from titan_common.live import LiveRefused
 from titan_common.settings import CommonSettings, SystemMode
 
 pytestmark = pytest.mark.integration

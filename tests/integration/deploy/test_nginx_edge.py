@@ -188,6 +188,21 @@ def test_brain_paths_reach_the_brain(edge: Edge, stack: Stack) -> None:
     assert unauthenticated.status_code == 401
 
 
+def test_the_brain_gets_only_reads_and_its_reset_goes_through_the_console(edge: Edge, stack: Stack) -> None:
+    """nginx sends the brain GETs only. A breaker reset sent to the brain's path is the
+    console's reset (its role rules, its audit row); any other mutation there is 405."""
+    with edge.client(auth=ADMIN) as client:
+        reset = client.post("/breaker/reset", json={"reason": "through the edge"})
+        other = client.post("/dashboard", json={})
+        deleted = client.delete("/breaker")
+    assert reset.status_code == 200, reset.text
+    assert reset.json().get("operator_id") == ADMIN[0]
+    assert "breaker" in reset.json() or "was_active" in reset.json()
+    for refused in (other, deleted):
+        assert refused.status_code == 405
+        assert refused.json()["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+
 async def test_websocket_upgrade_on_ws_console_and_ws(edge: Edge) -> None:
     for path in ("/ws/console", "/ws"):
         async with websockets.connect(

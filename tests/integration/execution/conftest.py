@@ -23,6 +23,7 @@ from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.flags import set_master_arm
 from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
+from titan_sim.core.instruments import KNOWN
 
 
 @dataclass(frozen=True)
@@ -122,9 +123,16 @@ def entry(
     side: Side = Side.BUY,
     ttl_ms: int = 60_000,
     run_id: str = "execution-test",
+    reference: D | str | None = None,
 ) -> OrderIntent:
-    """A fresh entry intent, with its client id derived as the brain derives it."""
+    """A fresh entry intent, with its client id derived as the brain derives it.
+
+    Its reference price (the brain's: the signal's entry) is `reference`, else the price the
+    simulator starts the symbol at: the walk stays within the price band of the far stops the
+    tests use by default; a test with a near stop passes the venue's last price."""
     intent_id = new_id()
+    if reference is None and symbol in KNOWN:
+        reference = KNOWN[symbol].start_price
     return OrderIntent(
         intent_id=intent_id,
         client_order_id=client_order_id_for(intent_id),
@@ -133,6 +141,7 @@ def entry(
         symbol=symbol,
         side=side,
         qty=D(qty),
+        reference_price=None if reference is None else D(reference),
         stop_loss=D(stop),
         ttl_ms=ttl_ms,
     )

@@ -73,7 +73,7 @@ async def test_an_entry_runs_at_the_decided_leverage_not_the_accounts(
 ) -> None:
     await engine.adapter.set_leverage(SYMBOL, 50)  # what the account had
     price = await engine.adapter.last_price(SYMBOL)
-    intent = replace_leverage(entry(SYMBOL, "0.010", str((price * D("0.97")).quantize(D(1)))), 4)
+    intent = replace_leverage(entry(SYMBOL, "0.010", str((price * D("0.97")).quantize(D(1))), reference=price), 4)
     outcome = await engine.handle_intent(intent)
     assert outcome.state.value in ("CONFIRMED", "FILLED"), outcome
     await until(lambda: not engine.book.position(SYMBOL).is_flat, what="the entry filled")
@@ -102,7 +102,7 @@ async def test_a_liquidation_closes_the_shadow_position_with_its_real_loss(
     price = await engine.adapter.last_price(SYMBOL)
     stop = (price * D("0.975")).quantize(D(1))  # a 2.5% stop: beyond the 2% to the bust at 50x
     started = now_ms()
-    outcome = await engine.handle_intent(replace_leverage(entry(SYMBOL, "0.010", str(stop)), 50))
+    outcome = await engine.handle_intent(replace_leverage(entry(SYMBOL, "0.010", str(stop), reference=price), 50))
     assert outcome.state.value in ("CONFIRMED", "FILLED"), outcome
     await until(lambda: not engine.book.position(SYMBOL).is_flat, what="the entry filled")
     clean_sim.control("POST", f"/market/{SYMBOL}/burst", {"pct": -4.0, "trades": 40, "window_ms": 200})

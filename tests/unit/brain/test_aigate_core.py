@@ -26,7 +26,7 @@ from titan_common.config import TradingConfig
 from titan_common.messages import Decision, Side, Verdict
 from titan_common.reasons import ReasonCode
 
-APPROVED = evaluate(signal(), portfolio(), TradingConfig(), market())  # 100 units, stop 98, entry 100
+APPROVED = evaluate(signal(), portfolio(), TradingConfig(), market())  # 90.58381267 units, stop 98, entry 100
 SHORT = evaluate(signal(side=Side.SELL, stop="102", targets=("94",)), portfolio(), TradingConfig(), market())
 
 
@@ -155,7 +155,7 @@ def test_rules_provider_is_deterministic() -> None:
     halved = rules_answer(APPROVED, signal(confidence=D("0.6")), block_below=D("0.5"), reduce_below=D("0.7"))
     outcome = judge(APPROVED, halved.model_dump_json())
     assert outcome.decision is not None
-    assert outcome.decision.qty == D(50)
+    assert outcome.decision.qty == APPROVED.qty / 2
 
 
 def test_schema_is_strict_for_structured_outputs() -> None:

@@ -53,6 +53,8 @@ def configs(draw: st.DrawFn) -> TradingConfig:
         max_open_positions=draw(st.integers(2, 8)),
         max_position_pct=draw(money("0.05", "1", 2)),
         taker_fee_rate=draw(money("0", "0.001", 5)),
+        slippage_allowance=draw(money("0", "0.002", 5)),
+        max_cost_share=draw(money("0.05", "1", 2)),
     )
 
 
@@ -180,10 +182,19 @@ def test_approvals_respect_every_cap(scenario: tuple[Signal, Portfolio, TradingC
     assert 1 <= decision.leverage <= phase.max_leverage
     assert decision.leverage <= config.risk_tuner.maxLeverage
     assert notional / decision.leverage <= min(allocation, config.max_position_pct) * equity
-    # risk within equity x risk %
-    assert decision.risk_usd == decision.qty * abs(signal.entry_price - signal.stop_loss)
-    assert decision.risk_usd <= equity * risk_pct
-    assert decision.risk_usd <= equity * config.risk_tuner.maxRiskPerTrade
+    # risk within equity x risk %, and so is the loss at the stop with fees and slippage on
+    # the entry and on the exit
+    entry, stop = signal.entry_price, signal.stop_loss
+    distance = abs(entry - stop)
+    fees = config.taker_fee_rate * (entry + stop)
+    costs = fees + config.slippage_allowance * (entry + stop)
+    assert decision.risk_usd == decision.qty * distance
+    assert decision.expected_fees_usd == decision.qty * fees
+    assert decision.risk_with_costs_usd == decision.qty * (distance + costs)
+    assert decision.risk_with_costs_usd <= equity * risk_pct
+    assert decision.risk_with_costs_usd <= equity * config.risk_tuner.maxRiskPerTrade
+    # costs are at most max_cost_share of that loss
+    assert costs <= config.max_cost_share * (distance + costs)
     # and nothing approved that an earlier rule forbids
     assert signal.symbol in config.asset_whitelist
     assert book.position(signal.symbol) is None

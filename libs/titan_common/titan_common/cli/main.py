@@ -43,7 +43,8 @@ def up(
 ) -> None:
     """Start the whole stack (embedded Postgres/Redis when no URL is given). Ctrl-C stops it."""
     from titan_common.cli.stores import open_stores
-    from titan_common.cli.up import LiveRefused, run_up
+    from titan_common.cli.up import run_up
+    from titan_common.live import LiveRefused
     from titan_common.services import START_ORDER
 
     settings = _settings()
@@ -110,15 +111,21 @@ def health(timeout: Annotated[float, typer.Option(help="Seconds per service")] =
 
 
 @app.command()
-def serve(service: Annotated[str, typer.Argument(help="brain|execution|console|scavenger|simulator")]) -> None:
-    """Run one service in the foreground (what `titan up` runs for each child)."""
+def serve(
+    service: Annotated[str, typer.Argument(help="brain|execution|console|scavenger|simulator")],
+    live: Annotated[
+        bool, typer.Option("--live", help="Required (or TITAN_LIVE=1), with var/LIVE.ok, for SYSTEM_MODE=LIVE")
+    ] = False,
+) -> None:
+    """Run one service in the foreground (what `titan up` runs for each child). In LIVE it
+    checks the LIVE locks for its own process first."""
     from titan_common.services import SERVICES
     from titan_common.services import serve as serve_service
 
     if service not in SERVICES:
         console.print(f"[red]unknown service {service!r}[/red]; choose from {', '.join(SERVICES)}")
         raise typer.Exit(2)
-    serve_service(service)
+    serve_service(service, live=live)
 
 
 @user_app.command("add")

@@ -28,15 +28,12 @@ from titan_common.cli.supervisor import Child, Supervisor
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.embedded import port_answers
+from titan_common.live import LIVE_FLAG_ENV, live_problems, refuse_unless_live_ready
 from titan_common.logging import KeyEvent, key_event
 from titan_common.services import SERVICES, START_ORDER
-from titan_common.settings import DEFAULT_INTERNAL_TOKEN, CommonSettings, SystemMode
+from titan_common.settings import CommonSettings, SystemMode
 
 log = logging.getLogger("titan.up")
-
-
-class LiveRefused(Exception):
-    """LIVE mode preconditions are not met; the message says which."""
 
 
 def simulator_credentials(var_dir: Path) -> dict[str, str]:
@@ -66,19 +63,12 @@ async def _prepare_accounts(database_url: str, mode: SystemMode) -> tuple[bool, 
 def check_live_preconditions(
     settings: CommonSettings, live_flag: bool, default_users: list[str], governance_problems: list[str] | None = None
 ) -> None:
-    problems = []
-    if not live_flag:
-        problems.append("SYSTEM_MODE=LIVE needs the --live flag")
-    if not (settings.var_dir / "LIVE.ok").exists():
-        problems.append(f"SYSTEM_MODE=LIVE needs the file {settings.var_dir / 'LIVE.ok'}")
-    if settings.internal_token.get_secret_value() == DEFAULT_INTERNAL_TOKEN:
-        problems.append("TITAN_INTERNAL_TOKEN is the default; set a secret one")
-    if default_users:
-        problems.append(f"accounts still use the default password: {', '.join(default_users)}")
-    if governance_problems:
-        problems.append("governance lock mismatch (`titan preflight`): " + "; ".join(governance_problems))
-    if problems:
-        raise LiveRefused("LIVE refused: " + "; ".join(problems))
+    """The LIVE locks for the whole stack, plus the governance lock (titan_common.live)."""
+    refuse_unless_live_ready(
+        live_problems(
+            settings, live_flag=live_flag, default_users=default_users, governance_problems=governance_problems
+        )
+    )
 
 
 def child_env(settings: CommonSettings, stores: Stores, sim_creds: dict[str, str]) -> dict[str, str]:
@@ -95,6 +85,8 @@ def child_env(settings: CommonSettings, stores: Stores, sim_creds: dict[str, str
             "TITAN_SIM_API_SECRET": sim_creds["api_secret"],
         }
     )
+    if settings.system_mode is SystemMode.LIVE:
+        env[LIVE_FLAG_ENV] = "1"  # `titan up` checked --live; each child checks its locks again
     if settings.system_mode is SystemMode.PAPER:
         # PAPER trades against the local simulator with the generated key pair.
         env.setdefault("TITAN_BYBIT_ENDPOINT", f"http://127.0.0.1:{settings.simulator_port}")

@@ -1,4 +1,5 @@
-"""The brain's HTTP routes: thin. Reads are open on loopback; mutations need an operator."""
+"""The brain's HTTP routes: thin. Reads are open on loopback; mutations need an operator,
+and an admin in LIVE for the resets (titan_common.access)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,8 @@ from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime, get_runtime
 
 router = APIRouter()
-operator = require_role(Role.OPERATOR)
+# lifting a safety block raises risk: admin in LIVE, the console's rule for the same action
+risk_raiser = require_role(Role.OPERATOR, raises_risk=True)
 
 
 def _brain(runtime: ServiceRuntime) -> Brain:
@@ -51,7 +53,7 @@ async def get_breaker(runtime: ServiceRuntime = Depends(get_runtime)) -> dict[st
 
 @router.post("/breaker/reset")
 async def reset_breaker(
-    body: ResetRequest, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
+    body: ResetRequest, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(risk_raiser)
 ) -> dict[str, Any]:
     brain = _brain(runtime)
     _audit_must_accept(runtime)
@@ -96,7 +98,7 @@ class GateResetRequest(BaseModel):
 
 @router.post("/aigate/reset")
 async def reset_aigate(
-    body: GateResetRequest, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
+    body: GateResetRequest, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(risk_raiser)
 ) -> dict[str, Any]:
     """Recover from an AI gate failure that paused the brain (LIVE, AI_DEC=2)."""
     brain = _brain(runtime)

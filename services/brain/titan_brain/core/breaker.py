@@ -15,6 +15,8 @@ Hard trip: the day's drawdown reaches hard_drawdown (default 15%), also over a s
 
 Each drawdown level trips at most once per UTC day: after a reset the day's loss is known
 and reviewed, and new entries stay blocked by the DAILY_LOSS_LIMIT veto until the day ends.
+The daily drawdown observed is today's only: until the day's first wallet report rebases
+the day's start, the caller passes None, so yesterday's loss never trips the new day.
 """
 
 from __future__ import annotations
@@ -106,7 +108,7 @@ class Observation:
 
     now_ms: int
     day: str  # the UTC day of now_ms
-    daily_drawdown: Decimal | None = None
+    daily_drawdown: Decimal | None = None  # of a NAV of `day`; None before its first report
     consecutive_losses: int = 0
     volatility_return: Decimal | None = None  # signed return over the window, None if unknown
 

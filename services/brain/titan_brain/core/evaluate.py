@@ -16,12 +16,18 @@ MASTER_DISARMED and BREAKER_ACTIVE after a trip), the first deciding.
        SYMBOL_QUARANTINED       quarantined, or the exchange does not trade it
     6  DUPLICATE_POSITION       a position (or an approved entry) on the symbol already
     7  MAX_POSITIONS
-    8  EQUITY_UNKNOWN           no fresh equity: nothing can be sized (fail closed)
+    8  EQUITY_UNKNOWN           no fresh equity, or no wallet report yet today (the day's
+                                loss is unknown): nothing can be sized (fail closed)
        DAILY_LOSS_LIMIT         the day's loss reached maxDailyDrawdown
-    9  EDGE_TOO_LOW             expected move below min_edge_fee_multiple x round-trip fees
-   10  LEVERAGE_CAP             the account's leverage budget leaves no tradable size
-   11  SIZE_ZERO                the sized order is below the exchange's minimum
+    9  EDGE_TOO_LOW             expected move below min_edge_fee_multiple x the round trip's
+                                costs (taker fees and slippage, entry and exit at the target)
+   10  COST_TOO_HIGH            the costs of a round trip to the stop are more than
+                                max_cost_share of the loss at the stop (a stop too close)
+   11  LEVERAGE_CAP             the account's leverage budget leaves no tradable size
+   12  SIZE_ZERO                the sized order is below the exchange's minimum
 
+Rules 9, 10 and the sizing price costs with one function (sizing.round_trip_costs). An
+approval shows them: expected_fees_usd and risk_with_costs_usd (within the risk budget).
 An approval may carry CORRELATION_REDUCED: a correlated open position on the same side
 halved its size.
 """
@@ -33,7 +39,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from titan_brain.core.phases import allocation_weight
-from titan_brain.core.sizing import Sizing, size_position
+from titan_brain.core.sizing import Sizing, loss_at_stop, round_trip_costs, size_position
 from titan_brain.core.types import Market, Portfolio
 from titan_common.config import TradingConfig
 from titan_common.messages import Decision, Side, Signal, Verdict
@@ -72,6 +78,14 @@ def expected_move(signal: Signal) -> Decimal | None:
     if signal.take_profits:
         return abs(signal.take_profits[0] - signal.entry_price) / signal.entry_price
     return None
+
+
+def edge_needed(signal: Signal, move: Decimal, config: TradingConfig) -> Decimal:
+    """The smallest move (a fraction of entry) that pays min_edge_fee_multiple x the costs
+    of a round trip that exits at the expected move."""
+    entry = signal.entry_price
+    target = entry * (1 + move) if signal.side is Side.BUY else entry * (1 - move)
+    return config.min_edge_fee_multiple * round_trip_costs(entry, target, config).total / entry
 
 
 @dataclass(frozen=True)
@@ -129,15 +143,27 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
         return veto(ReasonCode.DUPLICATE_POSITION, f"a position in {signal.symbol} is open or approved")
     if len(portfolio.positions) >= config.max_open_positions:
         return veto(ReasonCode.MAX_POSITIONS, f"{len(portfolio.positions)} positions open")
-    if portfolio.equity is None or portfolio.equity <= 0 or portfolio.daily_drawdown is None:
+    if portfolio.equity is None or portfolio.equity <= 0:
         return veto(ReasonCode.EQUITY_UNKNOWN, "no fresh equity from execution")
     drawdown = portfolio.daily_drawdown
+    if drawdown is None:
+        return veto(ReasonCode.EQUITY_UNKNOWN, "no wallet report yet today: the day's loss is unknown")
     if drawdown >= config.risk_tuner.maxDailyDrawdown:
         return veto(ReasonCode.DAILY_LOSS_LIMIT, f"daily drawdown {drawdown:.4f}")
     move = expected_move(signal)
-    needed = config.min_edge_fee_multiple * 2 * config.taker_fee_rate
-    if move is None or move < needed:
-        return veto(ReasonCode.EDGE_TOO_LOW, f"expected move {move} below {needed}")
+    if move is None:
+        return veto(ReasonCode.EDGE_TOO_LOW, "no expected move and no target")
+    needed = edge_needed(signal, move, config)
+    if move < needed:
+        return veto(ReasonCode.EDGE_TOO_LOW, f"expected move {move} below {needed:.6f}")
+    stop_costs = round_trip_costs(signal.entry_price, signal.stop_loss, config).total
+    unit_loss = loss_at_stop(signal.entry_price, signal.stop_loss, config)
+    if stop_costs > config.max_cost_share * unit_loss:  # no division: exact at the boundary
+        share = stop_costs / unit_loss
+        return veto(
+            ReasonCode.COST_TOO_HIGH,
+            f"costs are {share:.2%} of the loss at the stop, above max_cost_share {config.max_cost_share:.2%}",
+        )
 
     sizing = size_position(signal, portfolio, config, market, allocation=allocation_weight(portfolio.equity, config))
     if sizing.veto is not None:
@@ -155,6 +181,8 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
         qty=sizing.qty,
         leverage=sizing.leverage,
         risk_usd=sizing.risk_usd,
+        expected_fees_usd=sizing.fees_usd,
+        risk_with_costs_usd=sizing.risk_with_costs_usd,
         entry_price=signal.entry_price,
         stop_loss=signal.stop_loss,
         take_profit=signal.take_profits[0] if signal.take_profits else None,

@@ -2,7 +2,8 @@
 
 Equity comes from execution (wallet reports). The day starts at 00:00 UTC: the first
 report of a new day takes the last equity known before midnight as the day's start (the
-best estimate of equity at 00:00), or itself when there is none.
+best estimate of equity at 00:00), or itself when there is none. Until that report the
+NAV is still the previous day's, so its daily figures are not today's (`*_on(day)`).
 """
 
 from __future__ import annotations
@@ -77,6 +78,15 @@ class Nav:
         if pnl is None or not self.day_start_equity:
             return None
         return max(ZERO, -pnl / self.day_start_equity)
+
+    def day_start_on(self, day: str) -> Decimal | None:
+        """The day's start if this NAV is of `day`; None before the day's first wallet report."""
+        return self.day_start_equity if self.day == day else None
+
+    def daily_drawdown_on(self, day: str) -> Decimal | None:
+        """The day's drawdown if this NAV is of `day`. Before the day's first wallet report
+        rebases the start, the figure is yesterday's loss: unknown today, not today's."""
+        return self.daily_drawdown if self.day == day else None
 
     @property
     def drawdown(self) -> Decimal | None:

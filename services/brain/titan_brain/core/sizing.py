@@ -1,10 +1,15 @@
 # GOVERNANCE PHASE 1 — LOCKED
 # Changes need explicit approval and a security review, then `titan governance lock`.
-"""Position sizing: risk by the stop, then every cap, then the exchange's minimum.
+"""Position sizing: risk by the stop with its costs, then every cap, then the exchange's minimum.
 
-    risk_usd = equity x risk% x performance modifier   (risk% never above the phase's
+    budget   = equity x risk% x performance modifier   (risk% never above the phase's
                                                         range nor maxRiskPerTrade)
-    qty      = risk_usd / |entry - stop|
+    costs    = (taker_fee_rate + slippage_allowance) x (entry + stop)    per unit: a taker
+               fee and slippage on the market entry and on the stop's market exit
+    qty      = budget / (|entry - stop| + costs)
+So the loss at the stop, fees and slippage included, stays within the budget. `risk_usd`
+is the price part alone (qty x |entry - stop|); `risk_with_costs_usd` the whole loss.
+`round_trip_costs` is the one cost function: EDGE_TOO_LOW and COST_TOO_HIGH use it too.
 
 Caps, each a ceiling on the position's notional (qty x entry):
     ALLOCATION  margin (notional / leverage) <= blended allocation weight x equity
@@ -24,7 +29,7 @@ from enum import StrEnum
 from titan_brain.core.phases import effective_max_leverage, effective_risk_pct
 from titan_brain.core.types import Instrument, Market, Portfolio
 from titan_common.config import TradingConfig
-from titan_common.messages import Signal
+from titan_common.messages import Decision, Signal, Verdict
 from titan_common.reasons import ReasonCode
 
 ZERO = Decimal(0)
@@ -48,18 +53,62 @@ class Sizing:
     caps: dict[Limit, Decimal] = field(default_factory=dict)  # notional ceilings, USD
     correlated_with: str | None = None  # the open position that halved the size
     veto: ReasonCode | None = None
+    fees_usd: Decimal = ZERO  # taker fees of the entry and of an exit at the stop
+    slippage_usd: Decimal = ZERO  # the slippage allowance on both
+    risk_with_costs_usd: Decimal = ZERO  # the loss at the stop: price, fees and slippage
 
     def as_dict(self) -> dict[str, object]:
         return {
             "qty": str(self.qty),
             "leverage": self.leverage,
             "risk_usd": str(self.risk_usd),
+            "fees_usd": str(self.fees_usd),
+            "slippage_usd": str(self.slippage_usd),
+            "risk_with_costs_usd": str(self.risk_with_costs_usd),
             "risk_pct": str(self.risk_pct),
             "binding": self.binding.value,
             "caps": {k.value: str(v) for k, v in self.caps.items()},
             "correlated_with": self.correlated_with,
             "veto": self.veto.value if self.veto else None,
         }
+
+
+@dataclass(frozen=True)
+class Costs:
+    """One unit's costs of a round trip, USD."""
+
+    fees: Decimal
+    slippage: Decimal
+
+    @property
+    def total(self) -> Decimal:
+        return self.fees + self.slippage
+
+
+def round_trip_costs(entry: Decimal, exit_price: Decimal, config: TradingConfig) -> Costs:
+    """Taker fees and the slippage allowance on a market entry at `entry` and a market exit
+    at `exit_price`, per unit (both are charged on the traded notional)."""
+    traded = entry + max(ZERO, exit_price)
+    return Costs(fees=config.taker_fee_rate * traded, slippage=config.slippage_allowance * traded)
+
+
+def loss_at_stop(entry: Decimal, stop: Decimal, config: TradingConfig) -> Decimal:
+    """One unit's loss when the stop is hit, costs included."""
+    return abs(entry - stop) + round_trip_costs(entry, stop, config).total
+
+
+def with_costs(decision: Decision, config: TradingConfig) -> Decision:
+    """The decision with its costs shown (expected fees, the loss at the stop with costs)
+    from its own qty and stop; none on a veto. Again after the AI gate changed either."""
+    entry, stop = decision.entry_price, decision.stop_loss
+    if decision.verdict is not Verdict.APPROVE or entry is None or stop is None:
+        return decision.model_copy(update={"expected_fees_usd": None, "risk_with_costs_usd": None})
+    return decision.model_copy(
+        update={
+            "expected_fees_usd": decision.qty * round_trip_costs(entry, stop, config).fees,
+            "risk_with_costs_usd": decision.qty * loss_at_stop(entry, stop, config),
+        }
+    )
 
 
 def quantize_down(qty: Decimal, step: Decimal) -> Decimal:
@@ -97,13 +146,16 @@ def size_position(
     instrument: Instrument | None = market.instruments.get(signal.symbol)
     entry = signal.entry_price
     distance = abs(entry - signal.stop_loss)
+    costs = round_trip_costs(entry, signal.stop_loss, config)
+    unit_loss = distance + costs.total
     risk_pct = effective_risk_pct(phase, portfolio.performance_modifier, config)
+    budget = equity * risk_pct
     account_leverage = effective_max_leverage(phase, config)
     position_leverage = min(account_leverage, instrument.max_leverage) if instrument else account_leverage
     margin_share = min(allocation, config.max_position_pct)
 
     caps = {
-        Limit.RISK: equity * risk_pct / distance * entry,
+        Limit.RISK: budget / unit_loss * entry,
         Limit.ALLOCATION: allocation * equity * position_leverage,
         Limit.POSITION: config.max_position_pct * equity * position_leverage,
         Limit.LEVERAGE: account_leverage * equity - portfolio.open_notional,
@@ -123,7 +175,8 @@ def size_position(
         qty = qty / 2
     step = instrument.qty_step if instrument else DEFAULT_QTY_STEP
     qty = quantize_down(qty, step)
-    while qty > 0 and qty * entry > notional:  # guard against a rounding ulp above the cap
+    # guard against a rounding ulp above the cap or the budget
+    while qty > 0 and (qty * entry > notional or qty * unit_loss > budget):
         qty -= step if step > 0 else DEFAULT_QTY_STEP
 
     min_notional = instrument.min_notional if instrument else market.default_min_notional
@@ -142,4 +195,7 @@ def size_position(
         binding=binding,
         caps=caps,
         correlated_with=correlated,
+        fees_usd=qty * costs.fees,
+        slippage_usd=qty * costs.slippage,
+        risk_with_costs_usd=qty * unit_loss,
     )

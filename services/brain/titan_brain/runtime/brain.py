@@ -9,7 +9,8 @@ Loops (registered by `titan_brain.runtime.setup`):
   control    titan:control: CONFIG_CHANGED reloads the trading config
   wallet     GET /wallet on execution when no wallet report came for a while
   snapshots  equity_snapshots every snapshot_interval_s
-  market     public instruments and last prices (correlations, betas, volatility)
+  market     public instruments and last prices (correlations, betas, volatility); no
+             price for the volatility symbol raises MARKET_DATA_STALE with a WARN
   tick       every second: breaker (cooldown end, volatility), pending expiry, modifier, gauges
 """
 
@@ -25,7 +26,7 @@ from typing import Any, cast
 
 from titan_brain.core.aigate import GATE_FAILURES, FailureAction
 from titan_brain.core.breaker import Transition
-from titan_brain.core.nav import restore_nav
+from titan_brain.core.nav import restore_nav, utc_day_of
 from titan_brain.core.risk import risk_metrics
 from titan_brain.core.types import OpenPosition
 from titan_brain.runtime import dashboard, feeds, metrics, store
@@ -51,6 +52,7 @@ from titan_common.system_state import Mode, worst_of
 log = logging.getLogger(__name__)
 
 RECENT = 20
+MARKET_WARN_EVERY_S = 60.0
 AIGATE_OPERATOR = "brain-aigate"
 
 
@@ -67,6 +69,7 @@ class Brain:
         self.recent: deque[dict[str, Any]] = deque(maxlen=RECENT)
         self._dashboard_cache: tuple[float, dict[str, Any]] | None = None
         self._last_wallet_ms = 0
+        self._market_warned = 0.0
         self._tasks: set[asyncio.Task[Any]] = set()
         if self.settings.system_mode is SystemMode.LIVE and self.settings.ai_dec >= 2:
             # the gate is mandatory: any failure pauses the brain until an operator recovers it
@@ -328,8 +331,12 @@ class Brain:
     async def poll_wallet(self, rt: ServiceRuntime) -> None:
         await self.ready.wait()
         while not rt.stop.is_set():
-            quiet_s = (now_ms() - self._last_wallet_ms) / 1000
-            if quiet_s >= self.settings.wallet_poll_s and await self.fetch_wallet():
+            now = now_ms()
+            quiet_s = (now - self._last_wallet_ms) / 1000
+            # past midnight: the day's first report rebases its start (no drawdown until then)
+            day = self.state.nav.day if self.state is not None else None
+            new_day = day is not None and day != utc_day_of(now)
+            if (quiet_s >= self.settings.wallet_poll_s or new_day) and await self.fetch_wallet():
                 await self.breaker_check()
             await rt.sleep(min(2.0, self.settings.wallet_poll_s))
 
@@ -391,19 +398,37 @@ class Brain:
                 symbols = sorted(
                     set(config.asset_whitelist) | set(state.positions) | {config.breaker.volatility_symbol}
                 )
+                volatility_symbol = config.breaker.volatility_symbol
+                problems: dict[str, str] = {}
                 try:
                     if time.monotonic() - last_instruments > 3600 or set(symbols) - set(state.instruments):
                         state.instruments.update(await feeds.load_instruments(adapter, set(symbols)))
                         last_instruments = time.monotonic()
-                    prices = await feeds.poll_prices(adapter, symbols)
+                    prices = await feeds.poll_prices(adapter, symbols, problems)
                     if prices:
                         state.add_samples(now_ms(), prices)
                         await self.breaker_check()
                 except Exception as exc:
-                    log.debug("market data poll failed: %s", exc)
+                    problems[volatility_symbol] = f"poll failed: {type(exc).__name__}: {str(exc)[:200]}"
+                self._volatility_feed(volatility_symbol, problems.get(volatility_symbol))
                 await rt.sleep(self.settings.market_poll_s)
         finally:
             await adapter.close()
+
+    def _volatility_feed(self, symbol: str, problem: str | None) -> None:
+        """Without its symbol's price the breaker's volatility trigger is blind: say so with
+        MARKET_DATA_STALE and a WARN (again each minute while it lasts), clear it on a price."""
+        stale = ReasonCode.MARKET_DATA_STALE in self.runtime.state.reasons
+        if problem is None:
+            if stale:
+                log.info("MARKET_DATA %s prices are back: the volatility trigger sees again", symbol)
+                self.runtime.set_reason(ReasonCode.MARKET_DATA_STALE, False)
+            return
+        now = time.monotonic()
+        if not stale or now - self._market_warned >= MARKET_WARN_EVERY_S:
+            log.warning("MARKET_DATA_STALE no %s price for the volatility trigger: %s", symbol, problem)
+            self._market_warned = now
+        self.runtime.set_reason(ReasonCode.MARKET_DATA_STALE, True)
 
     # --- housekeeping ------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ until execution confirms, and raises BREAKER_ACTIVE, which pauses the brain. Red
 risk never waits on the record: if Postgres refuses the write, the block holds and the
 write is retried on every later check.
 
-The breaker's state survives a restart: it is restored from the last recorded change.
+The breaker's state survives a restart: it is restored from the last recorded change,
+whose state carries the per-day drawdown latches (soft_drawdown_day, hard_drawdown_day).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from titan_brain.core.breaker import Action, Level, Observation, Transition, reset, step
-from titan_brain.core.nav import utc_day_of
+from titan_brain.core.breaker import Action, Level, Transition, reset, step
 from titan_brain.runtime import metrics, store
 from titan_brain.runtime.state import BrainState
 from titan_common.clock import now_ms
@@ -85,13 +85,7 @@ class BreakerController:
         """Look at the latest NAV, trades and prices; act on any trip or cooldown end."""
         async with self._lock:
             now = now_ms()
-            seen = Observation(
-                now_ms=now,
-                day=utc_day_of(now),
-                daily_drawdown=self.state.fresh_daily_drawdown(now),
-                consecutive_losses=self.state.losses_in_a_row(),
-                volatility_return=self.state.volatility_return(now),
-            )
+            seen = self.state.breaker_observation(now)
             after, transitions = step(self.state.breaker, seen, self.state.config.config)
             self.state.breaker = after
             for transition in transitions:

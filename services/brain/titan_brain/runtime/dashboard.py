@@ -85,9 +85,16 @@ def treasury_body(nav: Nav, state: BrainState) -> dict[str, str | None]:
     return figures
 
 
+def nav_number(nav: Nav) -> float | None:
+    """`.nav` as the reference and the runbook read it (`jq '.nav'`, "current equity"): a
+    JSON number, the equity to the cent; null while unknown. The detail is `navDetail`."""
+    return None if nav.equity is None else float(nav.equity.quantize(Decimal("0.01")))
+
+
 def dashboard_body(state: BrainState, now_ms: int, recent: list[dict[str, Any]]) -> dict[str, Any]:
-    """Exactly the issue's fields: nav, allocation, phaseEquity, riskMetrics, treasury,
-    circuitBreaker, recentDecisions (oldest first, the last 20), phase."""
+    """Exactly the issue's fields: nav (the equity, a number), navDetail, allocation,
+    phaseEquity, riskMetrics, treasury, circuitBreaker, recentDecisions (oldest first, the
+    last 20), phase."""
     config = state.config.config
     settings = state.settings
     nav = state.nav
@@ -97,7 +104,8 @@ def dashboard_body(state: BrainState, now_ms: int, recent: list[dict[str, Any]])
     weights = phase_weights(equity, config) if equity is not None else (Decimal(1), Decimal(0), Decimal(0))
     positions = state.open_positions(now_ms)
     return {
-        "nav": nav_body(nav, now_ms, int(settings.equity_max_age_s * 1000)),
+        "nav": nav_number(nav),
+        "navDetail": nav_body(nav, now_ms, int(settings.equity_max_age_s * 1000)),
         "allocation": {
             "weights": {f"phase{i + 1}": ratio(w) for i, w in enumerate(weights)},
             "allocationWeight": ratio(allocation_weight(equity, config)) if equity is not None else None,

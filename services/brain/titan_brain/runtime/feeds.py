@@ -95,14 +95,21 @@ async def load_instruments(adapter: ExchangeAdapter, symbols: set[str]) -> dict[
     return found
 
 
-async def poll_prices(adapter: ExchangeAdapter, symbols: list[str]) -> dict[str, Decimal]:
+async def poll_prices(
+    adapter: ExchangeAdapter, symbols: list[str], problems: dict[str, str] | None = None
+) -> dict[str, Decimal]:
+    """Last prices; each symbol without one is named in `problems` with why."""
     prices = {}
     for symbol in symbols:
         try:
             price = await adapter.last_price(symbol)
         except ExchangeError as exc:
             log.debug("no price for %s: %s", symbol, exc)
+            if problems is not None:
+                problems[symbol] = str(exc)[:200]
             continue
         if price > 0:
             prices[symbol] = price
+        elif problems is not None:
+            problems[symbol] = f"price {price}"
     return prices

@@ -3,7 +3,8 @@
 Per batch read from `titan:signals`:
   1. the gates: system mode (heartbeats and the brain's own), master arm (Postgres), and
      which signals already have a decision (a redelivery);
-  2. each new signal through the pure core (`evaluate`), then the AI gate when enabled;
+  2. each new signal through the pure core (`evaluate`), then the AI gate when enabled
+     (mandatory in LIVE with AI_DEC=2: the settings refuse to start without a provider);
      an approval counts as a pending position at once, so the next signal in the batch
      sees it (duplicate, max positions, leverage);
   3. one transaction: signals upserted PENDING -> APPROVED/VETOED/EXPIRED, decisions
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from titan_brain.core.aigate import FailureAction, on_failure, vetoed
 from titan_brain.core.evaluate import evaluate_detailed
+from titan_brain.core.sizing import with_costs
 from titan_brain.core.types import OpenPosition
 from titan_brain.runtime import metrics, store
 from titan_brain.runtime.aigate import AIGate
@@ -191,6 +193,12 @@ class SignalPipeline:
         }
         if decision.verdict is Verdict.APPROVE and self.gate is not None:
             decision, detail["aigate"] = await self._gate(decision, signal, portfolio.equity, len(portfolio.positions))
+            decision = with_costs(decision, config.config)  # a MODIFY changed qty or stop
+        elif decision.verdict is Verdict.APPROVE and self.gate_mandatory:
+            # settings refuse to start like this; should it happen anyway, fail closed
+            decision = self._no_gate(decision)
+            detail["aigate"] = {"verdict": "ERROR", "failure": ReasonCode.AIGATE_ERROR.value,
+                                "detail": "AI_DEC=2 in LIVE and no AI gate provider"}  # fmt: skip
         intent = None
         if decision.verdict is Verdict.APPROVE:
             intent = build_intent(decision, signal, now)
@@ -202,6 +210,18 @@ class SignalPipeline:
             self.state.add_pending(decision.symbol, Pending(position, intent.intent_id, intent.expires_at_ms()))
         log.debug("decision %s %s %s %s", signal.signal_id, decision.verdict, decision.reasons, evaluation.detail)
         return store.Record(signal, decision, intent, detail)
+
+    @property
+    def gate_mandatory(self) -> bool:
+        settings = self.state.settings
+        return settings.system_mode is SystemMode.LIVE and settings.ai_dec >= 2
+
+    def _no_gate(self, decision: Decision) -> Decision:
+        log.critical("AI_DEC=2 in LIVE but no AI gate provider: %s refused", decision.signal_id)
+        refused = with_costs(vetoed(decision, ReasonCode.AIGATE_ERROR), self.state.config.config)
+        if self.on_gate_failure is not None:
+            self.on_gate_failure(ReasonCode.AIGATE_ERROR, FailureAction.BLOCK_AND_PAUSE, refused)
+        return refused
 
     async def _gate(
         self, decision: Decision, signal: Signal, equity: Any, open_positions: int

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from titan_brain.core import stats
-from titan_brain.core.breaker import BreakerState, consecutive_losses
-from titan_brain.core.nav import Nav
+from titan_brain.core.breaker import BreakerState, Observation, consecutive_losses
+from titan_brain.core.nav import Nav, utc_day_of
 from titan_brain.core.phases import SharpeRule, next_phase, performance_modifier
 from titan_brain.core.types import Instrument, Market, OpenPosition, Portfolio, pair
 from titan_brain.settings import BrainSettings
@@ -71,7 +71,8 @@ class BrainState:
         equity = self.nav.fresh_equity(now_ms, max_age_ms)
         return Portfolio(
             equity=equity,
-            day_start_equity=self.nav.day_start_equity if equity is not None else None,
+            # before the day's first wallet report the day's loss is unknown (EQUITY_UNKNOWN)
+            day_start_equity=self.nav.day_start_on(utc_day_of(now_ms)) if equity is not None else None,
             positions=self.open_positions(now_ms),
             phase=self.phase or 1,
             performance_modifier=self.modifier,
@@ -92,9 +93,21 @@ class BrainState:
     # --- updates ---------------------------------------------------------------------
 
     def fresh_daily_drawdown(self, now_ms: int) -> Decimal | None:
+        """Today's drawdown from a fresh report of today; None otherwise (no drawdown trip:
+        just after midnight the NAV still holds yesterday's loss)."""
         if self.nav.fresh_equity(now_ms, int(self.settings.equity_max_age_s * 1000)) is None:
             return None
-        return self.nav.daily_drawdown
+        return self.nav.daily_drawdown_on(utc_day_of(now_ms))
+
+    def breaker_observation(self, now_ms: int) -> Observation:
+        """What the breaker looks at now."""
+        return Observation(
+            now_ms=now_ms,
+            day=utc_day_of(now_ms),
+            daily_drawdown=self.fresh_daily_drawdown(now_ms),
+            consecutive_losses=self.losses_in_a_row(),
+            volatility_return=self.volatility_return(now_ms),
+        )
 
     def observe_equity(
         self, equity: Decimal, ts_ms: int, *, wallet_balance: Decimal | None = None,

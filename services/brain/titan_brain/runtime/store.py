@@ -275,6 +275,8 @@ def summary_of(decision: dict[str, Any], intent_id: str | None, aigate: str | No
         "qty": decision.get("qty"),
         "leverage": decision.get("leverage"),
         "riskUsd": decision.get("risk_usd"),
+        "expectedFeesUsd": decision.get("expected_fees_usd"),
+        "riskWithCostsUsd": decision.get("risk_with_costs_usd"),
         "entryPrice": decision.get("entry_price"),
         "stopLoss": decision.get("stop_loss"),
         "takeProfit": decision.get("take_profit"),

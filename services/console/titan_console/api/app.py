@@ -19,7 +19,8 @@ def create_app(settings: ConsoleSettings) -> FastAPI:
     app = create_service_app("console", settings, setup=runtime.setup, title="Titan console")
     # The shared /health and /metrics are replaced: the console's /health is the aggregate,
     # and its /metrics passes the same access rules as every other route. FastAPI's own
-    # /docs, /redoc and /openapi.json would bypass those rules, so the console has none.
+    # /docs, /redoc and /openapi.json would bypass those rules: the console serves its
+    # OpenAPI from a route of its own (routes_status), behind `authorize` like every read.
     replaced = {"/health", "/metrics", "/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json"}
     app.router.routes = [r for r in app.router.routes if not (isinstance(r, APIRoute | Route) and r.path in replaced)]
     app.openapi_url = app.docs_url = app.redoc_url = None

@@ -7,7 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
-from titan_console.api import bodies
+from titan_console.api import answers, bodies
+from titan_console.api.answers import route
 from titan_console.api.deps import access, authorize, current_user, get_console
 from titan_console.core.access import Access, client_address
 from titan_console.errors import ConsoleError
@@ -21,7 +22,11 @@ def _secure(request: Request) -> bool:
     return request.url.scheme == "https" or request.headers.get("x-forwarded-proto") == "https"
 
 
-@router.post("/api/auth/login", openapi_extra=access(Access.PUBLIC))
+@router.post(
+    "/api/auth/login",
+    **route(None, body=bodies.LoginBody, level=Access.PUBLIC),
+    responses={200: {"model": answers.Who}},
+)
 async def login(request: Request, console: Console = Depends(get_console)) -> JSONResponse:
     """Username and password (JSON) -> a session cookie (HttpOnly, SameSite=Strict) and the
     CSRF token the page sends back in X-CSRF-Token on every mutation."""
@@ -55,7 +60,7 @@ async def login(request: Request, console: Console = Depends(get_console)) -> JS
     return response
 
 
-@router.post("/api/auth/logout", openapi_extra=access(Access.PUBLIC))
+@router.post("/api/auth/logout", openapi_extra=access(Access.PUBLIC), responses={200: {"model": answers.Action}})
 async def logout(request: Request, console: Console = Depends(get_console)) -> Response:
     """Ends the caller's own browser session (whatever its role); without one, a no-op."""
     token = request.cookies.get(console.settings.session_cookie)
@@ -67,7 +72,7 @@ async def logout(request: Request, console: Console = Depends(get_console)) -> R
     return response
 
 
-@router.get("/api/auth/me")
+@router.get("/api/auth/me", **route(answers.Who))
 async def me(who: Principal = Depends(current_user), console: Console = Depends(get_console)) -> dict[str, Any]:
     return {
         "user": who.username,
@@ -79,7 +84,7 @@ async def me(who: Principal = Depends(current_user), console: Console = Depends(
     }
 
 
-@router.get("/api/auth/verify", openapi_extra=access(Access.PUBLIC))
+@router.get("/api/auth/verify", openapi_extra=access(Access.PUBLIC), responses={200: {"model": answers.Who}})
 async def verify(request: Request, console: Console = Depends(get_console)) -> Response:
     """For nginx `auth_request`: 200 with X-Titan-User for valid HTTP Basic credentials
     (any role), 401 otherwise. Failed attempts count towards the login throttle."""

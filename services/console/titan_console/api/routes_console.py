@@ -7,8 +7,10 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from titan_console.api import bodies
-from titan_console.api.deps import access, authorize, body_label, current_user, get_console
+from titan_common.api_types import RowId
+from titan_console.api import answers, bodies
+from titan_console.api.answers import route
+from titan_console.api.deps import authorize, body_label, current_user, get_console
 from titan_console.core import config_edit
 from titan_console.core.access import Access
 from titan_console.errors import ConsoleError
@@ -22,7 +24,7 @@ router = APIRouter(dependencies=[Depends(authorize)])
 # --- master arm -------------------------------------------------------------------------
 
 
-@router.get("/api/console/master-arm")
+@router.get("/api/console/master-arm", **route(answers.MasterArmState))
 async def get_master_arm(console: Console = Depends(get_console)) -> dict[str, Any]:
     await console.state.refresh_flags()
     armed = console.state.master_arm
@@ -34,7 +36,7 @@ async def get_master_arm(console: Console = Depends(get_console)) -> dict[str, A
     }
 
 
-@router.post("/api/console/master-arm")
+@router.post("/api/console/master-arm", **route(answers.MasterArmChange, body=bodies.MasterArmBody))
 async def post_master_arm(
     request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any]:
@@ -50,21 +52,21 @@ async def _flatten(request: Request, who: Principal, console: Console) -> dict[s
     return await actions.emergency(console, who, "FLATTEN_ALL", "/positions/flatten", label)
 
 
-@router.post("/api/console/flatten-all")
+@router.post("/api/console/flatten-all", **route(answers.Action, body=bodies.LabelBody))
 async def flatten_all(
     request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any]:
     return await _flatten(request, who, console)
 
 
-@router.post("/api/emergency/flatten")
+@router.post("/api/emergency/flatten", **route(answers.Action, body=bodies.LabelBody))
 async def emergency_flatten(
     request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any]:
     return await _flatten(request, who, console)
 
 
-@router.post("/api/console/cancel-all")
+@router.post("/api/console/cancel-all", **route(answers.Action, body=bodies.LabelBody))
 async def cancel_all(
     request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any]:
@@ -72,7 +74,7 @@ async def cancel_all(
     return await actions.emergency(console, who, "CANCEL_ALL", "/orders/cancel-all", label)
 
 
-@router.post("/api/console/positions/{symbol}/close")
+@router.post("/api/console/positions/{symbol}/close", **route(answers.Action, body=bodies.LabelBody))
 async def close_position(
     symbol: str, request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any]:
@@ -84,14 +86,19 @@ async def close_position(
     return await actions.emergency(console, who, "CLOSE_POSITION", path, label)
 
 
-@router.get("/api/console/kill-switch")
+@router.get("/api/console/kill-switch", **route(answers.KillSwitchState))
 async def kill_switch_state(console: Console = Depends(get_console)) -> dict[str, Any]:
     await console.state.refresh_flags()
     flag = console.state.kill_switch
     return {"engaged": bool(flag.get("engaged")), **{k: v for k, v in flag.items() if k != "engaged"}}
 
 
-@router.post("/api/console/kill-switch", response_model=None)
+@router.post(
+    "/api/console/kill-switch",
+    **route(None, body=bodies.KillSwitchBody),
+    response_model=None,
+    responses={200: {"model": answers.Action}, 202: {"model": answers.Answer}},
+)
 async def kill_switch(
     request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any] | JSONResponse:
@@ -103,7 +110,7 @@ async def kill_switch(
     return await actions.engage_kill_switch(console, who, body.confirmation_code, body.reason or body.operator_id)
 
 
-@router.post("/api/console/kill-switch/recover", openapi_extra=access(Access.ADMIN))
+@router.post("/api/console/kill-switch/recover", **route(answers.Action, body=bodies.ReasonBody, level=Access.ADMIN))
 async def kill_switch_recover(
     request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any]:
@@ -111,7 +118,9 @@ async def kill_switch_recover(
     return await actions.recover_kill_switch(console, who, body.reason)
 
 
-@router.post("/api/console/protection-failed/clear", openapi_extra=access(Access.ADMIN))
+@router.post(
+    "/api/console/protection-failed/clear", **route(answers.Action, body=bodies.ReasonBody, level=Access.ADMIN)
+)
 async def protection_failed_clear(
     request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any]:
@@ -120,7 +129,7 @@ async def protection_failed_clear(
     return await actions.clear_protection_failed(console, who, body.reason)
 
 
-@router.post("/api/circuit-breaker/reset")
+@router.post("/api/circuit-breaker/reset", **route(answers.Action, body=bodies.ReasonBody))
 async def breaker_reset(
     request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any]:
@@ -131,22 +140,22 @@ async def breaker_reset(
 # --- positions and reconciliation (execution is the owner; the console forwards) -------
 
 
-@router.get("/positions")
+@router.get("/positions", **route(answers.Passthrough))
 async def positions(console: Console = Depends(get_console)) -> Any:
     return await console.upstream.json("execution", "GET", "/positions")
 
 
-@router.get("/api/state/positions")
+@router.get("/api/state/positions", **route(answers.Passthrough))
 async def state_positions(console: Console = Depends(get_console)) -> Any:
     return await console.upstream.json("execution", "GET", "/positions")
 
 
-@router.get("/api/console/orders")
+@router.get("/api/console/orders", **route(answers.Passthrough))
 async def open_orders(console: Console = Depends(get_console), limit: int = Query(100, ge=1, le=1000)) -> Any:
     return await console.upstream.json("execution", "GET", "/orders", params={"limit": limit})
 
 
-@router.post("/api/state/reconcile")
+@router.post("/api/state/reconcile", **route(answers.Passthrough, body=bodies.LabelBody))
 async def reconcile(
     request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> Any:
@@ -156,7 +165,7 @@ async def reconcile(
     return body
 
 
-@router.get("/api/state/reconciliation-status")
+@router.get("/api/state/reconciliation-status", **route(answers.Passthrough))
 async def reconciliation_status(console: Console = Depends(get_console)) -> Any:
     return await console.upstream.json("execution", "GET", "/api/state/reconciliation-status")
 
@@ -164,12 +173,12 @@ async def reconciliation_status(console: Console = Depends(get_console)) -> Any:
 # --- lists ------------------------------------------------------------------------------
 
 
-@router.get("/api/console/trades")
+@router.get("/api/console/trades", **route(answers.Listing))
 async def trades(console: Console = Depends(get_console), limit: int = Query(50, ge=1, le=1000)) -> dict[str, Any]:
     return await reads.trades(console, limit)
 
 
-@router.get("/api/console/signals")
+@router.get("/api/console/signals", **route(answers.Listing))
 async def signals(
     console: Console = Depends(get_console),
     limit: int = Query(50, ge=1, le=1000),
@@ -178,31 +187,31 @@ async def signals(
     return await reads.signals(console, limit, status)
 
 
-@router.get("/api/proposals/pending")
+@router.get("/api/proposals/pending", **route(answers.Listing))
 async def proposals_pending(console: Console = Depends(get_console)) -> dict[str, Any]:
     return await reads.proposals_pending(console)
 
 
-@router.get("/api/console/equity")
+@router.get("/api/console/equity", **route(answers.Answer))
 async def equity_curve(
     console: Console = Depends(get_console), hours: float = Query(24.0, gt=0, le=24 * 30)
 ) -> dict[str, Any]:
     return await reads.equity_curve(console, hours)
 
 
-@router.get("/api/console/traps")
+@router.get("/api/console/traps", **route(answers.Passthrough))
 async def traps(console: Console = Depends(get_console)) -> Any:
     return await console.upstream.json("scavenger", "GET", "/traps")
 
 
-@router.get("/api/console/alerts")
+@router.get("/api/console/alerts", **route(answers.Listing))
 async def alerts(console: Console = Depends(get_console)) -> dict[str, Any]:
     items = await reads.alerts(console)
     return {"count": len(items), "alerts": items}
 
 
-@router.post("/api/console/alerts/{alert_id}/ack")
+@router.post("/api/console/alerts/{alert_id}/ack", **route(answers.Action))
 async def ack_alert(
-    alert_id: int, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+    alert_id: RowId, who: Principal = Depends(current_user), console: Console = Depends(get_console)
 ) -> dict[str, Any]:
     return await reads.acknowledge_alert(console, alert_id, who.username)

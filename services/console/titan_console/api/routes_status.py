@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Depends, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from titan_common import metrics
 from titan_common.clock import now_ms
+from titan_console.api import answers
+from titan_console.api.answers import route
 from titan_console.api.deps import access, authorize, get_console
 from titan_console.core import ops_panel
 from titan_console.core.access import Access
@@ -20,7 +22,7 @@ from titan_console.runtime.health import aggregate
 router = APIRouter(dependencies=[Depends(authorize)])
 
 
-@router.get("/health", openapi_extra=access(Access.PUBLIC))
+@router.get("/health", openapi_extra=access(Access.PUBLIC), responses={200: {"model": answers.Answer}})
 async def health(console: Console = Depends(get_console)) -> JSONResponse:
     """The aggregate: every service, Postgres, Redis and the exchange (public, like any
     load balancer probe; it carries no secrets)."""
@@ -29,7 +31,14 @@ async def health(console: Console = Depends(get_console)) -> JSONResponse:
     return JSONResponse(body, status_code=503 if body["status"] == "unhealthy" else 200)
 
 
-@router.get("/metrics")
+@router.get("/openapi.json", include_in_schema=False)
+async def openapi(request: Request) -> JSONResponse:
+    """The console's OpenAPI, under the rule of every other read (FastAPI's own would bypass
+    `authorize`, so the app has none)."""
+    return JSONResponse(request.app.openapi())
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
 async def prometheus_metrics(console: Console = Depends(get_console)) -> Response:
     runtime = console.runtime
     if runtime.audit is not None:
@@ -39,7 +48,7 @@ async def prometheus_metrics(console: Console = Depends(get_console)) -> Respons
     return Response(payload, media_type=content_type)
 
 
-@router.get("/api/status")
+@router.get("/api/status", **route(answers.Status))
 async def status(console: Console = Depends(get_console)) -> dict[str, Any]:
     """What the manual's "Orders Not Executing" diagnosis reads: masterArm,
     circuitBreaker and bybitConnected, plus the mode and its reason codes."""
@@ -61,7 +70,7 @@ async def status(console: Console = Depends(get_console)) -> dict[str, Any]:
     }
 
 
-@router.get("/api/console/system-status")
+@router.get("/api/console/system-status", **route(answers.Answer))
 async def system_status(console: Console = Depends(get_console)) -> dict[str, Any]:
     summary = await aggregate(console)
     summary.pop("bodies", None)
@@ -81,7 +90,7 @@ async def system_status(console: Console = Depends(get_console)) -> dict[str, An
     }
 
 
-@router.get("/api/console/operations")
+@router.get("/api/console/operations", **route(answers.Answer))
 async def operations(console: Console = Depends(get_console)) -> dict[str, Any]:
     """The 24/7 panel, sections in the fixed reading order of operations-rules-live.md."""
     summary = await aggregate(console)
@@ -116,7 +125,7 @@ async def operations(console: Console = Depends(get_console)) -> dict[str, Any]:
     return {"order": list(ops_panel.PANEL_SECTIONS), **{name: sections[name] for name in ops_panel.PANEL_SECTIONS}}
 
 
-@router.get("/ws")
+@router.get("/ws", **route(answers.Answer))
 async def websocket_info(console: Console = Depends(get_console)) -> dict[str, Any]:
     """`curl -i .../ws` (the manual's diagnosis) answers here; browsers upgrade on /ws/console."""
     return {"websocket": "/ws/console", "upgrade": "required for streaming", **console.hub.stats()}

@@ -24,7 +24,7 @@ def _page(name: str) -> HTMLResponse:
     return HTMLResponse(html, headers={"Cache-Control": "no-store", "X-Frame-Options": "DENY"})
 
 
-@router.get("/", openapi_extra=access(Access.PUBLIC), response_model=None)
+@router.get("/", openapi_extra=access(Access.PUBLIC), response_class=HTMLResponse, response_model=None)
 async def index(request: Request, console: Console = Depends(get_console)) -> Response:
     """The console itself; without a live session, the login page."""
     token = request.cookies.get(console.settings.session_cookie)
@@ -37,6 +37,6 @@ async def index(request: Request, console: Console = Depends(get_console)) -> Re
     return _page("index.html")
 
 
-@router.get("/login", openapi_extra=access(Access.PUBLIC))
+@router.get("/login", openapi_extra=access(Access.PUBLIC), response_class=HTMLResponse)
 async def login_page() -> HTMLResponse:
     return _page("login.html")

@@ -17,9 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from titan_common.access import SAFE_METHODS, role_for_live, same_origin
 from titan_common.auth import Role
 
-SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+__all__ = ["SAFE_METHODS", "Access", "Caller", "Verdict", "decide", "role_for_live", "same_origin"]
+
 FORWARDING_HEADERS = ("x-forwarded-for", "x-real-ip", "forwarded")
 
 
@@ -68,11 +70,6 @@ def decide(access: Access | None, method: str, caller: Caller) -> Verdict:
     return Verdict(True)
 
 
-def role_for_live(live: bool, raises_risk: bool) -> Role:
-    """In LIVE, arming, raising limits and resetting the breaker need admin."""
-    return Role.ADMIN if live and raises_risk else Role.OPERATOR
-
-
 def is_loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -100,14 +97,3 @@ def client_address(peer_host: str | None, headers: Mapping[str, str]) -> str:
     if forwarded:
         return forwarded.split(",")[-1].strip()
     return peer
-
-
-def same_origin(origin: str | None, host: str | None) -> bool:
-    """A browser's Origin must name the host it is talking to. No Origin (curl) is fine:
-    cross-site requests from a browser always carry one."""
-    if not origin:
-        return True
-    if origin == "null" or not host:
-        return False
-    without_scheme = origin.split("://", 1)[-1].rstrip("/")
-    return without_scheme.lower() == host.lower()

@@ -115,10 +115,11 @@ class StateCache:
         """Daily PnL, drawdown and phase as the brain holds them now (its snapshots are
         written only every minute)."""
         body = await self.upstream.try_json("brain", "/dashboard")
-        if not isinstance(body, dict) or not isinstance(body.get("nav"), dict):
+        # the brain's `.nav` is the equity (a number); its detail is `.navDetail`
+        if not isinstance(body, dict) or not isinstance(body.get("navDetail"), dict):
             self.brain_view = None
             return
-        nav, phase = body["nav"], body.get("phase") or {}
+        nav, phase = body["navDetail"], body.get("phase") or {}
         self.brain_view = {
             "ts_ms": nav.get("updatedAt") or now_ms(),
             "equity": nav.get("equity"),

@@ -134,6 +134,7 @@ class Execution:
                 not_found_min_age_ms=settings.not_found_min_age_ms,
                 churn_limit_10s=settings.churn_limit_10s,
                 churn_limit_60s=settings.churn_limit_60s,
+                price_band_share=settings.price_band_share,
             ),
             sessions=rt.sessions,
             adapter=self.adapter,

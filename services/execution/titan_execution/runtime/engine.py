@@ -4,6 +4,7 @@
 
 The rules it keeps (ARCHITECTURE.md, "Order intents"):
 - validate again before acting; record every refusal with its reason code;
+- an entry goes out only within the price band around its reference (core/price_band.py);
 - commit SENT_UNKNOWN, with its audit row, before the network call: no audit row, no order;
 - send with orderLinkId = client_order_id, an entry always with its stopLoss;
 - never resend a SENT_UNKNOWN intent: resolve it by asking for its orderLinkId, and
@@ -50,6 +51,7 @@ from titan_execution.core.exchange_health import ChurnCounter
 from titan_execution.core.filters import FitRefused, FittedOrder, fit_order
 from titan_execution.core.intent_states import IllegalTransition, IntentState, path_to_exchange_status
 from titan_execution.core.positions import ClosedTrade, Fill, Position, ShadowBook, adds_risk
+from titan_execution.core.price_band import BandRefusal, price_band_refusal
 from titan_execution.core.validation import ExecutionContext, refusal_reasons
 from titan_execution.runtime import metrics, store
 
@@ -75,6 +77,7 @@ class EngineConfig:
     not_found_min_age_ms: int = 5000
     churn_limit_10s: int = 10
     churn_limit_60s: int = 30
+    price_band_share: Decimal = Decimal("0.25")
 
 
 @dataclass
@@ -178,11 +181,14 @@ class ExecutionEngine:
             # a redelivery: whatever happened before stands, and nothing is sent twice
             return Outcome(state, [ReasonCode.DUPLICATE_INTENT], "already handled")
         reasons, fitted = await self._check_and_fit(intent, armed)
+        band = None
         if not reasons and fitted is not None and opens_risk(intent):
-            reasons = await self._apply_leverage(intent)
+            # the band before the leverage: an entry refused for price touches nothing on the venue
+            band = await self._check_price_band(intent)
+            reasons = [band.reason] if band is not None else await self._apply_leverage(intent)
         if reasons or fitted is None:
-            await self._reject(intent, reasons)
-            return Outcome(S.REJECTED, reasons)
+            await self._reject(intent, reasons, None if band is None else {"price_band": band.figures()})
+            return Outcome(S.REJECTED, reasons, "" if band is None else band.detail)
 
         # write-ahead: the intent and its audit row are committed before any network call
         async with transaction(self.sessions) as session:
@@ -220,13 +226,12 @@ class ExecutionEngine:
         fitted = None
         if not reasons:
             filters = self.filters[intent.symbol]
-            # a refused lookup raises here, before the write-ahead: the intent stays CREATED and is retried
-            reference = (
-                intent.price
-                or intent.reference_price
-                or self.last_prices.get(intent.symbol)
-                or await self.adapter.last_price(intent.symbol)
-            )
+            reference = intent.price or intent.reference_price or self.last_prices.get(intent.symbol)
+            if reference is None and intent.reduce_only:
+                reference = Decimal(0)  # a close is exempt from the minimum notional: no price needed, none asked
+            elif reference is None:
+                # a refused lookup raises here, before the write-ahead: the intent stays CREATED and is retried
+                reference = await self.adapter.last_price(intent.symbol)
             fit = fit_order(
                 filters,
                 qty=intent.qty,
@@ -380,6 +385,19 @@ class ExecutionEngine:
         self.record_churn(symbol)  # setting a stop replaces one
         await self.adapter.set_trading_stop(symbol, stop_loss=stop_loss)
 
+    async def _check_price_band(self, intent: OrderIntent) -> BandRefusal | None:
+        """An entry's price band against the venue's price now (REST: the truth, and fresh;
+        the fills' last prices may be old). A failed lookup refuses the entry (fail-closed)."""
+        try:
+            current: Decimal | None = await self.adapter.last_price(intent.symbol)
+        except ExchangeError as exc:
+            log.warning("the venue's price of %s is unknown: %s", intent.symbol, exc)
+            current = None
+        refusal = price_band_refusal(intent, current, self.config.price_band_share)
+        if refusal is not None:
+            log.warning("entry %s %s refused (%s): %s", intent.intent_id, intent.symbol, refusal.reason, refusal.detail)
+        return refusal
+
     async def _apply_leverage(self, intent: OrderIntent) -> list[ReasonCode]:
         """Set the symbol's leverage to the decided one before an entry goes out; the sizing
         and the stop assume it. Refusals of any kind refuse the entry (nothing is sent)."""
@@ -393,7 +411,9 @@ class ExecutionEngine:
         self.book.set_leverage(intent.symbol, intent.leverage)
         return []
 
-    async def _reject(self, intent: OrderIntent, reasons: list[ReasonCode]) -> None:
+    async def _reject(
+        self, intent: OrderIntent, reasons: list[ReasonCode], payload: dict[str, object] | None = None
+    ) -> None:
         async with transaction(self.sessions) as session:
             await store.move_intent(session, intent.intent_id, S.CREATED, S.REJECTED, reason=reasons[0])
             session.add(
@@ -403,7 +423,7 @@ class ExecutionEngine:
                         "INTENT_REJECTED",
                         severity=Severity.WARNING,
                         reason=reasons[0],
-                        payload={"reasons": [r.value for r in reasons]},
+                        payload={"reasons": [r.value for r in reasons], **(payload or {})},
                     )
                 )
             )

@@ -29,6 +29,7 @@ def create_app(settings: SimSettings) -> FastAPI:
         setup=setup,
         needs_db=False,
         needs_redis=False,
+        guard_mutations=False,
     )
     app.state.venue = venue
     return app
