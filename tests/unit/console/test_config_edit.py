@@ -127,6 +127,11 @@ def test_diff_summary_and_raised_limits() -> None:
     assert raised_limits(before, lowered) == []
     phase_up = apply_phase_risk(BASE, 1, 0.03).model_dump(mode="json")
     assert raised_limits(before, phase_up) == ["phases.0.risk_pct"]
+    # the costs the sizing assumes: lower costs mean bigger positions, a looser share more of them
+    cheaper = BASE.model_copy(update={"slippage_allowance": Decimal(0), "max_cost_share": Decimal("0.9")})
+    assert raised_limits(before, cheaper.model_dump(mode="json")) == ["max_cost_share", "slippage_allowance"]
+    dearer = BASE.model_copy(update={"taker_fee_rate": Decimal("0.001")})
+    assert raised_limits(before, dearer.model_dump(mode="json")) == []
 
 
 def test_parse_instant() -> None:

@@ -33,8 +33,12 @@ LOOSER_WHEN_LARGER = (
     "breaker.consecutive_losses",
     "breaker.volatility_return",
     "correlation_threshold",
+    "max_cost_share",
     *(f"phases.{i}.{name}" for i in range(3) for name in ("risk_pct", "max_leverage", "allocation_weight")),
 )
+# Fields where a smaller value means more risk: the costs the sizing assumes, and the edge
+# an entry must clear. Lowering one of them is raising limits too.
+LOOSER_WHEN_SMALLER = ("taker_fee_rate", "slippage_allowance", "min_edge_fee_multiple")
 
 
 class ConfigRejected(Exception):
@@ -216,6 +220,9 @@ def raised_limits(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[s
     raised = []
     for path in LOOSER_WHEN_LARGER:
         if path in old and path in new and Decimal(str(new[path])) > Decimal(str(old[path])):
+            raised.append(path)
+    for path in LOOSER_WHEN_SMALLER:
+        if path in old and path in new and Decimal(str(new[path])) < Decimal(str(old[path])):
             raised.append(path)
     added = set(new.get("asset_whitelist", [])) - set(old.get("asset_whitelist", []))
     if added:
