@@ -189,3 +189,23 @@ def test_a_body_that_is_not_json_is_refused_everywhere(running: Running) -> None
                 for answer in (form, text):
                     assert answer.status_code == 415, (service, method, path, answer.status_code, answer.text)
                     assert answer.json()["error"]["code"] == "UNSUPPORTED_MEDIA_TYPE"
+
+
+def test_nul_bytes_and_overflowing_integers_get_a_422_not_a_500(running: Running) -> None:
+    """The fuzzer's two finds, as they were: a NUL in the brain's reset label, and a
+    `since_ms` past what Postgres stores."""
+    admin = ("access-admin", ACCOUNTS["access-admin"][0])
+    with httpx.Client(timeout=30) as client:
+        for service, routes in running.routes.items():
+            for method, path in routes:
+                body = client.request(
+                    method, running.urls[service] + path, json={"reason": "x\u0000", "operator_id": "a\u0000"},
+                    auth=admin,
+                )  # fmt: skip
+                assert body.status_code == 422, (service, path, body.status_code)
+                assert body.json()["error"]["code"] == "INVALID_REQUEST"
+        for service, url in running.urls.items():
+            assert client.get(f"{url}/health?x=%00").status_code == 422, service
+        huge = client.get(f"{running.urls['execution']}/trades", params={"since_ms": "86227271866005202141184"})
+        assert huge.status_code == 422
+        assert huge.json()["error"]["code"] == "INVALID_REQUEST"

@@ -107,6 +107,10 @@ async def test_a_liquidation_closes_the_shadow_position_with_its_real_loss(
     await until(lambda: not engine.book.position(SYMBOL).is_flat, what="the entry filled")
     clean_sim.control("POST", f"/market/{SYMBOL}/burst", {"pct": -4.0, "trades": 40, "window_ms": 200})
     await until(lambda: engine.book.position(SYMBOL).is_flat, what="the liquidation reached the book")
+    # the book turns flat inside the fill's transaction; the trade is announced after its commit
+    await until(
+        lambda: any(kind is EventType.TRADE_CLOSED for kind, _ in streaming), what="the liquidation's closed trade"
+    )
 
     closed = [p for kind, p in streaming if kind is EventType.TRADE_CLOSED]
     assert len(closed) == 1
