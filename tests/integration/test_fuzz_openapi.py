@@ -54,7 +54,7 @@ def test_no_input_gets_a_server_error(service: str, fuzz_stack: Stack, tmp_path:
         ST, "run", f"{fuzz_stack.url(service)}/openapi.json",
         "--checks", "not_a_server_error",
         "--seed", str(SEED),
-        "--max-examples", "20",
+        "--max-examples", "10",
         "--workers", "1",
         "--request-timeout", "30",
         "--generation-database", "none",

@@ -74,6 +74,13 @@ async def test_kill_after_write_ahead_then_restart_never_sends_twice(
             # moved the intent on by the time we look; the ack itself is still outstanding.
             past_write_ahead = {IntentState.SENT_UNKNOWN, IntentState.CONFIRMED, IntentState.FILLED}
             await wait_for_state(sessions, intent_id, past_write_ahead, timeout=20)
+            if order_arrives:
+                # the request may still be on its way (a loaded machine): the world this case
+                # stands for is the venue holding the order and its answer lost, so wait for it
+                deadline = time.monotonic() + 20
+                while clean_sim.orders_for(intent.client_order_id) == 0 and time.monotonic() < deadline:
+                    await asyncio.sleep(0.05)
+                assert clean_sim.orders_for(intent.client_order_id) == 1
             os.kill(execution.process.pid, signal.SIGKILL)
             execution.process.wait(10)
             clean_sim.control("DELETE", "/faults")

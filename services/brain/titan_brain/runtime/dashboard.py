@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
-from titan_brain.core.nav import Nav, treasury
+from titan_brain.core.nav import Nav, treasury, utc_day_of
 from titan_brain.core.phases import allocation_weight, effective_max_leverage, effective_risk_pct, phase_weights
 from titan_brain.core.risk import risk_metrics
 from titan_brain.runtime.state import BrainState
@@ -53,7 +53,8 @@ def breaker_body(state: BrainState, now_ms: int, history: Iterable[BreakerEvent]
         "last_change_ms": breaker.changed_ms or None,
         "last_reason": breaker.reason or None,
         "consecutive_losses": state.losses_in_a_row(),
-        "daily_drawdown": ratio(state.nav.daily_drawdown),
+        # what the breaker judges: nothing until today's first wallet report rebases the day
+        "daily_drawdown": ratio(state.nav.daily_drawdown_on(utc_day_of(now_ms))),
         "thresholds": {
             "soft_daily_drawdown": str(state.config.config.risk_tuner.maxDailyDrawdown),
             "hard_daily_drawdown": str(rules.hard_drawdown),

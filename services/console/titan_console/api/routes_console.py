@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse
 
-from titan_common.api_types import RowId
+from titan_common.api_types import row_id_path
 from titan_console.api import answers, bodies
 from titan_console.api.answers import route
 from titan_console.api.deps import authorize, body_label, current_user, get_console
@@ -212,6 +212,8 @@ async def alerts(console: Console = Depends(get_console)) -> dict[str, Any]:
 
 @router.post("/api/console/alerts/{alert_id}/ack", **route(answers.Action))
 async def ack_alert(
-    alert_id: RowId, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+    alert_id: int = row_id_path("the alert's id"),
+    who: Principal = Depends(current_user),
+    console: Console = Depends(get_console),
 ) -> dict[str, Any]:
     return await reads.acknowledge_alert(console, alert_id, who.username)

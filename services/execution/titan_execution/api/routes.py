@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from titan_common.api_auth import Operator, require_role
-from titan_common.api_types import EpochMs
+from titan_common.api_types import epoch_ms_query
 from titan_common.auth import Role
 from titan_common.clock import utc_day_start_ms
 from titan_common.events import WalletUpdate
@@ -78,7 +78,7 @@ async def orders(
 async def trades(
     runtime: ServiceRuntime = Depends(get_runtime),
     limit: int = Query(50, ge=1, le=10000),
-    since_ms: EpochMs = Query(0, description="only trades closed at or after this time"),
+    since_ms: int = epoch_ms_query(0, "only trades closed at or after this time"),
 ) -> views.Trades:
     async with _sessions(runtime)() as session:
         return await views.trades(session, _exchange(runtime), limit=limit, since_ms=since_ms)
