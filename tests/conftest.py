@@ -62,16 +62,28 @@ def drop_database(server_url: str, name: str) -> None:
     asyncio.run(_admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+def migrated_database(server_url: str, prefix: str) -> Iterator[str]:
+    from titan_common.db import migrate
+
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    url = create_database(server_url, name)
+    migrate.upgrade(url)
+    yield url
+    drop_database(server_url, name)
+
+
 @pytest.fixture(scope="session")
 def database_url(postgres_server_url: str) -> Iterator[str]:
     """A fresh database for this test session, migrated to head."""
-    from titan_common.db import migrate
+    yield from migrated_database(postgres_server_url, "titan_test")
 
-    name = f"titan_test_{uuid.uuid4().hex[:10]}"
-    url = create_database(postgres_server_url, name)
-    migrate.upgrade(url)
-    yield url
-    drop_database(postgres_server_url, name)
+
+@pytest.fixture
+def private_database(postgres_server_url: str) -> Iterator[str]:
+    """A migrated database of the test's own. LIVE tests need one: a LIVE process refuses
+    to start while any account has the default password, and the session's shared
+    database may hold the PAPER admin another test created."""
+    yield from migrated_database(postgres_server_url, "titan_private")
 
 
 @pytest.fixture(scope="session")

@@ -2,9 +2,9 @@
 OpenAPI (brain, execution, scavenger, console, simulator), as an operator, on a stack of
 its own (the fuzzer arms, flattens and edits the config; no other test may see that).
 
-The simulator's /sim control API is left out: it is the test harness's steering wheel
-(a 1,000,000-trade burst is a valid request that keeps the venue busy for minutes), not
-an interface Titan or an operator uses. Its exchange face is fuzzed like the rest.
+The simulator's exchange face is fuzzed with the stack; its /sim control API (faults,
+clock, bursts: the test harness's steering wheel) on a simulator of its own, because the
+faults it sets would slow or break every later case against the stack.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import pytest
 from tests.conftest import create_database, drop_database
 from tests.integration.console.conftest import create_accounts
 from tests.integration.console.stack import Stack, running_stack
+from tests.integration.execution.conftest import running_simulator
 from titan_common.auth import Role
 from titan_common.db import migrate
 
@@ -47,11 +48,9 @@ def fuzz_stack(tmp_path_factory: pytest.TempPathFactory, postgres_server_url: st
         drop_database(postgres_server_url, name)
 
 
-@pytest.mark.timeout(600)
-@pytest.mark.parametrize("service", SERVICES)
-def test_no_input_gets_a_server_error(service: str, fuzz_stack: Stack, tmp_path: Path) -> None:
+def fuzz(name: str, base_url: str, cwd: Path, *extra: str) -> None:
     command = [
-        ST, "run", f"{fuzz_stack.url(service)}/openapi.json",
+        ST, "run", f"{base_url}/openapi.json",
         "--checks", "not_a_server_error",
         "--seed", str(SEED),
         "--max-examples", "10",
@@ -60,11 +59,24 @@ def test_no_input_gets_a_server_error(service: str, fuzz_stack: Stack, tmp_path:
         "--generation-database", "none",
         "--auth", f"{OPERATOR[0]}:{OPERATOR[1]}",
         "--no-color",
-        *EXTRA_ARGS.get(service, []),
+        *extra,
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=580, cwd=tmp_path)
+    result = subprocess.run(command, capture_output=True, text=True, timeout=580, cwd=cwd)
     generated = re.search(r"(\d+) generated", result.stdout)
-    print(f"{service}: schemathesis generated {generated.group(1) if generated else '?'} cases (seed {SEED})")
+    print(f"{name}: schemathesis generated {generated.group(1) if generated else '?'} cases (seed {SEED})")
     assert result.returncode == 0, result.stdout[-6000:]
     assert generated is not None
     assert int(generated.group(1)) > 0
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("service", SERVICES)
+def test_no_input_gets_a_server_error(service: str, fuzz_stack: Stack, tmp_path: Path) -> None:
+    fuzz(service, fuzz_stack.url(service), tmp_path, *EXTRA_ARGS.get(service, []))
+
+
+@pytest.mark.timeout(600)
+def test_the_simulators_control_api_gets_no_server_error(tmp_path: Path) -> None:
+    (tmp_path / "sim").mkdir()
+    with running_simulator(tmp_path / "sim") as sim:
+        fuzz("simulator /sim control", sim.url, tmp_path, "--include-path-regex", "^/sim/")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterator
 from decimal import Decimal as D
 from typing import Any
 
@@ -21,7 +20,6 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import create_database, drop_database
 from tests.integration.brain.conftest import (
     StubServer,
     add_user,
@@ -37,7 +35,6 @@ from titan_brain.runtime.aigate import AIGate
 from titan_brain.runtime.pipeline import SignalPipeline
 from titan_common.bus import StreamProducer, StreamSpec
 from titan_common.clock import now_ms
-from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import AuditEvent
 from titan_common.messages import Decision, Event, OrderIntent, Verdict
@@ -227,23 +224,12 @@ async def test_rules_provider_in_the_pipeline(harness_for: Any, armed_in_process
     assert harness.audit.events[0]["payload"]["provider"] == "rules"
 
 
-@pytest.fixture
-def live_database(postgres_server_url: str) -> Iterator[str]:
-    """A database of the test's own: a LIVE process refuses to start while any account has
-    the default password, and the session's shared database may hold the PAPER admin."""
-    name = f"titan_gate_{uuid.uuid4().hex[:8]}"
-    url = create_database(postgres_server_url, name)
-    migrate.upgrade(url)
-    yield url
-    drop_database(postgres_server_url, name)
-
-
 async def test_a_live_brain_process_pauses_on_a_gate_failure_until_recovered(
-    live_database: str, redis_url: str, tmp_path: Any, openai_stub: StubServer,
+    private_database: str, redis_url: str, tmp_path: Any, openai_stub: StubServer,
 ) -> None:  # fmt: skip
-    engine = make_engine(live_database)
+    engine = make_engine(private_database)
     try:
-        await _live_brain_pauses_until_recovered(live_database, redis_url, tmp_path, make_sessionmaker(engine),
+        await _live_brain_pauses_until_recovered(private_database, redis_url, tmp_path, make_sessionmaker(engine),
                                                  openai_stub)  # fmt: skip
     finally:
         await engine.dispose()

@@ -12,11 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import create_database, drop_database
 from tests.integration.console.conftest import create_accounts
 from tests.processes import free_ports, start_service, terminate, wait_for_health
 from titan_common.auth import DEFAULT_ADMIN_PASSWORD, Role
-from titan_common.db import migrate
 from titan_common.embedded import EmbeddedRedis
 
 pytestmark = pytest.mark.integration
@@ -25,15 +23,6 @@ LIVE_ACCOUNTS = {
     "live-operator": ("operator-password-1", Role.OPERATOR),
     "live-admin": ("admin-password-1", Role.ADMIN),
 }
-
-
-@pytest.fixture
-def live_database(postgres_server_url: str) -> Iterator[str]:
-    name = f"titan_live_{uuid.uuid4().hex[:8]}"
-    url = create_database(postgres_server_url, name)
-    migrate.upgrade(url)
-    yield url
-    drop_database(postgres_server_url, name)
 
 
 @pytest.fixture
@@ -67,30 +56,30 @@ def exits(process: subprocess.Popen[bytes], timeout: float = 60) -> int:
             terminate(process)
 
 
-def test_live_refuses_the_default_password(live_database: str, private_redis: str, tmp_path: Path) -> None:
-    asyncio.run(create_accounts(live_database, {"admin": (DEFAULT_ADMIN_PASSWORD, Role.ADMIN)}))
+def test_live_refuses_the_default_password(private_database: str, private_redis: str, tmp_path: Path) -> None:
+    asyncio.run(create_accounts(private_database, {"admin": (DEFAULT_ADMIN_PASSWORD, Role.ADMIN)}))
     port = free_ports(["console"])["console"]
     log = tmp_path / "console.log"
-    process = start_service("console", live_env(live_database, private_redis, tmp_path, port), log)
+    process = start_service("console", live_env(private_database, private_redis, tmp_path, port), log)
     assert exits(process) != 0
     assert "LIVE refused (console): account(s) admin still use the default password" in log.read_text()
 
 
-def test_live_refuses_the_default_internal_token(live_database: str, private_redis: str, tmp_path: Path) -> None:
-    asyncio.run(create_accounts(live_database, LIVE_ACCOUNTS))
+def test_live_refuses_the_default_internal_token(private_database: str, private_redis: str, tmp_path: Path) -> None:
+    asyncio.run(create_accounts(private_database, LIVE_ACCOUNTS))
     port = free_ports(["console"])["console"]
     log = tmp_path / "console.log"
-    env = live_env(live_database, private_redis, tmp_path, port, TITAN_INTERNAL_TOKEN="titan-dev-internal-token")
+    env = live_env(private_database, private_redis, tmp_path, port, TITAN_INTERNAL_TOKEN="titan-dev-internal-token")
     assert exits(start_service("console", env, log)) != 0
     assert "LIVE refused (console): TITAN_INTERNAL_TOKEN is the development default" in log.read_text()
 
 
 def test_live_needs_an_admin_to_arm_raise_limits_and_reset_the_breaker(
-    live_database: str, private_redis: str, tmp_path: Path
+    private_database: str, private_redis: str, tmp_path: Path
 ) -> None:
-    asyncio.run(create_accounts(live_database, LIVE_ACCOUNTS))
+    asyncio.run(create_accounts(private_database, LIVE_ACCOUNTS))
     port = free_ports(["console"])["console"]
-    process = start_service("console", live_env(live_database, private_redis, tmp_path, port), tmp_path / "c.log")
+    process = start_service("console", live_env(private_database, private_redis, tmp_path, port), tmp_path / "c.log")
     base = f"http://127.0.0.1:{port}"
     operator = LIVE_ACCOUNTS["live-operator"][0]
     admin = LIVE_ACCOUNTS["live-admin"][0]

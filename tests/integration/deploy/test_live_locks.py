@@ -11,19 +11,16 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from sqlalchemy import update
 
-from tests.conftest import create_database, drop_database
 from tests.integration.console.conftest import create_accounts
 from tests.integration.deploy.test_process_managers import PAPER_ENV, pm2_apps
 from tests.processes import free_ports, terminate, wait_for_health
 from titan_common.auth import DEFAULT_ADMIN_PASSWORD, Role, hash_password
-from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import User
 from titan_common.services import SERVICES
@@ -141,29 +138,20 @@ async def set_password(database_url: str, username: str, password: str) -> None:
         await engine.dispose()
 
 
-@pytest.fixture
-def live_database(postgres_server_url: str) -> Iterator[str]:
-    name = f"titan_locks_{uuid.uuid4().hex[:8]}"
-    url = create_database(postgres_server_url, name)
-    migrate.upgrade(url)
-    yield url
-    drop_database(postgres_server_url, name)
-
-
 def test_the_default_password_refuses_and_every_lock_met_starts(
-    live_database: str, redis_url: str, tmp_path: Path
+    private_database: str, redis_url: str, tmp_path: Path
 ) -> None:
     var = tmp_path / "var"
     var.mkdir()
     (var / "LIVE.ok").write_text("ok")
     port = free_ports(["brain"])["brain"]
     env = live_env(
-        var, DATABASE_URL=live_database, REDIS_URL=redis_url, TITAN_INTERNAL_TOKEN=f"live-{uuid.uuid4().hex}",
+        var, DATABASE_URL=private_database, REDIS_URL=redis_url, TITAN_INTERNAL_TOKEN=f"live-{uuid.uuid4().hex}",
         TITAN_BRAIN_PORT=str(port), AI_DEC="1",
     )  # fmt: skip
-    asyncio.run(create_accounts(live_database, {"admin": (DEFAULT_ADMIN_PASSWORD, Role.ADMIN)}))
+    asyncio.run(create_accounts(private_database, {"admin": (DEFAULT_ADMIN_PASSWORD, Role.ADMIN)}))
     assert_refused(refusal(["titan", "serve", "brain", "--live"], env), "brain", "account(s) admin")
-    asyncio.run(set_password(live_database, "admin", "a-long-live-password"))
+    asyncio.run(set_password(private_database, "admin", "a-long-live-password"))
     log = (tmp_path / "brain.log").open("ab")
     process = subprocess.Popen(
         local_argv(["titan", "serve", "brain", "--live"]), env=env, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
@@ -13,6 +13,7 @@ from titan_sim.core.model import ExchangeError
 from titan_sim.runtime.venue import Venue
 
 router = APIRouter(prefix="/sim", tags=["control"])
+DAY_MS = 86_400_000
 
 
 class FaultsBody(BaseModel):
@@ -22,18 +23,20 @@ class FaultsBody(BaseModel):
     jitter_ms: int | None = Field(default=None, ge=0, le=60_000)
     error_rate: float | None = Field(default=None, ge=0, le=1)
     http_status: int | None = Field(default=None, ge=100, le=599)
-    ret_code: int | None = None
-    rate_limit_per_s: int | None = Field(default=None, ge=0)
+    ret_code: int | None = Field(default=None, ge=-(2**31), le=2**31 - 1)
+    rate_limit_per_s: int | None = Field(default=None, ge=0, le=1_000_000)
     drop_response: bool | None = None
     ws_disconnect: bool | None = None
-    clock_skew_ms: int | None = None
-    reject_symbol: str | None = None
-    fail_paths: list[str] | None = None
+    clock_skew_ms: int | None = Field(default=None, ge=-DAY_MS, le=DAY_MS)
+    reject_symbol: str | None = Field(default=None, max_length=32)
+    fail_paths: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=50)
 
 
+# Bounds keep one control call short: the venue is one event loop, and a burst or noise
+# run that took minutes would stall every client (the benchmarks use 5,000 trades).
 class BurstBody(BaseModel):
-    pct: float
-    trades: int = Field(default=60, ge=1, le=1_000_000)
+    pct: float = Field(gt=-90, lt=1000)
+    trades: int = Field(default=60, ge=1, le=20_000)
     window_ms: int = Field(default=100, ge=0, le=600_000)
 
 
@@ -48,13 +51,13 @@ class PositionBody(BaseModel):
 
 
 class ClockBody(BaseModel):
-    time_scale: float | None = None
+    time_scale: float | None = Field(default=None, ge=0, le=10_000)
     paused: bool | None = None
-    advance_ms: int | None = Field(default=None, ge=0)
+    advance_ms: int | None = Field(default=None, ge=0, le=400 * DAY_MS)
 
 
 class NoiseBody(BaseModel):
-    updates: int = Field(default=1000, ge=1, le=1_000_000)
+    updates: int = Field(default=1000, ge=1, le=50_000)
 
 
 def _venue(request: Request) -> Venue:
