@@ -32,6 +32,8 @@ def _decimal_from_number(value: Any) -> Any:
 Fraction = Annotated[Decimal, BeforeValidator(_decimal_from_number)]
 
 DEFAULT_WHITELIST = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
+# every venue Titan has an adapter for takes the whole allocation unless the operator splits it
+DEFAULT_VENUE_SHARES = {"bybit": Decimal(1), "mexc": Decimal(1)}
 
 
 class _Config(BaseModel):
@@ -106,6 +108,13 @@ class TradingConfig(_Config):
     min_edge_fee_multiple: Annotated[Fraction, Field(ge=0)] = Decimal(2)
     # fees and slippage at the stop may be at most this share of the loss at the stop
     max_cost_share: Annotated[Fraction, Field(gt=0, le=1)] = Decimal("0.5")
+    # each venue's share of the allocation: a position's margin on a venue may use at most
+    # share x the phase's allocation weight x equity. A ceiling per venue, not a split (set
+    # bybit 0.6 and mexc 0.4 to split). A venue not listed, or at 0, takes no entries
+    # (VENUE_NOT_ENABLED); TITAN_VENUES still decides which venues run at all.
+    venue_shares: dict[str, Annotated[Fraction, Field(ge=0, le=1)]] = Field(
+        default_factory=lambda: dict(DEFAULT_VENUE_SHARES)
+    )
 
     @model_validator(mode="after")
     def _phases_in_order(self) -> TradingConfig:
@@ -115,6 +124,9 @@ class TradingConfig(_Config):
 
     def phase(self, number: int) -> PhaseConfig:
         return self.phases[number - 1]
+
+    def venue_share(self, venue: str) -> Decimal:
+        return self.venue_shares.get(venue, Decimal(0))
 
 
 @dataclass(frozen=True)

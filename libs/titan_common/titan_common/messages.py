@@ -34,6 +34,9 @@ Dec = Annotated[Decimal, Strict(False), BeforeValidator(_reject_float)]
 PositiveDecimal = Annotated[Dec, Field(gt=0)]
 NonNegativeDecimal = Annotated[Dec, Field(ge=0)]
 TimestampMs = Annotated[int, Field(ge=0)]
+# a venue by its registry name (bybit, mexc): every message about an order names its venue
+VenueName = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+DEFAULT_VENUE = "bybit"  # what a message from before venues were named meant
 
 
 def new_id() -> str:
@@ -79,6 +82,7 @@ class Signal(_Strict):
     ts_ms: TimestampMs
     correlation: Correlation
     source: str
+    exchange: VenueName = DEFAULT_VENUE  # the venue whose market sprang the trap, and where to trade it
     symbol: str
     side: Side
     trap_type: str
@@ -117,6 +121,7 @@ class Decision(_Strict):
     correlation: Correlation
     verdict: Verdict
     reasons: tuple[ReasonCode, ...] = ()
+    exchange: VenueName = DEFAULT_VENUE
     symbol: str
     side: Side
     qty: NonNegativeDecimal = Decimal(0)
@@ -158,6 +163,7 @@ class OrderIntent(_Strict):
     ts_ms: TimestampMs
     correlation: Correlation
     kind: IntentKind = IntentKind.ENTRY
+    exchange: VenueName = DEFAULT_VENUE  # the venue account that places it (one execution per venue)
     symbol: str
     side: Side
     order_type: OrderType = OrderType.MARKET
@@ -246,6 +252,7 @@ def exit_intent(
     *,
     correlation: Correlation,
     origin: str,
+    exchange: str = DEFAULT_VENUE,
     operator_id: str | None = None,
     reference_price: Decimal | None = None,
     ts_ms: int,
@@ -260,6 +267,7 @@ def exit_intent(
         ts_ms=ts_ms,
         correlation=correlation.model_copy(update={"order_intent_id": intent_id}),
         kind=IntentKind.EXIT,
+        exchange=exchange,
         symbol=symbol,
         side=position_side.opposite,
         qty=qty,

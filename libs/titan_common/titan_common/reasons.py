@@ -24,6 +24,10 @@ class ReasonCode(StrEnum):
     SIZE_ZERO = "SIZE_ZERO"
     # the brain does not know the account's equity (no fresh wallet report): it cannot size
     EQUITY_UNKNOWN = "EQUITY_UNKNOWN"
+    # a short on a spot venue (MEXC spot): it is long-only
+    VENUE_NO_SHORT = "VENUE_NO_SHORT"
+    # a signal for a venue the trading config does not enable (no share of the allocation)
+    VENUE_NOT_ENABLED = "VENUE_NOT_ENABLED"
     # execution's own refusals of an intent (its second, independent look)
     DUPLICATE_INTENT = "DUPLICATE_INTENT"
     BELOW_MIN_NOTIONAL = "BELOW_MIN_NOTIONAL"

@@ -5,12 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from titan_common.settings import ServiceSettings
 
 
 class ExecutionSettings(ServiceSettings):
+    # the venue account this process trades: its rows, intents and events carry this name.
+    # One execution process per venue account (docs/decisions.md); by default the first of
+    # TITAN_VENUES
     exchange: str = "bybit"
     # PAPER: `titan up` points these at the simulator with its generated key pair
     bybit_endpoint: str = "http://127.0.0.1:9100"
@@ -45,3 +48,11 @@ class ExecutionSettings(ServiceSettings):
     # an emergency action that arrives during startup recovery waits this long for it (then
     # 503 STARTUP_RECOVER); below the console's action timeout, so the operator gets an answer
     emergency_ready_wait_s: Annotated[float, Field(gt=0, le=60)] = 20.0
+
+    @model_validator(mode="after")
+    def _account_is_the_venue(self) -> ExecutionSettings:
+        if "exchange" not in self.model_fields_set:
+            self.exchange = self.venues[0]
+        elif self.exchange != self.venues[0]:
+            raise ValueError(f"TITAN_EXCHANGE={self.exchange} but this process trades {self.venues[0]} (TITAN_VENUES)")
+        return self

@@ -12,12 +12,15 @@ MASTER_DISARMED and BREAKER_ACTIVE after a trip), the first deciding.
     3  BREAKER_ACTIVE           the circuit breaker is tripped
     4  SIGNAL_STALE             past its ttl
        SIGNAL_INVALID           stop or target on the wrong side, stamped in the future
-    5  SYMBOL_NOT_WHITELISTED
+    5  VENUE_NOT_ENABLED        the config gives the signal's venue no share of the allocation
+       VENUE_NO_SHORT           a short on a spot venue (long-only)
+       SYMBOL_NOT_WHITELISTED
        SYMBOL_QUARANTINED       quarantined, or the exchange does not trade it
-    6  DUPLICATE_POSITION       a position (or an approved entry) on the symbol already
+    6  DUPLICATE_POSITION       a position (or an approved entry) on the symbol and venue already
     7  MAX_POSITIONS
     8  EQUITY_UNKNOWN           no fresh equity, or no wallet report yet today (the day's
-                                loss is unknown): nothing can be sized (fail closed)
+                                loss is unknown), or a spot venue's spendable balance is
+                                unknown: nothing can be sized (fail closed)
        DAILY_LOSS_LIMIT         the day's loss reached maxDailyDrawdown
     9  EDGE_TOO_LOW             expected move below min_edge_fee_multiple x the round trip's
                                 costs (taker fees and slippage, entry and exit at the target)
@@ -109,6 +112,7 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
             correlation=correlation,
             verdict=Verdict.VETO,
             reasons=reason if isinstance(reason, tuple) else (reason,),
+            exchange=signal.exchange,
             symbol=signal.symbol,
             side=signal.side,
             entry_price=signal.entry_price,
@@ -134,13 +138,20 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
     problem = signal_problem(signal, market.now_ms)
     if problem is not None:
         return veto(ReasonCode.SIGNAL_INVALID, problem)
+    if config.venue_share(signal.exchange) <= 0:
+        return veto(ReasonCode.VENUE_NOT_ENABLED, f"the config gives {signal.exchange} no share of the allocation")
+    spot = market.is_spot(signal.exchange)
+    if spot and signal.side is Side.SELL:
+        return veto(ReasonCode.VENUE_NO_SHORT, f"{signal.exchange} is a spot venue: long only")
     if signal.symbol not in config.asset_whitelist:
         return veto(ReasonCode.SYMBOL_NOT_WHITELISTED, f"{signal.symbol} is not on the whitelist")
-    instrument = market.instruments.get(signal.symbol)
+    instrument = market.instrument(signal.exchange, signal.symbol)
     if signal.symbol in market.quarantined or (instrument is not None and not instrument.trading):
         return veto(ReasonCode.SYMBOL_QUARANTINED, f"{signal.symbol} is quarantined")
-    if portfolio.position(signal.symbol) is not None:
-        return veto(ReasonCode.DUPLICATE_POSITION, f"a position in {signal.symbol} is open or approved")
+    if portfolio.position(signal.symbol, signal.exchange) is not None:
+        return veto(
+            ReasonCode.DUPLICATE_POSITION, f"a position in {signal.symbol} on {signal.exchange} is open or approved"
+        )
     if len(portfolio.positions) >= config.max_open_positions:
         return veto(ReasonCode.MAX_POSITIONS, f"{len(portfolio.positions)} positions open")
     if portfolio.equity is None or portfolio.equity <= 0:
@@ -150,6 +161,8 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
         return veto(ReasonCode.EQUITY_UNKNOWN, "no wallet report yet today: the day's loss is unknown")
     if drawdown >= config.risk_tuner.maxDailyDrawdown:
         return veto(ReasonCode.DAILY_LOSS_LIMIT, f"daily drawdown {drawdown:.4f}")
+    if spot and portfolio.spendable.get(signal.exchange) is None:
+        return veto(ReasonCode.EQUITY_UNKNOWN, f"no balance report from {signal.exchange} yet: a spot buy is paid in full")
     move = expected_move(signal)
     if move is None:
         return veto(ReasonCode.EDGE_TOO_LOW, "no expected move and no target")
@@ -165,7 +178,8 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
             f"costs are {share:.2%} of the loss at the stop, above max_cost_share {config.max_cost_share:.2%}",
         )
 
-    sizing = size_position(signal, portfolio, config, market, allocation=allocation_weight(portfolio.equity, config))
+    allocation = allocation_weight(portfolio.equity, config) * config.venue_share(signal.exchange)
+    sizing = size_position(signal, portfolio, config, market, allocation=allocation)
     if sizing.veto is not None:
         return veto(sizing.veto, f"no tradable size ({sizing.binding} cap)", sizing)
     reasons = (ReasonCode.CORRELATION_REDUCED,) if sizing.correlated_with else ()
@@ -176,6 +190,7 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
         correlation=correlation,
         verdict=Verdict.APPROVE,
         reasons=reasons,
+        exchange=signal.exchange,
         symbol=signal.symbol,
         side=signal.side,
         qty=sizing.qty,

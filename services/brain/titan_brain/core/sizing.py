@@ -12,9 +12,12 @@ is the price part alone (qty x |entry - stop|); `risk_with_costs_usd` the whole 
 `round_trip_costs` is the one cost function: EDGE_TOO_LOW and COST_TOO_HIGH use it too.
 
 Caps, each a ceiling on the position's notional (qty x entry):
-    ALLOCATION  margin (notional / leverage) <= blended allocation weight x equity
+    ALLOCATION  margin (notional / leverage) <= blended allocation weight x the venue's
+                share x equity (the caller passes the product as `allocation`)
     POSITION    margin <= max_position_pct x equity
     LEVERAGE    (open notional + this notional) / equity <= the phase's max leverage
+    BALANCE     on a spot venue: notional <= what its account may spend (a spot buy is
+                paid in full, at leverage 1)
 The margin caps are taken at the highest leverage the position may use; the order's
 leverage is then the smallest that keeps its margin within both.
 """
@@ -41,6 +44,7 @@ class Limit(StrEnum):
     ALLOCATION = "ALLOCATION"
     POSITION = "POSITION"
     LEVERAGE = "LEVERAGE"
+    BALANCE = "BALANCE"
 
 
 @dataclass(frozen=True)
@@ -143,7 +147,8 @@ def size_position(
     assert equity is not None
     assert equity > 0
     phase = config.phase(portfolio.phase)
-    instrument: Instrument | None = market.instruments.get(signal.symbol)
+    instrument: Instrument | None = market.instrument(signal.exchange, signal.symbol)
+    spot = market.is_spot(signal.exchange)
     entry = signal.entry_price
     distance = abs(entry - signal.stop_loss)
     costs = round_trip_costs(entry, signal.stop_loss, config)
@@ -152,6 +157,8 @@ def size_position(
     budget = equity * risk_pct
     account_leverage = effective_max_leverage(phase, config)
     position_leverage = min(account_leverage, instrument.max_leverage) if instrument else account_leverage
+    if spot:
+        position_leverage = 1
     margin_share = min(allocation, config.max_position_pct)
 
     caps = {
@@ -160,6 +167,10 @@ def size_position(
         Limit.POSITION: config.max_position_pct * equity * position_leverage,
         Limit.LEVERAGE: account_leverage * equity - portfolio.open_notional,
     }
+    if spot:  # what the buy costs with its fee and slippage stays within the balance
+        caps[Limit.BALANCE] = portfolio.spendable.get(signal.exchange, ZERO) / (
+            1 + config.taker_fee_rate + config.slippage_allowance
+        )
     binding = min(caps, key=lambda limit: caps[limit])
     notional = caps[binding]
 

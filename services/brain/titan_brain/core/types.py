@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from titan_common.messages import Side
+from titan_common.messages import DEFAULT_VENUE, Side
 from titan_common.system_state import Mode
 
 
@@ -24,6 +24,7 @@ class OpenPosition:
     entry_price: Decimal
     mark_price: Decimal | None = None
     pending: bool = False  # approved by the brain, not yet reported by execution
+    exchange: str = DEFAULT_VENUE
 
     @property
     def price(self) -> Decimal:
@@ -50,13 +51,16 @@ class Portfolio:
     system_mode: Mode = Mode.NORMAL
     master_armed: bool = False
     breaker_active: bool = False
+    # what a spot venue's account may still spend (its free quote coin, USDT), by venue: a
+    # spot buy is paid in full, so this caps it; a venue missing here cannot be sized
+    spendable: Mapping[str, Decimal] = field(default_factory=dict)
 
     @property
     def open_notional(self) -> Decimal:
         return sum((p.notional for p in self.positions), Decimal(0))
 
-    def position(self, symbol: str) -> OpenPosition | None:
-        return next((p for p in self.positions if p.symbol == symbol), None)
+    def position(self, symbol: str, exchange: str = DEFAULT_VENUE) -> OpenPosition | None:
+        return next((p for p in self.positions if p.symbol == symbol and p.exchange == exchange), None)
 
     @property
     def daily_drawdown(self) -> Decimal | None:
@@ -94,6 +98,20 @@ class Market:
     betas: Mapping[str, float] = field(default_factory=dict)  # beta of each symbol's returns to BTC
     # used when the exchange's rules for a symbol are not known (Bybit linear: 5 USDT)
     default_min_notional: Decimal = Decimal(5)
+    # venues that are spot (long-only, leverage 1, paid in full): from the venue registry
+    spot_venues: frozenset[str] = frozenset()
+    # `instruments` are the primary venue's rules; the other venues' are here, by venue
+    primary_venue: str = DEFAULT_VENUE
+    venue_instruments: Mapping[str, Mapping[str, Instrument]] = field(default_factory=dict)
+
+    def instrument(self, exchange: str, symbol: str) -> Instrument | None:
+        """The venue's rules for the symbol, or None when they are not known."""
+        if exchange == self.primary_venue:
+            return self.instruments.get(symbol)
+        return self.venue_instruments.get(exchange, {}).get(symbol)
+
+    def is_spot(self, exchange: str) -> bool:
+        return exchange in self.spot_venues
 
     def correlation(self, a: str, b: str) -> float | None:
         if a == b:

@@ -102,22 +102,22 @@ class Brain:
             config = await active_config(session)
             snapshot = await store.last_snapshot(session, settings.exchange)
             hwm = await store.high_watermark(session, settings.exchange)
-            positions = await store.open_positions(session, settings.exchange)
+            positions = await store.open_positions(session, settings.venues)
             trades = await store.recent_trades(session, settings.exchange, now - settings.sharpe_window_days * DAY_MS)
             intents = await store.open_entry_intents(session, now - settings.pending_grace_ms)
             recent = await store.recent_decision_rows(session, RECENT)
-        state = BrainState(settings=settings, config=config)
+        state = BrainState(settings=settings, config=config, spot_venues=feeds.spot_venues(settings.venues))
         if snapshot is not None:
             state.nav = restore_nav(snapshot.equity, snapshot.ts_ms, snapshot.day_start_equity, hwm, now)
             state.phase = snapshot.phase
-        state.positions = {p.symbol: p for p in positions}
+        state.positions = {(p.exchange, p.symbol): p for p in positions}
         for intent, entry in intents:
-            if intent.symbol not in state.positions:
+            if (intent.exchange or settings.exchange, intent.symbol) not in state.positions:
                 position = OpenPosition(
                     symbol=intent.symbol, side=Side(intent.side), size=intent.qty,
-                    entry_price=entry or intent.price or Decimal(0), pending=True,
+                    entry_price=entry or intent.price or Decimal(0), pending=True, exchange=intent.exchange or settings.exchange,
                 )  # fmt: skip
-                state.pending[intent.symbol] = Pending(position, intent.intent_id, intent.expires_at_ms)
+                state.add_pending(intent.symbol, Pending(position, intent.intent_id, intent.expires_at_ms))
         for closed_ms, pnl in trades:
             state.observe_trade(closed_ms, pnl)
         state.refresh_modifier(now)
@@ -217,12 +217,13 @@ class Brain:
         """The AI gate's fallback exit: an EXIT intent on titan:intents, so it goes through
         execution's one door (write-ahead, audit, orderLinkId) like every other order."""
         symbol = decision.symbol
-        position = self.state.positions.get(symbol) if self.state is not None else None
+        position = self.state.position(symbol, decision.exchange) if self.state is not None else None
         if position is None:
             log.warning("AI gate fallback: no open position on %s to exit", symbol)
             return
         intent = exit_intent(
             symbol, position.side, position.size, correlation=decision.correlation, origin="AIGATE_EXIT",
+            exchange=decision.exchange,
             operator_id=AIGATE_OPERATOR, reference_price=position.mark_price, ts_ms=now_ms(),
         )  # fmt: skip
         try:
@@ -316,6 +317,7 @@ class Brain:
         if wallet is None or wallet.exchange != self.settings.exchange:
             return False
         before = state.phase
+        state.spendable[wallet.exchange] = wallet.available_balance
         state.observe_equity(
             wallet.equity, now_ms(), wallet_balance=wallet.wallet_balance,
             unrealised_pnl=wallet.unrealised_pnl, available_balance=wallet.available_balance,
@@ -396,7 +398,7 @@ class Brain:
                 assert state is not None
                 config = state.config.config
                 symbols = sorted(
-                    set(config.asset_whitelist) | set(state.positions) | {config.breaker.volatility_symbol}
+                    set(config.asset_whitelist) | state.held_symbols | {config.breaker.volatility_symbol}
                 )
                 volatility_symbol = config.breaker.volatility_symbol
                 problems: dict[str, str] = {}

@@ -5,6 +5,7 @@ wallet endpoint, Postgres at start, and public market data.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from decimal import Decimal
 
 from pydantic import ValidationError
@@ -13,6 +14,7 @@ from titan_brain.core.types import Instrument, OpenPosition
 from titan_brain.runtime.state import BrainState
 from titan_common.events import EventType, OrderFilled, PositionUpdate, TradeClosed, WalletUpdate, parse_payload
 from titan_common.exchanges import ExchangeAdapter, ExchangeError
+from titan_common.exchanges.registry import venue
 from titan_common.messages import Event
 
 log = logging.getLogger(__name__)
@@ -36,28 +38,36 @@ def apply_event(state: BrainState, event: Event) -> Change:
     except ValidationError as exc:
         log.warning("malformed %s payload ignored: %s", event.event_type, str(exc)[:200])
         return change
-    exchange = state.settings.exchange
-    if isinstance(payload, WalletUpdate) and payload.exchange == exchange:
-        state.observe_equity(
-            payload.equity, event.ts_ms, wallet_balance=payload.wallet_balance,
-            unrealised_pnl=payload.unrealised_pnl, available_balance=payload.available_balance,
-        )  # fmt: skip
-        change.equity = True
-    elif isinstance(payload, PositionUpdate) and payload.exchange == exchange:
-        state.observe_position(position_of(payload), payload.symbol)
+    primary = state.settings.exchange  # NAV, phases and the drawdown follow this account
+    running = set(state.settings.venues) | {primary}
+    if isinstance(payload, WalletUpdate) and payload.exchange in running:
+        state.spendable[payload.exchange] = payload.available_balance
+        if payload.exchange == primary:
+            state.observe_equity(
+                payload.equity, event.ts_ms, wallet_balance=payload.wallet_balance,
+                unrealised_pnl=payload.unrealised_pnl, available_balance=payload.available_balance,
+            )  # fmt: skip
+            change.equity = True
+    elif isinstance(payload, PositionUpdate) and payload.exchange in running:
+        state.observe_position(position_of(payload), payload.symbol, payload.exchange)
         change.positions = True
-        if payload.mark_price is not None and payload.mark_price > 0:
+        if payload.mark_price is not None and payload.mark_price > 0 and payload.exchange == primary:
             state.observe_price(payload.symbol, event.ts_ms, payload.mark_price)
             change.price = True
-    elif isinstance(payload, OrderFilled) and payload.exchange == exchange and payload.price > 0:
+    elif isinstance(payload, OrderFilled) and payload.exchange == primary and payload.price > 0:
         state.observe_price(payload.symbol, payload.ts_ms, payload.price)
         change.price = True
-    elif isinstance(payload, TradeClosed) and payload.exchange == exchange:
+    elif isinstance(payload, TradeClosed) and payload.exchange in running:
         state.observe_trade(payload.closed_ms, payload.pnl)
         change.trade = True
     elif event.event_type == EventType.MASTER_ARM_CHANGE.value:
         state.master_armed = bool(event.payload.get("master_arm"))
     return change
+
+
+def spot_venues(names: Sequence[str]) -> frozenset[str]:
+    """The spot venues among `names` (long-only, leverage 1), by the registry's traits."""
+    return frozenset(name for name in names if venue(name).spot)
 
 
 def position_of(update: PositionUpdate) -> OpenPosition | None:
@@ -69,6 +79,7 @@ def position_of(update: PositionUpdate) -> OpenPosition | None:
         size=update.size,
         entry_price=update.avg_entry,
         mark_price=update.mark_price,
+        exchange=update.exchange,
     )
 
 

@@ -73,6 +73,7 @@ def build_intent(decision: Decision, signal: Signal, now: int) -> OrderIntent:
         ts_ms=now,
         correlation=decision.correlation.model_copy(update={"order_intent_id": intent_id}),
         kind=IntentKind.ENTRY,
+        exchange=decision.exchange,
         symbol=decision.symbol,
         side=decision.side,
         order_type=OrderType.MARKET,
@@ -127,7 +128,7 @@ class SignalPipeline:
                 for signal in unique.values():
                     if signal.signal_id not in existing:
                         records.append(await self._decide(signal, now, mode, armed))
-                won = await store.write_records(session, records, exchange=self.state.settings.exchange)
+                won = await store.write_records(session, records)
                 lost = [r.signal.signal_id for r in records if r.signal.signal_id not in won]
                 if lost:  # another consumer decided these first; theirs stand
                     existing.update(await store.existing_decisions(session, lost))
@@ -205,7 +206,7 @@ class SignalPipeline:
             decision = decision.model_copy(update={"correlation": intent.correlation})
             position = OpenPosition(
                 symbol=decision.symbol, side=decision.side, size=decision.qty, entry_price=signal.entry_price,
-                pending=True,
+                pending=True, exchange=decision.exchange,
             )  # fmt: skip
             self.state.add_pending(decision.symbol, Pending(position, intent.intent_id, intent.expires_at_ms()))
         log.debug("decision %s %s %s %s", signal.signal_id, decision.verdict, decision.reasons, evaluation.detail)
@@ -242,7 +243,7 @@ class SignalPipeline:
         action = on_failure(
             live=settings.system_mode is SystemMode.LIVE,
             ai_dec=settings.ai_dec,
-            managing=decision.symbol in self.state.positions,
+            managing=self.state.position(decision.symbol, decision.exchange) is not None,
         )
         refused = vetoed(decision, outcome.failure)
         if self.on_gate_failure is not None:
@@ -253,6 +254,5 @@ class SignalPipeline:
 
     def _forget_pending(self, records: Sequence[store.Record]) -> None:
         for record in records:
-            held = self.state.pending.get(record.decision.symbol)
-            if record.intent is not None and held is not None and held.intent_id == record.intent.intent_id:
-                del self.state.pending[record.decision.symbol]
+            if record.intent is not None:
+                self.state.forget_pending(record.decision.symbol, record.decision.exchange, record.intent.intent_id)

@@ -18,6 +18,7 @@ from titan_brain.core.phases import SharpeRule, next_phase, performance_modifier
 from titan_brain.core.types import Instrument, Market, OpenPosition, Portfolio, pair
 from titan_brain.settings import BrainSettings
 from titan_common.config import ActiveConfig
+from titan_common.messages import DEFAULT_VENUE
 from titan_common.system_state import Mode
 
 DAY_MS = 86_400_000
@@ -33,6 +34,9 @@ class Pending:
     expires_at_ms: int
 
 
+VenueSymbol = tuple[str, str]  # (venue, symbol): one position per symbol on each venue
+
+
 @dataclass
 class BrainState:
     settings: BrainSettings
@@ -40,8 +44,11 @@ class BrainState:
     nav: Nav = field(default_factory=Nav)
     phase: int | None = None
     breaker: BreakerState = field(default_factory=BreakerState)
-    positions: dict[str, OpenPosition] = field(default_factory=dict)
-    pending: dict[str, Pending] = field(default_factory=dict)
+    positions: dict[VenueSymbol, OpenPosition] = field(default_factory=dict)
+    pending: dict[VenueSymbol, Pending] = field(default_factory=dict)
+    # the spot venues among the running ones, and what each venue's account may spend
+    spot_venues: frozenset[str] = frozenset()
+    spendable: dict[str, Decimal] = field(default_factory=dict)
     trades: deque[tuple[int, Decimal]] = field(default_factory=deque)  # (closed_ms, pnl), oldest first
     instruments: dict[str, Instrument] = field(default_factory=dict)
     # price samples taken at the same instants for every polled symbol (aligned series)
@@ -58,13 +65,19 @@ class BrainState:
 
     def open_positions(self, now_ms: int) -> tuple[OpenPosition, ...]:
         reported = list(self.positions.values())
-        held = {p.symbol for p in reported}
         waiting = [
             p.position
-            for symbol, p in self.pending.items()
-            if symbol not in held and now_ms <= p.expires_at_ms + self.settings.pending_grace_ms
+            for key, p in self.pending.items()
+            if key not in self.positions and now_ms <= p.expires_at_ms + self.settings.pending_grace_ms
         ]
         return tuple(reported + waiting)
+
+    def position(self, symbol: str, exchange: str = DEFAULT_VENUE) -> OpenPosition | None:
+        return self.positions.get((exchange, symbol))
+
+    @property
+    def held_symbols(self) -> set[str]:
+        return {symbol for _venue, symbol in self.positions}
 
     def portfolio(self, now_ms: int, *, mode: Mode, armed: bool) -> Portfolio:
         max_age_ms = int(self.settings.equity_max_age_s * 1000)
@@ -79,6 +92,7 @@ class BrainState:
             system_mode=mode,
             master_armed=armed,
             breaker_active=self.breaker.active,
+            spendable=dict(self.spendable),
         )
 
     def market(self, now_ms: int) -> Market:
@@ -88,6 +102,8 @@ class BrainState:
             correlations=self.correlations,
             betas=self.betas,
             default_min_notional=self.settings.default_min_notional,
+            spot_venues=self.spot_venues,
+            primary_venue=self.settings.exchange,
         )
 
     # --- updates ---------------------------------------------------------------------
@@ -123,21 +139,27 @@ class BrainState:
             self.phase = next_phase(self.nav.equity, self.phase, self.config.config)
         return before, self.phase or 1
 
-    def observe_position(self, position: OpenPosition | None, symbol: str) -> None:
-        """A position report; None when the symbol is flat."""
+    def observe_position(self, position: OpenPosition | None, symbol: str, exchange: str = DEFAULT_VENUE) -> None:
+        """A position report; None when the symbol is flat on that venue."""
+        key = (exchange, symbol)
         if position is None:
-            self.positions.pop(symbol, None)
+            self.positions.pop(key, None)
         else:
-            self.positions[symbol] = position
-            self.pending.pop(symbol, None)  # the approved entry is now a reported position
+            self.positions[key] = position
+            self.pending.pop(key, None)  # the approved entry is now a reported position
 
     def add_pending(self, symbol: str, pending: Pending) -> None:
-        self.pending[symbol] = pending
+        self.pending[(pending.position.exchange, symbol)] = pending
+
+    def forget_pending(self, symbol: str, exchange: str, intent_id: str) -> None:
+        held = self.pending.get((exchange, symbol))
+        if held is not None and held.intent_id == intent_id:
+            del self.pending[(exchange, symbol)]
 
     def expire_pending(self, now_ms: int) -> None:
         grace = self.settings.pending_grace_ms
-        for symbol in [s for s, p in self.pending.items() if now_ms > p.expires_at_ms + grace]:
-            del self.pending[symbol]
+        for key in [k for k, p in self.pending.items() if now_ms > p.expires_at_ms + grace]:
+            del self.pending[key]
 
     def observe_trade(self, closed_ms: int, pnl: Decimal) -> None:
         self.trades.append((closed_ms, pnl))

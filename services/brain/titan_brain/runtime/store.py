@@ -98,7 +98,7 @@ _DECISIONS = cast(Table, DecisionRow.__table__)
 _INSERT_DECISION = insert(_DECISIONS).on_conflict_do_nothing().returning(_DECISIONS.c.signal_id)
 
 
-async def write_records(session: AsyncSession, records: Sequence[Record], *, exchange: str) -> set[str]:
+async def write_records(session: AsyncSession, records: Sequence[Record]) -> set[str]:
     """Upsert the signals, insert the decisions and their intents. Returns the signal ids
     whose decision this call inserted (the others were decided by someone else first)."""
     if not records:
@@ -141,15 +141,20 @@ async def write_records(session: AsyncSession, records: Sequence[Record], *, exc
     won = set((await session.execute(_INSERT_DECISION, decision_rows)).scalars())
     for record in records:
         if record.intent is not None and record.signal.signal_id in won:
-            await insert_intent_if_absent(session, record.intent, record.decision.decision_id, exchange=exchange)
+            # the intent belongs to the account of its venue (execution of that venue places it)
+            await insert_intent_if_absent(
+                session, record.intent, record.decision.decision_id, exchange=record.intent.exchange
+            )
     return won
 
 
 # --- start-up reads -----------------------------------------------------------------
 
 
-async def open_positions(session: AsyncSession, exchange: str) -> list[OpenPosition]:
-    rows = await session.scalars(select(PositionRow).where(PositionRow.exchange == exchange, PositionRow.size > 0))
+async def open_positions(session: AsyncSession, exchanges: Sequence[str]) -> list[OpenPosition]:
+    rows = await session.scalars(
+        select(PositionRow).where(PositionRow.exchange.in_(list(exchanges)), PositionRow.size > 0)
+    )
     return [
         OpenPosition(
             symbol=row.symbol,
@@ -157,6 +162,7 @@ async def open_positions(session: AsyncSession, exchange: str) -> list[OpenPosit
             size=row.size,
             entry_price=row.avg_entry,
             mark_price=row.mark_price,
+            exchange=row.exchange,
         )
         for row in rows
         if row.side in (Side.BUY.value, Side.SELL.value)

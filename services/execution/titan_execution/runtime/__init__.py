@@ -172,11 +172,19 @@ class Execution:
         assert rt.redis is not None
         await self.ready.wait()
         settings = self.settings
+        # one consumer group per venue account: each execution process reads every intent
+        # and acts on its own venue's alone, so a venue that is down delays only its own
         consumer = StreamConsumer(
-            rt.redis, INTENTS, group=settings.consumer_group, consumer=f"execution-{settings.run_id}", block_ms=500
+            rt.redis,
+            INTENTS,
+            group=f"{settings.consumer_group}-{self.venue}",
+            consumer=f"execution-{self.venue}-{settings.run_id}",
+            block_ms=500,
         )
 
         async def handle(delivery: Delivery[OrderIntent]) -> None:
+            if delivery.message.exchange != self.venue:
+                return  # another venue's execution places it
             outcome = await self.engine.handle_intent(delivery.message)
             log.info("intent %s -> %s %s", delivery.message.intent_id, outcome.state, outcome.detail)
 
