@@ -46,6 +46,7 @@ def start_simulator(port: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "TITAN_SIMULATOR_PORT": str(port),
+        "TITAN_SIM_MEXC_PORT": str(free_port()),  # the MEXC face's port: never the shared 9101
         "TITAN_SIM_API_KEY": KEY,
         "TITAN_SIM_API_SECRET": SECRET,
         "TITAN_SIM_SYMBOLS": "BTCUSDT,ETHUSDT",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -19,13 +20,15 @@ SERVICE_NAMES = ("simulator", "brain", "execution", "scavenger", "console")
 
 
 def port_env(ports: dict[str, int]) -> dict[str, str]:
-    """Every port a `titan up` would take, free ones: the services', and nginx's and the
-    worker's metrics, so two stacks never race for 8080 or 3006."""
-    extra = free_ports(["nginx", "worker_metrics"])
+    """Every port a `titan up` would take, free ones: the services', nginx's, the worker's
+    metrics and the simulator's MEXC face, so two stacks never race for 8080, 3006 or 9101."""
+    extra = free_ports(["nginx", "worker_metrics", "sim_mexc", "execution_mexc"])
     return {
         **{f"TITAN_{name.upper()}_PORT": str(port) for name, port in ports.items()},
         "TITAN_NGINX_PORT": str(extra["nginx"]),
         "TITAN_WORKER_METRICS_PORT": str(extra["worker_metrics"]),
+        "TITAN_SIM_MEXC_PORT": str(extra["sim_mexc"]),  # the simulator's MEXC face
+        "TITAN_EXECUTION_PORTS": json.dumps({"mexc": extra["execution_mexc"]}),  # MEXC's execution
     }
 
 

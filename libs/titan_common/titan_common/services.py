@@ -92,7 +92,8 @@ def serve(name: str, *, live: bool = False) -> None:
     uvicorn.run(
         app,
         host=settings.host,
-        port=settings.port_of(name),
+        # a venue's execution other than the first is `execution-<venue>`, on its own port
+        port=settings.port_of(getattr(settings, "service_name", name)),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,

@@ -30,6 +30,9 @@ DEFAULT_PORTS = {
     "simulator": 9100,
     "nginx": 8080,
 }
+# one execution process per venue account: the first venue's on TITAN_EXECUTION_PORT, each
+# other venue's on its own port (TITAN_EXECUTION_PORTS)
+DEFAULT_EXECUTION_PORTS = {"mexc": 3004}
 
 # Well-known defaults that LIVE refuses (see titan_common.cli and the console's auth).
 DEFAULT_INTERNAL_TOKEN = "titan-dev-internal-token"  # noqa: S105 - the dev default LIVE refuses
@@ -97,6 +100,8 @@ class CommonSettings(BaseSettings):
     console_port: Port = DEFAULT_PORTS["console"]
     scavenger_port: Port = DEFAULT_PORTS["scavenger"]
     simulator_port: Port = DEFAULT_PORTS["simulator"]
+    # the simulator's MEXC spot face (its own port, in the simulator's process)
+    simulator_mexc_port: Port = Field(default=9101, validation_alias=AliasChoices("TITAN_SIM_MEXC_PORT"))
     nginx_port: Port = DEFAULT_PORTS["nginx"]
 
     var_dir: Path = Path("var")
@@ -111,6 +116,8 @@ class CommonSettings(BaseSettings):
     # the venues this installation trades, by registry name (TITAN_VENUES=bybit,mexc); each
     # venue's own options are TITAN_<VENUE>_<OPTION> (TITAN_BYBIT_ENDPOINT...)
     venues: Annotated[list[str], NoDecode] = ["bybit"]
+    # the port of each other venue's execution process (TITAN_EXECUTION_PORTS='{"mexc": 3004}')
+    execution_ports: dict[str, Port] = Field(default_factory=lambda: dict(DEFAULT_EXECUTION_PORTS))
 
     @field_validator("venues", mode="before")
     @classmethod
@@ -129,6 +136,9 @@ class CommonSettings(BaseSettings):
 
         for name in self.venues:
             venue_settings(name, self.venue_options(name))
+        unported = [name for name in self.venues[1:] if name not in self.execution_ports]
+        if unported:
+            raise ValueError(f"TITAN_EXECUTION_PORTS names no port for the execution of {', '.join(unported)}")
         return self
 
     def venue_options(self, venue: str) -> dict[str, Any]:
@@ -162,7 +172,22 @@ class CommonSettings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return upper
 
+    def execution_service(self, venue: str) -> str:
+        """The service that trades `venue`: `execution` for the first of TITAN_VENUES, and
+        `execution-<venue>` for each other venue (one execution process per venue account)."""
+        return "execution" if venue == self.venues[0] else f"execution-{venue}"
+
+    @property
+    def execution_services(self) -> dict[str, str]:
+        """Every running venue's execution service, by venue."""
+        return {venue: self.execution_service(venue) for venue in self.venues}
+
     def port_of(self, service: str) -> int:
+        if service.startswith("execution-"):
+            venue = service.removeprefix("execution-")
+            if venue not in self.execution_ports:
+                raise ValueError(f"no port for {service}: set TITAN_EXECUTION_PORTS, e.g. '{{\"{venue}\": 3004}}'")
+            return self.execution_ports[venue]
         return int(getattr(self, f"{service}_port"))
 
     def url_of(self, service: str) -> str:

@@ -11,9 +11,10 @@ from titan_common.settings import ServiceSettings
 
 
 class ExecutionSettings(ServiceSettings):
-    # the venue account this process trades: its rows, intents and events carry this name.
-    # One execution process per venue account (docs/decisions.md); by default the first of
-    # TITAN_VENUES
+    # One execution process per venue account (docs/decisions.md). It trades
+    # TITAN_EXECUTION_VENUE (one of TITAN_VENUES; by default the first), and its account, whose
+    # name its rows and events carry, is named after that venue unless TITAN_EXCHANGE names it.
+    execution_venue: str = ""
     exchange: str = "bybit"
     # PAPER: `titan up` points these at the simulator with its generated key pair
     bybit_endpoint: str = "http://127.0.0.1:9100"
@@ -45,14 +46,26 @@ class ExecutionSettings(ServiceSettings):
     price_band_share: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.25")
     wallet_poll_s: Annotated[float, Field(gt=0)] = 10.0
     mark_poll_s: Annotated[float, Field(gt=0)] = 2.0  # open positions' mark price and live PnL
+    # a spot venue's Titan-side stops: the price is read this often (at least once a second),
+    # and a feed older than price_stale_s puts the venue in DEGRADE (API_LAG)
+    titan_stop_poll_s: Annotated[float, Field(gt=0, le=1)] = 0.5
+    price_stale_s: Annotated[float, Field(gt=0, le=60)] = 3.0
     # an emergency action that arrives during startup recovery waits this long for it (then
     # 503 STARTUP_RECOVER); below the console's action timeout, so the operator gets an answer
     emergency_ready_wait_s: Annotated[float, Field(gt=0, le=60)] = 20.0
 
     @model_validator(mode="after")
-    def _account_is_the_venue(self) -> ExecutionSettings:
+    def _account_named_by_its_venue(self) -> ExecutionSettings:
+        if not self.execution_venue:
+            self.execution_venue = self.venues[0]
+        elif self.execution_venue not in self.venues:
+            raise ValueError(f"TITAN_EXECUTION_VENUE={self.execution_venue} is not one of TITAN_VENUES")
         if "exchange" not in self.model_fields_set:
-            self.exchange = self.venues[0]
-        elif self.exchange != self.venues[0]:
-            raise ValueError(f"TITAN_EXCHANGE={self.exchange} but this process trades {self.venues[0]} (TITAN_VENUES)")
+            self.exchange = self.execution_venue
         return self
+
+    @property
+    def service_name(self) -> str:
+        """`execution` for the first venue's process, `execution-<venue>` for another's: its
+        heartbeat, audit rows and metrics carry it, and it decides the port."""
+        return self.execution_service(self.execution_venue)

@@ -18,14 +18,17 @@ def run_standalone(
     api_key: str,
     api_secret: str,
     host: str = "127.0.0.1",
+    mexc_port: int = 9101,
 ) -> None:
-    """Blocks until Ctrl-C/SIGTERM. Settings not given here still come from the environment."""
+    """Blocks until Ctrl-C/SIGTERM. Settings not given here still come from the environment
+    (the MEXC face's key pair: TITAN_SIM_MEXC_API_KEY/SECRET)."""
     import uvicorn
 
     from titan_sim.api.app import create_app
 
     overrides: dict[str, object] = {
         "simulator_port": port,
+        "simulator_mexc_port": mexc_port,
         "host": host,
         "sim_seed": seed,
         "sim_balance": balance,

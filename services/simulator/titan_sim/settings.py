@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 
 from titan_common.settings import CommonSettings
 from titan_sim.core.instruments import DEFAULT_SYMBOLS
@@ -13,6 +13,9 @@ from titan_sim.core.instruments import DEFAULT_SYMBOLS
 # Dev defaults; `titan up` generates a key pair and passes it as TITAN_SIM_API_KEY/SECRET.
 DEFAULT_API_KEY = "titan-sim-key"
 DEFAULT_API_SECRET = "titan-sim-secret"  # noqa: S105 - a local simulator's dev default
+# the MEXC face's own pair; `titan up` generates one and passes TITAN_SIM_MEXC_API_KEY/SECRET
+DEFAULT_MEXC_API_KEY = "titan-sim-mexc-key"
+DEFAULT_MEXC_API_SECRET = "titan-sim-mexc-secret"  # noqa: S105 - a local simulator's dev default
 
 
 class SimSettings(CommonSettings):
@@ -34,6 +37,14 @@ class SimSettings(CommonSettings):
     sim_public_rate_limit: Annotated[int, Field(ge=1)] = 600
     # how long a drop_response fault holds the connection before closing it unanswered
     sim_drop_hold_s: Annotated[float, Field(gt=0)] = 30.0
+    # the MEXC spot v3 face (its port is simulator_mexc_port, TITAN_SIM_MEXC_PORT): its own key
+    # pair and a spot account on the same market
+    sim_mexc_balance: Annotated[Decimal, Field(ge=0)] = Decimal(10000)
+    sim_mexc_api_key: str = DEFAULT_MEXC_API_KEY
+    sim_mexc_api_secret: SecretStr = SecretStr(DEFAULT_MEXC_API_SECRET)
+    # MEXC: 500 requests per 10 s per endpoint; order placement and cancels 12 per second
+    sim_mexc_endpoint_limit: Annotated[int, Field(ge=1)] = 500
+    sim_mexc_order_rate_limit: Annotated[int, Field(ge=1)] = 12
 
     @field_validator("sim_symbols")
     @classmethod
@@ -52,6 +63,12 @@ class SimSettings(CommonSettings):
         if not 0 < value[0] <= value[1]:
             raise ValueError("must be [min, max] seconds with 0 < min <= max")
         return value
+
+    @model_validator(mode="after")
+    def _distinct_ports(self) -> SimSettings:
+        if self.simulator_mexc_port == self.simulator_port:
+            raise ValueError("TITAN_SIM_MEXC_PORT must differ from TITAN_SIMULATOR_PORT (the Bybit face's)")
+        return self
 
     def symbol_list(self) -> list[str]:
         return self.sim_symbols.split(",")

@@ -9,6 +9,7 @@ import sys
 import uuid
 from pathlib import Path
 
+import httpx
 import pytest
 from sqlalchemy import select
 
@@ -130,13 +131,15 @@ def test_titan_sim_runs_standalone_and_pybit_signs_against_it(tmp_path: Path) ->
 
     from tests.processes import wait_for_health
 
-    port = free_port()
+    port, mexc_port = free_port(), free_port()
     process = subprocess.Popen(
         [
             TITAN,
             "sim",
             "--port",
             str(port),
+            "--mexc-port",
+            str(mexc_port),
             "--seed",
             "7",
             "--symbols",
@@ -160,6 +163,8 @@ def test_titan_sim_runs_standalone_and_pybit_signs_against_it(tmp_path: Path) ->
         assert wallet["totalWalletBalance"] == "2500"
         symbols = [i["symbol"] for i in session.get_instruments_info(category="linear")["result"]["list"]]
         assert symbols == ["BTCUSDT", "ETHUSDT"]
+        mexc = httpx.get(f"http://127.0.0.1:{mexc_port}/api/v3/exchangeInfo", timeout=10).json()
+        assert [s["symbol"] for s in mexc["symbols"]] == ["BTCUSDT", "ETHUSDT"]
     finally:
         process.terminate()
         process.wait(15)

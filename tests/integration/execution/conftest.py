@@ -31,6 +31,10 @@ class Sim:
     url: str
     api_key: str
     api_secret: str
+    # the simulator's MEXC spot v3 face: its own port and key pair ("" when not known)
+    mexc_url: str = ""
+    mexc_api_key: str = ""
+    mexc_api_secret: str = ""
 
     def control(self, method: str, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
         response = httpx.request(method, f"{self.url}/sim{path}", json=body, timeout=10)
@@ -40,27 +44,36 @@ class Sim:
     def orders_for(self, client_order_id: str) -> int:
         return int(str(self.control("GET", f"/orders?orderLinkId={client_order_id}")["count"]))
 
+    def mexc_orders_for(self, client_order_id: str) -> int:
+        """How many POST /api/v3/order the MEXC face received with this newClientOrderId."""
+        return int(str(self.control("GET", f"/orders?venue=mexc&clientOrderId={client_order_id}")["count"]))
+
 
 @contextmanager
 def running_simulator(var_dir: Path, *, health_timeout: float = 60, **env: str) -> Iterator[Sim]:
-    """A real simulator process on a free port with a fresh key pair; extra TITAN_SIM_* in env."""
-    port = free_ports(["simulator"])["simulator"]
+    """A real simulator process on free ports (Bybit's and the MEXC face's) with fresh key
+    pairs; extra TITAN_SIM_* in env."""
+    ports = free_ports(["simulator", "mexc"])
     key, secret = f"K{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+    mexc_key, mexc_secret = f"mx0{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
     process = start_service(
         "simulator",
         {
-            "TITAN_SIMULATOR_PORT": str(port),
+            "TITAN_SIMULATOR_PORT": str(ports["simulator"]),
+            "TITAN_SIM_MEXC_PORT": str(ports["mexc"]),
             "TITAN_VAR_DIR": str(var_dir),
             "TITAN_SIM_API_KEY": key,
             "TITAN_SIM_API_SECRET": secret,
+            "TITAN_SIM_MEXC_API_KEY": mexc_key,
+            "TITAN_SIM_MEXC_API_SECRET": mexc_secret,
             **env,
         },
         var_dir / "simulator.out",
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{ports['simulator']}"
     try:
         wait_for_health(url, timeout=health_timeout)
-        yield Sim(url, key, secret)
+        yield Sim(url, key, secret, f"http://127.0.0.1:{ports['mexc']}", mexc_key, mexc_secret)
     finally:
         terminate(process)
 

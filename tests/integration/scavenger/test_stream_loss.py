@@ -70,16 +70,18 @@ async def test_venue_gone_then_back_reconnects_with_backoff(
 ) -> None:
     """The venue dies (pybit gives up reconnecting on its own); the intake keeps reopening the
     stream with backoff and is LIVE again once the venue is back on the same address."""
-    port = free_ports(["simulator"])["simulator"]
+    ports = free_ports(["simulator", "mexc"])
+    port = ports["simulator"]
     sim_env = {
         "TITAN_SIMULATOR_PORT": str(port),
+        "TITAN_SIM_MEXC_PORT": str(ports["mexc"]),  # both runs take the same two ports
         "TITAN_VAR_DIR": str(tmp_path_factory.mktemp("gone-sim")),
         "TITAN_SIM_API_KEY": "K-gone",
         "TITAN_SIM_API_SECRET": "S-gone",
         "TITAN_SIM_SYMBOLS": "BTCUSDT,ETHUSDT",
         "TITAN_SIM_BACKFILL_MINUTES": "3000",
     }
-    sim = Sim(f"http://127.0.0.1:{port}", "K-gone", "S-gone")
+    sim = Sim(f"http://127.0.0.1:{port}", "K-gone", "S-gone", mexc_url=f"http://127.0.0.1:{ports['mexc']}")
     venue = start_service("simulator", sim_env, tmp_path / "sim-1.out")
     try:
         wait_for_health(sim.url, timeout=90)

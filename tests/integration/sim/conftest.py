@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import ccxt
 import httpx
 import pybit._websocket_trading
 import pybit.unified_trading
@@ -21,14 +22,18 @@ from titan_common.embedded import free_port
 
 API_KEY = "sim-test-key"
 API_SECRET = "sim-test-secret"
+MEXC_API_KEY = "sim-test-mexc-key"
+MEXC_API_SECRET = "sim-test-mexc-secret"
 
 
 class Sim:
     """Handle on the running simulator: its URL, a control client and pybit factories."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, mexc_port: int | None = None) -> None:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
+        self.mexc_port = mexc_port
+        self.mexc_url = f"http://127.0.0.1:{mexc_port}" if mexc_port else ""
         self.control = httpx.Client(base_url=self.url, timeout=10)
 
     def http(self, **kwargs: Any) -> HTTP:
@@ -37,6 +42,19 @@ class Sim:
         session = HTTP(testnet=False, **kwargs)
         session.endpoint = self.url
         return session
+
+    def mexc(self, **config: Any) -> ccxt.mexc:
+        """Unmodified ccxt with only its base URLs pointed at the MEXC face: spot requests go
+        to {base}/api/v3/..., and load_markets' contract listing to {base}/api/v1/contract/detail."""
+        config.setdefault("apiKey", MEXC_API_KEY)
+        config.setdefault("secret", MEXC_API_SECRET)
+        config.setdefault("timeout", 5000)
+        exchange = ccxt.mexc(config)
+        exchange.urls["api"]["spot"]["public"] = self.mexc_url
+        exchange.urls["api"]["spot"]["private"] = self.mexc_url
+        exchange.urls["api"]["contract"]["public"] = f"{self.mexc_url}/api/v1/contract"
+        exchange.urls["api"]["contract"]["private"] = f"{self.mexc_url}/api/v1/private"
+        return exchange
 
     def ws_public(self) -> WebSocket:
         self._patch()
@@ -64,6 +82,8 @@ class Sim:
 
     def clear_faults(self) -> None:
         assert self.control.delete("/sim/faults").status_code == 200
+        if self.mexc_port:
+            assert self.control.delete("/sim/faults", params={"venue": "mexc"}).status_code == 200
 
     def reset(self) -> None:
         self.post("/sim/reset")
@@ -81,14 +101,17 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
 
 @pytest.fixture(scope="session")
 def sim_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
-    port = free_port()
+    port, mexc_port = free_port(), free_port()
     var_dir = tmp_path_factory.mktemp("sim-var")
     env = {
         **os.environ,
         "TITAN_SIMULATOR_PORT": str(port),
+        "TITAN_SIM_MEXC_PORT": str(mexc_port),
         "TITAN_VAR_DIR": str(var_dir),
         "TITAN_SIM_API_KEY": API_KEY,
         "TITAN_SIM_API_SECRET": API_SECRET,
+        "TITAN_SIM_MEXC_API_KEY": MEXC_API_KEY,
+        "TITAN_SIM_MEXC_API_SECRET": MEXC_API_SECRET,
         "TITAN_SIM_SEED": "7",
         "TITAN_SIM_SYMBOLS": "BTCUSDT,ETHUSDT,SOLUSDT,DOGEUSDT",
         "TITAN_SIM_BACKFILL_MINUTES": str(7 * 24 * 60),
@@ -99,7 +122,7 @@ def sim_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
         process = subprocess.Popen(
             [sys.executable, "-m", "titan_sim"], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
-    sim = Sim(port)
+    sim = Sim(port, mexc_port)
     try:
         deadline = time.monotonic() + 30
         while True:

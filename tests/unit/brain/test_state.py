@@ -53,7 +53,7 @@ def test_equity_goes_stale_and_then_is_unknown() -> None:
 
 def test_an_approved_entry_counts_until_execution_reports_the_position() -> None:
     s = state()
-    waiting = OpenPosition("BTCUSDT", Side.BUY, D(1), D(100), pending=True, exchange="acct")
+    waiting = OpenPosition("BTCUSDT", Side.BUY, D(1), D(100), pending=True)
     s.add_pending("BTCUSDT", Pending(waiting, "i-1", expires_at_ms=NOW + 10_000))
     assert [p.symbol for p in s.open_positions(NOW)] == ["BTCUSDT"]
     # past its intent's expiry plus the grace, it no longer counts

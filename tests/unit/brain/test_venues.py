@@ -24,7 +24,9 @@ def test_a_short_on_a_spot_venue_is_vetoed_with_venue_no_short() -> None:
     assert decision.reasons == (ReasonCode.VENUE_NO_SHORT,)
     assert decision.exchange == "mexc"
     # the same short on a derivatives venue passes
-    assert evaluate(short.model_copy(update={"exchange": "bybit"}), portfolio(), CONFIG, SPOT).verdict is Verdict.APPROVE
+    assert (
+        evaluate(short.model_copy(update={"exchange": "bybit"}), portfolio(), CONFIG, SPOT).verdict is Verdict.APPROVE
+    )
 
 
 def test_a_spot_buy_is_at_leverage_one_and_within_the_venue_balance() -> None:
@@ -56,6 +58,14 @@ def test_a_venue_the_config_gives_no_share_takes_no_entries() -> None:
     assert decision.reasons == (ReasonCode.VENUE_NOT_ENABLED,)
     unknown = evaluate(signal(exchange="kraken"), portfolio(), CONFIG, market())
     assert unknown.reasons == (ReasonCode.VENUE_NOT_ENABLED,)
+    # a venue the config shares but this installation does not run (TITAN_VENUES=bybit)
+    not_running = evaluate(
+        signal(exchange="mexc"),
+        portfolio(spendable=FUNDED),
+        CONFIG,
+        market(spot_venues=frozenset({"mexc"}), running_venues=frozenset({"bybit"})),
+    )
+    assert not_running.reasons == (ReasonCode.VENUE_NOT_ENABLED,)
 
 
 def test_a_venue_share_scales_the_allocation_cap() -> None:
@@ -63,7 +73,8 @@ def test_a_venue_share_scales_the_allocation_cap() -> None:
     small = CONFIG.model_copy(update={"venue_shares": {"bybit": D("0.01")}})
     full = evaluate_detailed(signal(), portfolio(), CONFIG, market())
     reduced = evaluate_detailed(signal(), portfolio(), small, market())
-    assert full.sizing is not None and reduced.sizing is not None
+    assert full.sizing is not None
+    assert reduced.sizing is not None
     assert reduced.sizing.caps[Limit.ALLOCATION] == full.sizing.caps[Limit.ALLOCATION] / 100
     assert reduced.sizing.binding is Limit.ALLOCATION
     assert reduced.decision.qty * 100 <= 2000 < full.decision.qty * 100

@@ -174,6 +174,7 @@ def user_add(
 @app.command()
 def sim(
     port: Annotated[int, typer.Option(min=1, max=65535)] = 9100,
+    mexc_port: Annotated[int, typer.Option(min=1, max=65535, help="Port of the MEXC spot v3 face")] = 9101,
     seed: Annotated[int, typer.Option()] = 42,
     symbols: Annotated[str, typer.Option(help="Comma-separated, e.g. BTCUSDT,ETHUSDT")] = "",
     balance: Annotated[str, typer.Option(help="Starting USDT balance")] = "10000",
@@ -181,7 +182,7 @@ def sim(
     api_secret: Annotated[str, typer.Option(envvar="TITAN_SIM_API_SECRET")] = "",
     host: Annotated[str, typer.Option()] = "127.0.0.1",
 ) -> None:
-    """Run the Bybit v5-compatible exchange simulator standalone."""
+    """Run the exchange simulator standalone: Bybit v5 on --port, MEXC spot v3 on --mexc-port."""
     try:
         starting_balance = Decimal(balance)
     except InvalidOperation:
@@ -195,6 +196,7 @@ def sim(
     symbol_list = [s.strip().upper() for s in symbols.split(",") if s.strip()]
     run_standalone(
         port=port,
+        mexc_port=mexc_port,
         seed=seed,
         symbols=symbol_list,
         balance=starting_balance,

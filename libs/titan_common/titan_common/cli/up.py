@@ -14,6 +14,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -36,14 +37,18 @@ from titan_common.settings import CommonSettings, SystemMode
 log = logging.getLogger("titan.up")
 
 
-def simulator_credentials(var_dir: Path) -> dict[str, str]:
-    """The simulator's API key pair, generated once and kept in var/ (mode 600)."""
+def simulator_credentials(var_dir: Path) -> dict[str, Any]:
+    """The simulator's API key pairs (Bybit's at the top level, the MEXC face's under "mexc"),
+    generated once and kept in var/ (mode 600). A file from before the MEXC face gets one added."""
     path = var_dir / "sim-credentials.json"
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
-        return stored
+    creds: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    if "api_key" in creds and isinstance(creds.get("mexc"), dict):
+        return creds
+    creds.setdefault("api_key", "SIM" + secrets.token_hex(9).upper())
+    creds.setdefault("api_secret", secrets.token_hex(18))
+    if not isinstance(creds.get("mexc"), dict):
+        creds["mexc"] = {"api_key": "mx0" + secrets.token_hex(9), "api_secret": secrets.token_hex(16)}
     var_dir.mkdir(parents=True, exist_ok=True)
-    creds = {"api_key": "SIM" + secrets.token_hex(9).upper(), "api_secret": secrets.token_hex(18)}
     path.write_text(json.dumps(creds))
     path.chmod(0o600)
     return creds
@@ -71,7 +76,7 @@ def check_live_preconditions(
     )
 
 
-def child_env(settings: CommonSettings, stores: Stores, sim_creds: dict[str, str]) -> dict[str, str]:
+def child_env(settings: CommonSettings, stores: Stores, sim_creds: dict[str, Any]) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
@@ -83,6 +88,9 @@ def child_env(settings: CommonSettings, stores: Stores, sim_creds: dict[str, str
             "PYTHONUNBUFFERED": "1",
             "TITAN_SIM_API_KEY": sim_creds["api_key"],
             "TITAN_SIM_API_SECRET": sim_creds["api_secret"],
+            "TITAN_SIM_MEXC_API_KEY": sim_creds["mexc"]["api_key"],
+            "TITAN_SIM_MEXC_API_SECRET": sim_creds["mexc"]["api_secret"],
+            "TITAN_SIM_MEXC_PORT": str(settings.simulator_mexc_port),
         }
     )
     if settings.system_mode is SystemMode.LIVE:
@@ -92,6 +100,9 @@ def child_env(settings: CommonSettings, stores: Stores, sim_creds: dict[str, str
         env.setdefault("TITAN_BYBIT_ENDPOINT", f"http://127.0.0.1:{settings.simulator_port}")
         env.setdefault("TITAN_BYBIT_API_KEY", sim_creds["api_key"])
         env.setdefault("TITAN_BYBIT_API_SECRET", sim_creds["api_secret"])
+        env.setdefault("TITAN_MEXC_ENDPOINT", f"http://127.0.0.1:{settings.simulator_mexc_port}")
+        env.setdefault("TITAN_MEXC_API_KEY", sim_creds["mexc"]["api_key"])
+        env.setdefault("TITAN_MEXC_API_SECRET", sim_creds["mexc"]["api_secret"])
         # a paper-trading day: the simulator makes momentum bursts every 30-90 s for traps to catch
         env.setdefault("TITAN_SIM_DEMO_BURSTS", "true")
     return env
@@ -150,12 +161,9 @@ def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], liv
     elif lock_problems:
         log.warning("GOVERNANCE lock mismatch (PAPER goes on; LIVE would refuse): %s", "; ".join(lock_problems))
     env = child_env(settings, stores, simulator_credentials(settings.var_dir))
-    children = [
-        Child(name=name, argv=[sys.executable, "-m", SERVICES[name].package], env=env)
-        for name in START_ORDER
-        if name in services
-    ]
+    children = service_children(settings, services, env)
     children += extra_children(settings, services, env)
+    names = processes(settings, services)
     supervisor = Supervisor(children)
 
     async def main() -> None:
@@ -164,10 +172,10 @@ def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], liv
             loop.add_signal_handler(signum, supervisor.stop)
 
         async def announce() -> None:
-            statuses = await wait_healthy(settings, services, timeout_s=90, stop=supervisor.stopping)
+            statuses = await wait_healthy(settings, names, timeout_s=90, stop=supervisor.stopping)
             if not supervisor.stopping.is_set():
                 nginx_up = any(c.name == "nginx" for c in children)
-                _print_banner(settings, services, statuses, created_admin or bool(default_users), nginx_up)
+                _print_banner(settings, names, statuses, created_admin or bool(default_users), nginx_up)
 
         # the banner waits beside the supervisor, never in front of a Ctrl-C
         banner = asyncio.create_task(announce())
@@ -179,6 +187,33 @@ def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], liv
 
     asyncio.run(main())
     return 0
+
+
+def processes(settings: CommonSettings, services: list[str]) -> list[str]:
+    """The service processes, in start order: `execution` is one process per venue account
+    (`execution`, then `execution-<venue>` for each other venue of TITAN_VENUES)."""
+    names: list[str] = []
+    for name in START_ORDER:
+        if name in services:
+            names += list(settings.execution_services.values()) if name == "execution" else [name]
+    return names
+
+
+def service_children(settings: CommonSettings, services: list[str], env: dict[str, str]) -> list[Child]:
+    children = []
+    for name in START_ORDER:
+        if name not in services:
+            continue
+        argv = [sys.executable, "-m", SERVICES[name].package]
+        if name != "execution":
+            children.append(Child(name=name, argv=argv, env=env))
+            continue
+        for venue, service in settings.execution_services.items():
+            own = {**env, "TITAN_EXECUTION_VENUE": venue}
+            if service != "execution":
+                own["TITAN_EXCHANGE"] = venue  # another venue's account is named after its venue
+            children.append(Child(name=service, argv=argv, env=own))
+    return children
 
 
 def governance_problems() -> list[str]:
@@ -225,7 +260,7 @@ def _print_banner(
 ) -> None:
     lines = ["", "=" * 72, f"Titan is up ({settings.system_mode.value})", ""]
     for name in services:
-        lines.append(f"  {name:<10} {statuses.get(name, '?'):<9} {settings.url_of(name)}")
+        lines.append(f"  {name:<15} {statuses.get(name, '?'):<9} {settings.url_of(name)}")
     lines.append("")
     if "console" in services:
         lines.append(f"  Console:  {settings.url_of('console')}/")

@@ -5,7 +5,7 @@ a folder with the same file roles (hummingbot's convention; README.md, and `_tem
   <venue>/constants.py  endpoints, codes, topic names, the venue's names -> Titan's
   <venue>/parsing.py    pure: venue payloads -> the shared types (unit-tested without I/O)
   <venue>/http.py       the venue's REST client, never blocking the event loop
-  <venue>/streams.py    the venue's WebSocket streams bridged into asyncio
+  <venue>/streams.py    the venue's streams in asyncio (WebSocket, or REST-polled)
   <venue>/adapter.py    the ExchangeAdapter implementation wiring the above
   <venue>/venue.py      its settings, validated at start, and the registry entry
 """

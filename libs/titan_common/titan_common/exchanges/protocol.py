@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -39,6 +39,21 @@ class ExchangeAdapter(Protocol):
     async def server_time_ms(self) -> int: ...
     async def instruments(self) -> list[InstrumentFilters]: ...
     async def wallet(self) -> Wallet: ...
+    async def balances(self) -> dict[str, Decimal]:
+        """Each asset's total (free + locked) on the account; assets at zero may be left out.
+        On a spot venue this is what the account holds (positions() is empty there)."""
+        ...
+
+    async def check_trading_allowed(self) -> None:
+        """Raise OrderRejected with one clear message when this account must not trade here
+        (MEXC's contract API, a key without trading rights); execution calls it at start."""
+        ...
+
+    def watch_symbols(self, symbols: Iterable[str]) -> None:
+        """Symbols that symbol-less queries (open orders, executions) must cover, where the
+        venue needs a symbol per query; execution passes its own at start."""
+        ...
+
     async def last_price(self, symbol: str) -> Decimal: ...
     async def positions(self) -> list[ExchangePosition]: ...
     async def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]: ...

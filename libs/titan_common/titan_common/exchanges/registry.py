@@ -14,18 +14,31 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from titan_common.exchanges.bybit import venue as bybit
+from titan_common.exchanges.mexc import venue as mexc
 from titan_common.exchanges.protocol import ExchangeAdapter
 
 
 @dataclass(frozen=True)
 class Venue:
+    """A venue's entry, and the traits the brain and execution ask without importing its folder."""
+
     name: str
     settings: type[BaseModel]  # validates the venue's options (endpoint, key pair...)
     build: Callable[[Any], ExchangeAdapter]  # an adapter from validated settings
+    # A spot venue: long-only (a sell can only sell coins held), leverage 1, no venue-side
+    # stop orders (place_order with a stop, set_trading_stop and amend_order are refused: the
+    # caller protects the position itself), and holdings rather than positions (positions()
+    # is empty; Titan's position is its own inventory from its fills, checked against
+    # balances()). False: a derivatives venue (shorts, leverage, stops held by the venue).
+    spot: bool = False
+    # Whether private_events() streams orders and fills. False: it yields nothing and fills
+    # are found only by polling executions_since (and orders by order_by_client_id).
+    private_stream: bool = True
 
 
 VENUES: dict[str, Venue] = {
-    "bybit": Venue("bybit", bybit.BybitSettings, bybit.build),
+    "bybit": Venue("bybit", bybit.BybitSettings, bybit.build, spot=False, private_stream=True),
+    "mexc": Venue("mexc", mexc.MexcSettings, mexc.build, spot=True, private_stream=False),
 }
 
 

@@ -131,6 +131,10 @@ class Execution:
     exec_type: ExecType
     is_maker: bool
     ts_ms: int
+    # the fee as the venue charged it when that is not the quote coin `fee` is counted in: a
+    # spot venue may take it from the coin bought, so the account holds that much less of it
+    fee_asset: str | None = None
+    fee_qty: Decimal | None = None
 
 
 @dataclass(frozen=True)

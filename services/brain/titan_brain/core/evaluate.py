@@ -12,7 +12,8 @@ MASTER_DISARMED and BREAKER_ACTIVE after a trip), the first deciding.
     3  BREAKER_ACTIVE           the circuit breaker is tripped
     4  SIGNAL_STALE             past its ttl
        SIGNAL_INVALID           stop or target on the wrong side, stamped in the future
-    5  VENUE_NOT_ENABLED        the config gives the signal's venue no share of the allocation
+    5  VENUE_NOT_ENABLED        the signal's venue does not run here (TITAN_VENUES), or the
+                                config gives it no share of the allocation
        VENUE_NO_SHORT           a short on a spot venue (long-only)
        SYMBOL_NOT_WHITELISTED
        SYMBOL_QUARANTINED       quarantined, or the exchange does not trade it
@@ -138,6 +139,8 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
     problem = signal_problem(signal, market.now_ms)
     if problem is not None:
         return veto(ReasonCode.SIGNAL_INVALID, problem)
+    if not market.runs(signal.exchange):
+        return veto(ReasonCode.VENUE_NOT_ENABLED, f"{signal.exchange} does not run here (TITAN_VENUES)")
     if config.venue_share(signal.exchange) <= 0:
         return veto(ReasonCode.VENUE_NOT_ENABLED, f"the config gives {signal.exchange} no share of the allocation")
     spot = market.is_spot(signal.exchange)
@@ -162,7 +165,9 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
     if drawdown >= config.risk_tuner.maxDailyDrawdown:
         return veto(ReasonCode.DAILY_LOSS_LIMIT, f"daily drawdown {drawdown:.4f}")
     if spot and portfolio.spendable.get(signal.exchange) is None:
-        return veto(ReasonCode.EQUITY_UNKNOWN, f"no balance report from {signal.exchange} yet: a spot buy is paid in full")
+        return veto(
+            ReasonCode.EQUITY_UNKNOWN, f"no balance report from {signal.exchange} yet: a spot buy is paid in full"
+        )
     move = expected_move(signal)
     if move is None:
         return veto(ReasonCode.EDGE_TOO_LOW, "no expected move and no target")

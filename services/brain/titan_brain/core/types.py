@@ -100,6 +100,8 @@ class Market:
     default_min_notional: Decimal = Decimal(5)
     # venues that are spot (long-only, leverage 1, paid in full): from the venue registry
     spot_venues: frozenset[str] = frozenset()
+    # the venues this installation runs (TITAN_VENUES); empty: not known, any
+    running_venues: frozenset[str] = frozenset()
     # `instruments` are the primary venue's rules; the other venues' are here, by venue
     primary_venue: str = DEFAULT_VENUE
     venue_instruments: Mapping[str, Mapping[str, Instrument]] = field(default_factory=dict)
@@ -112,6 +114,9 @@ class Market:
 
     def is_spot(self, exchange: str) -> bool:
         return exchange in self.spot_venues
+
+    def runs(self, exchange: str) -> bool:
+        return not self.running_venues or exchange in self.running_venues
 
     def correlation(self, a: str, b: str) -> float | None:
         if a == b:

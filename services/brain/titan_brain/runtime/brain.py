@@ -21,6 +21,7 @@ import contextlib
 import logging
 import time
 from collections import deque
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, cast
 
@@ -102,20 +103,23 @@ class Brain:
             config = await active_config(session)
             snapshot = await store.last_snapshot(session, settings.exchange)
             hwm = await store.high_watermark(session, settings.exchange)
-            positions = await store.open_positions(session, settings.venues)
+            positions = await store.open_positions(session, settings.accounts)
             trades = await store.recent_trades(session, settings.exchange, now - settings.sharpe_window_days * DAY_MS)
-            intents = await store.open_entry_intents(session, now - settings.pending_grace_ms)
+            intents = await store.open_entry_intents(session, now - settings.pending_grace_ms, settings.accounts)
             recent = await store.recent_decision_rows(session, RECENT)
         state = BrainState(settings=settings, config=config, spot_venues=feeds.spot_venues(settings.venues))
         if snapshot is not None:
             state.nav = restore_nav(snapshot.equity, snapshot.ts_ms, snapshot.day_start_equity, hwm, now)
             state.phase = snapshot.phase
-        state.positions = {(p.exchange, p.symbol): p for p in positions}
+        for position in positions:
+            venue = settings.venue_of(position.exchange)
+            state.positions[(venue, position.symbol)] = replace(position, exchange=venue)
         for intent, entry in intents:
-            if (intent.exchange or settings.exchange, intent.symbol) not in state.positions:
+            venue = settings.venue_of(intent.exchange or settings.exchange)
+            if (venue, intent.symbol) not in state.positions:
                 position = OpenPosition(
                     symbol=intent.symbol, side=Side(intent.side), size=intent.qty,
-                    entry_price=entry or intent.price or Decimal(0), pending=True, exchange=intent.exchange or settings.exchange,
+                    entry_price=entry or intent.price or Decimal(0), pending=True, exchange=venue,
                 )  # fmt: skip
                 state.add_pending(intent.symbol, Pending(position, intent.intent_id, intent.expires_at_ms))
         for closed_ms, pnl in trades:
@@ -143,16 +147,24 @@ class Brain:
 
     # --- gates -------------------------------------------------------------------------
 
-    async def system_mode(self) -> Mode:
-        """The worst of the configured services' heartbeats, with the brain's own live state."""
-        others = [name for name in self.settings.mode_services if name != self.runtime.name]
+    async def system_mode(self) -> dict[str, Mode]:
+        """Each running venue's mode for entries: the worst of the configured services'
+        heartbeats and the brain's own live state, where `execution` stands for the venue's
+        own execution process (a venue that fails never stops the other's entries)."""
+        executions = self.settings.execution_services
+        gates_on_execution = "execution" in self.settings.mode_services
+        shared = [n for n in self.settings.mode_services if n not in (self.runtime.name, "execution")]
+        wanted = shared + (list(executions.values()) if gates_on_execution else [])
         now = now_ms()
-        states = [self.runtime.state]
-        if others:
+        beats = {}
+        if wanted:
             assert self.runtime.redis is not None
-            beats = await read_beats(self.runtime.redis, others)
-            states += [state_of_beat(beat, now) for beat in beats.values()]
-        return worst_of(states, now).mode
+            beats = await read_beats(self.runtime.redis, wanted)
+        states = [self.runtime.state, *(state_of_beat(beats[name], now) for name in shared)]
+        return {
+            venue: worst_of(states + ([state_of_beat(beats[service], now)] if gates_on_execution else []), now).mode
+            for venue, service in executions.items()
+        }
 
     # --- the signal consumer ---------------------------------------------------------------
 
@@ -317,7 +329,7 @@ class Brain:
         if wallet is None or wallet.exchange != self.settings.exchange:
             return False
         before = state.phase
-        state.spendable[wallet.exchange] = wallet.available_balance
+        state.spendable[self.settings.venue_of(wallet.exchange)] = wallet.available_balance
         state.observe_equity(
             wallet.equity, now_ms(), wallet_balance=wallet.wallet_balance,
             unrealised_pnl=wallet.unrealised_pnl, available_balance=wallet.available_balance,
@@ -397,9 +409,7 @@ class Brain:
                 state = self.state
                 assert state is not None
                 config = state.config.config
-                symbols = sorted(
-                    set(config.asset_whitelist) | state.held_symbols | {config.breaker.volatility_symbol}
-                )
+                symbols = sorted(set(config.asset_whitelist) | state.held_symbols | {config.breaker.volatility_symbol})
                 volatility_symbol = config.breaker.volatility_symbol
                 problems: dict[str, str] = {}
                 try:

@@ -204,36 +204,51 @@ class BreakerController:
             self._flatten_task = asyncio.create_task(self._flatten(), name="brain:breaker-flatten")
 
     async def _flatten(self) -> None:
-        """Ask execution to flatten everything until it confirms (flatten is idempotent)."""
+        """Ask every venue's execution to flatten everything until each confirms (flatten is
+        idempotent); a venue that does not answer is asked again, the others are not."""
+        pending = dict(self.state.settings.execution_services)  # venue -> its execution
+        done: dict[str, dict[str, Any]] = {}
         attempt = 0
-        while not self.runtime.stop.is_set():
+        while pending and not self.runtime.stop.is_set():
             attempt += 1
-            try:
-                response = await self.client.request(
-                    "execution", "POST", "/positions/flatten", operator_id=BREAKER_OPERATOR
-                )
-                body = (
-                    response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-                )
-                if response.status_code == 200 and body.get("success") is True:
-                    self.last_flatten = {"ts_ms": now_ms(), "attempts": attempt, **body}
-                    log.critical(
-                        "CIRCUIT_BREAKER HARD: execution flattened %s position(s)", body.get("positions_closed")
-                    )
-                    await self._record_flatten(body, attempt)
-                    return
-                log.error("breaker flatten attempt %d: HTTP %d %s", attempt, response.status_code, str(body)[:300])
-            except ServiceUnavailable as exc:
-                log.error("breaker flatten attempt %d: %s", attempt, exc)
-            except Exception:
-                log.exception("breaker flatten attempt %d failed", attempt)
+            for venue, service in list(pending.items()):
+                body = await self._flatten_one(service, attempt)
+                if body is not None:
+                    done[venue] = body
+                    del pending[venue]
+            if not pending:
+                break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.runtime.stop.wait(), timeout=FLATTEN_RETRY_S)
+        if pending:
+            return
+        closed = sum(int(body.get("positions_closed") or 0) for body in done.values())
+        results = [result for body in done.values() for result in body.get("results") or []]
+        summary = {"success": True, "positions_closed": closed, "results": results, "venues": done}
+        self.last_flatten = {"ts_ms": now_ms(), "attempts": attempt, **summary}
+        log.critical("CIRCUIT_BREAKER HARD: execution flattened %s position(s)", closed)
+        await self._record_flatten(summary, attempt)
+
+    async def _flatten_one(self, service: str, attempt: int) -> dict[str, Any] | None:
+        """One venue's flatten; its answer when it confirmed, else None (asked again)."""
+        try:
+            response = await self.client.request(service, "POST", "/positions/flatten", operator_id=BREAKER_OPERATOR)
+            body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+            if response.status_code == 200 and body.get("success") is True:
+                return dict(body)
+            log.error("breaker flatten attempt %d (%s): HTTP %d %s", attempt, service, response.status_code,
+                      str(body)[:300])  # fmt: skip
+        except ServiceUnavailable as exc:
+            log.error("breaker flatten attempt %d (%s): %s", attempt, service, exc)
+        except Exception:
+            log.exception("breaker flatten attempt %d (%s) failed", attempt, service)
+        return None
 
     async def _record_flatten(self, body: dict[str, Any], attempts: int) -> None:
         result = {
             "positions_closed": body.get("positions_closed"),
             "results": body.get("results"),
+            "venues": {venue: answer.get("positions_closed") for venue, answer in (body.get("venues") or {}).items()},
             "attempts": attempts,
         }
         with contextlib.suppress(Exception):

@@ -38,10 +38,11 @@ def apply_event(state: BrainState, event: Event) -> Change:
     except ValidationError as exc:
         log.warning("malformed %s payload ignored: %s", event.event_type, str(exc)[:200])
         return change
-    primary = state.settings.exchange  # NAV, phases and the drawdown follow this account
-    running = set(state.settings.venues) | {primary}
+    settings = state.settings
+    primary = settings.exchange  # NAV, phases and the drawdown follow this account
+    running = set(settings.accounts)
     if isinstance(payload, WalletUpdate) and payload.exchange in running:
-        state.spendable[payload.exchange] = payload.available_balance
+        state.spendable[settings.venue_of(payload.exchange)] = payload.available_balance
         if payload.exchange == primary:
             state.observe_equity(
                 payload.equity, event.ts_ms, wallet_balance=payload.wallet_balance,
@@ -49,7 +50,8 @@ def apply_event(state: BrainState, event: Event) -> Change:
             )  # fmt: skip
             change.equity = True
     elif isinstance(payload, PositionUpdate) and payload.exchange in running:
-        state.observe_position(position_of(payload), payload.symbol, payload.exchange)
+        state.observe_position(position_of(payload, settings.venue_of(payload.exchange)), payload.symbol,
+                               settings.venue_of(payload.exchange))  # fmt: skip
         change.positions = True
         if payload.mark_price is not None and payload.mark_price > 0 and payload.exchange == primary:
             state.observe_price(payload.symbol, event.ts_ms, payload.mark_price)
@@ -70,7 +72,7 @@ def spot_venues(names: Sequence[str]) -> frozenset[str]:
     return frozenset(name for name in names if venue(name).spot)
 
 
-def position_of(update: PositionUpdate) -> OpenPosition | None:
+def position_of(update: PositionUpdate, venue: str) -> OpenPosition | None:
     if update.side is None or update.size <= 0:
         return None
     return OpenPosition(
@@ -79,7 +81,7 @@ def position_of(update: PositionUpdate) -> OpenPosition | None:
         size=update.size,
         entry_price=update.avg_entry,
         mark_price=update.mark_price,
-        exchange=update.exchange,
+        exchange=venue,
     )
 
 

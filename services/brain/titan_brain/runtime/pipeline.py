@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -95,7 +95,8 @@ class SignalPipeline:
         sessions: async_sessionmaker[AsyncSession],
         producer: StreamProducer[OrderIntent],
         state: BrainState,
-        read_mode: Callable[[], Awaitable[Mode]],
+        # the system mode for entries: one for every venue, or each running venue's own
+        read_mode: Callable[[], Awaitable[Mode | Mapping[str, Mode]]],
         gate: AIGate | None = None,
         on_gate_failure: GateFailureHook | None = None,
         on_decided: Callable[[list[store.Record]], None] | None = None,
@@ -113,7 +114,7 @@ class SignalPipeline:
         unique: dict[str, Signal] = {}
         for delivery in deliveries:
             unique.setdefault(delivery.message.signal_id, delivery.message)
-        mode = await self.read_mode()
+        modes = await self.read_mode()
         # one connection per batch: the gates are read in the transaction the decisions commit in
         async with self.sessions() as session:
             armed = await read_master_arm(session)
@@ -127,8 +128,8 @@ class SignalPipeline:
             try:
                 for signal in unique.values():
                     if signal.signal_id not in existing:
-                        records.append(await self._decide(signal, now, mode, armed))
-                won = await store.write_records(session, records)
+                        records.append(await self._decide(signal, now, self._mode_for(modes, signal), armed))
+                won = await store.write_records(session, records, self.state.settings.account_of)
                 lost = [r.signal.signal_id for r in records if r.signal.signal_id not in won]
                 if lost:  # another consumer decided these first; theirs stand
                     existing.update(await store.existing_decisions(session, lost))
@@ -179,6 +180,14 @@ class SignalPipeline:
             except Exception:
                 log.exception("signal %s failed; left pending", delivery.message.signal_id)
         return acked
+
+    def _mode_for(self, modes: Mode | Mapping[str, Mode], signal: Signal) -> Mode:
+        """The mode that gates an entry on the signal's venue: a venue's own execution counts
+        for that venue alone (a venue not running: the first venue's; the core then refuses
+        it with VENUE_NOT_ENABLED)."""
+        if isinstance(modes, Mode):
+            return modes
+        return modes.get(signal.exchange) or modes[self.state.settings.venues[0]]
 
     async def _decide(self, signal: Signal, now: int, mode: Mode, armed: bool) -> store.Record:
         config = self.state.config

@@ -103,7 +103,8 @@ class BrainState:
             betas=self.betas,
             default_min_notional=self.settings.default_min_notional,
             spot_venues=self.spot_venues,
-            primary_venue=self.settings.exchange,
+            running_venues=frozenset(self.settings.venues),
+            primary_venue=self.settings.venues[0],
         )
 
     # --- updates ---------------------------------------------------------------------

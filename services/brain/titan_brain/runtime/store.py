@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast
@@ -98,7 +98,9 @@ _DECISIONS = cast(Table, DecisionRow.__table__)
 _INSERT_DECISION = insert(_DECISIONS).on_conflict_do_nothing().returning(_DECISIONS.c.signal_id)
 
 
-async def write_records(session: AsyncSession, records: Sequence[Record]) -> set[str]:
+async def write_records(
+    session: AsyncSession, records: Sequence[Record], account_of: Callable[[str], str] = lambda venue: venue
+) -> set[str]:
     """Upsert the signals, insert the decisions and their intents. Returns the signal ids
     whose decision this call inserted (the others were decided by someone else first)."""
     if not records:
@@ -143,7 +145,7 @@ async def write_records(session: AsyncSession, records: Sequence[Record]) -> set
         if record.intent is not None and record.signal.signal_id in won:
             # the intent belongs to the account of its venue (execution of that venue places it)
             await insert_intent_if_absent(
-                session, record.intent, record.decision.decision_id, exchange=record.intent.exchange
+                session, record.intent, record.decision.decision_id, exchange=account_of(record.intent.exchange)
             )
     return won
 
@@ -179,14 +181,17 @@ async def recent_trades(session: AsyncSession, exchange: str, since_ms: int) -> 
     return [(int(ts), pnl) for ts, pnl in rows]
 
 
-async def open_entry_intents(session: AsyncSession, since_ms: int) -> list[tuple[OrderIntentRow, Decimal | None]]:
-    """Entry intents that may still become positions (not yet sent, or sent and unresolved),
-    with the entry price of the decision that made them."""
+async def open_entry_intents(
+    session: AsyncSession, since_ms: int, accounts: Sequence[str]
+) -> list[tuple[OrderIntentRow, Decimal | None]]:
+    """The accounts' entry intents that may still become positions (not yet sent, or sent and
+    unresolved), with the entry price of the decision that made them."""
     rows = await session.execute(
         select(OrderIntentRow, DecisionRow.payload["decision"]["entry_price"].astext)
         .outerjoin(DecisionRow, DecisionRow.decision_id == OrderIntentRow.decision_id)
         .where(
             OrderIntentRow.kind == "ENTRY",
+            OrderIntentRow.exchange.in_(list(accounts)),
             OrderIntentRow.state.in_((CREATED, "SENT_UNKNOWN", "CONFIRMED")),
             OrderIntentRow.expires_at_ms >= since_ms,
         )

@@ -63,6 +63,7 @@ class Who(Answer):
 class Status(Answer):
     masterArm: bool
     bybitConnected: bool
+    mexcConnected: bool | None = None  # when MEXC runs (TITAN_VENUES)
     mode: str
 
 

@@ -142,12 +142,12 @@ async def breaker_reset(
 
 @router.get("/positions", **route(answers.Passthrough))
 async def positions(console: Console = Depends(get_console)) -> Any:
-    return await console.upstream.json("execution", "GET", "/positions")
+    return await reads.positions(console)
 
 
 @router.get("/api/state/positions", **route(answers.Passthrough))
 async def state_positions(console: Console = Depends(get_console)) -> Any:
-    return await console.upstream.json("execution", "GET", "/positions")
+    return await reads.positions(console)
 
 
 @router.get("/api/console/orders", **route(answers.Passthrough))

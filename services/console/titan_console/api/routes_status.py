@@ -54,11 +54,13 @@ async def status(console: Console = Depends(get_console)) -> dict[str, Any]:
     circuitBreaker and bybitConnected, plus the mode and its reason codes."""
     summary, _ = await asyncio.gather(aggregate(console), console.state.refresh_breaker())
     await console.state.refresh_flags()
-    exchange = summary["exchanges"]["bybit"]
+    exchanges = summary["exchanges"]
     return {
         "masterArm": console.state.master_arm is True,
         "circuitBreaker": console.state.breaker or {"active": None, "source": "unknown"},
-        "bybitConnected": exchange["connected"] is True,
+        # the runbook's bybitConnected, and <venue>Connected for every venue that runs
+        "bybitConnected": exchanges.get("bybit", {}).get("connected") is True,
+        **{f"{venue}Connected": view["connected"] is True for venue, view in exchanges.items()},
         "mode": summary["mode"],
         "reasonCodes": summary["reasons"],
         "since_ms": summary["since_ms"],

@@ -27,6 +27,7 @@ from titan_common.messages import ControlCommand, Severity
 from titan_common.reasons import ReasonCode
 from titan_console.core import kill_switch
 from titan_console.core.access import role_for_live
+from titan_console.core.venues import VenueFailure, merge_actions
 from titan_console.errors import ConsoleError
 from titan_console.runtime.auth import Principal
 from titan_console.runtime.context import Console
@@ -90,12 +91,19 @@ async def _disarm(console: Console, who: Principal, reason: str, request: dict[s
     at_the_door = False
     try:
         forwarded = {"reason": reason[:500], "request": request}
-        body = await console.upstream.json(
-            "execution", "POST", "/api/safety/disarm", operator_id=who.username, json=forwarded
+        # every venue's execution latches it (one door per venue account); the first venue's
+        # writes the one master-arm flag and its record
+        answers = await console.upstream.each_venue(
+            "POST", "/api/safety/disarm", operator_id=who.username, json=forwarded
         )
-        at_the_door = body.get("success") is True
-        if at_the_door and body.get("persisted") is True:  # execution wrote the flag and its record
-            previous = body.get("previous_state") is True
+        for venue, answer in answers.items():
+            if isinstance(answer, VenueFailure):
+                log.error("%s's execution did not take the disarm: %s", venue, answer.message)
+        taken = [a for a in answers.values() if not isinstance(a, VenueFailure) and a.get("success") is True]
+        at_the_door = bool(taken)
+        persisted = [a for a in taken if a.get("persisted") is True]
+        if persisted:  # an execution wrote the flag and its record
+            previous = any(a.get("previous_state") is True for a in persisted)
             _announce_disarm(console, who, previous, reason)
             return {"previous_state": previous, "persisted": True, "execution": True}
     except ConsoleError as exc:
@@ -153,7 +161,8 @@ async def emergency(console: Console, who: Principal, action: str, path: str, la
     request = {"path": path, "label": label, "via": who.via}
     emit_audited(console, f"{action}_REQUESTED", who, severity=Severity.WARNING, payload=request)
     try:
-        body = await console.upstream.json("execution", "POST", path, operator_id=who.username)
+        # every venue's execution at once: one that does not answer never stops the others
+        body = merge_actions(await console.upstream.each_venue("POST", path, operator_id=who.username))
     except ConsoleError as exc:
         result = {"success": False, "error": exc.code, "message": exc.message, "duration_ms": _elapsed_ms(started)}
         await console.record(f"CONSOLE_{action}", who.username, request, result, False)
@@ -202,17 +211,21 @@ async def engage_kill_switch(console: Console, who: Principal, code: str, label:
             message = exc.message if isinstance(exc, ConsoleError) else f"{type(exc).__name__}: {exc}"
             steps.append({"step": name, "success": False, "duration_ms": _elapsed_ms(began), "error": message})
 
+    async def every_venue(path: str) -> dict[str, Any]:
+        return merge_actions(await console.upstream.each_venue("POST", path, operator_id=who.username))
+
     async def flatten() -> dict[str, Any]:
-        body = await console.upstream.json("execution", "POST", "/positions/flatten", operator_id=who.username)
+        body = await every_venue("/positions/flatten")
         summary["positions_closed"] = body.get("positions_closed", 0)
         summary["orders_cancelled"] += body.get("orders_cancelled", 0)  # flatten cancels first
         return {"success": body.get("success") is True, "positions_closed": body.get("positions_closed"),
-                "results": body.get("results", [])}  # fmt: skip
+                "results": body.get("results", []), "venues": body["venues"]}  # fmt: skip
 
     async def cancel_all() -> dict[str, Any]:
-        body = await console.upstream.json("execution", "POST", "/orders/cancel-all", operator_id=who.username)
+        body = await every_venue("/orders/cancel-all")
         summary["orders_cancelled"] += body.get("orders_cancelled", 0)
-        return {"success": body.get("success") is True, "orders_cancelled": body.get("orders_cancelled")}
+        return {"success": body.get("success") is True, "orders_cancelled": body.get("orders_cancelled"),
+                "venues": body["venues"]}  # fmt: skip
 
     async def disarm() -> dict[str, Any]:
         return {"success": True, **await _disarm(console, who, "kill switch", {"enabled": False, **request})}

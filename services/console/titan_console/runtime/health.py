@@ -24,14 +24,34 @@ async def _service_health(console: Console, name: str) -> tuple[dict[str, Any] |
 
 
 async def service_healths(console: Console) -> dict[str, dict[str, Any] | None]:
-    """Every other service's /health body (None when it did not answer), plus the console's own."""
-    others = [name for name in TRADING_SERVICES if name != "console"]
+    """Every other service's /health body (None when it did not answer), plus the console's own.
+    Execution is one process per venue account: `execution`, then `execution-<venue>`."""
+    others = [name for name in TRADING_SERVICES if name not in ("console", "execution")]
+    others += list(console.settings.execution_services.values())
     answers = await asyncio.gather(*(_service_health(console, name) for name in others))
     bodies: dict[str, dict[str, Any] | None] = {}
     for name, (body, latency) in zip(others, answers, strict=True):
         bodies[name] = None if body is None else {**body, "latency_ms": round(latency or 0.0, 2)}
     bodies["console"] = console.runtime.health()
     return bodies
+
+
+def exchange_view(execution: dict[str, Any] | None) -> dict[str, Any]:
+    """A venue as its execution's /health tells it: connected, ready, its account, how its
+    state arrives (a private stream, or REST polling) and the last reconcile."""
+    checks = (execution or {}).get("checks") or {}
+    exchange = checks.get("exchange") if isinstance(checks.get("exchange"), dict) else {}
+    return {
+        # None: its execution did not answer, so the venue's state is unknown
+        "connected": exchange.get("connected") if execution else None,
+        "ready": exchange.get("ready") if execution else None,
+        "name": exchange.get("name"),
+        "feed": exchange.get("feed"),
+        "stops": exchange.get("stops"),
+        "mode": (execution or {}).get("mode"),
+        "reasons": (execution or {}).get("reasons", []),
+        "last_reconcile": checks.get("last_reconcile"),
+    }
 
 
 async def aggregate(console: Console) -> dict[str, Any]:
@@ -46,9 +66,11 @@ async def aggregate(console: Console) -> dict[str, Any]:
     checks = console.runtime.checks
     database_ok = bool(checks.get("db") and checks["db"].ok)
     redis_ok = bool(checks.get("redis") and checks["redis"].ok)
-    execution = bodies.get("execution") or {}
-    exchange = (execution.get("checks") or {}).get("exchange") if execution else None
-    connected = exchange.get("connected") if isinstance(exchange, dict) else None
+    exchanges = {
+        venue: exchange_view(bodies.get(service)) for venue, service in console.settings.execution_services.items()
+    }
+    # the first venue's connection decides the overall status; every venue shows its own
+    connected = exchanges[console.settings.venues[0]]["connected"]
     status, why = overall(
         views, database_ok=database_ok, redis_ok=redis_ok, exchange_connected=connected, system_mode=system.mode
     )
@@ -66,14 +88,6 @@ async def aggregate(console: Console) -> dict[str, Any]:
             "latency_ms": (body or {}).get("latency_ms"),
             "url": console.settings.url_of(name),
         }
-    exchanges = {
-        "bybit": {
-            "connected": connected,
-            "ready": exchange.get("ready") if isinstance(exchange, dict) else None,
-            "name": exchange.get("name") if isinstance(exchange, dict) else None,
-            "last_reconcile": (execution.get("checks") or {}).get("last_reconcile") if execution else None,
-        }
-    }
     return {
         "status": status.value,
         "problems": why,

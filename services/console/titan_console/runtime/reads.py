@@ -23,6 +23,7 @@ from titan_common.db.models import (
     TradeRow,
 )
 from titan_console.core import ops_panel
+from titan_console.core.venues import merge_positions
 from titan_console.errors import ConsoleError
 from titan_console.runtime.context import Console
 
@@ -35,6 +36,11 @@ def _sessions(console: Console) -> Any:
     if console.runtime.sessions is None:
         raise ConsoleError(503, "DB_UNAVAILABLE", "the database is not connected")
     return console.runtime.sessions
+
+
+async def positions(console: Console) -> dict[str, Any]:
+    """Every venue's open positions from its execution (the owner), each naming its venue."""
+    return merge_positions(await console.upstream.each_venue("GET", "/positions"))
 
 
 async def trades(console: Console, limit: int) -> dict[str, Any]:

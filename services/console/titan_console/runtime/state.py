@@ -29,6 +29,8 @@ from titan_common.service import ServiceRuntime
 from titan_common.system_state import SystemState, worst_of
 from titan_console.core import ops_panel
 from titan_console.core.snapshot import EquityView, breaker_from_events, equity_view, state_update
+from titan_console.core.venues import merge_positions
+from titan_console.errors import ConsoleError
 from titan_console.runtime.upstream import Upstream
 
 log = logging.getLogger(__name__)
@@ -83,12 +85,15 @@ class StateCache:
             self.master_arm = None  # unknown, shown as such (and arming stays off: fail closed)
 
     async def refresh_positions(self) -> None:
-        body = await self.upstream.try_json("execution", "/positions")
-        if isinstance(body, dict) and isinstance(body.get("positions"), list):
-            self.positions = body["positions"]
-            self.positions_ok = True
-        else:
+        """Every venue's positions; a venue that did not answer makes the view incomplete."""
+        try:
+            answers = await self.upstream.each_venue("GET", "/positions", fast=True)
+        except ConsoleError:
             self.positions_ok = False
+            return
+        merged = merge_positions(answers)
+        self.positions = merged["positions"]
+        self.positions_ok = "unavailable" not in merged
 
     async def refresh_equity_sources(self) -> None:
         now = now_ms()

@@ -6,11 +6,13 @@ authenticated operator, so the callee's audit trail names the person.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
 
 from titan_common.internal import InternalClient, ServiceUnavailable
+from titan_console.core.venues import VenueFailure, every_venue_failed
 from titan_console.errors import ConsoleError
 from titan_console.settings import ConsoleSettings
 
@@ -66,6 +68,27 @@ class Upstream:
             return response.json()
         except ValueError as exc:
             raise ConsoleError(502, "BAD_UPSTREAM_ANSWER", f"{service} answered {path} with no JSON") from exc
+
+    async def each_venue(
+        self, method: str, path: str, *, operator_id: str | None = None, json: Any = None, fast: bool = False
+    ) -> dict[str, Any]:
+        """The same call to every venue's execution at once (one process per venue account):
+        each venue's JSON answer, or its VenueFailure. A venue that fails never holds up the
+        others. Raises the first failure only when no venue answered at all."""
+
+        async def one(service: str) -> Any:
+            try:
+                return await self.json(service, method, path, operator_id=operator_id, json=json, fast=fast)
+            except ConsoleError as exc:
+                return VenueFailure(exc.code, exc.message, exc.status)
+
+        services = self.settings.execution_services
+        answers = await asyncio.gather(*(one(service) for service in services.values()))
+        by_venue = dict(zip(services, answers, strict=True))
+        failed = every_venue_failed(by_venue)
+        if failed is not None:
+            raise ConsoleError(failed.status, failed.code, failed.message)
+        return by_venue
 
     async def try_json(self, service: str, path: str, *, params: dict[str, Any] | None = None) -> Any | None:
         """A best-effort read for dashboards (short timeout): None instead of an error."""

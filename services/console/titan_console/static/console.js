@@ -150,12 +150,12 @@ function renderState(data, ts) {
 function renderPositions(positions, stale) {
   $("positions-count").textContent = String(positions.length);
   $("positions-count").dataset.count = String(positions.length);
-  const rows = positions.map((p) => `<tr data-symbol="${esc(p.symbol)}">
-      <td>${esc(p.symbol)}${p.adopted ? ' <span class="badge warn">adopted</span>' : ""}</td><td>${esc(p.side)}</td>
+  const rows = positions.map((p) => `<tr data-symbol="${esc(p.symbol)}" data-exchange="${esc(p.exchange)}">
+      <td data-testid="venue-${esc(p.exchange)}-${esc(p.symbol)}">${esc(p.exchange)}</td><td>${esc(p.symbol)}${p.adopted ? ' <span class="badge warn">adopted</span>' : ""}</td><td>${esc(p.side)}</td>
       <td>${esc(p.size)}</td><td>${esc(p.entryPrice)}</td><td>${esc(p.markPrice)}</td>
       <td data-testid="stop-${esc(p.symbol)}">${esc(p.stopLoss ?? "NONE")}</td><td>${fmtMoney(p.unrealizedPnl)}</td>
       <td>${isOperator() ? `<button class="small danger" data-close="${esc(p.symbol)}">Close</button>` : ""}</td></tr>`);
-  $("positions-body").innerHTML = rows.join("") || `<tr><td colspan="8" class="muted">no open positions${stale ? " (execution not answering)" : ""}</td></tr>`;
+  $("positions-body").innerHTML = rows.join("") || `<tr><td colspan="9" class="muted">no open positions${stale ? " (execution not answering)" : ""}</td></tr>`;
 }
 
 function drawChart() {
@@ -194,7 +194,9 @@ async function flattenAll() {
   if (!(await confirmDialog("Are you sure? This will close ALL positions."))) return;
   try {
     const answer = await api("POST", "/api/console/flatten-all", { operator_id: me.user });
-    const failed = answer.results.filter((r) => !r.success).map((r) => r.symbol);
+    const failed = answer.results.filter((r) => !r.success).map((r) => `${r.exchange || ""} ${r.symbol}`.trim());
+    // a venue whose execution did not answer closed nothing: say which
+    for (const [venue, how] of Object.entries(answer.venues || {})) if (!how.success && how.error) failed.push(`${venue} (${how.error})`);
     showResult(`Flatten: ${answer.positions_closed} position(s) closed, ${answer.orders_cancelled} order(s) cancelled` +
       (failed.length ? `; FAILED: ${failed.join(", ")}` : ""), failed.length ? "error" : "info");
   } catch (exc) { showResult(exc.message, "error"); }

@@ -11,4 +11,4 @@ from titan_execution.settings import ExecutionSettings
 
 
 def create_app(settings: ExecutionSettings) -> FastAPI:
-    return create_service_app("execution", settings, routers=[router], setup=runtime.setup)
+    return create_service_app(settings.service_name, settings, routers=[router], setup=runtime.setup)

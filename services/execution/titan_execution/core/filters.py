@@ -69,3 +69,9 @@ def fit_order(
         stop_loss=round_to_tick(stop_loss, filters.tick_size) if stop_loss is not None else None,
         take_profit=round_to_tick(take_profit, filters.tick_size) if take_profit is not None else None,
     )
+
+
+def is_dust(size: Decimal, filters: InstrumentFilters) -> bool:
+    """A size the venue will not take in one order: below its minimum once on its step."""
+    fitted = floor_to_step(size, filters.qty_step)
+    return fitted <= 0 or fitted < filters.min_qty

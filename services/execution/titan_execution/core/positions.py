@@ -222,6 +222,15 @@ def _close_trip(position: Position, closed_ms: int, closed_by: ExecType) -> Clos
     )
 
 
+def write_off(position: Position, ts_ms: int) -> tuple[Position, ClosedTrade | None]:
+    """A remainder too small to sell (spot dust: under the venue's minimum after a fee taken
+    in the coin) leaves Titan's inventory unsold: the round trip ends with what was exited."""
+    flat = Position(symbol=position.symbol, realised_pnl=position.realised_pnl, fees=position.fees)
+    if position.is_flat or position.trip_exit_qty <= 0:
+        return flat, None
+    return flat, _close_trip(position, ts_ms, ExecType.TRADE)
+
+
 SEEN_EXEC_IDS_MAX = 100_000  # days of fills; older duplicates are stopped by the fills table
 
 
@@ -263,6 +272,10 @@ class ShadowBook:
         self.positions[fill.symbol] = updated
         self.seen_exec_ids.add(fill.exec_id)
         return True, trade
+
+    def write_off(self, symbol: str, ts_ms: int) -> ClosedTrade | None:
+        self.positions[symbol], trade = write_off(self.position(symbol), ts_ms)
+        return trade
 
     def set_stop(self, symbol: str, stop_loss: Decimal | None) -> None:
         self.positions[symbol] = replace(self.position(symbol), stop_loss=stop_loss)

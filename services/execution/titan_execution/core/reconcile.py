@@ -12,7 +12,7 @@ the mode from the verdict:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -95,6 +95,40 @@ def diff_positions(
         if real is not None and real.stop_loss is None:
             diffs.append(Diff("POSITION", symbol, "stop_loss", None, None, Verdict.BAD, Action.PROTECT))
     return diffs
+
+
+QUOTE_COINS = ("USDT", "USDC")
+
+
+def base_asset(symbol: str) -> str:
+    """The coin a spot symbol buys: BTC for BTCUSDT."""
+    for quote in QUOTE_COINS:
+        if symbol.endswith(quote) and len(symbol) > len(quote):
+            return symbol[: -len(quote)]
+    return symbol
+
+
+def titan_holdings(shadow: Iterable[Position], balances: Mapping[str, Decimal]) -> list[ExchangePosition]:
+    """On a spot venue, the part of the account's coins that is Titan's, as venue positions
+    to diff the book against: Titan's inventory (its own fills) as far as the coins are
+    there. Coins beyond it are not Titan's (held before, or bought by hand), so nothing is
+    ever adopted; fewer coins than Titan bought is a shortfall, which diff_positions reports
+    as drift (RESIZE, or DROP when none are left). The stop is Titan's own, so it is the book's."""
+    holdings = []
+    for position in shadow:
+        if position.is_flat:
+            continue
+        held = min(position.size, balances.get(base_asset(position.symbol), Decimal(0)))
+        if held <= 0:
+            continue
+        holdings.append(
+            ExchangePosition(
+                symbol=position.symbol, side=position.side, size=held, avg_price=position.avg_entry,
+                mark_price=None, leverage=None, stop_loss=position.stop_loss, take_profit=None,
+                unrealised_pnl=Decimal(0), cum_realised_pnl=Decimal(0), updated_ms=0,
+            )
+        )  # fmt: skip
+    return holdings
 
 
 def diff_leverage(shadow: Iterable[Position], exchange: Iterable[ExchangePosition]) -> list[Diff]:

@@ -13,20 +13,21 @@ from titan_common.audit import AuditQueueFull
 from titan_common.bus import INTENTS, Delivery, StreamConsumer
 from titan_common.clock import now_ms
 from titan_common.events import EventType, WalletUpdate
-from titan_common.exchanges import ExchangeError, Wallet
-from titan_common.exchanges.registry import adapter_for
+from titan_common.exchanges import ExchangeError, OrderRejected, Wallet
+from titan_common.exchanges.registry import adapter_for, venue
 from titan_common.messages import OrderIntent
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.settings import SystemMode
 from titan_common.system_state import Mode
 from titan_execution.core.exchange_health import clock_drifted, clock_offset_ms
+from titan_execution.core.intent_states import IntentState as S
 from titan_execution.core.reconcile import Verdict
-from titan_execution.runtime import metrics
+from titan_execution.runtime import metrics, store
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
 from titan_execution.runtime.protection import alert_venue_closes, ensure_protected, raise_alert
 from titan_execution.runtime.reconciler import Reconciler
-from titan_execution.runtime.store import intents_by_state
+from titan_execution.runtime.titan_stops import TitanStops
 from titan_execution.settings import ExecutionSettings
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,12 @@ class Execution:
     def __init__(self, runtime: ServiceRuntime, settings: ExecutionSettings) -> None:
         self.runtime = runtime
         self.settings = settings
-        # one trading venue per execution process: the first of TITAN_VENUES
-        self.venue = settings.venues[0]
+        # one trading venue per execution process (TITAN_EXECUTION_VENUE)
+        self.venue = settings.execution_venue
         self.adapter: Any = adapter_for(self.venue, settings.venue_options(self.venue))
+        # a spot venue has no stop orders: Titan keeps the stops itself (runtime/titan_stops.py)
+        self.spot = venue(self.venue).spot
+        self._titan_stops: TitanStops | None = None
         self.ready = asyncio.Event()
         self.drift_seen = asyncio.Event()  # set by whoever notices drift between reconciles
         self._engine: ExecutionEngine | None = None
@@ -91,8 +95,11 @@ class Execution:
             ("resolver", self.resolve_loop),
             ("deferred-writes", self.write_deferred),
             ("reconcile", self.reconcile_loop),
-            ("private-stream", self.private_stream),
-            ("marks", self.poll_marks),
+            *(
+                (("titan-stops", self.watch_titan_stops),)
+                if self.spot
+                else (("private-stream", self.private_stream), ("marks", self.poll_marks))
+            ),
             ("wallet", self.poll_wallet),
             ("fill-poll", self.poll_fills),
             ("clock", self.watch_clock),
@@ -135,6 +142,8 @@ class Execution:
                 churn_limit_10s=settings.churn_limit_10s,
                 churn_limit_60s=settings.churn_limit_60s,
                 price_band_share=settings.price_band_share,
+                spot=self.spot,
+                venue=self.venue,
             ),
             sessions=rt.sessions,
             adapter=self.adapter,
@@ -143,12 +152,27 @@ class Execution:
             on_event=self.announce,
             audit_now=rt.audit.record_now if rt.audit is not None else None,
         )
-        reconciler = Reconciler(engine, set_reason=rt.set_reason, protection_attempts=settings.protection_attempts)
+        if self.spot:
+            self._titan_stops = TitanStops(engine, set_reason=rt.set_reason, stale_after_s=settings.price_stale_s)
+        reconciler = Reconciler(
+            engine,
+            set_reason=rt.set_reason,
+            protection_attempts=settings.protection_attempts,
+            guard=self._titan_stops.guard if self._titan_stops is not None else None,
+        )
         while not rt.stop.is_set():
             try:
+                await self.adapter.check_trading_allowed()
                 await engine.load()
+                self.adapter.watch_symbols(await self._own_symbols(engine))
                 # startup reconcile runs before any new entry: unknowns resolved, positions adopted and protected
                 await reconciler.run("STARTUP")
+            except OrderRejected as exc:
+                # the venue will not take this account's orders (MEXC's contract API): say so, no pretending
+                log.error("%s refuses to trade: %s", self.venue, exc)
+                rt.set_reason(ReasonCode.WS_DOWN)
+                await rt.sleep(30.0)
+                continue
             except ExchangeError as exc:
                 rt.set_reason(ReasonCode.WS_DOWN)
                 log.warning("exchange not reachable at start (%s); retrying", exc)
@@ -165,6 +189,16 @@ class Execution:
             log.info("startup recovery done: %d instruments, %d open positions",
                      len(engine.filters), len(engine.book.open_positions()))  # fmt: skip
             return
+
+    async def _own_symbols(self, engine: ExecutionEngine) -> set[str]:
+        """The symbols of this account's open positions and unfinished intents (a venue that
+        needs a symbol per query must cover them after a restart)."""
+        symbols = {p.symbol for p in engine.book.open_positions()}
+        assert self.runtime.sessions is not None
+        open_states = (S.CREATED, S.SENT_UNKNOWN, S.CONFIRMED, S.PARTIALLY_FILLED, S.NOT_FOUND)
+        async with self.runtime.sessions() as session:
+            rows = await store.intents_in(session, self.settings.exchange, *open_states)
+        return symbols | {row.symbol for row in rows}
 
     # --- intents and what became of them ---
 
@@ -213,7 +247,11 @@ class Execution:
     # --- the venue's streams and REST ---
 
     async def protect(self, symbols: set[str]) -> None:
-        """After fills: check the stop on the exchange for every touched symbol."""
+        """After fills: check the stop on the exchange for every touched symbol (on a spot
+        venue, give it Titan's own)."""
+        if self._titan_stops is not None:
+            await self._titan_stops.guard(symbols)
+            return
         try:
             for position in await self.adapter.positions():
                 if position.symbol in symbols:
@@ -294,7 +332,8 @@ class Execution:
                         await self.engine.apply_order_update(order)
             except ExchangeError as exc:
                 log.warning("fill poll failed: %s", exc)
-            await rt.sleep(1.0 if ReasonCode.WS_DOWN in rt.state.reasons else 5.0)
+            # with no private stream (spot), REST is the only way fills arrive
+            await rt.sleep(1.0 if self.spot or ReasonCode.WS_DOWN in rt.state.reasons else 5.0)
 
     async def watch_stream(self, rt: ServiceRuntime) -> None:
         """WebSocket loss: DEGRADE with WS_DOWN and fast REST polling, until the stream has
@@ -326,6 +365,19 @@ class Execution:
                     rt.set_reason(ReasonCode.WS_DOWN, False)
                     up_since = None
             await rt.sleep(0.5)
+
+    async def watch_titan_stops(self, rt: ServiceRuntime) -> None:
+        """A spot venue's stops, kept by Titan: the price at least once a second, an exit
+        through the one door when a stop is crossed, DEGRADE (API_LAG) when the feed is old."""
+        await self.ready.wait()
+        stops = self._titan_stops
+        assert stops is not None
+        while not rt.stop.is_set():
+            try:
+                await stops.tick()
+            except ExchangeError as exc:
+                log.warning("Titan-side stop check failed: %s", exc)
+            await rt.sleep(self.settings.titan_stop_poll_s)
 
     async def refresh_instruments(self, rt: ServiceRuntime) -> None:
         await self.ready.wait()
@@ -386,7 +438,7 @@ class Execution:
         while not rt.stop.is_set():
             if rt.sessions is not None and rt.checks.get("db") and rt.checks["db"].ok:
                 with contextlib.suppress(Exception):
-                    self.intents_by_state = await intents_by_state(rt.sessions, self.settings.exchange)
+                    self.intents_by_state = await store.intents_by_state(rt.sessions, self.settings.exchange)
                     for state, count in self.intents_by_state.items():
                         metrics.INTENTS.labels(state).set(count)
             if self.started:
@@ -408,13 +460,31 @@ class Execution:
                 "name": self.settings.exchange,
                 "venue": self.venue,
                 "endpoint": self.settings.venue_options(self.venue).get("endpoint"),
-                "connected": self.started and ReasonCode.WS_DOWN not in self.runtime.state.reasons,
+                # a spot venue with no private stream is connected while its prices flow
+                "connected": self.started
+                and ReasonCode.WS_DOWN not in self.runtime.state.reasons
+                and not (self._titan_stops is not None and self._titan_stops.stale),
                 "ready": self.started,
+                **self._feed_health(),
             },
             "last_reconcile": None
             if last is None
             else {"run_id": last.run_id, "status": last.verdict.value, "finished_ms": last.finished_ms},
             "intents_by_state": self.intents_by_state,
+        }
+
+    def _feed_health(self) -> dict[str, object]:
+        """How the venue's state reaches Titan: its private stream, or (spot) REST polling,
+        with the price feed's age that Titan's own stops depend on."""
+        stops = self._titan_stops
+        if not self.spot:
+            return {"feed": "websocket", "stops": "venue"}
+        last = stops.last_price_ms if stops is not None else None
+        return {
+            "feed": "rest-poll",
+            "stops": "titan",
+            "price_age_ms": None if last is None else now_ms() - last,
+            "price_stale": stops is None or stops.stale,
         }
 
 

@@ -6,7 +6,8 @@ The rules it keeps (ARCHITECTURE.md, "Order intents"):
 - validate again before acting; record every refusal with its reason code;
 - an entry goes out only within the price band around its reference (core/price_band.py);
 - commit SENT_UNKNOWN, with its audit row, before the network call: no audit row, no order;
-- send with orderLinkId = client_order_id, an entry always with its stopLoss;
+- send with orderLinkId = client_order_id, an entry always with its stopLoss (on a spot
+  venue, which has no stop orders, the stop is Titan's own: runtime/titan_stops.py);
 - never resend a SENT_UNKNOWN intent: resolve it by asking for its orderLinkId, and
   declare NOT_FOUND only after repeated not-found answers;
 - fills are applied once per exec_id, whichever of the WebSocket or REST reports them first.
@@ -48,10 +49,11 @@ from titan_common.messages import Correlation, Event, IntentKind, OrderIntent, S
 from titan_common.reasons import ReasonCode
 from titan_common.system_state import Mode
 from titan_execution.core.exchange_health import ChurnCounter
-from titan_execution.core.filters import FitRefused, FittedOrder, fit_order
+from titan_execution.core.filters import FitRefused, FittedOrder, fit_order, is_dust
 from titan_execution.core.intent_states import IllegalTransition, IntentState, path_to_exchange_status
 from titan_execution.core.positions import ClosedTrade, Fill, Position, ShadowBook, adds_risk
 from titan_execution.core.price_band import BandRefusal, price_band_refusal
+from titan_execution.core.reconcile import base_asset
 from titan_execution.core.validation import ExecutionContext, refusal_reasons
 from titan_execution.runtime import metrics, store
 
@@ -71,13 +73,18 @@ FILL_LOOKBACK_MAX_MS = 7 * 24 * 3600 * 1000  # the furthest back Bybit's executi
 
 @dataclass
 class EngineConfig:
-    exchange: str
+    exchange: str  # the account: its rows and events carry this name
     run_id: str
     not_found_after: int = 3
     not_found_min_age_ms: int = 5000
     churn_limit_10s: int = 10
     churn_limit_60s: int = 30
     price_band_share: Decimal = Decimal("0.25")
+    # a spot venue (MEXC): long-only inventory built from Titan's own fills alone (coins the
+    # account holds otherwise are not Titan's), and no stop orders on the venue: execution
+    # watches the price and exits through an intent (runtime/titan_stops.py)
+    spot: bool = False
+    venue: str = "bybit"  # the venue the account is on (the registry's name), as intents name it
 
 
 @dataclass
@@ -306,8 +313,9 @@ class ExecutionEngine:
             order_type=intent.order_type,
             price=fitted.price,
             reduce_only=intent.reduce_only,
-            stop_loss=None if intent.reduce_only else fitted.stop_loss,
-            take_profit=None if intent.reduce_only else fitted.take_profit,
+            # on spot the stop stays on the intent's row: Titan itself guards it
+            stop_loss=None if intent.reduce_only or self.config.spot else fitted.stop_loss,
+            take_profit=None if intent.reduce_only or self.config.spot else fitted.take_profit,
         )
         self.in_flight.add(intent.intent_id)
         try:
@@ -364,7 +372,7 @@ class ExecutionEngine:
         resolve loop goes on from there); it is never sent again."""
         intent = exit_intent(
             symbol, position_side, qty, correlation=Correlation(run_id=self.config.run_id), origin=origin,
-            operator_id=operator_id, reference_price=reference_price, ts_ms=now_ms(),
+            exchange=self.config.venue, operator_id=operator_id, reference_price=reference_price, ts_ms=now_ms(),
         )  # fmt: skip
         link = intent.client_order_id
         key_event(log, KeyEvent.ABORT, f"closing {symbol} {position_side} {qty} ({origin}) link={link}")
@@ -544,11 +552,17 @@ class ExecutionEngine:
             async with transaction(self.sessions) as session:
                 if not await store.record_fill(session, self.config.exchange, execution, source):
                     return False
+                if self.config.spot and not is_titan_order(execution.client_order_id):
+                    # on spot, Titan's position is its own inventory: another order's fill is on
+                    # record, but the coins it moved are not Titan's
+                    log.warning("%s: fill %s of an order Titan did not send: recorded, not Titan's",
+                                execution.symbol, execution.exec_id)  # fmt: skip
+                    return False
                 fill = Fill(
                     exec_id=execution.exec_id,
                     symbol=execution.symbol,
                     side=execution.side,
-                    qty=execution.qty,
+                    qty=self._inventory_qty(execution),
                     price=execution.price,
                     fee=execution.fee,
                     ts_ms=execution.ts_ms,
@@ -557,6 +571,8 @@ class ExecutionEngine:
                 before = self.book.position(execution.symbol)
                 applied, trade = self.book.apply(fill)
                 self.fill_seq += 1
+                if trade is None and self._left_dust(fill):
+                    trade = self.book.write_off(execution.symbol, execution.ts_ms)
                 position = self.book.position(execution.symbol)
                 # someone else's new risk: an account fill Titan did not send that opened or grew it
                 foreign = (
@@ -578,6 +594,30 @@ class ExecutionEngine:
             # after the commit: what is announced is on record
             self._announce_fill(execution, position, trade)
             return applied
+
+    def _left_dust(self, fill: Fill) -> bool:
+        """A spot sale that left less of the coin than the venue will take in an order: that
+        remainder can never be sold, so it is written off Titan's inventory (logged)."""
+        remainder = self.book.position(fill.symbol)
+        filters = self.filters.get(fill.symbol)
+        if not self.config.spot or fill.side is not Side.SELL or remainder.is_flat or filters is None:
+            return False
+        if not is_dust(remainder.size, filters):
+            return False
+        log.warning("%s: %s left after the sale is below the venue's minimum: written off Titan's inventory",
+                    fill.symbol, remainder.size)  # fmt: skip
+        return True
+
+    def _inventory_qty(self, execution: Execution) -> Decimal:
+        """What a fill moves the position by. A spot venue may take a buy's fee from the coin
+        bought (its `fee` is then that coin's worth in the quote): Titan holds that much less."""
+        fee_in_coin = (
+            self.config.spot
+            and execution.side is Side.BUY
+            and execution.fee_qty is not None
+            and execution.fee_asset == base_asset(execution.symbol)
+        )
+        return execution.qty - execution.fee_qty if fee_in_coin and execution.fee_qty else execution.qty
 
     def _announce_fill(self, execution: Execution, position: Position, trade: ClosedTrade | None) -> None:
         exchange = self.config.exchange

@@ -81,7 +81,7 @@ async def ensure_protected(
     if position.size <= 0 or position.side is None:
         return ProtectionResult(position.symbol, protected=True, detail="flat")
     if position.stop_loss is not None:
-        await _remember_stop(engine, position, position.stop_loss)
+        await remember_stop(engine, position.symbol, position.stop_loss)
         return ProtectionResult(position.symbol, protected=True, stop_loss=position.stop_loss)
     stop = await intended_stop(engine, position.symbol)
     if stop is None or not stop_is_on_the_right_side(position, stop):
@@ -101,7 +101,7 @@ async def ensure_protected(
             last_error = str(exc)
             log.error("protect %s attempt %d/%d failed: %s", position.symbol, attempt, attempts, exc)
             continue
-        await _remember_stop(engine, position, stop)
+        await remember_stop(engine, position.symbol, stop)
         log.info("protected %s with stop %s", position.symbol, stop)
         return ProtectionResult(position.symbol, protected=True, stop_loss=stop)
     # could not protect: close it, and pause for an operator
@@ -112,13 +112,13 @@ async def ensure_protected(
     return ProtectionResult(position.symbol, protected=False, closed=closed, detail=last_error)
 
 
-async def _remember_stop(engine: ExecutionEngine, position: ExchangePosition, stop: Decimal) -> None:
+async def remember_stop(engine: ExecutionEngine, symbol: str, stop: Decimal) -> None:
     """Keep the stop in the shadow state and its record, so /positions shows what protects it."""
-    if engine.book.position(position.symbol).stop_loss == stop:
+    if engine.book.position(symbol).stop_loss == stop:
         return
-    engine.book.set_stop(position.symbol, stop)
+    engine.book.set_stop(symbol, stop)
     async with transaction(engine.sessions) as session:
-        await store.set_stop(session, engine.config.exchange, position.symbol, stop)
+        await store.set_stop(session, engine.config.exchange, symbol, stop)
 
 
 async def close_position(

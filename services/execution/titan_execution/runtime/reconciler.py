@@ -9,7 +9,7 @@ service's mode.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 
 from sqlalchemy import select
@@ -45,8 +45,11 @@ class Reconciler:
         *,
         set_reason: Callable[[ReasonCode, bool], None],
         protection_attempts: int = 2,
+        guard: Callable[[set[str]], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
+        # on a spot venue, Titan's own stops (TitanStops.guard) instead of the venue's
+        self.guard = guard
         self.set_reason = set_reason
         self.protection_attempts = protection_attempts
         self.previous = core.Verdict.OK
@@ -74,7 +77,7 @@ class Reconciler:
         exchange_positions: list[ExchangePosition] = []
         for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
             seq = engine.fill_seq
-            exchange_positions = await engine.adapter.positions()
+            exchange_positions = await self._venue_positions()
             open_orders = await engine.adapter.open_orders()
             await engine.catch_up_fills(since)
             async with engine.fills_lock:
@@ -99,7 +102,9 @@ class Reconciler:
                 await self._apply(diffs, {p.symbol: p for p in exchange_positions})
             break
         await alert_venue_closes(engine)  # liquidations the catch-up found
-        for position in exchange_positions:
+        if self.guard is not None:
+            await self.guard({p.symbol for p in engine.book.open_positions()})
+        for position in exchange_positions if self.guard is None else ():
             if position.size > 0:
                 await ensure_protected(
                     engine,
@@ -118,6 +123,13 @@ class Reconciler:
         if diffs:
             log.warning("reconcile (%s): %s with %d diff(s)", trigger, verdict, len(diffs))
         return self.last
+
+    async def _venue_positions(self) -> list[ExchangePosition]:
+        """The venue's positions; on a spot venue, the part of its coins that is Titan's."""
+        engine = self.engine
+        if not engine.config.spot:
+            return await engine.adapter.positions()
+        return core.titan_holdings(engine.book.open_positions(), await engine.adapter.balances())
 
     async def _apply(self, diffs: list[core.Diff], exchange: dict[str, ExchangePosition]) -> None:
         engine = self.engine

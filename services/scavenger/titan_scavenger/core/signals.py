@@ -19,6 +19,7 @@ class SignalConfig:
     reward_risk: float = 3.0
     leverage_risk: float = 0.10  # leverage hint: this fraction over the stop distance (1% stop -> 10x)
     max_leverage_hint: int = 20
+    exchange: str = "bybit"  # the venue whose market sprang the trap: the signal names it
 
 
 def leverage_hint(stop_fraction: float, cfg: SignalConfig) -> int:
@@ -58,6 +59,7 @@ def signal_for(
         ts_ms=ts_ms,
         correlation=Correlation(run_id=run_id, cycle_id=cycle_id, signal_id=signal_id),
         source=SOURCE,
+        exchange=cfg.exchange,
         symbol=trap.symbol,
         side=trap.side,
         trap_type=trap.trap_type.value,

@@ -335,6 +335,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             entry_zone=proximity,
             reward_risk=settings.reward_risk,
             max_leverage_hint=settings.max_leverage_hint,
+            exchange=settings.venues[0],
         ),
         window_ms=settings.burst_window_ms,
         cycle_id=lambda: scavenger.trap_map.cycle_id or "trapmap:none",

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from titan_common.service import error_body
+from titan_sim.api.mexc.app import MexcFace
 from titan_sim.core.model import ExchangeError
+from titan_sim.runtime.faults import Faults
 from titan_sim.runtime.venue import Venue
 
 router = APIRouter(prefix="/sim", tags=["control"])
 DAY_MS = 86_400_000
+VenueName = Literal["bybit", "mexc"]
+# which face a control call is about: Bybit unless `?venue=mexc` (or a body's `venue`) says so
+VenueQuery = Annotated[VenueName, Query()]
 
 
 class FaultsBody(BaseModel):
@@ -30,6 +35,7 @@ class FaultsBody(BaseModel):
     clock_skew_ms: int | None = Field(default=None, ge=-DAY_MS, le=DAY_MS)
     reject_symbol: str | None = Field(default=None, max_length=32)
     fail_paths: list[Annotated[str, Field(max_length=200)]] | None = Field(default=None, max_length=50)
+    venue: VenueName | None = None  # the face these faults are for (also `?venue=`)
 
 
 # Bounds keep one control call short: the venue is one event loop, and a burst or noise
@@ -60,9 +66,31 @@ class NoiseBody(BaseModel):
     updates: int = Field(default=1000, ge=1, le=50_000)
 
 
+class SpotBalanceBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    asset: str = Field(min_length=1, max_length=20, pattern=r"^[A-Za-z0-9]+$")
+    free: str = Field(min_length=1, max_length=40)
+
+
+class ServingBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    serving: bool
+
+
 def _venue(request: Request) -> Venue:
     venue: Venue = request.app.state.venue
     return venue
+
+
+def _mexc_face(request: Request) -> MexcFace:
+    face: MexcFace = request.app.state.mexc_face
+    return face
+
+
+def _faults_of(venue: Venue, name: VenueName) -> Faults:
+    return venue.mexc_faults if name == "mexc" else venue.faults
 
 
 def _refused(exc: ExchangeError) -> JSONResponse:
@@ -72,6 +100,7 @@ def _refused(exc: ExchangeError) -> JSONResponse:
 @router.get("/health")
 async def sim_health(request: Request) -> dict[str, Any]:
     venue = _venue(request)
+    face = _mexc_face(request)
     return {
         "status": "ok",
         "symbols": list(venue.engine.instruments),
@@ -86,30 +115,43 @@ async def sim_health(request: Request) -> dict[str, Any]:
         "requests": venue.requests,
         "tradesPushed": venue.publisher.trades_pushed,
         "heldResponses": venue.held_responses,
+        "faces": {
+            "bybit": {"port": venue.settings.simulator_port, "serving": True},
+            "mexc": {
+                "port": face.port,
+                "serving": face.serving,
+                "requests": venue.mexc_requests,
+                "heldResponses": venue.mexc_held_responses,
+                "faults": venue.mexc_faults.as_dict(),
+                "openOrders": len(venue.spot.open_orders),
+            },
+        },
     }
 
 
 @router.get("/faults")
-async def get_faults(request: Request) -> dict[str, Any]:
-    return _venue(request).faults.as_dict()
+async def get_faults(request: Request, venue: VenueQuery = "bybit") -> dict[str, Any]:
+    return _faults_of(_venue(request), venue).as_dict()
 
 
 @router.post("/faults")
-async def set_faults(body: FaultsBody, request: Request) -> dict[str, Any]:
-    venue = _venue(request)
+async def set_faults(body: FaultsBody, request: Request, venue: VenueQuery = "bybit") -> dict[str, Any]:
+    state = _venue(request)
     changes = body.model_dump(exclude_unset=True)
-    venue.faults.update({k: v for k, v in changes.items() if k != "ws_disconnect"})
+    chosen: VenueName = changes.pop("venue", None) or venue
+    faults = _faults_of(state, chosen)
+    faults.update({k: v for k, v in changes.items() if k != "ws_disconnect"})
     dropped = 0
-    if changes.get("ws_disconnect"):
-        dropped = sum(hub.abort_all() for hub in (venue.public, venue.private, venue.trade_ws))
-    return {**venue.faults.as_dict(), "ws_disconnected": dropped}
+    if changes.get("ws_disconnect") and chosen == "bybit":  # the MEXC face has no sockets
+        dropped = sum(hub.abort_all() for hub in (state.public, state.private, state.trade_ws))
+    return {**faults.as_dict(), "ws_disconnected": dropped}
 
 
 @router.delete("/faults")
-async def clear_faults(request: Request) -> dict[str, Any]:
-    venue = _venue(request)
-    venue.faults.update({k: v for k, v in type(venue.faults)().as_dict().items()})
-    return venue.faults.as_dict()
+async def clear_faults(request: Request, venue: VenueQuery = "bybit") -> dict[str, Any]:
+    faults = _faults_of(_venue(request), venue)
+    faults.update(Faults().as_dict())
+    return faults.as_dict()
 
 
 @router.post("/market/{symbol}/burst", response_model=None)
@@ -140,10 +182,17 @@ async def book_noise(symbol: str, body: NoiseBody, request: Request) -> dict[str
 
 
 @router.get("/orders")
-async def received_orders(request: Request, orderLinkId: str | None = None) -> dict[str, Any]:
-    venue = _venue(request)
+async def received_orders(
+    request: Request,
+    orderLinkId: str | None = None,
+    clientOrderId: str | None = None,
+    venue: VenueQuery = "bybit",
+) -> dict[str, Any]:
+    if venue == "mexc":
+        return _received_spot_orders(_venue(request), clientOrderId if clientOrderId is not None else orderLinkId)
+    state = _venue(request)
     rows = []
-    for record in venue.engine.received:
+    for record in state.engine.received:
         link_id = str(record.params.get("orderLinkId") or "")
         if orderLinkId is not None and link_id != orderLinkId:
             continue
@@ -166,6 +215,54 @@ async def received_orders(request: Request, orderLinkId: str | None = None) -> d
             }
         )
     return {"count": len(rows), "list": rows}
+
+
+def _received_spot_orders(venue: Venue, client_order_id: str | None) -> dict[str, Any]:
+    """Every POST /api/v3/order the MEXC face received (with that newClientOrderId)."""
+    rows = []
+    for record in venue.spot.received:
+        client_id = str(record.params.get("newClientOrderId") or "")
+        if client_order_id is not None and client_id != client_order_id:
+            continue
+        order = record.order
+        rows.append(
+            {
+                "seq": record.seq,
+                "receivedTime": record.received_ms,
+                "clientOrderId": client_id,
+                "orderId": order.order_id if order else "",
+                "symbol": record.params.get("symbol"),
+                "side": record.params.get("side"),
+                "type": record.params.get("type"),
+                "quantity": record.params.get("quantity"),
+                "quoteOrderQty": record.params.get("quoteOrderQty"),
+                "price": record.params.get("price"),
+                "code": record.code,
+                "msg": record.message,
+                "status": order.status.value if order else "REJECTED",
+            }
+        )
+    return {"count": len(rows), "list": rows}
+
+
+@router.post("/mexc/balance", response_model=None)
+async def set_mexc_balance(body: SpotBalanceBody, request: Request) -> dict[str, Any] | JSONResponse:
+    """What the MEXC spot account held before Titan: sets `free` of `asset` (locked unchanged)."""
+    try:
+        return _venue(request).set_spot_balance(body.asset, body.free)
+    except ExchangeError as exc:
+        return _refused(exc)
+
+
+@router.post("/faces/mexc")
+async def mexc_serving(body: ServingBody, request: Request) -> dict[str, Any]:
+    """Stop serving the MEXC face (its port refuses connections: the venue is down) or serve again."""
+    face = _mexc_face(request)
+    if body.serving:
+        await face.start()
+    else:
+        await face.stop()
+    return {"venue": "mexc", "port": face.port, "serving": face.serving}
 
 
 @router.post("/positions", response_model=None)
@@ -192,6 +289,7 @@ class ResetBody(BaseModel):
 async def reset(request: Request, body: ResetBody | None = None) -> dict[str, Any]:
     venue = _venue(request)
     venue.reset()
+    await _mexc_face(request).start()  # a fresh venue serves both faces
     if body is not None and body.paused:
         venue.set_clock(None, True, None)
     return {"status": "reset", "clock": venue.clock_state()}

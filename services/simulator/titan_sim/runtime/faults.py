@@ -40,7 +40,8 @@ class Faults:
 
 
 class RateLimiter:
-    """Fixed one-second windows per (client, group), like Bybit's per-UID limits.
+    """Fixed windows per (client, group): one second by default, like Bybit's per-UID
+    limits. One limiter uses one window length (the MEXC face keeps a 10 s one and a 1 s one).
 
     The reset timestamp is the end of the current window on the real clock, so it is always
     in the future: pybit sleeps until it and crashes on a reset already past."""
@@ -48,14 +49,14 @@ class RateLimiter:
     def __init__(self) -> None:
         self._windows: dict[tuple[str, str], tuple[int, int]] = {}
 
-    def hit(self, client: str, group: str, limit: int, now_ms: int) -> tuple[bool, int, int]:
+    def hit(self, client: str, group: str, limit: int, now_ms: int, window_ms: int = 1000) -> tuple[bool, int, int]:
         """Count one call; returns (allowed, remaining, reset_ms)."""
-        window = now_ms // 1000
+        window = now_ms // window_ms
         key = (client, group)
         start, count = self._windows.get(key, (window, 0))
         if start != window:
             start, count = window, 0
-        reset = (window + 1) * 1000
+        reset = (window + 1) * window_ms
         if count >= limit:
             return False, 0, reset
         count += 1

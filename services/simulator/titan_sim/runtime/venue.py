@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from titan_sim.core.engine import Exchange, ExchangeConfig
 from titan_sim.core.model import ExchangeError, Side
+from titan_sim.core.spot import BAD_PARAM, Quotes, SpotAccount, SpotBalance, SpotSymbol
 from titan_sim.runtime.clock import SimClock, wall_ms
 from titan_sim.runtime.faults import Faults, RateLimiter
 from titan_sim.runtime.hub import Hub
@@ -46,6 +47,17 @@ class Venue:
         self.bursts: set[asyncio.Task[None]] = set()
         self.requests = 0
         self.held_responses = 0
+        # the MEXC face: a spot account on the same market, with faults and limits of its own
+        self.spot = self._new_spot()
+        self.mexc_faults = Faults()
+        self.mexc_endpoint_limiter = RateLimiter()  # 10 s windows per endpoint
+        self.mexc_order_limiter = RateLimiter()  # 1 s windows, order placement and cancels
+        self.mexc_requests = 0
+        self.mexc_held_responses = 0
+
+    def _new_spot(self) -> SpotAccount:
+        symbols = {name: SpotSymbol.of(inst) for name, inst in self.engine.instruments.items()}
+        return SpotAccount(symbols, self.settings.sim_mexc_balance, self.settings.sim_seed)
 
     # --- engine access: every call is followed by a flush to the streams ----------------
 
@@ -58,9 +70,42 @@ class Venue:
     def now_ms(self) -> int:
         return self.clock.now_ms()
 
+    # --- the spot account (MEXC face) ------------------------------------------------------
+
+    def spot_quotes(self, symbol: str, depth: int = 200) -> Quotes:
+        """The crowd's book of `symbol` as the spot account trades on it."""
+        self.spot.spec(symbol)
+        book = self.engine.books[symbol]
+        market = self.engine.markets[symbol]
+        return Quotes(
+            bids=book.depth(Side.BUY, depth),
+            asks=book.depth(Side.SELL, depth),
+            mid=market.mark,
+            trading=market.status == "Trading",
+        )
+
+    def run_spot(self, action: Callable[[SpotAccount, int], T]) -> T:
+        return action(self.spot, self.clock.now_ms())
+
+    def check_spot_fills(self, symbol: str) -> None:
+        book = self.engine.books[symbol]
+        self.spot.on_quotes(symbol, book.best_bid(), book.best_ask(), self.clock.now_ms())
+
+    def set_spot_balance(self, asset: str, free: str) -> dict[str, str]:
+        try:
+            amount = Decimal(free)
+        except ArithmeticError:
+            raise ExchangeError(BAD_PARAM, "param is error: free must be a number") from None
+        held: SpotBalance = self.spot.set_balance(asset, amount)
+        return {"asset": asset.upper(), "free": str(held.free), "locked": str(held.locked)}
+
     def server_wall_ms(self) -> int:
         """The venue's own wall clock, as clients see it (skewed by the clock_skew fault)."""
         return wall_ms() + self.faults.clock_skew_ms
+
+    def mexc_wall_ms(self) -> int:
+        """The MEXC face's wall clock, skewed by its own clock_skew fault."""
+        return wall_ms() + self.mexc_faults.clock_skew_ms
 
     # --- the market loop -----------------------------------------------------------------
 
@@ -83,6 +128,7 @@ class Venue:
         now = self.clock.now_ms()
         for symbol in self.engine.instruments:
             self.engine.market_tick(symbol, now)
+            self.check_spot_fills(symbol)
         self.engine.advance_clock(now)
         self.publisher.flush()
 
@@ -117,6 +163,7 @@ class Venue:
         per_slice = [trades // slices + (1 if i < trades % slices else 0) for i in range(slices)]
         for i, count in enumerate(per_slice):
             self.engine.burst_step(symbol, start * ratio ** (i + 1), count, side, self.clock.now_ms())
+            self.check_spot_fills(symbol)
             self.publisher.flush()
             if i < slices - 1 and window_ms:
                 await asyncio.sleep(window_ms / 1000 / slices)
@@ -157,6 +204,10 @@ class Venue:
         self.publisher.reset(self.engine)
         self.faults = Faults()
         self.limiter.clear()
+        self.spot = self._new_spot()
+        self.mexc_faults = Faults()
+        self.mexc_endpoint_limiter.clear()
+        self.mexc_order_limiter.clear()
         self.market_paused = False
         for hub in (self.public, self.private, self.trade_ws):
             hub.abort_all()

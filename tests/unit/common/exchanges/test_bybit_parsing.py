@@ -176,3 +176,16 @@ def test_http_failures() -> None:
     assert isinstance(map_error(FailedRequestError("r", "m", 429, "t", {})), RateLimited)
     assert isinstance(map_error(FailedRequestError("r", "m", 502, "t", {})), OutcomeUnknown)
     assert isinstance(map_error(ConnectionError("reset")), OutcomeUnknown)
+
+
+def test_balances_are_each_coins_wallet_balance() -> None:
+    account = {
+        "totalEquity": "10100",
+        "coin": [
+            {"coin": "USDT", "walletBalance": "10000.5", "equity": "10100"},
+            {"coin": "BTC", "walletBalance": "0.01"},
+            {"coin": "ETH", "walletBalance": "0"},
+        ],
+    }
+    assert P.balances(account) == {"USDT": D("10000.5"), "BTC": D("0.01")}
+    assert P.balances({}) == {}

@@ -1,6 +1,6 @@
 """<Venue>'s registry entry: its settings (TITAN_<VENUE>_<OPTION>, validated at start) and
-the adapter they build. Then add `"<venue>": Venue("<venue>", VenueSettings, build)` to
-registry.VENUES."""
+the adapter they build. Then add `"<venue>": Venue("<venue>", VenueSettings, build, spot=...,
+private_stream=...)` to registry.VENUES (the traits are documented on registry.Venue)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -88,6 +88,17 @@ class BybitAdapter:
     async def wallet(self) -> Wallet:
         result = await self.http.call("get_wallet_balance", accountType=C.ACCOUNT_TYPE)
         return P.wallet(result["list"][0])
+
+    async def balances(self) -> dict[str, Decimal]:
+        """Each coin's wallet balance on the unified account (a derivatives account: margin, not holdings)."""
+        result = await self.http.call("get_wallet_balance", accountType=C.ACCOUNT_TYPE)
+        return P.balances(result["list"][0])
+
+    async def check_trading_allowed(self) -> None:
+        """Bybit's linear perpetuals trade through the API: a key's rights show at its first order."""
+
+    def watch_symbols(self, symbols: Iterable[str]) -> None:
+        """Bybit's symbol-less queries cover every symbol (category=linear)."""
 
     async def last_price(self, symbol: str) -> Decimal:
         result = await self.http.call("get_tickers", category=C.CATEGORY, symbol=symbol)

@@ -77,6 +77,16 @@ def wallet(account: dict[str, Any]) -> Wallet:
     )
 
 
+def balances(account: dict[str, Any]) -> dict[str, Decimal]:
+    """Each coin's walletBalance (free + locked) of a wallet-balance account; zeros left out."""
+    totals: dict[str, Decimal] = {}
+    for coin in account.get("coin") or ():
+        total = dec0(coin.get("walletBalance"))
+        if total and coin.get("coin"):
+            totals[str(coin["coin"])] = total
+    return totals
+
+
 def position(item: dict[str, Any]) -> ExchangePosition:
     size = dec0(item.get("size"))
     return ExchangePosition(

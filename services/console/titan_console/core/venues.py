@@ -1,0 +1,70 @@
+"""Every venue at once: one operator action answered by each venue's execution, made into one
+answer with the runbook's fields and a per-venue account of what happened. Pure.
+
+One execution process trades each venue account, so flatten, cancel-all, the kill switch's
+steps and the positions view ask them all. A venue that did not answer never hides what the
+others did: the answer says `success: false` and names the venue and its error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# counts that add up across venues
+SUMMED = ("positions_closed", "orders_cancelled")
+
+
+@dataclass(frozen=True)
+class VenueFailure:
+    """A venue's execution that refused or did not answer: its error code and message."""
+
+    code: str
+    message: str
+    status: int = 503
+
+
+def merge_actions(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> dict[str, Any]:
+    """Flatten or cancel-all across venues: every count summed, every per-symbol result kept
+    with its venue, and `venues` saying how each went. Success only when every venue's did."""
+    merged: dict[str, Any] = {key: 0 for key in SUMMED}
+    merged["results"] = []
+    venues: dict[str, dict[str, Any]] = {}
+    for venue, answer in answers.items():
+        if isinstance(answer, VenueFailure):
+            venues[venue] = {"success": False, "error": answer.code, "message": answer.message}
+            continue
+        for key, value in answer.items():
+            if key in SUMMED:
+                merged[key] += int(value or 0)
+            elif key == "results":
+                merged["results"] += [{**item, "exchange": venue} for item in value or []]
+            else:
+                merged.setdefault(key, value)  # the first venue's words for the rest
+        venues[venue] = {"success": answer.get("success") is True, **{k: answer[k] for k in SUMMED if k in answer}}
+    merged["success"] = bool(venues) and all(v["success"] for v in venues.values())
+    merged["venues"] = venues
+    return merged
+
+
+def merge_positions(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> dict[str, Any]:
+    """Every venue's open positions in one list (each names its `exchange`); a venue that did
+    not answer is listed under `unavailable` rather than shown as flat."""
+    positions: list[Any] = []
+    unavailable = {}
+    for venue, answer in answers.items():
+        if isinstance(answer, VenueFailure):
+            unavailable[venue] = answer.message
+            continue
+        positions += list(answer.get("positions") or [])
+    merged: dict[str, Any] = {"count": len(positions), "positions": positions}
+    if unavailable:
+        merged["unavailable"] = unavailable
+    return merged
+
+
+def every_venue_failed(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> VenueFailure | None:
+    """The first venue's failure when no venue answered (the action did nothing anywhere)."""
+    failures = [a for a in answers.values() if isinstance(a, VenueFailure)]
+    return failures[0] if failures and len(failures) == len(answers) else None

@@ -1,0 +1,70 @@
+"""One operator action across every venue's execution, made into one answer. No I/O."""
+
+from __future__ import annotations
+
+from titan_console.core.venues import VenueFailure, every_venue_failed, merge_actions, merge_positions
+
+BYBIT = {
+    "success": True,
+    "positions_closed": 2,
+    "orders_cancelled": 1,
+    "results": [{"symbol": "BTCUSDT", "success": True}, {"symbol": "ETHUSDT", "success": True}],
+    "message": "flattened",
+}
+MEXC = {
+    "success": True,
+    "positions_closed": 1,
+    "orders_cancelled": 0,
+    "results": [{"symbol": "BTCUSDT", "success": True}],
+}
+
+
+def test_a_flatten_over_both_venues_adds_up_and_reports_each() -> None:
+    merged = merge_actions({"bybit": BYBIT, "mexc": MEXC})
+    assert merged["success"] is True
+    assert (merged["positions_closed"], merged["orders_cancelled"]) == (3, 1)
+    assert [(r["exchange"], r["symbol"]) for r in merged["results"]] == [
+        ("bybit", "BTCUSDT"), ("bybit", "ETHUSDT"), ("mexc", "BTCUSDT"),
+    ]  # fmt: skip
+    assert merged["venues"] == {
+        "bybit": {"success": True, "positions_closed": 2, "orders_cancelled": 1},
+        "mexc": {"success": True, "positions_closed": 1, "orders_cancelled": 0},
+    }
+    assert merged["message"] == "flattened"
+
+
+def test_one_venue_alone_keeps_the_runbook_answer() -> None:
+    merged = merge_actions({"bybit": BYBIT})
+    assert {k: merged[k] for k in ("success", "positions_closed", "orders_cancelled", "message")} == {
+        "success": True, "positions_closed": 2, "orders_cancelled": 1, "message": "flattened",
+    }  # fmt: skip
+
+
+def test_a_venue_that_did_not_answer_never_hides_what_the_other_did() -> None:
+    down = VenueFailure("EXECUTION-MEXC_UNAVAILABLE", "execution-mexc did not answer")
+    merged = merge_actions({"bybit": BYBIT, "mexc": down})
+    assert merged["success"] is False
+    assert merged["positions_closed"] == 2
+    assert merged["venues"]["mexc"] == {
+        "success": False, "error": "EXECUTION-MEXC_UNAVAILABLE", "message": "execution-mexc did not answer",
+    }  # fmt: skip
+    assert every_venue_failed({"bybit": BYBIT, "mexc": down}) is None
+    assert every_venue_failed({"mexc": down}) == down
+
+
+def test_a_venue_that_refused_makes_the_whole_action_unsuccessful() -> None:
+    merged = merge_actions({"bybit": {**BYBIT, "success": False}, "mexc": MEXC})
+    assert merged["success"] is False
+    assert merged["venues"]["bybit"]["success"] is False
+
+
+def test_positions_of_every_venue_in_one_list() -> None:
+    bybit = {"count": 1, "positions": [{"exchange": "bybit", "symbol": "BTCUSDT"}]}
+    mexc = {"count": 1, "positions": [{"exchange": "mexc", "symbol": "BTCUSDT"}]}
+    assert merge_positions({"bybit": bybit, "mexc": mexc}) == {
+        "count": 2,
+        "positions": [{"exchange": "bybit", "symbol": "BTCUSDT"}, {"exchange": "mexc", "symbol": "BTCUSDT"}],
+    }
+    partial = merge_positions({"bybit": bybit, "mexc": VenueFailure("X", "execution-mexc did not answer")})
+    assert partial["count"] == 1
+    assert partial["unavailable"] == {"mexc": "execution-mexc did not answer"}  # not shown as flat
