@@ -32,7 +32,7 @@ DEFAULT_PORTS = {
 }
 # one execution process per venue account: the first venue's on TITAN_EXECUTION_PORT, each
 # other venue's on its own port (TITAN_EXECUTION_PORTS)
-DEFAULT_EXECUTION_PORTS = {"mexc": 3004}
+DEFAULT_EXECUTION_PORTS = {"mexc": 3013}  # 3004 is the runbook's AI Quant port
 
 # Well-known defaults that LIVE refuses (see titan_common.cli and the console's auth).
 DEFAULT_INTERNAL_TOKEN = "titan-dev-internal-token"  # noqa: S105 - the dev default LIVE refuses
@@ -116,7 +116,7 @@ class CommonSettings(BaseSettings):
     # the venues this installation trades, by registry name (TITAN_VENUES=bybit,mexc); each
     # venue's own options are TITAN_<VENUE>_<OPTION> (TITAN_BYBIT_ENDPOINT...)
     venues: Annotated[list[str], NoDecode] = ["bybit"]
-    # the port of each other venue's execution process (TITAN_EXECUTION_PORTS='{"mexc": 3004}')
+    # the port of each other venue's execution process (TITAN_EXECUTION_PORTS='{"mexc": 3013}')
     execution_ports: dict[str, Port] = Field(default_factory=lambda: dict(DEFAULT_EXECUTION_PORTS))
 
     @field_validator("venues", mode="before")
@@ -186,7 +186,7 @@ class CommonSettings(BaseSettings):
         if service.startswith("execution-"):
             venue = service.removeprefix("execution-")
             if venue not in self.execution_ports:
-                raise ValueError(f"no port for {service}: set TITAN_EXECUTION_PORTS, e.g. '{{\"{venue}\": 3004}}'")
+                raise ValueError(f"no port for {service}: set TITAN_EXECUTION_PORTS, e.g. '{{\"{venue}\": 3013}}'")
             return self.execution_ports[venue]
         return int(getattr(self, f"{service}_port"))
 

@@ -13,6 +13,7 @@ need it are skipped or marked xfail.
 from __future__ import annotations
 
 import contextlib
+import json
 import socket
 import subprocess
 import time
@@ -71,7 +72,11 @@ class Stack:
 
     def start(self, name: str, *, timeout: float = 90.0, required: bool = True, **extra_env: str) -> bool:
         env = {**self.env, **extra_env}
-        self.processes[name] = start_service(name, env, self.root / f"{name}.log")
+        # another venue's execution (`execution-mexc`) is the execution service on its venue
+        service, _, venue = name.partition("-")
+        if venue:  # as `titan up` starts it: the venue's own account
+            env.update({"TITAN_EXECUTION_VENUE": venue, "TITAN_EXCHANGE": venue})
+        self.processes[name] = start_service(service, env, self.root / f"{name}.log")
         try:
             # ready, not just answering: execution's emergency routes need startup recovery done
             wait_for_health(self.url(name), timeout=timeout, want=ANY_STATUS, ready=True)
@@ -120,8 +125,11 @@ class Stack:
 
 
 @contextlib.contextmanager
-def running_stack(root: Path, database_url: str, *, console_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """The whole stack, started in Titan's order, stopped in reverse (console first)."""
+def running_stack(
+    root: Path, database_url: str, *, console_env: dict[str, str] | None = None, venues: tuple[str, ...] = ("bybit",)
+) -> Iterator[Stack]:
+    """The whole stack, started in Titan's order, stopped in reverse (console first). With
+    `venues=("bybit", "mexc")` it trades both of the simulator's faces, an execution each."""
     redis_server = EmbeddedRedis(root / "redis")
     redis_url = redis_server.start()
     ports = free_ports()
@@ -144,11 +152,30 @@ def running_stack(root: Path, database_url: str, *, console_env: dict[str, str] 
         "TITAN_HEARTBEAT_INTERVAL_S": "1",
         **port_env(ports),
     }
+    if "mexc" in venues:
+        mexc_key, mexc_secret = f"mx0{uuid.uuid4().hex[:12]}", uuid.uuid4().hex
+        env.update(
+            {
+                "TITAN_VENUES": ",".join(venues),
+                # the first venue's account, apart from the shared console stack's rows
+                "TITAN_EXCHANGE": f"{venues[0]}-{uuid.uuid4().hex[:6]}",
+                "TITAN_SIM_MEXC_API_KEY": mexc_key,
+                "TITAN_SIM_MEXC_API_SECRET": mexc_secret,
+                "TITAN_MEXC_ENDPOINT": f"http://127.0.0.1:{env['TITAN_SIM_MEXC_PORT']}",
+                "TITAN_MEXC_API_KEY": mexc_key,
+                "TITAN_MEXC_API_SECRET": mexc_secret,
+                "TITAN_PRICE_STALE_S": "2",
+            }
+        )
+        ports["execution-mexc"] = int(json.loads(env["TITAN_EXECUTION_PORTS"])["mexc"])
+        ports["simulator-mexc"] = int(env["TITAN_SIM_MEXC_PORT"])
     stack = Stack(root, database_url, redis_url, ports, env, sim_key, sim_secret)
     try:
         stack.start("simulator")
         stack.start("brain", required=False)
         stack.start("execution")
+        for venue in venues[1:]:
+            stack.start(f"execution-{venue}")
         stack.start("scavenger", required=False)
         stack.start("console", **(console_env or {}))
         yield stack

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
+import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal as D
 from pathlib import Path
+from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -24,6 +27,8 @@ from titan_common.flags import set_master_arm
 from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
 from titan_sim.core.instruments import KNOWN
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -211,3 +216,27 @@ async def running_execution(
         sim.control("DELETE", "/faults")
         await redis.flushdb()
         await redis.aclose()
+
+
+async def until(check: Callable[[], Awaitable[T | None]], *, timeout: float = 30, what: str) -> T:
+    """Poll `check` every 0.2 s until it returns something truthy; fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    last: T | None = None
+    while time.monotonic() < deadline:
+        last = await check()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
+
+
+def mexc_env(sim: Sim, **extra: str) -> dict[str, str]:
+    """The extra environment of an execution process trading the simulator's MEXC face."""
+    return {
+        "TITAN_VENUES": "mexc",
+        "TITAN_MEXC_ENDPOINT": sim.mexc_url,
+        "TITAN_MEXC_API_KEY": sim.mexc_api_key,
+        "TITAN_MEXC_API_SECRET": sim.mexc_api_secret,
+        "TITAN_PRICE_STALE_S": "2",
+        **extra,
+    }

@@ -8,9 +8,7 @@ Every step is audited. A stale price feed is API_LAG (DEGRADE)."""
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any, TypeVar
@@ -20,7 +18,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import Sim, arm, entry, running_execution
+from tests.integration.execution.conftest import Sim, arm, entry, mexc_env, running_execution, until
 from titan_common.api_auth import TOKEN_HEADER
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import Alert, AuditEvent, OrderIntentRow
@@ -30,27 +28,6 @@ from titan_common.settings import DEFAULT_INTERNAL_TOKEN
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
 SYMBOL = "BTCUSDT"
-
-
-async def until(check: Callable[[], Awaitable[T | None]], *, timeout: float = 30, what: str) -> T:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = await check()
-        if last:
-            return last
-        await asyncio.sleep(0.3)
-    raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
-
-
-def mexc_env(sim: Sim) -> dict[str, str]:
-    return {
-        "TITAN_VENUES": "mexc",
-        "TITAN_MEXC_ENDPOINT": sim.mexc_url,
-        "TITAN_MEXC_API_KEY": sim.mexc_api_key,
-        "TITAN_MEXC_API_SECRET": sim.mexc_api_secret,
-        "TITAN_PRICE_STALE_S": "2",
-    }
 
 
 async def intent_row(sessions: async_sessionmaker[AsyncSession], intent_id: str) -> OrderIntentRow | None:
@@ -202,6 +179,8 @@ async def test_a_stale_price_feed_is_api_lag_and_alerts_while_a_position_is_open
                 f"{execution.url}/positions/flatten", headers={TOKEN_HEADER: DEFAULT_INTERNAL_TOKEN}, timeout=30
             )
             assert flattened.status_code == 200, flattened.text
+            # flatten closes Titan's MEXC inventory (a spot venue reports no positions of its own)
+            assert (flattened.json()["success"], flattened.json()["positions_closed"]) == (True, 1)
     finally:
         clean_sim.control("POST", "/faces/mexc", {"serving": True})
         await arm(sessions, False)

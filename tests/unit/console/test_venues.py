@@ -63,7 +63,10 @@ def test_positions_of_every_venue_in_one_list() -> None:
     mexc = {"count": 1, "positions": [{"exchange": "mexc", "symbol": "BTCUSDT"}]}
     assert merge_positions({"bybit": bybit, "mexc": mexc}) == {
         "count": 2,
-        "positions": [{"exchange": "bybit", "symbol": "BTCUSDT"}, {"exchange": "mexc", "symbol": "BTCUSDT"}],
+        "positions": [
+            {"exchange": "bybit", "symbol": "BTCUSDT", "venue": "bybit"},
+            {"exchange": "mexc", "symbol": "BTCUSDT", "venue": "mexc"},
+        ],
     }
     partial = merge_positions({"bybit": bybit, "mexc": VenueFailure("X", "execution-mexc did not answer")})
     assert partial["count"] == 1

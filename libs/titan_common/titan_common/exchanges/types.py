@@ -273,6 +273,11 @@ class RateLimited(ExchangeError):
         self.reset_ms = reset_ms
 
 
+class NotSent(RateLimited):
+    """Refused by Titan's own rate limiter before anything left the process (the venue had
+    blocked the endpoint until `reset_ms`): certainly not on the venue."""
+
+
 class TimestampRejected(ExchangeError):
     """The venue refused our clock (recv_window): re-sync time before retrying."""
 

@@ -49,15 +49,15 @@ def merge_actions(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> di
 
 
 def merge_positions(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> dict[str, Any]:
-    """Every venue's open positions in one list (each names its `exchange`); a venue that did
-    not answer is listed under `unavailable` rather than shown as flat."""
+    """Every venue's open positions in one list, each naming its `venue` (and its account,
+    `exchange`); a venue that did not answer is listed under `unavailable`, never as flat."""
     positions: list[Any] = []
     unavailable = {}
     for venue, answer in answers.items():
         if isinstance(answer, VenueFailure):
             unavailable[venue] = answer.message
             continue
-        positions += list(answer.get("positions") or [])
+        positions += [{**item, "venue": venue} for item in answer.get("positions") or []]
     merged: dict[str, Any] = {"count": len(positions), "positions": positions}
     if unavailable:
         merged["unavailable"] = unavailable

@@ -150,8 +150,8 @@ function renderState(data, ts) {
 function renderPositions(positions, stale) {
   $("positions-count").textContent = String(positions.length);
   $("positions-count").dataset.count = String(positions.length);
-  const rows = positions.map((p) => `<tr data-symbol="${esc(p.symbol)}" data-exchange="${esc(p.exchange)}">
-      <td data-testid="venue-${esc(p.exchange)}-${esc(p.symbol)}">${esc(p.exchange)}</td><td>${esc(p.symbol)}${p.adopted ? ' <span class="badge warn">adopted</span>' : ""}</td><td>${esc(p.side)}</td>
+  const rows = positions.map((p) => `<tr data-symbol="${esc(p.symbol)}" data-venue="${esc(p.venue)}">
+      <td data-testid="venue-${esc(p.venue)}-${esc(p.symbol)}" title="account ${esc(p.exchange)}">${esc(p.venue)}</td><td>${esc(p.symbol)}${p.adopted ? ' <span class="badge warn">adopted</span>' : ""}</td><td>${esc(p.side)}</td>
       <td>${esc(p.size)}</td><td>${esc(p.entryPrice)}</td><td>${esc(p.markPrice)}</td>
       <td data-testid="stop-${esc(p.symbol)}">${esc(p.stopLoss ?? "NONE")}</td><td>${fmtMoney(p.unrealizedPnl)}</td>
       <td>${isOperator() ? `<button class="small danger" data-close="${esc(p.symbol)}">Close</button>` : ""}</td></tr>`);

@@ -172,7 +172,7 @@ async def verify_positions(runtime: ServiceRuntime = Depends(get_runtime)) -> di
     """The shadow state against the exchange, read-only: what a reconcile would find now."""
     engine = _engine(runtime)
     try:
-        exchange_positions = await engine.adapter.positions()
+        exchange_positions = await engine.venue_positions()
     except ExchangeError as exc:
         raise HTTPException(503, "EXCHANGE_UNAVAILABLE") from exc
     diffs = reconcile_core.diff_positions(engine.book.open_positions(), exchange_positions)

@@ -35,10 +35,12 @@ from titan_common.exchanges import (
     ExchangeAdapter,
     ExchangeError,
     ExchangeOrder,
+    ExchangePosition,
     ExecType,
     Execution,
     InstrumentFilters,
     NotModified,
+    NotSent,
     OrderRejected,
     PlaceOrder,
     TimestampRejected,
@@ -53,7 +55,7 @@ from titan_execution.core.filters import FitRefused, FittedOrder, fit_order, is_
 from titan_execution.core.intent_states import IllegalTransition, IntentState, path_to_exchange_status
 from titan_execution.core.positions import ClosedTrade, Fill, Position, ShadowBook, adds_risk
 from titan_execution.core.price_band import BandRefusal, price_band_refusal
-from titan_execution.core.reconcile import base_asset
+from titan_execution.core.reconcile import base_asset, titan_holdings
 from titan_execution.core.validation import ExecutionContext, refusal_reasons
 from titan_execution.runtime import metrics, store
 
@@ -344,6 +346,21 @@ class ExecutionEngine:
                 )
             key_event(log, KeyEvent.ABORT, f"{intent.symbol} rejected by exchange ({exc.code}): {exc}")
             return Outcome(S.FAILED_TERMINAL, [], str(exc))
+        except NotSent as exc:
+            # Titan's own limiter held it back: nothing reached the venue, so nothing to look up
+            if recorded:
+                async with transaction(self.sessions) as session:
+                    await store.move_intent(session, intent.intent_id, S.SENT_UNKNOWN, S.FAILED_TERMINAL)
+                    session.add(
+                        store.audit_row(
+                            self._event(
+                                intent, "ORDER_NOT_SENT", severity=Severity.WARNING,
+                                reason=ReasonCode.RATE_LIMIT, payload={"error": str(exc)},
+                            )
+                        )
+                    )  # fmt: skip
+            log.warning("%s not sent (rate limit until %s): %s", intent.client_order_id, exc.reset_ms, exc)
+            return Outcome(S.FAILED_TERMINAL, [ReasonCode.RATE_LIMIT], str(exc))
         except ExchangeError as exc:
             if isinstance(exc, TimestampRejected):
                 # the venue refused our timestamp: our clock is not trusted now
@@ -380,6 +397,13 @@ class ExecutionEngine:
         if outcome.state is S.SENT_UNKNOWN:
             outcome = await self.resolve(intent.intent_id, symbol, intent.client_order_id)
         return outcome
+
+    async def venue_positions(self) -> list[ExchangePosition]:
+        """The venue's positions (REST is the truth). On a spot venue, which holds coins and
+        no positions, the part of the account's coins that is Titan's inventory."""
+        if not self.config.spot:
+            return await self.adapter.positions()
+        return titan_holdings(self.book.open_positions(), await self.adapter.balances())
 
     async def cancel_all(self, *, origin: str) -> int:
         """Cancel every open order on the venue; returns how many. The caller audits the

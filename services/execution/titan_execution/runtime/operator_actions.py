@@ -119,7 +119,7 @@ async def flatten_all(
     except ExchangeError as exc:
         log.error("cancel-all during flatten failed: %s", exc)
         cancelled = -1
-    positions = [p for p in await engine.adapter.positions() if p.size > 0]
+    positions = [p for p in await engine.venue_positions() if p.size > 0]
     closed = await asyncio.gather(
         *(close_position(engine, p, reason="FLATTEN_ALL", operator_id=operator_id) for p in positions)
     )
@@ -144,7 +144,7 @@ async def close_symbol(
 ) -> dict[str, Any]:
     request = {"symbol": symbol}
     _audit_request(runtime, "CLOSE_POSITION", operator_id, request)
-    positions = [p for p in await engine.adapter.positions() if p.symbol == symbol and p.size > 0]
+    positions = [p for p in await engine.venue_positions() if p.symbol == symbol and p.size > 0]
     ok = all([await close_position(engine, p, reason="OPERATOR_CLOSE", operator_id=operator_id) for p in positions])
     result = {"success": ok, "symbol": symbol, "positions_closed": len(positions) if ok else 0}
     await _record(engine, "CLOSE_POSITION", operator_id, request, result)
@@ -161,7 +161,7 @@ async def clear_protection_failed(
     _audit_request(runtime, "PROTECTION_FAILED_CLEAR", operator_id, request)
     runtime.set_reason(ReasonCode.PROTECTION_FAILED, False)
     unprotected = []
-    for position in [p for p in await engine.adapter.positions() if p.size > 0]:
+    for position in [p for p in await engine.venue_positions() if p.size > 0]:
         checked = await ensure_protected(
             engine, position, attempts=1, on_failure=lambda code: runtime.set_reason(code, True)
         )

@@ -80,6 +80,13 @@ async def ensure_protected(
 ) -> ProtectionResult:
     if position.size <= 0 or position.side is None:
         return ProtectionResult(position.symbol, protected=True, detail="flat")
+    if engine.config.spot:
+        # a spot venue takes no stop orders: Titan's own stop guards the position
+        stop = position.stop_loss or await intended_stop(engine, position.symbol)
+        if stop is None or not stop_is_on_the_right_side(position, stop):
+            stop = fallback_stop(position)
+        await remember_stop(engine, position.symbol, stop)
+        return ProtectionResult(position.symbol, protected=True, stop_loss=stop, detail="titan-side")
     if position.stop_loss is not None:
         await remember_stop(engine, position.symbol, position.stop_loss)
         return ProtectionResult(position.symbol, protected=True, stop_loss=position.stop_loss)

@@ -77,7 +77,7 @@ class Reconciler:
         exchange_positions: list[ExchangePosition] = []
         for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
             seq = engine.fill_seq
-            exchange_positions = await self._venue_positions()
+            exchange_positions = await engine.venue_positions()
             open_orders = await engine.adapter.open_orders()
             await engine.catch_up_fills(since)
             async with engine.fills_lock:
@@ -123,13 +123,6 @@ class Reconciler:
         if diffs:
             log.warning("reconcile (%s): %s with %d diff(s)", trigger, verdict, len(diffs))
         return self.last
-
-    async def _venue_positions(self) -> list[ExchangePosition]:
-        """The venue's positions; on a spot venue, the part of its coins that is Titan's."""
-        engine = self.engine
-        if not engine.config.spot:
-            return await engine.adapter.positions()
-        return core.titan_holdings(engine.book.open_positions(), await engine.adapter.balances())
 
     async def _apply(self, diffs: list[core.Diff], exchange: dict[str, ExchangePosition]) -> None:
         engine = self.engine

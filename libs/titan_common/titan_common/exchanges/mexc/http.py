@@ -26,6 +26,7 @@ from titan_common.exchanges.ratelimit import TokenBucket
 from titan_common.exchanges.types import (
     DuplicateClientOrderId,
     ExchangeError,
+    NotSent,
     OrderNotFound,
     OrderRejected,
     OutcomeUnknown,
@@ -178,7 +179,7 @@ class MexcHttp:
             now = now_ms()
             blocked = max(b.blocked_until_ms for b in buckets)
             if blocked > now:
-                raise RateLimited(f"MEXC rate limit: blocked for {blocked - now} ms more (not sent)", 429, blocked)
+                raise NotSent(f"MEXC rate limit: blocked for {blocked - now} ms more (not sent)", 429, blocked)
             wait = max(b.wait_ms(now) for b in buckets)
             if wait == 0:
                 for b in buckets:

@@ -2,34 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import field_validator
 
 from titan_common.exchanges.mexc import constants as C
 from titan_common.exchanges.mexc.adapter import MexcAdapter, MexcConfig
+from titan_common.exchanges.venue_settings import VenueSettings
 
 
-class MexcSettings(BaseModel):
+class MexcSettings(VenueSettings):
     """TITAN_MEXC_ENDPOINT, _API_KEY, _API_SECRET, _RECV_WINDOW, _TIMEOUT_S, _MARKET, _SYMBOLS."""
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    ENDPOINTS: ClassVar[dict[str, str]] = C.ENDPOINTS
 
     endpoint: str = C.SIMULATOR  # the simulator's MEXC face; or mainnet, or a URL
-    api_key: SecretStr = SecretStr("")
-    api_secret: SecretStr = SecretStr("")
-    recv_window: Annotated[int, Field(ge=1000, le=60000)] = 5000
-    timeout_s: Annotated[int, Field(ge=1, le=60)] = 10
     market: Literal["spot", "swap"] = "spot"  # swap only reads contracts and refuses to trade
     symbols: tuple[str, ...] = ()  # always covered by symbol-less queries (open orders, fills)
-
-    @field_validator("endpoint")
-    @classmethod
-    def _endpoint(cls, value: str) -> str:
-        value = C.ENDPOINTS.get(value.strip().lower(), value.strip())
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be http(s)://host[:port] or one of {', '.join(C.ENDPOINTS)}")
-        return value.rstrip("/")
 
     @field_validator("market", mode="before")
     @classmethod
@@ -44,12 +33,6 @@ class MexcSettings(BaseModel):
         if isinstance(items, list | tuple):
             return tuple(dict.fromkeys(str(s).strip().upper() for s in items if str(s).strip()))
         return value
-
-    @model_validator(mode="after")
-    def _key_pair(self) -> MexcSettings:
-        if bool(self.api_key.get_secret_value()) != bool(self.api_secret.get_secret_value()):
-            raise ValueError("api_key and api_secret go together: give both or neither")
-        return self
 
 
 def build(settings: MexcSettings) -> MexcAdapter:

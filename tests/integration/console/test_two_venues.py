@@ -1,0 +1,167 @@
+"""Both venues at once, through the console: a stack that trades the simulator's Bybit face and
+its MEXC spot face, one execution process each (real processes, real Postgres and Redis).
+
+- /health lists both exchanges (connected, ready, last reconcile), /api/status says
+  bybitConnected and mexcConnected, /positions names each position's venue;
+- FLATTEN ALL closes the positions on both venues and reports per venue;
+- with the MEXC face stopped, MEXC shows connected: false while Bybit keeps trading.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal as D
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.integration.console.conftest import ACCOUNTS, auth_of, create_accounts
+from tests.integration.console.stack import ADMIN, Stack, running_stack
+from titan_common.auth import Role
+from titan_common.bus import INTENTS, StreamProducer, make_redis
+from titan_common.clock import now_ms
+from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
+
+pytestmark = pytest.mark.integration
+SYMBOL = "BTCUSDT"
+
+
+@pytest.fixture(scope="module")
+def two_venues(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Stack]:
+    root = tmp_path_factory.mktemp("two-venues")
+    with running_stack(root, database_url, venues=("bybit", "mexc")) as live:
+        asyncio.run(create_accounts(database_url, {ADMIN[0]: (ADMIN[1], Role.ADMIN), **ACCOUNTS}))
+        yield live
+
+
+def call(stack: Stack, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+    return httpx.request(method, f"{stack.console}{path}", json=body, auth=auth_of("operator-1"), timeout=90)
+
+
+def wait_for(probe: Any, *, timeout: float = 45.0, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        last = probe()
+        if last:
+            return last
+        time.sleep(0.3)
+    raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
+
+
+def last_price(stack: Stack, venue: str) -> D:
+    if venue == "mexc":
+        url = f"http://127.0.0.1:{stack.ports['simulator-mexc']}/api/v3/ticker/price"
+        return D(httpx.get(url, params={"symbol": SYMBOL}, timeout=10).json()["price"])
+    body = httpx.get(f"{stack.sim}/v5/market/tickers", params={"category": "linear", "symbol": SYMBOL}, timeout=10)
+    return D(body.json()["result"]["list"][0]["lastPrice"])
+
+
+def entry(venue: str, price: D) -> OrderIntent:
+    """A long entry on `venue` with a far stop, as the brain would send it."""
+    intent_id = new_id()
+    return OrderIntent(
+        intent_id=intent_id,
+        client_order_id=client_order_id_for(intent_id),
+        ts_ms=now_ms(),
+        correlation=Correlation(run_id=f"two-venues-{uuid.uuid4().hex[:6]}"),
+        exchange=venue,
+        symbol=SYMBOL,
+        side=Side.BUY,
+        qty=D("0.010"),
+        reference_price=price,
+        stop_loss=(price * D("0.9")).quantize(D("0.1")),
+        leverage=1,
+        ttl_ms=60_000,
+    )
+
+
+def publish(stack: Stack, intent: OrderIntent) -> None:
+    async def send() -> None:
+        redis = make_redis(stack.redis_url)
+        try:
+            await StreamProducer(redis, INTENTS).publish(intent)
+        finally:
+            await redis.aclose()
+
+    asyncio.run(send())
+
+
+def positions_by_venue(stack: Stack) -> dict[str, str]:
+    body = call(stack, "GET", "/positions").json()
+    return {p["venue"]: p["size"] for p in body["positions"] if p["symbol"] == SYMBOL}
+
+
+def test_both_venues_trade_flatten_together_and_one_down_never_stops_the_other(two_venues: Stack) -> None:
+    stack = two_venues
+    health = httpx.get(f"{stack.console}/health", timeout=30).json()
+    assert set(health["exchanges"]) == {"bybit", "mexc"}
+    for venue in ("bybit", "mexc"):
+        assert {"connected", "ready", "last_reconcile"} <= set(health["exchanges"][venue])
+    assert health["exchanges"]["mexc"]["feed"] == "rest-poll"
+    assert {"execution", "execution-mexc"} <= set(health["services"])
+    status = call(stack, "GET", "/api/status").json()
+    assert (status["bybitConnected"], status["mexcConnected"]) == (True, True)
+
+    armed = call(stack, "POST", "/api/console/master-arm", {"enabled": True, "operator_id": "operator-1"})
+    assert armed.status_code == 200, armed.text
+    try:
+        publish(stack, entry("bybit", last_price(stack, "bybit")))
+        publish(stack, entry("mexc", last_price(stack, "mexc")))
+
+        def on_both() -> dict[str, str] | None:
+            held = positions_by_venue(stack)
+            return held if len(held) == 2 else None
+
+        held = wait_for(on_both, what="a position on each venue")
+        assert D(held["bybit"]) == D("0.010")
+        assert D(held["mexc"]) == D("0.010") * (1 - D("0.0005"))  # MEXC's fee is taken in BTC
+
+        flattened = call(stack, "POST", "/api/console/flatten-all", {"operator_id": "operator-1"})
+        assert flattened.status_code == 200, flattened.text
+        answer = flattened.json()
+        assert answer["success"] is True
+        assert answer["positions_closed"] == 2
+        assert {v: r["positions_closed"] for v, r in answer["venues"].items()} == {"bybit": 1, "mexc": 1}
+        assert sorted(r["exchange"] for r in answer["results"]) == ["bybit", "mexc"]
+        wait_for(lambda: positions_by_venue(stack) == {}, what="both venues flat")
+
+        # the MEXC face goes away: MEXC shows disconnected, Bybit trades on
+        stack.sim_control("POST", "/faces/mexc", {"serving": False})
+
+        def mexc_down() -> dict[str, Any] | None:
+            body = httpx.get(f"{stack.console}/health", timeout=30).json()
+            return body if body["exchanges"]["mexc"]["connected"] is False else None
+
+        down = wait_for(mexc_down, what="MEXC disconnected")
+        assert down["exchanges"]["bybit"]["connected"] is True
+        status = call(stack, "GET", "/api/status").json()
+        assert (status["bybitConnected"], status["mexcConnected"]) == (True, False)
+        rearmed = call(stack, "POST", "/api/console/master-arm", {"enabled": True, "operator_id": "operator-1"})
+        assert rearmed.status_code == 200, rearmed.text
+        publish(stack, entry("bybit", last_price(stack, "bybit")))
+        wait_for(lambda: "bybit" in positions_by_venue(stack), what="a Bybit entry while MEXC is down")
+    finally:
+        stack.sim_control("POST", "/faces/mexc", {"serving": True})
+        call(stack, "POST", "/api/console/flatten-all", {"operator_id": "operator-1"})
+        call(stack, "POST", "/api/console/master-arm", {"enabled": False, "operator_id": "operator-1"})
+
+
+def test_a_console_flatten_with_one_venue_down_says_which(two_venues: Stack, tmp_path: Path) -> None:
+    stack = two_venues
+    stack.stop("execution-mexc")
+    try:
+        flattened = call(stack, "POST", "/api/console/flatten-all", {"operator_id": "operator-1"})
+        assert flattened.status_code == 200, flattened.text
+        answer = flattened.json()
+        assert answer["success"] is False  # one venue could not be asked
+        assert answer["venues"]["bybit"]["success"] is True
+        assert answer["venues"]["mexc"]["success"] is False
+        assert "EXECUTION-MEXC_UNAVAILABLE" in answer["venues"]["mexc"]["error"]
+    finally:
+        stack.start("execution-mexc")
