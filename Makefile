@@ -24,8 +24,9 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 install: $(VENV)/.runtime
 install-dev: $(VENV)/.dev
 
+# PAPER trades both of the simulator's faces unless TITAN_VENUES says otherwise
 run: install
-	$(BIN)/titan up
+	TITAN_VENUES=$${TITAN_VENUES:-bybit,mexc} $(BIN)/titan up
 
 lint: install-dev
 	$(BIN)/ruff check .

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.execution.conftest import Sim, sim
-from titan_common.embedded import EmbeddedRedis
+from titan_common.embedded import EmbeddedRedis, free_port
 
 pytestmark = pytest.mark.integration
 __all__ = ["sim"]
@@ -76,3 +76,30 @@ def test_doctor_fails_on_an_unreachable_database_and_exchange(tmp_path: Path) ->
     for name in ("rest", "ws", "db", "redis"):
         assert re.search(rf"^FAIL\s+{name}\s", result.stdout, re.M), (name, result.stdout)
     assert "DB_UNAVAILABLE" in result.stdout
+
+
+def test_doctor_checks_every_venue(sim: Sim, database_url: str, tmp_path: Path) -> None:
+    """With TITAN_VENUES=bybit,mexc, MEXC gets its own line, through its adapter; a MEXC
+    endpoint that does not answer fails that line alone."""
+    redis_server = EmbeddedRedis(tmp_path / "redis")
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("TITAN_")},
+        "DATABASE_URL": database_url,
+        "REDIS_URL": redis_server.start(),
+        "TITAN_VENUES": "bybit,mexc",
+        "TITAN_BYBIT_ENDPOINT": sim.url,
+        "TITAN_MEXC_ENDPOINT": sim.mexc_url,
+        "TITAN_VAR_DIR": str(tmp_path / "var"),
+        "COLUMNS": "200",
+    }
+    try:
+        both = doctor(env)
+        assert both.returncode == 0, both.stdout + both.stderr
+        assert re.search(
+            r"^OK\s+mexc\s+answered in \d+ ms, clock offset [+-]\d+ ms, \d+ symbols trading", both.stdout, re.M
+        )
+        gone = doctor({**env, "TITAN_MEXC_ENDPOINT": f"http://127.0.0.1:{free_port()}"})
+        assert gone.returncode != 0
+        assert [line.split()[1] for line in lines_of("FAIL ", gone.stdout)] == ["mexc"], gone.stdout
+    finally:
+        redis_server.stop()

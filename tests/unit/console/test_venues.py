@@ -23,12 +23,12 @@ def test_a_flatten_over_both_venues_adds_up_and_reports_each() -> None:
     merged = merge_actions({"bybit": BYBIT, "mexc": MEXC})
     assert merged["success"] is True
     assert (merged["positions_closed"], merged["orders_cancelled"]) == (3, 1)
-    assert [(r["exchange"], r["symbol"]) for r in merged["results"]] == [
-        ("bybit", "BTCUSDT"), ("bybit", "ETHUSDT"), ("mexc", "BTCUSDT"),
-    ]  # fmt: skip
+    # the manual's per-symbol results, as they are; each venue's under its own name too
+    assert [r["symbol"] for r in merged["results"]] == ["BTCUSDT", "ETHUSDT", "BTCUSDT"]
+    assert merged["results"][0] == {"symbol": "BTCUSDT", "success": True}
     assert merged["venues"] == {
-        "bybit": {"success": True, "positions_closed": 2, "orders_cancelled": 1},
-        "mexc": {"success": True, "positions_closed": 1, "orders_cancelled": 0},
+        "bybit": {"success": True, "positions_closed": 2, "orders_cancelled": 1, "results": BYBIT["results"]},
+        "mexc": {"success": True, "positions_closed": 1, "orders_cancelled": 0, "results": MEXC["results"]},
     }
     assert merged["message"] == "flattened"
 

@@ -12,8 +12,8 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,9 @@ from titan_common.clock import now_ms, utc_day
 from titan_common.config import DEFAULT_WHITELIST
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine
+from titan_common.exchanges import ExchangeError
 from titan_common.exchanges.bybit.streams import ws_base
+from titan_common.exchanges.registry import adapter_for
 from titan_common.heartbeats import TRADING_SERVICES, read_beats, system_state_of
 
 CHECK_TIMEOUT_S = 6.0
@@ -75,6 +77,9 @@ class Targets:
     redis_url: str | None
     exchange_endpoint: str
     var_dir: Path
+    # every venue after the first (TITAN_VENUES), by name, with its options: each is checked
+    # through its own adapter, public calls only
+    other_venues: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
 
 def _human(n: float) -> str:
@@ -161,6 +166,26 @@ async def _check_filters(client: httpx.AsyncClient, endpoint: str, target: Targe
             f"{len(trading)} instruments trading; not trading or no filters: {', '.join(missing)} ({source})",
         )
     return Check("filters", Status.OK, f"{len(trading)} instruments trading; all {len(whitelist)} of the {source} ok")
+
+
+async def check_venue(name: str, options: Mapping[str, Any], limits: Thresholds) -> Check:
+    """Another venue through its adapter: reachable, its clock against ours, its symbols."""
+    adapter = adapter_for(name, {**options, "api_key": "", "api_secret": ""})
+    try:
+        sent = time.time() * 1000
+        server_ms = await adapter.server_time_ms()
+        received = time.time() * 1000
+        trading = sum(1 for item in await adapter.instruments() if item.trading)
+    except ExchangeError as exc:
+        return Check(name, Status.FAIL, f"{options.get('endpoint', name)} unreachable: {str(exc)[:120]}")
+    finally:
+        await adapter.close()
+    rtt, offset = received - sent, server_ms - (sent + received) / 2
+    status = (
+        Status.FAIL if abs(offset) > limits.clock_fail_ms
+        else Status.WARN if abs(offset) > limits.clock_warn_ms or rtt > limits.api_lag_warn_ms else Status.OK
+    )  # fmt: skip
+    return Check(name, status, f"answered in {rtt:.0f} ms, clock offset {offset:+.0f} ms, {trading} symbols trading")
 
 
 async def check_exchange_ws(target: Targets) -> Check:
@@ -319,6 +344,10 @@ async def run_checks(target: Targets, limits: Thresholds | None = None) -> list[
         ("ws", lambda: check_exchange_ws(target)),
         ("db", lambda: check_database(target, limits)),
         ("redis", lambda: check_redis(target)),
+        *(
+            (name, lambda name=name, options=options: check_venue(name, options, limits))
+            for name, options in target.other_venues.items()
+        ),
     ]
     results = await asyncio.gather(*(_guarded(name, make(), budget) for name, make in jobs))
     checks = [*_flatten(list(results)), check_disk(target, limits)]

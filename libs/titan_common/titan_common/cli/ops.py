@@ -82,6 +82,7 @@ def doctor(
         redis_url=settings.redis_url or "redis://127.0.0.1:6390/0",  # the embedded server's usual port
         exchange_endpoint=endpoint or settings.url_of("simulator"),
         var_dir=settings.var_dir,
+        other_venues={venue: settings.venue_options(venue) for venue in settings.venues[1:]},
     )
     stamp = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     console.print(f"titan doctor  {stamp}  mode {settings.system_mode.value}")

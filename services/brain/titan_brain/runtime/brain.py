@@ -41,6 +41,7 @@ from titan_common.clock import now_ms
 from titan_common.config import active_config
 from titan_common.db.models import EquitySnapshot, OperatorAction
 from titan_common.events import EventType, PhaseChange, payload_of
+from titan_common.exchanges import ExchangeError
 from titan_common.exchanges.registry import adapter_for
 from titan_common.heartbeats import read_beats, state_of_beat
 from titan_common.internal import InternalClient, ServiceUnavailable
@@ -400,9 +401,11 @@ class Brain:
             return
         await self.ready.wait()
         # public market data only: the venue's endpoint, no key pair
-        venue = self.settings.venues[0]
-        options = {**self.settings.venue_options(venue), "api_key": "", "api_secret": ""}
-        adapter: Any = adapter_for(venue, options)
+        public = {
+            venue: adapter_for(venue, {**self.settings.venue_options(venue), "api_key": "", "api_secret": ""})
+            for venue in self.settings.venues
+        }
+        adapter: Any = public[self.settings.venues[0]]  # prices, correlations and volatility
         last_instruments = 0.0
         try:
             while not rt.stop.is_set():
@@ -415,6 +418,7 @@ class Brain:
                 try:
                     if time.monotonic() - last_instruments > 3600 or set(symbols) - set(state.instruments):
                         state.instruments.update(await feeds.load_instruments(adapter, set(symbols)))
+                        await self._other_venues_rules(public, set(symbols))
                         last_instruments = time.monotonic()
                     prices = await feeds.poll_prices(adapter, symbols, problems)
                     if prices:
@@ -425,7 +429,18 @@ class Brain:
                 self._volatility_feed(volatility_symbol, problems.get(volatility_symbol))
                 await rt.sleep(self.settings.market_poll_s)
         finally:
-            await adapter.close()
+            for each in public.values():
+                await each.close()
+
+    async def _other_venues_rules(self, public: dict[str, Any], symbols: set[str]) -> None:
+        """Each other venue's trading rules, for sizing there; one that fails keeps its last."""
+        state = self.state
+        assert state is not None
+        for venue, adapter in list(public.items())[1:]:
+            try:
+                state.venue_instruments[venue] = await feeds.load_instruments(adapter, symbols)
+            except ExchangeError as exc:
+                log.warning("%s's instruments not loaded: %s", venue, exc)
 
     def _volatility_feed(self, symbol: str, problem: str | None) -> None:
         """Without its symbol's price the breaker's volatility trigger is blind: say so with

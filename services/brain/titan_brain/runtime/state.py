@@ -50,7 +50,8 @@ class BrainState:
     spot_venues: frozenset[str] = frozenset()
     spendable: dict[str, Decimal] = field(default_factory=dict)
     trades: deque[tuple[int, Decimal]] = field(default_factory=deque)  # (closed_ms, pnl), oldest first
-    instruments: dict[str, Instrument] = field(default_factory=dict)
+    instruments: dict[str, Instrument] = field(default_factory=dict)  # the primary venue's
+    venue_instruments: dict[str, dict[str, Instrument]] = field(default_factory=dict)  # each other's
     # price samples taken at the same instants for every polled symbol (aligned series)
     samples: dict[str, deque[Decimal]] = field(default_factory=dict)
     # every price seen for a symbol, with its time, for the volatility trigger
@@ -104,6 +105,7 @@ class BrainState:
             default_min_notional=self.settings.default_min_notional,
             spot_venues=self.spot_venues,
             running_venues=frozenset(self.settings.venues),
+            venue_instruments=self.venue_instruments,
             primary_venue=self.settings.venues[0],
         )
 

@@ -27,7 +27,8 @@ class VenueFailure:
 
 def merge_actions(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> dict[str, Any]:
     """Flatten or cancel-all across venues: every count summed, every per-symbol result kept
-    with its venue, and `venues` saying how each went. Success only when every venue's did."""
+    (the manual's `{"symbol", "success"}`), and `venues` saying how each went, with its own
+    results. Success only when every venue's did."""
     merged: dict[str, Any] = {key: 0 for key in SUMMED}
     merged["results"] = []
     venues: dict[str, dict[str, Any]] = {}
@@ -39,10 +40,13 @@ def merge_actions(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> di
             if key in SUMMED:
                 merged[key] += int(value or 0)
             elif key == "results":
-                merged["results"] += [{**item, "exchange": venue} for item in value or []]
+                merged["results"] += list(value or [])
             else:
                 merged.setdefault(key, value)  # the first venue's words for the rest
-        venues[venue] = {"success": answer.get("success") is True, **{k: answer[k] for k in SUMMED if k in answer}}
+        venues[venue] = {
+            "success": answer.get("success") is True,
+            **{k: answer[k] for k in (*SUMMED, "results") if k in answer},
+        }
     merged["success"] = bool(venues) and all(v["success"] for v in venues.values())
     merged["venues"] = venues
     return merged

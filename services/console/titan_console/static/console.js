@@ -194,9 +194,11 @@ async function flattenAll() {
   if (!(await confirmDialog("Are you sure? This will close ALL positions."))) return;
   try {
     const answer = await api("POST", "/api/console/flatten-all", { operator_id: me.user });
-    const failed = answer.results.filter((r) => !r.success).map((r) => `${r.exchange || ""} ${r.symbol}`.trim());
-    // a venue whose execution did not answer closed nothing: say which
-    for (const [venue, how] of Object.entries(answer.venues || {})) if (!how.success && how.error) failed.push(`${venue} (${how.error})`);
+    const failed = [];
+    for (const [venue, how] of Object.entries(answer.venues || {})) {
+      for (const r of how.results || []) if (!r.success) failed.push(`${venue} ${r.symbol}`);
+      if (how.error) failed.push(`${venue} (${how.error})`);  // its execution did not answer: it closed nothing
+    }
     showResult(`Flatten: ${answer.positions_closed} position(s) closed, ${answer.orders_cancelled} order(s) cancelled` +
       (failed.length ? `; FAILED: ${failed.join(", ")}` : ""), failed.length ? "error" : "info");
   } catch (exc) { showResult(exc.message, "error"); }
