@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal as D
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -49,7 +51,6 @@ from titan_execution.core.intent_states import IntentState
 from titan_sim.core.instruments import KNOWN
 
 pytestmark = pytest.mark.integration
-T = TypeVar("T")
 SYMBOL = "BTCUSDT"
 MEXC_REDIS_DB = 9  # test_mexc_spot.py uses it too: tests run one after another, each flushes it
 BYBIT_REDIS_DB = 8
@@ -74,6 +75,27 @@ def var_dir(tmp_path: Path, name: str) -> Path:
     path = tmp_path / name
     path.mkdir()
     return path
+
+
+@asynccontextmanager
+async def both_executions(
+    sim: Sim, database_url: str, redis_url: str, tmp_path: Path, **mexc_extra: str
+) -> AsyncIterator[tuple[ExecutionProcess, ExecutionProcess]]:
+    """Bybit's execution and MEXC's at once, each on its own intent stream and var dir."""
+    async with (
+        running_execution(
+            sim, database_url, redis_url, var_dir(tmp_path, "bybit"), redis_db_index=BYBIT_REDIS_DB
+        ) as bybit_execution,
+        running_execution(
+            sim,
+            database_url,
+            redis_url,
+            var_dir(tmp_path, "mexc"),
+            redis_db_index=MEXC_REDIS_DB,
+            **mexc_env(sim, **mexc_extra),
+        ) as mexc_execution,
+    ):
+        yield bybit_execution, mexc_execution
 
 
 def set_mexc_faults(sim: Sim, **faults: object) -> None:
@@ -225,18 +247,9 @@ async def test_a_mexc_429_storm_sends_nothing_twice_and_rate_limits_mexc_only(
     before anything is sent (PRICE_MOVED, fail-closed), and DEGRADE refuses the later ones."""
     adapter = MexcAdapter(MexcConfig(clean_sim.mexc_url, clean_sim.mexc_api_key, clean_sim.mexc_api_secret))
     try:
-        async with (
-            running_execution(
-                clean_sim, database_url, redis_url, var_dir(tmp_path, "bybit"), redis_db_index=BYBIT_REDIS_DB
-            ) as bybit_execution,
-            running_execution(
-                clean_sim,
-                database_url,
-                redis_url,
-                var_dir(tmp_path, "mexc"),
-                redis_db_index=MEXC_REDIS_DB,
-                **mexc_env(clean_sim, TITAN_RATE_LIMIT_STABILITY_S="2"),
-            ) as mexc_execution,
+        async with both_executions(clean_sim, database_url, redis_url, tmp_path, TITAN_RATE_LIMIT_STABILITY_S="2") as (
+            bybit_execution,
+            mexc_execution,
         ):
             try:
                 await arm(sessions, True)
@@ -399,19 +412,7 @@ async def test_a_mexc_429_storm_on_exits_sends_nothing_twice(
 async def test_a_mexc_face_that_stops_serving_never_stops_bybit(
     clean_sim: Sim, sessions: async_sessionmaker[AsyncSession], database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    async with (
-        running_execution(
-            clean_sim, database_url, redis_url, var_dir(tmp_path, "bybit"), redis_db_index=BYBIT_REDIS_DB
-        ) as bybit_execution,
-        running_execution(
-            clean_sim,
-            database_url,
-            redis_url,
-            var_dir(tmp_path, "mexc"),
-            redis_db_index=MEXC_REDIS_DB,
-            **mexc_env(clean_sim),
-        ) as mexc_execution,
-    ):
+    async with both_executions(clean_sim, database_url, redis_url, tmp_path) as (bybit_execution, mexc_execution):
         try:
             await arm(sessions, True)
             clean_sim.control("POST", "/faces/mexc", {"serving": False})

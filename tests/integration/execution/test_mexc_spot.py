@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from decimal import Decimal as D
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -26,7 +26,6 @@ from titan_common.exchanges.mexc import MexcAdapter, MexcConfig
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN
 
 pytestmark = pytest.mark.integration
-T = TypeVar("T")
 SYMBOL = "BTCUSDT"
 
 
