@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from titan_common.exchanges.types import InstrumentFilters
 from titan_common.messages import Side
-from titan_execution.core.positions import Position
+from titan_execution.core.filters import is_dust
+from titan_execution.core.positions import Fill, Position, ShadowBook
 from titan_execution.core.reconcile import Action, Verdict, base_asset, diff_positions, titan_holdings, verdict
 from titan_execution.core.titan_stops import crossed_stops, feed_is_stale, stop_crossed
 
@@ -81,3 +83,27 @@ def test_a_price_feed_older_than_its_limit_is_stale() -> None:
     assert feed_is_stale(None, 10_000, 3_000)
     assert not feed_is_stale(7_000, 10_000, 3_000)
     assert feed_is_stale(6_999, 10_000, 3_000)
+
+
+def test_a_remainder_below_the_venues_minimum_is_dust() -> None:
+    filters = InstrumentFilters(
+        symbol="BTCUSDT", tick_size=D("0.01"), qty_step=D("0.001"), min_qty=D("0.001"),
+        max_qty=D(100), min_notional=D(1),
+    )  # fmt: skip
+    assert is_dust(D("0.000995"), filters)  # floors to nothing on the step
+    assert not is_dust(D("0.001995"), filters)  # 0.001 of it can still be sold
+
+
+def test_writing_off_dust_ends_the_round_trip_with_what_was_sold() -> None:
+    book = ShadowBook()
+    book.apply(Fill("e1", "BTCUSDT", Side.BUY, D("0.009995"), D(100), D("0.0005"), 1))
+    book.apply(Fill("e2", "BTCUSDT", Side.SELL, D("0.009"), D(110), D("0.0005"), 2))
+    trade = book.write_off("BTCUSDT", 3)
+    assert book.position("BTCUSDT").is_flat
+    assert trade is not None
+    assert (trade.qty, trade.exit_price, trade.pnl) == (D("0.009995"), D(110), D("0.090"))
+    # nothing sold yet: no round trip to close, the remainder simply leaves the book
+    fresh = ShadowBook()
+    fresh.apply(Fill("e3", "ETHUSDT", Side.BUY, D("0.0004"), D(100), D(0), 1))
+    assert fresh.write_off("ETHUSDT", 2) is None
+    assert fresh.position("ETHUSDT").is_flat

@@ -80,24 +80,15 @@ async def ensure_protected(
 ) -> ProtectionResult:
     if position.size <= 0 or position.side is None:
         return ProtectionResult(position.symbol, protected=True, detail="flat")
-    if engine.config.spot:
-        # a spot venue takes no stop orders: Titan's own stop guards the position
-        stop = position.stop_loss or await intended_stop(engine, position.symbol)
-        if stop is None or not stop_is_on_the_right_side(position, stop):
-            stop = fallback_stop(position)
-        await remember_stop(engine, position.symbol, stop)
-        return ProtectionResult(position.symbol, protected=True, stop_loss=stop, detail="titan-side")
     if position.stop_loss is not None:
         await remember_stop(engine, position.symbol, position.stop_loss)
         return ProtectionResult(position.symbol, protected=True, stop_loss=position.stop_loss)
-    stop = await intended_stop(engine, position.symbol)
-    if stop is None or not stop_is_on_the_right_side(position, stop):
-        stop = fallback_stop(position)
-    filters = engine.filters.get(position.symbol)
-    if filters is not None:
-        stop = round_to_tick(stop, filters.tick_size)
-        if stop <= 0:  # a stop that rounds to nothing would cancel the stop, not set one
-            stop = round_to_tick(fallback_stop(position), filters.tick_size)
+    stop = await _stop_for(engine, position)
+    if engine.config.spot:
+        # a spot venue takes no stop orders: Titan's own stop guards the position (titan_stops.py)
+        await remember_stop(engine, position.symbol, stop)
+        log.info("%s guarded by Titan with stop %s", position.symbol, stop)
+        return ProtectionResult(position.symbol, protected=True, stop_loss=stop, detail="titan-side")
     last_error = ""
     for attempt in range(1, attempts + 1):
         try:
@@ -117,6 +108,20 @@ async def ensure_protected(
     if on_failure is not None:
         on_failure(ReasonCode.PROTECTION_FAILED)
     return ProtectionResult(position.symbol, protected=False, closed=closed, detail=last_error)
+
+
+async def _stop_for(engine: ExecutionEngine, position: ExchangePosition) -> Decimal:
+    """The stop a position without one gets: its entry intent's, else the adopted distance
+    from its entry; on the instrument's tick."""
+    stop = await intended_stop(engine, position.symbol)
+    if stop is None or not stop_is_on_the_right_side(position, stop):
+        stop = fallback_stop(position)
+    filters = engine.filters.get(position.symbol)
+    if filters is not None:
+        stop = round_to_tick(stop, filters.tick_size)
+        if stop <= 0:  # a stop that rounds to nothing would cancel the stop, not set one
+            stop = round_to_tick(fallback_stop(position), filters.tick_size)
+    return stop
 
 
 async def remember_stop(engine: ExecutionEngine, symbol: str, stop: Decimal) -> None:

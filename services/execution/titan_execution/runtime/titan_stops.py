@@ -16,20 +16,13 @@ from decimal import Decimal
 
 from titan_common.clock import now_ms
 from titan_common.exchanges import ExchangeError
-from titan_common.messages import IntentKind, Side
+from titan_common.messages import IntentKind
 from titan_common.reasons import ReasonCode
-from titan_execution.core.filters import round_to_tick
 from titan_execution.core.intent_states import IntentState
 from titan_execution.core.titan_stops import crossed_stops, feed_is_stale
 from titan_execution.runtime import store
 from titan_execution.runtime.engine import ExecutionEngine
-from titan_execution.runtime.protection import (
-    ADOPTED_STOP_DISTANCE,
-    CLOSE_ACCEPTED,
-    intended_stop,
-    raise_alert,
-    remember_stop,
-)
+from titan_execution.runtime.protection import CLOSE_ACCEPTED, ensure_protected, raise_alert
 
 log = logging.getLogger(__name__)
 ORIGIN = "TITAN_STOP"
@@ -62,24 +55,11 @@ class TitanStops:
         return feed_is_stale(self.last_price_ms, now_ms(), self.stale_after_ms)
 
     async def guard(self, symbols: set[str]) -> None:
-        """Give every open position in `symbols` its stop: its entry's, else one at the
-        adopted distance from its entry. Called after fills, like venue-side protection."""
-        engine = self.engine
-        for symbol in sorted(symbols):
-            position = engine.book.position(symbol)
-            if position.is_flat or position.side is None or position.stop_loss is not None:
-                continue
-            stop = await intended_stop(engine, symbol)
-            entry = position.avg_entry
-            wrong_side = stop is not None and (stop >= entry if position.side is Side.BUY else stop <= entry)
-            if stop is None or wrong_side:
-                offset = entry * ADOPTED_STOP_DISTANCE
-                stop = entry - offset if position.side is Side.BUY else entry + offset
-            filters = engine.filters.get(symbol)
-            if filters is not None:
-                stop = round_to_tick(stop, filters.tick_size)
-            await remember_stop(engine, symbol, stop)
-            log.info("%s guarded by Titan with stop %s", symbol, stop)
+        """Give every open position in `symbols` its stop (the entry's, else one at the adopted
+        distance): ensure_protected's spot path, after fills like the venue-side protection."""
+        for position in await self.engine.venue_positions():
+            if position.symbol in symbols:
+                await ensure_protected(self.engine, position)
 
     async def tick(self) -> None:
         """One look at the prices: marks, stops crossed, and the feed's age."""
