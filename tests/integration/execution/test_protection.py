@@ -55,3 +55,22 @@ async def test_protection_failure_closes_the_position_and_pauses(
     assert alert is not None
     assert alert.severity == "CRITICAL"
     assert "ETHUSDT" in alert.message
+
+
+async def test_a_position_closed_before_its_stop_is_set_is_flat_not_a_failure(
+    engine: ExecutionEngine, clean_sim: Sim
+) -> None:
+    """The race a stop loses to an exit: the position was read, then its close filled, then
+    the stop was set. The venue refuses a stop on a zero position; that is not a failure."""
+    clean_sim.control("POST", "/positions", {"symbol": "BTCUSDT", "side": "Buy", "size": "0.01"})
+    position = next(p for p in await engine.adapter.positions() if p.symbol == "BTCUSDT")
+    clean_sim.control("POST", "/positions", {"symbol": "BTCUSDT", "side": "Sell", "size": "0.01"})
+    raised: list[ReasonCode] = []
+
+    result = await ensure_protected(engine, position, attempts=2, on_failure=raised.append)
+
+    assert result.protected
+    assert result.detail == "flat"
+    assert raised == []
+    received = clean_sim.control("GET", "/orders")["list"]
+    assert len([o for o in received if o["symbol"] == "BTCUSDT"]) == 2  # type: ignore[union-attr,index]  # no close sent

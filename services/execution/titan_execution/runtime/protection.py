@@ -96,6 +96,10 @@ async def ensure_protected(
         except NotModified:
             pass
         except ExchangeError as exc:
+            if await _closed_meanwhile(engine, position.symbol):
+                # the position closed between the read and the stop (its exit filled): nothing to protect
+                log.info("%s closed before its stop was set (%s)", position.symbol, exc)
+                return ProtectionResult(position.symbol, protected=True, detail="flat")
             last_error = str(exc)
             log.error("protect %s attempt %d/%d failed: %s", position.symbol, attempt, attempts, exc)
             continue
@@ -108,6 +112,17 @@ async def ensure_protected(
     if on_failure is not None:
         on_failure(ReasonCode.PROTECTION_FAILED)
     return ProtectionResult(position.symbol, protected=False, closed=closed, detail=last_error)
+
+
+async def _closed_meanwhile(engine: ExecutionEngine, symbol: str) -> bool:
+    """True when the venue now holds no position in the symbol. A failed lookup is not
+    evidence of flat: the caller keeps treating the position as open (fail closed)."""
+    try:
+        positions = await engine.venue_positions()
+    except ExchangeError as exc:
+        log.warning("could not re-read %s after a failed stop: %s", symbol, exc)
+        return False
+    return not any(p.symbol == symbol and p.size > 0 and p.side is not None for p in positions)
 
 
 async def _stop_for(engine: ExecutionEngine, position: ExchangePosition) -> Decimal:
