@@ -76,6 +76,17 @@ const apps = [
   app("titan-beat", python, ["-m", "titan_worker", "beat"], "200M"),
 ];
 
+// Execution and the scavenger run one process per venue of TITAN_VENUES: the first venue's
+// are titan-execution and titan-scavenger; each other venue's (MEXC) its own pair, whose
+// account is named after its venue. Their ports: TITAN_EXECUTION_PORTS/TITAN_SCAVENGER_PORTS.
+const venues = (env.TITAN_VENUES || "bybit").split(",").map((v) => v.trim().toLowerCase()).filter(Boolean);
+for (const venue of venues.slice(1)) {
+  for (const [kind, memory] of [["execution", "300M"], ["scavenger", "200M"]]) {
+    const own = { ...env, [`TITAN_${kind.toUpperCase()}_VENUE`]: venue, TITAN_EXCHANGE: venue };
+    apps.push(app(`titan-${kind}-${venue}`, titan, ["serve", kind], memory, { env: own }));
+  }
+}
+
 const mode = (env.SYSTEM_MODE || "PAPER").toUpperCase();
 const endpoint = env.TITAN_BYBIT_ENDPOINT || "http://127.0.0.1:9100";
 if (mode === "PAPER" && /^https?:\/\/(127\.0\.0\.1|localhost):9100\/?$/.test(endpoint)) {

@@ -22,13 +22,14 @@ SERVICE_NAMES = ("simulator", "brain", "execution", "scavenger", "console")
 def port_env(ports: dict[str, int]) -> dict[str, str]:
     """Every port a `titan up` would take, free ones: the services', nginx's, the worker's
     metrics and the simulator's MEXC face, so two stacks never race for 8080, 3006 or 9101."""
-    extra = free_ports(["nginx", "worker_metrics", "sim_mexc", "execution_mexc"])
+    extra = free_ports(["nginx", "worker_metrics", "sim_mexc", "execution_mexc", "scavenger_mexc"])
     return {
         **{f"TITAN_{name.upper()}_PORT": str(port) for name, port in ports.items()},
         "TITAN_NGINX_PORT": str(extra["nginx"]),
         "TITAN_WORKER_METRICS_PORT": str(extra["worker_metrics"]),
         "TITAN_SIM_MEXC_PORT": str(extra["sim_mexc"]),  # the simulator's MEXC face
         "TITAN_EXECUTION_PORTS": json.dumps({"mexc": extra["execution_mexc"]}),  # MEXC's execution
+        "TITAN_SCAVENGER_PORTS": json.dumps({"mexc": extra["scavenger_mexc"]}),  # MEXC's scavenger
     }
 
 

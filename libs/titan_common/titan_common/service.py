@@ -89,6 +89,9 @@ class ServiceRuntime:
     readiness: list[Callable[[], bool]] = field(default_factory=list)
     # the service's own long-lived objects (its engine, its reconciler...), for its routes
     components: dict[str, Any] = field(default_factory=dict)
+    # what the heartbeat says beside the mode (execution: whether its venue is connected), for
+    # readers that must not poll /health every second
+    beat_fields: dict[str, Any] = field(default_factory=dict)
     # reason codes this service treats more strictly than the shared table (see system_state)
     mode_overrides: dict[ReasonCode, Mode] = field(default_factory=dict)
     _reasons: set[ReasonCode] = field(default_factory=set)
@@ -357,6 +360,13 @@ async def _persist_state(runtime: ServiceRuntime) -> None:
         log.warning("could not persist system_state: %s", exc)
 
 
+def _port_or_none(settings: CommonSettings, name: str) -> int | None:
+    try:
+        return settings.port_of(name)
+    except (AttributeError, ValueError):
+        return None  # a process without a port of its own (the worker)
+
+
 async def _heartbeat(runtime: ServiceRuntime) -> None:
     """Refresh titan:hb:<service> with a TTL: a missing key means the service is gone."""
     assert runtime.redis is not None
@@ -370,7 +380,8 @@ async def _heartbeat(runtime: ServiceRuntime) -> None:
             "mode": state.mode.value,
             "reasons": [r.value for r in state.reasons],
             "since_ms": state.since_ms,
-            "port": settings.port_of(runtime.name) if hasattr(settings, f"{runtime.name}_port") else None,
+            "port": _port_or_none(settings, runtime.name),
+            **runtime.beat_fields,
         }
         try:
             await runtime.redis.set(heartbeat_key(runtime.name), json.dumps(beat), ex=settings.heartbeat_ttl_s)

@@ -14,7 +14,7 @@ import os
 import sys
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -30,9 +30,12 @@ DEFAULT_PORTS = {
     "simulator": 9100,
     "nginx": 8080,
 }
-# one execution process per venue account: the first venue's on TITAN_EXECUTION_PORT, each
-# other venue's on its own port (TITAN_EXECUTION_PORTS)
+# The services that run once per venue: execution (one per venue account) and the scavenger
+# (one per venue's market). The first venue's process is `<service>` on TITAN_<SERVICE>_PORT;
+# each other venue's is `<service>-<venue>` on its own port (TITAN_<SERVICE>_PORTS).
+VENUE_SERVICES = ("execution", "scavenger")
 DEFAULT_EXECUTION_PORTS = {"mexc": 3013}  # 3004 is the runbook's AI Quant port
+DEFAULT_SCAVENGER_PORTS = {"mexc": 3015}
 
 # Well-known defaults that LIVE refuses (see titan_common.cli and the console's auth).
 DEFAULT_INTERNAL_TOKEN = "titan-dev-internal-token"  # noqa: S105 - the dev default LIVE refuses
@@ -116,8 +119,9 @@ class CommonSettings(BaseSettings):
     # the venues this installation trades, by registry name (TITAN_VENUES=bybit,mexc); each
     # venue's own options are TITAN_<VENUE>_<OPTION> (TITAN_BYBIT_ENDPOINT...)
     venues: Annotated[list[str], NoDecode] = ["bybit"]
-    # the port of each other venue's execution process (TITAN_EXECUTION_PORTS='{"mexc": 3013}')
+    # the port of each other venue's execution and scavenger (TITAN_EXECUTION_PORTS='{"mexc": 3013}')
     execution_ports: dict[str, Port] = Field(default_factory=lambda: dict(DEFAULT_EXECUTION_PORTS))
+    scavenger_ports: dict[str, Port] = Field(default_factory=lambda: dict(DEFAULT_SCAVENGER_PORTS))
 
     @field_validator("venues", mode="before")
     @classmethod
@@ -136,10 +140,14 @@ class CommonSettings(BaseSettings):
 
         for name in self.venues:
             venue_settings(name, self.venue_options(name))
-        unported = [name for name in self.venues[1:] if name not in self.execution_ports]
-        if unported:
-            raise ValueError(f"TITAN_EXECUTION_PORTS names no port for the execution of {', '.join(unported)}")
+        for kind in VENUE_SERVICES:
+            unported = [name for name in self.venues[1:] if name not in self._venue_ports(kind)]
+            if unported:
+                raise ValueError(f"TITAN_{kind.upper()}_PORTS names no port for the {kind} of {', '.join(unported)}")
         return self
+
+    def _venue_ports(self, kind: str) -> dict[str, int]:
+        return cast(dict[str, int], getattr(self, f"{kind}_ports"))
 
     def venue_options(self, venue: str) -> dict[str, Any]:
         """A venue's options: this settings object's own `<venue>_*` fields, over the
@@ -172,22 +180,46 @@ class CommonSettings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return upper
 
+    def venue_service(self, kind: str, venue: str) -> str:
+        """The process of `kind` (one of VENUE_SERVICES) for `venue`: `<kind>` for the first of
+        TITAN_VENUES, `<kind>-<venue>` for each other venue."""
+        return kind if venue == self.venues[0] else f"{kind}-{venue}"
+
+    def venue_services(self, kind: str) -> dict[str, str]:
+        """Every running venue's process of `kind`, by venue."""
+        return {venue: self.venue_service(kind, venue) for venue in self.venues}
+
     def execution_service(self, venue: str) -> str:
-        """The service that trades `venue`: `execution` for the first of TITAN_VENUES, and
-        `execution-<venue>` for each other venue (one execution process per venue account)."""
-        return "execution" if venue == self.venues[0] else f"execution-{venue}"
+        """The service that trades `venue` (one execution process per venue account)."""
+        return self.venue_service("execution", venue)
 
     @property
     def execution_services(self) -> dict[str, str]:
-        """Every running venue's execution service, by venue."""
-        return {venue: self.execution_service(venue) for venue in self.venues}
+        return self.venue_services("execution")
+
+    @property
+    def scavenger_services(self) -> dict[str, str]:
+        """The scavenger that watches each venue's market, by venue."""
+        return self.venue_services("scavenger")
+
+    @property
+    def trading_processes(self) -> list[str]:
+        """Every trading process's name, one per venue for execution and the scavenger
+        (`brain`, `execution`, `execution-mexc`, `scavenger`, `scavenger-mexc`, `console`)."""
+        from titan_common.heartbeats import TRADING_SERVICES
+
+        names: list[str] = []
+        for name in TRADING_SERVICES:
+            names += list(self.venue_services(name).values()) if name in VENUE_SERVICES else [name]
+        return names
 
     def port_of(self, service: str) -> int:
-        if service.startswith("execution-"):
-            venue = service.removeprefix("execution-")
-            if venue not in self.execution_ports:
-                raise ValueError(f"no port for {service}: set TITAN_EXECUTION_PORTS, e.g. '{{\"{venue}\": 3013}}'")
-            return self.execution_ports[venue]
+        kind, _, venue = service.partition("-")
+        if venue and kind in VENUE_SERVICES:
+            ports = self._venue_ports(kind)
+            if venue not in ports:
+                raise ValueError(f"no port for {service}: set TITAN_{kind.upper()}_PORTS, e.g. '{{\"{venue}\": 3013}}'")
+            return ports[venue]
         return int(getattr(self, f"{service}_port"))
 
     def url_of(self, service: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 
 from titan_common.settings import ServiceSettings
 
@@ -12,9 +12,12 @@ Positive = Annotated[float, Field(gt=0)]
 
 
 class ScavengerSettings(ServiceSettings):
+    # One scavenger per venue's market (docs/decisions.md): it watches TITAN_SCAVENGER_VENUE
+    # (one of TITAN_VENUES; by default the first) and its signals name that venue.
+    scavenger_venue: str = ""
     # the venue: `titan up` points these at the simulator in PAPER (keys only matter for the
     # breadth scanner's mark-to-market equity; market data is public)
-    exchange: str = "bybit"  # the venue's name in cycle ids and snapshots
+    exchange: str = "bybit"  # the venue's name in cycle ids and snapshots (the venue's, unless set)
     bybit_endpoint: str = "http://127.0.0.1:9100"
     bybit_api_key: SecretStr = SecretStr("")
     bybit_api_secret: SecretStr = SecretStr("")
@@ -56,3 +59,25 @@ class ScavengerSettings(ServiceSettings):
     scanner_max_symbols: Annotated[int, Field(ge=1)] = 1000
     scanner_timestamp_tolerance_ms: Annotated[int, Field(ge=10)] = 1000
     scanner_api_lag_ms: Annotated[int, Field(ge=10)] = 2000
+
+    @model_validator(mode="after")
+    def _watches_one_venue(self) -> ScavengerSettings:
+        if not self.scavenger_venue:
+            self.scavenger_venue = self.venues[0]
+        elif self.scavenger_venue not in self.venues:
+            raise ValueError(f"TITAN_SCAVENGER_VENUE={self.scavenger_venue} is not one of TITAN_VENUES")
+        if "exchange" not in self.model_fields_set:
+            self.exchange = self.scavenger_venue
+        return self
+
+    @property
+    def service_name(self) -> str:
+        """`scavenger` for the first venue's market, `scavenger-<venue>` for another's: its
+        heartbeat, mode and port."""
+        return self.venue_service("scavenger", self.scavenger_venue)
+
+    @property
+    def has_credentials(self) -> bool:
+        key = self.venue_options(self.scavenger_venue).get("api_key")
+        secret = key.get_secret_value() if isinstance(key, SecretStr) else key
+        return bool(secret)

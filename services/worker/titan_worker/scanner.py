@@ -24,17 +24,34 @@ class ScannerCycleFailed(Exception):
 
 
 async def trigger_scanner(settings: CommonSettings, *, operator_id: str, timeout_s: float = 120.0) -> dict[str, Any]:
-    """POST /scanner/run on the scavenger as `operator_id`; returns its JSON answer.
+    """POST /scanner/run on every venue's scavenger as `operator_id`; returns the first venue's
+    JSON answer, with each other venue's under `venues`.
 
-    Raises ServiceUnavailable when the scavenger does not answer, ScannerRefused on a 4xx/5xx,
-    ScannerCycleFailed when the cycle could not be recorded (the two worth retrying)."""
+    Every scavenger is asked even when one fails; then the first failure is raised:
+    ServiceUnavailable when a scavenger does not answer, ScannerRefused on a 4xx/5xx,
+    ScannerCycleFailed when a cycle could not be recorded (the two worth retrying; a retry
+    is a no-op on the scavengers whose slot already ran)."""
     client = InternalClient(settings, timeout_s=timeout_s)
+    answers: dict[str, dict[str, Any]] = {}
+    failures: list[Exception] = []
     try:
-        response = await client.request("scavenger", "POST", SCANNER_PATH, operator_id=operator_id)
+        for venue, service in settings.scavenger_services.items():
+            try:
+                answers[venue] = await _trigger(client, service, operator_id)
+            except (ServiceUnavailable, ScannerRefused, ScannerCycleFailed) as exc:
+                failures.append(exc)
     finally:
         await client.close()
+    if failures:
+        raise failures[0]
+    first, *others = settings.venues
+    return {**answers[first], "venues": {venue: answers[venue] for venue in others}}
+
+
+async def _trigger(client: InternalClient, service: str, operator_id: str) -> dict[str, Any]:
+    response = await client.request(service, "POST", SCANNER_PATH, operator_id=operator_id)
     if response.status_code >= 400:
-        raise ScannerRefused(f"scavenger answered {response.status_code} to POST {SCANNER_PATH}: {response.text[:300]}")
+        raise ScannerRefused(f"{service} answered {response.status_code} to POST {SCANNER_PATH}: {response.text[:300]}")
     try:
         body = response.json()
     except ValueError:

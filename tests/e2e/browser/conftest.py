@@ -21,7 +21,8 @@ ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts" / "co
 @pytest.fixture(scope="session")
 def browser_stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("console-e2e-stack")
-    with running_stack(root, database_url) as live:
+    # both venues, as `make run` trades them: the page must show each one
+    with running_stack(root, database_url, venues=("bybit", "mexc")) as live:
         # after the console has started (it bootstraps admin/password in PAPER itself, but only
         # on an empty users table: an earlier test in this database may have added someone)
         accounts = {ADMIN[0]: (ADMIN[1], Role.ADMIN), VIEWER[0]: (VIEWER[1], Role.VIEWER)}

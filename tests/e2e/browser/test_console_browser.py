@@ -1,7 +1,8 @@
 """The browser console in real Chromium (Debian's, driven by Playwright) against the live
-stack: log in, watch equity update live, arm, open two positions on the simulator and
-FLATTEN ALL through the dialog until the positions table is empty, then walk through the
-kill switch with its code and end in PAUSE. Screenshots go to var/test-artifacts/.
+stack, which trades both venues (Bybit and MEXC spot): log in, see both venues connected,
+watch equity update live, arm, hold positions on both venues (a venue column says which)
+and FLATTEN ALL through the dialog until the positions table is empty, then walk through
+the kill switch with its code and end in PAUSE. Screenshots go to var/test-artifacts/.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.browser.conftest import VIEWER
-from tests.integration.console.stack import ADMIN, Stack
+from tests.integration.console.stack import ADMIN, Stack, entry, last_price, publish
 
 pytestmark = pytest.mark.e2e
 
@@ -70,6 +71,9 @@ def test_operator_walkthrough(page: Page, browser_stack: Stack, artifacts: Path)
     page.get_by_test_id("login-submit").click()
     expect(page.get_by_test_id("login-error")).to_contain_text("wrong username or password")
     log_in(page, stack, *ADMIN)
+    for venue in ("bybit", "mexc"):  # each venue's link, as its execution's heartbeat says it
+        link = page.get_by_test_id(f"venue-link-{venue}")
+        expect(link).to_have_attribute("data-state", "connected", timeout=TIMEOUT_MS)
     page.screenshot(path=str(artifacts / "01-logged-in.png"), full_page=True)
 
     # --- equity updates live (no reload) ------------------------------------------------
@@ -89,15 +93,20 @@ def test_operator_walkthrough(page: Page, browser_stack: Stack, artifacts: Path)
     expect(page.get_by_test_id("action-result")).to_contain_text("Master arm ARMED")
     page.screenshot(path=str(artifacts / "03-armed.png"), full_page=True)
 
-    # --- two more positions on the simulator, then FLATTEN ALL through the dialog --------
+    # --- two more positions on Bybit, one Titan bought on MEXC, then FLATTEN ALL ----------
     stack.sim_control("POST", "/positions", {"symbol": "ETHUSDT", "side": "Sell", "size": "0.5"})
     stack.sim_control("POST", "/positions", {"symbol": "SOLUSDT", "side": "Buy", "size": "5"})
+    publish(stack, entry("mexc", last_price(stack, "mexc")))  # an entry as the brain sends it
     page.get_by_test_id("tab-positions").click()
     count = page.get_by_test_id("positions-count")
-    expect(count).to_have_text("3", timeout=TIMEOUT_MS)
+    expect(count).to_have_text("4", timeout=TIMEOUT_MS)
     table = page.get_by_test_id("positions-table")
-    expect(table.locator("tbody tr")).to_have_count(3)
-    expect(page.get_by_test_id("stop-ETHUSDT")).not_to_have_text("NONE", timeout=TIMEOUT_MS)  # adopted and protected
+    expect(table.locator("tbody tr")).to_have_count(4)
+    expect(page.get_by_test_id("venue-mexc-BTCUSDT")).to_have_text("mexc")
+    expect(page.get_by_test_id("venue-bybit-BTCUSDT")).to_have_text("bybit")
+    expect(page.get_by_test_id("stop-bybit-ETHUSDT")).not_to_have_text(
+        "NONE", timeout=TIMEOUT_MS
+    )  # adopted and protected
     page.screenshot(path=str(artifacts / "04-positions.png"), full_page=True)
 
     page.get_by_test_id("tab-overview").click()
@@ -107,7 +116,7 @@ def test_operator_walkthrough(page: Page, browser_stack: Stack, artifacts: Path)
     expect(dialog).to_contain_text("Are you sure? This will close ALL positions.")
     page.screenshot(path=str(artifacts / "05-flatten-dialog.png"), full_page=True)
     page.get_by_test_id("confirm-ok").click()
-    expect(page.get_by_test_id("action-result")).to_contain_text("3 position(s) closed", timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id("action-result")).to_contain_text("4 position(s) closed", timeout=TIMEOUT_MS)
     page.get_by_test_id("tab-positions").click()
     expect(count).to_have_text("0", timeout=TIMEOUT_MS)
     expect(table).to_contain_text("no open positions")

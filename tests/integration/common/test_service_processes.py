@@ -64,7 +64,12 @@ def test_health_and_metrics(name: str, running_services) -> None:  # type: ignor
     metrics = httpx.get(f"{url}/metrics", timeout=5)
     assert metrics.status_code == 200
     assert "text/plain" in metrics.headers["content-type"]
-    assert f'titan_service_up{{service="{name}"}} 1.0' in metrics.text
+    up = [line for line in metrics.text.splitlines() if line.startswith("titan_service_up{")]
+    assert len(up) == 1
+    assert f'service="{name}"' in up[0]
+    assert up[0].endswith(" 1.0")
+    if name in ("execution", "scavenger"):  # one process per venue: every sample names its venue
+        assert 'venue="bybit"' in up[0]
     assert "process_resident_memory_bytes" in metrics.text
 
 

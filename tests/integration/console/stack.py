@@ -12,6 +12,7 @@ need it are skipped or marked xfail.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -19,13 +20,18 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from decimal import Decimal as D
 from pathlib import Path
 
 import httpx
 
 from tests.processes import free_ports, port_env, start_service, terminate, wait_for_health
+from titan_common.bus import INTENTS, StreamProducer, make_redis
+from titan_common.clock import now_ms
 from titan_common.embedded import EmbeddedRedis
+from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
 
 ADMIN = ("admin", "password")  # the PAPER bootstrap account the daily runbook uses
 INTERNAL_TOKEN = "console-test-internal-token"
@@ -72,10 +78,10 @@ class Stack:
 
     def start(self, name: str, *, timeout: float = 90.0, required: bool = True, **extra_env: str) -> bool:
         env = {**self.env, **extra_env}
-        # another venue's execution (`execution-mexc`) is the execution service on its venue
+        # another venue's execution or scavenger (`execution-mexc`) is that service on its venue
         service, _, venue = name.partition("-")
         if venue:  # as `titan up` starts it: the venue's own account
-            env.update({"TITAN_EXECUTION_VENUE": venue, "TITAN_EXCHANGE": venue})
+            env.update({f"TITAN_{service.upper()}_VENUE": venue, "TITAN_EXCHANGE": venue})
         self.processes[name] = start_service(service, env, self.root / f"{name}.log")
         try:
             # ready, not just answering: execution's emergency routes need startup recovery done
@@ -168,6 +174,7 @@ def running_stack(
             }
         )
         ports["execution-mexc"] = int(json.loads(env["TITAN_EXECUTION_PORTS"])["mexc"])
+        ports["scavenger-mexc"] = int(json.loads(env["TITAN_SCAVENGER_PORTS"])["mexc"])
         ports["simulator-mexc"] = int(env["TITAN_SIM_MEXC_PORT"])
     stack = Stack(root, database_url, redis_url, ports, env, sim_key, sim_secret)
     try:
@@ -177,6 +184,8 @@ def running_stack(
         for venue in venues[1:]:
             stack.start(f"execution-{venue}")
         stack.start("scavenger", required=False)
+        for venue in venues[1:]:
+            stack.start(f"scavenger-{venue}", required=False)
         stack.start("console", **(console_env or {}))
         yield stack
     finally:
@@ -184,3 +193,50 @@ def running_stack(
             with contextlib.suppress(AssertionError):
                 stack.stop(name)
         redis_server.stop()
+
+
+# --- trading on a venue as the brain would (both-venue stacks) -------------------------------
+
+SYMBOL = "BTCUSDT"
+
+
+def last_price(stack: Stack, venue: str) -> D:
+    if venue == "mexc":
+        url = f"http://127.0.0.1:{stack.ports['simulator-mexc']}/api/v3/ticker/price"
+        return D(httpx.get(url, params={"symbol": SYMBOL}, timeout=10).json()["price"])
+    body = httpx.get(f"{stack.sim}/v5/market/tickers", params={"category": "linear", "symbol": SYMBOL}, timeout=10)
+    return D(body.json()["result"]["list"][0]["lastPrice"])
+
+
+def entry(venue: str, price: D) -> OrderIntent:
+    """A long entry on `venue` with a far stop, as the brain would send it."""
+    intent_id = new_id()
+    return OrderIntent(
+        intent_id=intent_id,
+        client_order_id=client_order_id_for(intent_id),
+        ts_ms=now_ms(),
+        correlation=Correlation(run_id=f"two-venues-{uuid.uuid4().hex[:6]}"),
+        exchange=venue,
+        symbol=SYMBOL,
+        side=Side.BUY,
+        qty=D("0.010"),
+        reference_price=price,
+        stop_loss=(price * D("0.9")).quantize(D("0.1")),
+        leverage=1,
+        ttl_ms=60_000,
+    )
+
+
+def publish(stack: Stack, intent: OrderIntent) -> None:
+    """Put the intent on titan:intents, from a thread of its own: a caller may already run an
+    event loop (Playwright's sync API does)."""
+
+    async def send() -> None:
+        redis = make_redis(stack.redis_url)
+        try:
+            await StreamProducer(redis, INTENTS).publish(intent)
+        finally:
+            await redis.aclose()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        pool.submit(asyncio.run, send()).result(timeout=30)

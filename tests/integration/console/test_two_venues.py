@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from collections.abc import Iterator
 from decimal import ROUND_DOWN
 from decimal import Decimal as D
@@ -26,17 +25,16 @@ import pytest
 from sqlalchemy import select
 
 from tests.integration.console.conftest import ACCOUNTS, auth_of, create_accounts
-from tests.integration.console.stack import ADMIN, Stack, running_stack
+from tests.integration.console.stack import ADMIN, SYMBOL, Stack, entry, last_price, publish, running_stack
 from titan_common.auth import Role
-from titan_common.bus import INTENTS, SIGNALS, StreamProducer, make_redis
+from titan_common.bus import SIGNALS, StreamProducer, make_redis
 from titan_common.clock import now_ms
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import DecisionRow
 from titan_common.heartbeats import read_beats
-from titan_common.messages import Correlation, OrderIntent, Side, Signal, client_order_id_for, new_id
+from titan_common.messages import Correlation, Side, Signal, new_id
 
 pytestmark = pytest.mark.integration
-SYMBOL = "BTCUSDT"
 
 
 @pytest.fixture(scope="module")
@@ -60,44 +58,6 @@ def wait_for(probe: Any, *, timeout: float = 45.0, what: str) -> Any:
             return last
         time.sleep(0.3)
     raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
-
-
-def last_price(stack: Stack, venue: str) -> D:
-    if venue == "mexc":
-        url = f"http://127.0.0.1:{stack.ports['simulator-mexc']}/api/v3/ticker/price"
-        return D(httpx.get(url, params={"symbol": SYMBOL}, timeout=10).json()["price"])
-    body = httpx.get(f"{stack.sim}/v5/market/tickers", params={"category": "linear", "symbol": SYMBOL}, timeout=10)
-    return D(body.json()["result"]["list"][0]["lastPrice"])
-
-
-def entry(venue: str, price: D) -> OrderIntent:
-    """A long entry on `venue` with a far stop, as the brain would send it."""
-    intent_id = new_id()
-    return OrderIntent(
-        intent_id=intent_id,
-        client_order_id=client_order_id_for(intent_id),
-        ts_ms=now_ms(),
-        correlation=Correlation(run_id=f"two-venues-{uuid.uuid4().hex[:6]}"),
-        exchange=venue,
-        symbol=SYMBOL,
-        side=Side.BUY,
-        qty=D("0.010"),
-        reference_price=price,
-        stop_loss=(price * D("0.9")).quantize(D("0.1")),
-        leverage=1,
-        ttl_ms=60_000,
-    )
-
-
-def publish(stack: Stack, intent: OrderIntent) -> None:
-    async def send() -> None:
-        redis = make_redis(stack.redis_url)
-        try:
-            await StreamProducer(redis, INTENTS).publish(intent)
-        finally:
-            await redis.aclose()
-
-    asyncio.run(send())
 
 
 def positions_by_venue(stack: Stack) -> dict[str, str]:
@@ -161,6 +121,35 @@ def test_both_venues_trade_flatten_together_and_one_down_never_stops_the_other(t
         call(stack, "POST", "/api/console/master-arm", {"enabled": False, "operator_id": "operator-1"})
 
 
+def test_closing_a_symbol_on_one_venue_leaves_the_other_venues_position(two_venues: Stack) -> None:
+    """The positions table's Close button names its row's venue: BTCUSDT held on both venues,
+    closed on MEXC alone, is still held on Bybit. Without a venue the close covers every venue."""
+    stack = two_venues
+    # the test before closed three round trips, each a loss of its fees: the breaker may have tripped
+    reset = call(stack, "POST", "/api/circuit-breaker/reset", {"reason": "two-venue test: a fresh start"})
+    assert reset.status_code == 200, reset.text
+    wait_for(lambda: call(stack, "GET", "/api/status").json()["mexcConnected"] is True, what="MEXC connected")
+    armed = call(stack, "POST", "/api/console/master-arm", {"enabled": True, "operator_id": "operator-1"})
+    assert armed.status_code == 200, armed.text
+    try:
+        publish(stack, entry("bybit", last_price(stack, "bybit")))
+        publish(stack, entry("mexc", last_price(stack, "mexc")))
+        wait_for(lambda: len(positions_by_venue(stack)) == 2, what="a position on each venue")
+        closed = call(stack, "POST", f"/api/console/positions/{SYMBOL}/close?venue=mexc", {"operator_id": "operator-1"})
+        assert closed.status_code == 200, closed.text
+        assert set(closed.json()["venues"]) == {"mexc"}
+        wait_for(lambda: set(positions_by_venue(stack)) == {"bybit"}, what="MEXC flat, Bybit still held")
+        unknown = call(
+            stack, "POST", f"/api/console/positions/{SYMBOL}/close?venue=kraken", {"operator_id": "operator-1"}
+        )
+        assert unknown.status_code == 422
+        assert unknown.json()["error"]["code"] == "UNKNOWN_VENUE"
+        assert set(positions_by_venue(stack)) == {"bybit"}
+    finally:
+        call(stack, "POST", "/api/console/flatten-all", {"operator_id": "operator-1"})
+        call(stack, "POST", "/api/console/master-arm", {"enabled": False, "operator_id": "operator-1"})
+
+
 def test_a_console_flatten_with_one_venue_down_says_which(two_venues: Stack, tmp_path: Path) -> None:
     stack = two_venues
     stack.stop("execution-mexc")
@@ -219,9 +208,9 @@ def test_a_signal_for_mexc_becomes_titans_order_there_and_a_short_is_vetoed(two_
     # the round trips of the tests before (each a loss of its fees) may have tripped the breaker
     reset = call(stack, "POST", "/api/circuit-breaker/reset", {"reason": "two-venue test: a fresh start"})
     assert reset.status_code == 200, reset.text
-    # what gates a MEXC entry, as the brain reads it: the heartbeats of the scavenger, the
-    # console and MEXC's own execution (just restarted by the test before)
-    gates = ("scavenger", "console", "execution-mexc")
+    # what gates a MEXC entry, as the brain reads it: the heartbeats of MEXC's own scavenger,
+    # the console and MEXC's own execution (just restarted by the test before)
+    gates = ("scavenger-mexc", "console", "execution-mexc")
 
     def gates_normal() -> dict[str, Any] | None:
         async def read() -> dict[str, Any]:

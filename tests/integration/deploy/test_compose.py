@@ -19,7 +19,7 @@ import yaml
 
 from titan_common.cli.nginx import PLACEHOLDER
 from titan_common.services import SERVICES
-from titan_common.settings import DEFAULT_PORTS
+from titan_common.settings import DEFAULT_PORTS, CommonSettings
 
 pytestmark = pytest.mark.integration
 
@@ -77,7 +77,9 @@ def test_every_container_the_deployment_needs() -> None:
     assert services["nginx"]["image"].startswith("nginx:")
     assert services["prometheus"]["image"].startswith("prom/prometheus:v")
     assert services["simulator"]["profiles"] == ["paper"]
-    assert [n for n, s in services.items() if "profiles" in s] == ["simulator"]
+    assert {n: s["profiles"] for n, s in services.items() if "profiles" in s} == {
+        "simulator": ["paper"], "execution-mexc": ["mexc"], "scavenger-mexc": ["mexc"],
+    }  # fmt: skip
     # images are pinned to a version, never latest
     for name, service in services.items():
         image = service.get("image", "")
@@ -110,6 +112,19 @@ def test_healthchecks_everywhere_that_runs_for_long() -> None:
     for name in ("brain", "execution", "console", "scavenger", "simulator"):
         url = services[name]["healthcheck"]["test"][-1]
         assert url == f"http://127.0.0.1:{DEFAULT_PORTS[name]}/health", (name, url)
+
+
+def test_mexcs_execution_and_scavenger_serve_their_venue_on_their_ports() -> None:
+    services = compose()["services"]
+    settings = CommonSettings(venues="bybit,mexc")
+    for kind in ("execution", "scavenger"):
+        service = services[f"{kind}-mexc"]
+        assert service["command"] == ["titan", "serve", kind]
+        assert service["environment"][f"TITAN_{kind.upper()}_VENUE"] == "mexc"
+        assert service["environment"]["TITAN_EXCHANGE"] == "mexc"
+        assert service["environment"]["REDIS_URL"] == services[kind]["environment"]["REDIS_URL"]
+        port = settings.port_of(f"{kind}-mexc")
+        assert service["healthcheck"]["test"][-1] == f"http://127.0.0.1:{port}/health"
 
 
 def test_named_volumes_are_declared_and_used() -> None:

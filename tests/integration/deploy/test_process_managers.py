@@ -77,6 +77,27 @@ def test_pm2_defines_every_titan_process_with_the_runbooks_limits(tmp_path: Path
     assert apps["titan-simulator"]["args"] == ["serve", "simulator"]
 
 
+def test_pm2_runs_an_execution_and_a_scavenger_for_each_other_venue(tmp_path: Path) -> None:
+    apps = pm2_apps(tmp_path, PAPER_ENV + "TITAN_VENUES=bybit,mexc\n")
+    for kind in ("execution", "scavenger"):
+        mexc = apps[f"titan-{kind}-mexc"]
+        assert mexc["args"] == ["serve", kind]
+        assert mexc["env"][f"TITAN_{kind.upper()}_VENUE"] == "mexc"
+        assert mexc["env"]["TITAN_EXCHANGE"] == "mexc"  # its own account, never the first venue's
+        assert mexc["max_memory_restart"] == RUNBOOK_MEMORY[f"titan-{kind}"]
+        assert f"TITAN_{kind.upper()}_VENUE" not in apps[f"titan-{kind}"]["env"]
+    assert "titan-execution-mexc" not in pm2_apps(tmp_path, PAPER_ENV)  # MEXC only when enabled
+
+
+def test_systemd_runs_mexcs_execution_and_scavenger_when_enabled() -> None:
+    for kind in ("execution", "scavenger"):
+        service = unit(f"titan-{kind}-mexc.service")
+        assert service["Service"]["ExecStart"] == f"/opt/titan/.venv/bin/titan serve {kind}"
+        assert service["Service"]["Environment"] == f"TITAN_{kind.upper()}_VENUE=mexc TITAN_EXCHANGE=mexc"
+        assert service["Service"]["MemoryMax"] == RUNBOOK_MEMORY[f"titan-{kind}"]
+        assert service["Install"]["WantedBy"] == "titan.target"
+
+
 def test_pm2_starts_no_simulator_for_live_or_a_real_exchange(tmp_path: Path) -> None:
     live = pm2_apps(tmp_path, PAPER_ENV.replace("PAPER", "LIVE"))
     assert set(live) == set(APPS)

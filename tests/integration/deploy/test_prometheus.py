@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from titan_common.settings import DEFAULT_PORTS
+from titan_common.settings import DEFAULT_PORTS, CommonSettings
 from titan_worker.settings import WorkerSettings
 
 pytestmark = pytest.mark.integration
@@ -117,6 +117,17 @@ def test_every_service_is_scraped_on_its_port() -> None:
     for service in ("brain", "execution", "console", "scavenger"):
         assert jobs[f"titan-{service}"] == f"127.0.0.1:{DEFAULT_PORTS[service]}"
     assert jobs["titan-worker"] == f"127.0.0.1:{WorkerSettings.model_fields['worker_metrics_port'].default}"
+
+
+def test_every_venues_execution_and_scavenger_is_scraped() -> None:
+    targets = {
+        job["job_name"]: job["static_configs"][0]["targets"]
+        for job in yaml.safe_load((PROM / "prometheus.yml").read_text())["scrape_configs"]
+    }
+    settings = CommonSettings(venues="bybit,mexc")
+    for kind in ("execution", "scavenger"):
+        wanted = [f"127.0.0.1:{settings.port_of(service)}" for service in settings.venue_services(kind).values()]
+        assert targets[f"titan-{kind}"] == wanted
 
 
 def test_the_grafana_dashboard_queries_parse_and_read_exported_metrics(tmp_path: Path) -> None:

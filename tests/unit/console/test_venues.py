@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from titan_console.core.venues import VenueFailure, every_venue_failed, merge_actions, merge_positions
+from titan_console.core.venues import VenueFailure, every_venue_failed, merge_actions, merge_positions, merge_traps
 
 BYBIT = {
     "success": True,
@@ -71,3 +71,25 @@ def test_positions_of_every_venue_in_one_list() -> None:
     partial = merge_positions({"bybit": bybit, "mexc": VenueFailure("X", "execution-mexc did not answer")})
     assert partial["count"] == 1
     assert partial["unavailable"] == {"mexc": "execution-mexc did not answer"}  # not shown as flat
+
+
+def test_the_trap_map_shows_every_venues_traps_best_first_and_a_silent_scavenger() -> None:
+    bybit = {"cycle_id": "trapmap:1", "built_ms": 1, "age_ms": 5, "count": 1, "emitting": False,
+             "traps": [{"trap_id": "a", "symbol": "BTCUSDT", "quality": "0.5"}]}  # fmt: skip
+    mexc = {"cycle_id": "trapmap:2", "built_ms": 2, "age_ms": 7, "count": 1, "emitting": True,
+            "traps": [{"trap_id": "b", "symbol": "ETHUSDT", "quality": "0.9"}]}  # fmt: skip
+    merged = merge_traps({"bybit": bybit, "mexc": mexc})
+    assert [(t["trap_id"], t["venue"]) for t in merged["traps"]] == [("b", "mexc"), ("a", "bybit")]
+    assert merged["count"] == 2
+    assert merged["cycle_id"] == "trapmap:1"  # the first venue's words, as one scavenger's answer
+    assert merged["emitting"] is True
+    assert merged["venues"]["mexc"] == {
+        "available": True,
+        "cycle_id": "trapmap:2",
+        "age_ms": 7,
+        "count": 1,
+        "emitting": True,
+    }
+    down = merge_traps({"bybit": bybit, "mexc": VenueFailure("SCAVENGER-MEXC_UNAVAILABLE", "down")})
+    assert down["count"] == 1
+    assert down["venues"]["mexc"]["available"] is False

@@ -255,3 +255,13 @@ def test_map_keeps_the_best_by_quality() -> None:
     assert set(built.traps) <= set(everything.traps)
     assert built.symbols == 2
     assert built.cycle_id == "trapmap:1"
+
+
+def test_a_spot_venues_map_holds_no_sell_trap() -> None:
+    """On a spot venue no short can be opened: its scavenger sets only Buy traps (the brain's
+    VENUE_NO_SHORT veto stays the rule; this keeps the map from filling with doomed signals)."""
+    quiet = [market(flat_bars(200), index_price=100.0, funding_rate=0.0001)]
+    both = build_trap_map(quiet, NOW, CFG, cycle_id="trapmap:1")
+    assert {t.side for t in both.traps} == {Side.BUY, Side.SELL}
+    spot = build_trap_map(quiet, NOW, TrapConfig(long_only=True), cycle_id="trapmap:1")
+    assert [t.side for t in spot.traps] == [Side.BUY]

@@ -12,7 +12,7 @@ import asyncio
 import json
 import shutil
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -80,6 +80,9 @@ class Targets:
     # every venue after the first (TITAN_VENUES), by name, with its options: each is checked
     # through its own adapter, public calls only
     other_venues: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    # the processes whose heartbeats say the system's state (one per venue for execution and
+    # the scavenger: CommonSettings.trading_processes)
+    processes: Sequence[str] = TRADING_SERVICES
 
 
 def _human(n: float) -> str:
@@ -291,14 +294,14 @@ async def check_redis(target: Targets) -> tuple[Check, Check]:
         started = time.perf_counter()
         await client.ping()
         latency = (time.perf_counter() - started) * 1000
-        beats = await read_beats(client)
+        beats = await read_beats(client, target.processes)
     except Exception as exc:
         message = f"{shown} is not answering ({type(exc).__name__}): services pause with REDIS_UNAVAILABLE"
         return Check("redis", Status.FAIL, message), Check("services", Status.WARN, "unknown (no Redis)")
     finally:
         await client.aclose()
     state = system_state_of(beats, now_ms())
-    down = [name for name in TRADING_SERVICES if beats.get(name) is None]
+    down = [name for name in target.processes if beats.get(name) is None]
     reasons = ",".join(r.value for r in state.reasons) or "-"
     detail = f"system {state.mode.value} ({reasons})" + (f"; no heartbeat from {', '.join(down)}" if down else "")
     return (

@@ -83,6 +83,7 @@ def doctor(
         exchange_endpoint=endpoint or settings.url_of("simulator"),
         var_dir=settings.var_dir,
         other_venues={venue: settings.venue_options(venue) for venue in settings.venues[1:]},
+        processes=settings.trading_processes,
     )
     stamp = datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     console.print(f"titan doctor  {stamp}  mode {settings.system_mode.value}")

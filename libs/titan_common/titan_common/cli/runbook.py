@@ -24,7 +24,6 @@ from rich.table import Table
 
 from titan_common.clock import now_ms, utc_day
 from titan_common.performance import summarise_trades
-from titan_common.services import START_ORDER
 from titan_common.settings import CommonSettings, load_settings
 
 console = Console()
@@ -34,7 +33,6 @@ perf_app = typer.Typer(help="Performance: live resource use and trading results.
 status_app = typer.Typer(help="Status messages for the team.", no_args_is_help=True)
 keys_app = typer.Typer(help="Exchange API keys.", no_args_is_help=True)
 
-TRADING_SERVICES = [s for s in START_ORDER if s != "simulator"]
 # the operator manual's "Key Metrics to Watch" thresholds: (warning, critical)
 LATENCY_MS = (100.0, 500.0)
 MEMORY_MB = (450.0, 500.0)
@@ -205,7 +203,7 @@ def perf_monitor(
     deadline = time.monotonic() + max(duration, 0)
     with httpx.Client(timeout=5) as client:
         while True:
-            for name in TRADING_SERVICES:
+            for name in settings.trading_processes:
                 try:
                     response = client.get(settings.url_of(name) + "/metrics")
                     response.raise_for_status()
@@ -220,7 +218,7 @@ def perf_monitor(
             time.sleep(interval)
     table = Table("service", "cpu %", "memory MB", "p99 latency ms", "grade")
     worst = "ok"
-    for name in TRADING_SERVICES:
+    for name in settings.trading_processes:
         if name not in last:
             table.add_row(name, "-", "-", "-", "[red]unreachable[/red]")
             continue
@@ -304,7 +302,7 @@ def status_send(
     settings = _settings()
     message: dict[str, Any] = {"type": type_, "ts_ms": now_ms(), "services": {}}
     with httpx.Client(timeout=5) as client:
-        for name in TRADING_SERVICES:
+        for name in settings.trading_processes:
             try:
                 body = _get(client, settings.url_of(name) + "/health")
                 message["services"][name] = {"status": body.get("status"), "mode": body.get("mode")}

@@ -32,7 +32,7 @@ from titan_common.embedded import port_answers
 from titan_common.live import LIVE_FLAG_ENV, live_problems, refuse_unless_live_ready
 from titan_common.logging import KeyEvent, key_event
 from titan_common.services import SERVICES, START_ORDER
-from titan_common.settings import CommonSettings, SystemMode
+from titan_common.settings import VENUE_SERVICES, CommonSettings, SystemMode
 
 log = logging.getLogger("titan.up")
 
@@ -190,12 +190,12 @@ def run_up(settings: CommonSettings, stores: Stores, *, services: list[str], liv
 
 
 def processes(settings: CommonSettings, services: list[str]) -> list[str]:
-    """The service processes, in start order: `execution` is one process per venue account
-    (`execution`, then `execution-<venue>` for each other venue of TITAN_VENUES)."""
+    """The service processes, in start order: execution and the scavenger run one process
+    per venue (`execution`, then `execution-<venue>` for each other venue of TITAN_VENUES)."""
     names: list[str] = []
     for name in START_ORDER:
         if name in services:
-            names += list(settings.execution_services.values()) if name == "execution" else [name]
+            names += list(settings.venue_services(name).values()) if name in VENUE_SERVICES else [name]
     return names
 
 
@@ -205,12 +205,12 @@ def service_children(settings: CommonSettings, services: list[str], env: dict[st
         if name not in services:
             continue
         argv = [sys.executable, "-m", SERVICES[name].package]
-        if name != "execution":
+        if name not in VENUE_SERVICES:
             children.append(Child(name=name, argv=argv, env=env))
             continue
-        for venue, service in settings.execution_services.items():
-            own = {**env, "TITAN_EXECUTION_VENUE": venue}
-            if service != "execution":
+        for venue, service in settings.venue_services(name).items():
+            own = {**env, f"TITAN_{name.upper()}_VENUE": venue}
+            if service != name:
                 own["TITAN_EXCHANGE"] = venue  # another venue's account is named after its venue
             children.append(Child(name=service, argv=argv, env=own))
     return children

@@ -48,7 +48,7 @@ from titan_common.internal import InternalClient, ServiceUnavailable
 from titan_common.messages import ControlCommand, Decision, Severity, Side, exit_intent
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
-from titan_common.settings import SystemMode
+from titan_common.settings import VENUE_SERVICES, SystemMode
 from titan_common.system_state import Mode, worst_of
 
 log = logging.getLogger(__name__)
@@ -150,12 +150,14 @@ class Brain:
 
     async def system_mode(self) -> dict[str, Mode]:
         """Each running venue's mode for entries: the worst of the configured services'
-        heartbeats and the brain's own live state, where `execution` stands for the venue's
-        own execution process (a venue that fails never stops the other's entries)."""
-        executions = self.settings.execution_services
-        gates_on_execution = "execution" in self.settings.mode_services
-        shared = [n for n in self.settings.mode_services if n not in (self.runtime.name, "execution")]
-        wanted = shared + (list(executions.values()) if gates_on_execution else [])
+        heartbeats and the brain's own live state, where `execution` and `scavenger` stand
+        for the venue's own process of each (a venue that fails never stops the other's entries)."""
+        per_venue = [kind for kind in VENUE_SERVICES if kind in self.settings.mode_services]
+        shared = [n for n in self.settings.mode_services if n != self.runtime.name and n not in VENUE_SERVICES]
+        own = {
+            venue: [self.settings.venue_service(kind, venue) for kind in per_venue] for venue in self.settings.venues
+        }
+        wanted = shared + [service for services in own.values() for service in services]
         now = now_ms()
         beats = {}
         if wanted:
@@ -163,8 +165,8 @@ class Brain:
             beats = await read_beats(self.runtime.redis, wanted)
         states = [self.runtime.state, *(state_of_beat(beats[name], now) for name in shared)]
         return {
-            venue: worst_of(states + ([state_of_beat(beats[service], now)] if gates_on_execution else []), now).mode
-            for venue, service in executions.items()
+            venue: worst_of(states + [state_of_beat(beats[service], now) for service in services], now).mode
+            for venue, services in own.items()
         }
 
     # --- the signal consumer ---------------------------------------------------------------

@@ -76,14 +76,18 @@ async def cancel_all(
 
 @router.post("/api/console/positions/{symbol}/close", **route(answers.Action, body=bodies.LabelBody))
 async def close_position(
-    symbol: str, request: Request, who: Principal = Depends(current_user), console: Console = Depends(get_console)
+    symbol: str,
+    request: Request,
+    venue: str | None = Query(None, max_length=32, description="close it on this venue only (default: every venue)"),
+    who: Principal = Depends(current_user),
+    console: Console = Depends(get_console),
 ) -> dict[str, Any]:
     label = body_label(await bodies.raw_json(request))
     name = config_edit.normalise_symbol(symbol) if config_edit.SYMBOL_RE.match(symbol.upper()) else None
     if name is None:
         raise ConsoleError(422, "INVALID_REQUEST", "symbol must be a USDT perpetual such as BTCUSDT")
     path = f"/positions/{name}/close"
-    return await actions.emergency(console, who, "CLOSE_POSITION", path, label)
+    return await actions.emergency(console, who, "CLOSE_POSITION", path, label, venue=venue)
 
 
 @router.get("/api/console/kill-switch", **route(answers.KillSwitchState))
@@ -201,7 +205,8 @@ async def equity_curve(
 
 @router.get("/api/console/traps", **route(answers.Passthrough))
 async def traps(console: Console = Depends(get_console)) -> Any:
-    return await console.upstream.json("scavenger", "GET", "/traps")
+    """Every venue's trap map (one scavenger per venue), each trap naming its venue."""
+    return await reads.traps(console)
 
 
 @router.get("/api/console/alerts", **route(answers.Listing))

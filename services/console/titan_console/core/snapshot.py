@@ -66,9 +66,12 @@ def equity_view(
 
 
 def position_rows(positions: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Execution's positions, as the table shows them: size, entry, mark, stop, live PnL."""
+    """Every venue's positions, as the table shows them: the venue (and its account), size,
+    entry, mark, stop, live PnL."""
     return [
         {
+            "venue": p.get("venue"),
+            "exchange": p.get("exchange"),
             "symbol": p.get("symbol"),
             "side": p.get("side"),
             "size": p.get("size"),
@@ -94,6 +97,7 @@ def state_update(
     positions: Sequence[Mapping[str, Any]],
     positions_ok: bool,
     system_mode: str,
+    venues: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "type": "STATE_UPDATE",
@@ -116,6 +120,7 @@ def state_update(
             "positionsCount": len(positions),
             "positionsStale": not positions_ok,
             "systemMode": system_mode,
+            "venues": dict(venues or {}),  # each venue's connection, from its execution's heartbeat
         },
     }
 

@@ -68,6 +68,40 @@ def merge_positions(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> 
     return merged
 
 
+def merge_traps(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> dict[str, Any]:
+    """Every venue's trap map in one list, each trap naming its `venue`, best first; the first
+    venue's map gives the top-level fields (as one scavenger's answer had them) and `venues`
+    says each map's cycle, age and whether it emits (or why it could not be read)."""
+    traps: list[Any] = []
+    venues: dict[str, dict[str, Any]] = {}
+    merged: dict[str, Any] = {}
+    for venue, answer in answers.items():
+        if isinstance(answer, VenueFailure):
+            venues[venue] = {"available": False, "error": answer.code, "message": answer.message}
+            continue
+        traps += [{**trap, "venue": venue} for trap in answer.get("traps") or []]
+        venues[venue] = {"available": True, **{k: answer.get(k) for k in ("cycle_id", "age_ms", "count", "emitting")}}
+        for key, value in answer.items():
+            merged.setdefault(key, value)  # the first venue's words for the rest
+    traps.sort(key=lambda trap: -float(trap.get("quality") or 0))
+    merged.update({"count": len(traps), "traps": traps, "venues": venues})
+    merged["emitting"] = any(v.get("emitting") for v in venues.values())
+    return merged
+
+
+def venue_links(executions: Mapping[str, str], beats: Mapping[str, Mapping[str, Any] | None]) -> dict[str, Any]:
+    """Each venue's link as its execution's heartbeat says it: `connected` (None when its
+    execution is silent: unknown, not down) and the execution's mode."""
+    links = {}
+    for venue, service in executions.items():
+        beat = beats.get(service)
+        links[venue] = {
+            "connected": None if beat is None else beat.get("connected"),
+            "mode": None if beat is None else beat.get("mode"),
+        }
+    return links
+
+
 def every_venue_failed(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> VenueFailure | None:
     """The first venue's failure when no venue answered (the action did nothing anywhere)."""
     failures = [a for a in answers.values() if isinstance(a, VenueFailure)]

@@ -210,7 +210,10 @@ def on_event(console: Console, event: Event) -> None:
     console.hub.events_received += 1
     console.hub.last_event_ms = event.ts_ms
     if event.event_type == EventType.WALLET_UPDATE:
-        console.state.note_wallet(dict(event.payload), event.ts_ms)
+        # the equity card is the first venue's account, as the brain's NAV and phases are;
+        # another venue's wallet must not replace it (docs/decisions.md)
+        if event.service == console.settings.execution_service(console.settings.venues[0]):
+            console.state.note_wallet(dict(event.payload), event.ts_ms)
     elif event.event_type == EventType.MASTER_ARM_CHANGE:
         console.state.master_arm = bool(event.payload.get("master_arm"))
     if event.event_type in FORWARDED_EVENTS:

@@ -155,14 +155,18 @@ async def master_arm(console: Console, who: Principal, enabled: bool, label: str
     }
 
 
-async def emergency(console: Console, who: Principal, action: str, path: str, label: str | None) -> dict[str, Any]:
-    """Forward flatten or cancel-all to execution, acting as the operator."""
+async def emergency(
+    console: Console, who: Principal, action: str, path: str, label: str | None, *, venue: str | None = None
+) -> dict[str, Any]:
+    """Forward flatten, cancel-all or a close to every venue's execution (or `venue`'s alone),
+    acting as the operator."""
     started = time.monotonic()
-    request = {"path": path, "label": label, "via": who.via}
+    request = {"path": path, "label": label, "via": who.via, **({"venue": venue} if venue else {})}
     emit_audited(console, f"{action}_REQUESTED", who, severity=Severity.WARNING, payload=request)
     try:
         # every venue's execution at once: one that does not answer never stops the others
-        body = merge_actions(await console.upstream.each_venue("POST", path, operator_id=who.username))
+        answers = await console.upstream.each_venue("POST", path, operator_id=who.username, venue=venue)
+        body = merge_actions(answers)
     except ConsoleError as exc:
         result = {"success": False, "error": exc.code, "message": exc.message, "duration_ms": _elapsed_ms(started)}
         await console.record(f"CONSOLE_{action}", who.username, request, result, False)

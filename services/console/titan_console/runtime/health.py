@@ -7,7 +7,6 @@ import os
 import time
 from typing import Any
 
-from titan_common.heartbeats import TRADING_SERVICES
 from titan_console.core.health import ServiceView, overall, service_status
 from titan_console.runtime.context import Console
 
@@ -25,9 +24,8 @@ async def _service_health(console: Console, name: str) -> tuple[dict[str, Any] |
 
 async def service_healths(console: Console) -> dict[str, dict[str, Any] | None]:
     """Every other service's /health body (None when it did not answer), plus the console's own.
-    Execution is one process per venue account: `execution`, then `execution-<venue>`."""
-    others = [name for name in TRADING_SERVICES if name not in ("console", "execution")]
-    others += list(console.settings.execution_services.values())
+    Execution and the scavenger are one process per venue: `execution`, then `execution-<venue>`."""
+    others = [name for name in console.settings.trading_processes if name != "console"]
     answers = await asyncio.gather(*(_service_health(console, name) for name in others))
     bodies: dict[str, dict[str, Any] | None] = {}
     for name, (body, latency) in zip(others, answers, strict=True):

@@ -23,7 +23,7 @@ from titan_common.db.models import (
     TradeRow,
 )
 from titan_console.core import ops_panel
-from titan_console.core.venues import merge_positions
+from titan_console.core.venues import merge_positions, merge_traps
 from titan_console.errors import ConsoleError
 from titan_console.runtime.context import Console
 
@@ -36,6 +36,11 @@ def _sessions(console: Console) -> Any:
     if console.runtime.sessions is None:
         raise ConsoleError(503, "DB_UNAVAILABLE", "the database is not connected")
     return console.runtime.sessions
+
+
+async def traps(console: Console) -> dict[str, Any]:
+    """Every venue's trap map (one scavenger per venue), each trap naming its venue."""
+    return merge_traps(await console.upstream.each_venue("GET", "/traps", kind="scavenger"))
 
 
 async def positions(console: Console) -> dict[str, Any]:

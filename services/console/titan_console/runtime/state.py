@@ -24,12 +24,12 @@ from sqlalchemy import select
 from titan_common.clock import now_ms
 from titan_common.db.models import BreakerEvent, EquitySnapshot
 from titan_common.flags import read_flag, read_master_arm
-from titan_common.heartbeats import TRADING_SERVICES, read_beats, state_of_beat, system_state_of
+from titan_common.heartbeats import read_beats, state_of_beat, system_state_of
 from titan_common.service import ServiceRuntime
 from titan_common.system_state import SystemState, worst_of
 from titan_console.core import ops_panel
 from titan_console.core.snapshot import EquityView, breaker_from_events, equity_view, state_update
-from titan_console.core.venues import merge_positions
+from titan_console.core.venues import merge_positions, venue_links
 from titan_console.errors import ConsoleError
 from titan_console.runtime.upstream import Upstream
 
@@ -65,8 +65,8 @@ class StateCache:
         now = now_ms()
         if self.runtime.redis is not None:
             with contextlib.suppress(Exception):
-                self.beats = await read_beats(self.runtime.redis)
-        others = [name for name in TRADING_SERVICES if name != self.runtime.name]
+                self.beats = await read_beats(self.runtime.redis, self.upstream.settings.trading_processes)
+        others = [name for name in self.upstream.settings.trading_processes if name != self.runtime.name]
         # the console's own state is known first-hand, not through its heartbeat's lag
         states = [state_of_beat(self.beats.get(name), now) for name in others] + [self.runtime.state]
         self.system = worst_of(states, now)
@@ -188,6 +188,7 @@ class StateCache:
             positions=self.positions,
             positions_ok=self.positions_ok,
             system_mode=system_mode,
+            venues=venue_links(self.upstream.settings.execution_services, self.beats),
         )
 
     async def tick(self) -> None:

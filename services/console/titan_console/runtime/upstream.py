@@ -70,11 +70,20 @@ class Upstream:
             raise ConsoleError(502, "BAD_UPSTREAM_ANSWER", f"{service} answered {path} with no JSON") from exc
 
     async def each_venue(
-        self, method: str, path: str, *, operator_id: str | None = None, json: Any = None, fast: bool = False
+        self,
+        method: str,
+        path: str,
+        *,
+        operator_id: str | None = None,
+        json: Any = None,
+        fast: bool = False,
+        kind: str = "execution",
+        venue: str | None = None,
     ) -> dict[str, Any]:
-        """The same call to every venue's execution at once (one process per venue account):
-        each venue's JSON answer, or its VenueFailure. A venue that fails never holds up the
-        others. Raises the first failure only when no venue answered at all."""
+        """The same call to every venue's process of `kind` at once (execution: one per venue
+        account; the scavenger: one per venue's market): each venue's JSON answer, or its
+        VenueFailure. A venue that fails never holds up the others. Raises the first failure
+        only when no venue answered at all. `venue` asks that venue's process alone."""
 
         async def one(service: str) -> Any:
             try:
@@ -82,7 +91,11 @@ class Upstream:
             except ConsoleError as exc:
                 return VenueFailure(exc.code, exc.message, exc.status)
 
-        services = self.settings.execution_services
+        services = self.settings.venue_services(kind)
+        if venue is not None:
+            if venue not in services:
+                raise ConsoleError(422, "UNKNOWN_VENUE", f"venue must be one of {', '.join(services)}")
+            services = {venue: services[venue]}
         answers = await asyncio.gather(*(one(service) for service in services.values()))
         by_venue = dict(zip(services, answers, strict=True))
         failed = every_venue_failed(by_venue)

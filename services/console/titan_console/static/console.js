@@ -136,6 +136,7 @@ function renderState(data, ts) {
   $("system-mode").textContent = data.systemMode;
   $("recover-button").classList.toggle("hidden", !(data.killSwitch && me.role === "admin"));
   $("protection-button").classList.toggle("hidden", !(data.reasonCodes.includes("PROTECTION_FAILED") && me.role === "admin"));
+  renderVenues(data.venues || {});
   renderPositions(data.positions, data.positionsStale);
   if (data.equity !== null && data.equity !== undefined) {
     const last = equityPoints[equityPoints.length - 1];
@@ -147,14 +148,23 @@ function renderState(data, ts) {
   }
 }
 
+// one chip per venue: connected, down, or unknown (its execution is silent)
+function renderVenues(venues) {
+  $("venues").innerHTML = Object.entries(venues).map(([venue, link]) => {
+    const state = link.connected === true ? "connected" : link.connected === false ? "down" : "unknown";
+    const icon = { connected: "🟢", down: "🔴", unknown: "⚪" }[state];
+    return `<span class="badge venue" data-testid="venue-link-${esc(venue)}" data-state="${state}" title="${esc(venue)}: ${state}${link.mode ? ` · ${esc(link.mode)}` : ""}">${icon} ${esc(venue)}</span>`;
+  }).join(" ");
+}
+
 function renderPositions(positions, stale) {
   $("positions-count").textContent = String(positions.length);
   $("positions-count").dataset.count = String(positions.length);
   const rows = positions.map((p) => `<tr data-symbol="${esc(p.symbol)}" data-venue="${esc(p.venue)}">
       <td data-testid="venue-${esc(p.venue)}-${esc(p.symbol)}" title="account ${esc(p.exchange)}">${esc(p.venue)}</td><td>${esc(p.symbol)}${p.adopted ? ' <span class="badge warn">adopted</span>' : ""}</td><td>${esc(p.side)}</td>
       <td>${esc(p.size)}</td><td>${esc(p.entryPrice)}</td><td>${esc(p.markPrice)}</td>
-      <td data-testid="stop-${esc(p.symbol)}">${esc(p.stopLoss ?? "NONE")}</td><td>${fmtMoney(p.unrealizedPnl)}</td>
-      <td>${isOperator() ? `<button class="small danger" data-close="${esc(p.symbol)}">Close</button>` : ""}</td></tr>`);
+      <td data-testid="stop-${esc(p.venue)}-${esc(p.symbol)}">${esc(p.stopLoss ?? "NONE")}</td><td>${fmtMoney(p.unrealizedPnl)}</td>
+      <td>${isOperator() ? `<button class="small danger" data-close="${esc(p.symbol)}" data-venue="${esc(p.venue)}">Close</button>` : ""}</td></tr>`);
   $("positions-body").innerHTML = rows.join("") || `<tr><td colspan="9" class="muted">no open positions${stale ? " (execution not answering)" : ""}</td></tr>`;
 }
 
@@ -302,11 +312,13 @@ async function loadPhase1() {
   try {
     const traps = await api("GET", "/api/console/traps");
     const list = traps.traps || [];
-    const head = `<div class="muted">${traps.count ?? list.length} trap(s) · built ${fmtTime(traps.built_ms)} · ${traps.emitting ? "emitting" : "not emitting"}</div>`;
-    const rows = list.map((t) => `<tr class="${t.in_zone ? "critical" : ""}"><td>${esc(t.symbol)}</td><td>${esc(t.trap_type)}</td><td>${esc(t.side)}</td>
+    const perVenue = Object.entries(traps.venues || {}).map(([venue, v]) =>
+      `${esc(venue)}: ${v.available ? `${v.count ?? 0} · ${v.emitting ? "emitting" : "not emitting"}` : "unavailable"}`).join(" · ");
+    const head = `<div class="muted">${traps.count ?? list.length} trap(s) · built ${fmtTime(traps.built_ms)} · ${perVenue || (traps.emitting ? "emitting" : "not emitting")}</div>`;
+    const rows = list.map((t) => `<tr class="${t.in_zone ? "critical" : ""}"><td>${esc(t.venue ?? "")}</td><td>${esc(t.symbol)}</td><td>${esc(t.trap_type)}</td><td>${esc(t.side)}</td>
       <td>${esc(t.trigger_price)}</td><td>${esc(t.price ?? "")}</td><td>${t.distance_pct === null || t.distance_pct === undefined ? "" : Number(t.distance_pct).toFixed(3) + "%"}</td>
       <td>${esc(t.stop_loss)}</td><td>${esc(t.confidence)}</td></tr>`).join("");
-    $("traps").innerHTML = head + (rows ? `<table><thead><tr><th>symbol</th><th>type</th><th>side</th><th>trigger</th><th>price</th><th>distance</th><th>stop</th><th>confidence</th></tr></thead><tbody>${rows}</tbody></table>` : '<span class="muted">no traps</span>');
+    $("traps").innerHTML = head + (rows ? `<table><thead><tr><th>venue</th><th>symbol</th><th>type</th><th>side</th><th>trigger</th><th>price</th><th>distance</th><th>stop</th><th>confidence</th></tr></thead><tbody>${rows}</tbody></table>` : '<span class="muted">no traps</span>');
   } catch (exc) { $("traps").innerHTML = `<span class="muted">${esc(exc.message)}</span>`; }
 }
 
@@ -358,8 +370,9 @@ function wire() {
   document.body.addEventListener("click", async (event) => {
     const target = event.target;
     if (target.dataset.ack) { await api("POST", `/api/console/alerts/${target.dataset.ack}/ack`).catch((e) => toast(e.message, "critical")); refreshOps(); }
-    if (target.dataset.close && (await confirmDialog(`Close the ${target.dataset.close} position?`))) {
-      await api("POST", `/api/console/positions/${target.dataset.close}/close`, { operator_id: me.user }).then(
+    if (target.dataset.close && (await confirmDialog(`Close the ${target.dataset.close} position on ${target.dataset.venue}?`))) {
+      const where = `?venue=${encodeURIComponent(target.dataset.venue)}`;
+      await api("POST", `/api/console/positions/${target.dataset.close}/close${where}`, { operator_id: me.user }).then(
         (a) => showResult(`${a.symbol}: ${a.positions_closed} closed`), (e) => showResult(e.message, "error"));
     }
     if (target.dataset.remove) saveConfig("/api/console/config/whitelist", { action: "remove", symbol: target.dataset.remove });

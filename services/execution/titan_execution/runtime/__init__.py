@@ -16,6 +16,7 @@ from titan_common.events import EventType, WalletUpdate
 from titan_common.exchanges import ExchangeError, OrderRejected, Wallet
 from titan_common.exchanges.registry import adapter_for, venue
 from titan_common.messages import OrderIntent
+from titan_common.metrics import label_every_sample
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.settings import SystemMode
@@ -451,7 +452,19 @@ class Execution:
             rt.set_reason(ReasonCode.RATE_LIMIT, since_refused_s < self.settings.rate_limit_stability_s)
             metrics.RATE_LIMIT_HITS.inc(self.adapter.rate_limit_hits - self._rate_hits_seen)
             self._rate_hits_seen = self.adapter.rate_limit_hits
+            connected = self.venue_connected
+            metrics.VENUE_CONNECTED.set(1 if connected else 0)
+            rt.beat_fields.update(venue=self.venue, connected=connected)
             await rt.sleep(1.0)
+
+    @property
+    def venue_connected(self) -> bool:
+        """Started, its private stream up, and (a spot venue, with no private stream) its prices flowing."""
+        return (
+            self.started
+            and ReasonCode.WS_DOWN not in self.runtime.state.reasons
+            and not (self._titan_stops is not None and self._titan_stops.stale)
+        )
 
     def exchange_health(self) -> dict[str, object]:
         last = self._reconciler.last if self._reconciler is not None else None
@@ -460,10 +473,7 @@ class Execution:
                 "name": self.settings.exchange,
                 "venue": self.venue,
                 "endpoint": self.settings.venue_options(self.venue).get("endpoint"),
-                # a spot venue with no private stream is connected while its prices flow
-                "connected": self.started
-                and ReasonCode.WS_DOWN not in self.runtime.state.reasons
-                and not (self._titan_stops is not None and self._titan_stops.stale),
+                "connected": self.venue_connected,
                 "ready": self.started,
                 **self._feed_health(),
             },
@@ -496,6 +506,8 @@ def execution_of(runtime: ServiceRuntime) -> Execution:
 
 
 async def setup(runtime: ServiceRuntime) -> None:
-    execution = Execution(runtime, cast(ExecutionSettings, runtime.settings))
+    settings = cast(ExecutionSettings, runtime.settings)
+    label_every_sample(venue=settings.execution_venue)  # one process per venue: every metric is its venue's
+    execution = Execution(runtime, settings)
     runtime.components["execution"] = execution
     execution.register()

@@ -19,3 +19,6 @@ CANCEL_REPLACE = Counter(
     "titan_execution_cancel_replace_total", "Orders cancelled and stops replaced, by symbol", ["symbol"]
 )
 WS_RECONNECTS = Counter("titan_execution_ws_reconnects_total", "Times the private stream came back after a loss")
+VENUE_CONNECTED = Gauge(
+    "titan_execution_venue_connected", "1 while the venue is connected (its stream up; spot: its prices fresh)"
+)

@@ -11,4 +11,4 @@ from titan_scavenger.settings import ScavengerSettings
 
 
 def create_app(settings: ScavengerSettings) -> FastAPI:
-    return create_service_app("scavenger", settings, routers=[router], setup=runtime.setup)
+    return create_service_app(settings.service_name, settings, routers=[router], setup=runtime.setup)

@@ -45,6 +45,7 @@ class TrapType(StrEnum):
 @dataclass(frozen=True)
 class TrapConfig:
     max_traps: int = 20
+    long_only: bool = False  # a spot venue: no short can be opened there, so no Sell trap is set
     max_distance: float = 0.03  # traps further than this from price (fraction) are not set
     proximity: float = 0.001  # half-width of a trigger's zone (fraction)
     reward_risk: float = 3.0
@@ -366,6 +367,8 @@ def build_trap_map(markets: Iterable[SymbolMarket], now_ms: int, cfg: TrapConfig
             continue
         for detector in DETECTORS.values():
             for trap in detector(market, cfg, now_ms):
+                if cfg.long_only and trap.side is Side.SELL:
+                    continue
                 kept = candidates.get(trap.trap_id)
                 if kept is None or trap.quality > kept.quality:
                     candidates[trap.trap_id] = trap

@@ -26,7 +26,9 @@ from titan_common.config import DEFAULT_WHITELIST, active_config
 from titan_common.events import EventType, SensorStatusUpdated, TrapMapUpdated, payload_of
 from titan_common.exchanges import ExchangeError
 from titan_common.exchanges.registry import adapter_for
+from titan_common.exchanges.registry import venue as venue_traits
 from titan_common.messages import Signal
+from titan_common.metrics import label_every_sample
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.system_state import Mode
@@ -265,7 +267,7 @@ class Scavenger:
         return {
             "market_data": {
                 "exchange": self.settings.exchange,
-                "endpoint": self.settings.bybit_endpoint,
+                "endpoint": str(self.settings.venue_options(self.settings.scavenger_venue).get("endpoint", "")),
                 "stream": self.stream_status(now).value,
                 "connected": self.stream_status(now) is StreamStatus.LIVE,
                 "last_data_age_ms": self.health.age_ms(now),
@@ -290,8 +292,10 @@ class Scavenger:
 
 async def setup(runtime: ServiceRuntime) -> None:
     settings = cast(ScavengerSettings, runtime.settings)
-    # market data from the first of TITAN_VENUES
-    adapter: Any = adapter_for(settings.venues[0], settings.venue_options(settings.venues[0]))
+    # market data from this process's venue (one scavenger per venue: TITAN_SCAVENGER_VENUE)
+    venue = settings.scavenger_venue
+    label_every_sample(venue=venue)  # every metric of this process is its venue's
+    adapter: Any = adapter_for(venue, settings.venue_options(venue))
     hub = LiveHub()
     proximity = settings.proximity_pct / 100
     book = TrapBook(
@@ -304,6 +308,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     )
     trap_cfg = TrapConfig(
         max_traps=settings.max_traps,
+        long_only=venue_traits(venue).spot,
         max_distance=settings.trap_max_distance_pct / 100,
         proximity=proximity,
         reward_risk=settings.reward_risk,
@@ -335,7 +340,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             entry_zone=proximity,
             reward_risk=settings.reward_risk,
             max_leverage_hint=settings.max_leverage_hint,
-            exchange=settings.venues[0],
+            exchange=venue,
         ),
         window_ms=settings.burst_window_ms,
         cycle_id=lambda: scavenger.trap_map.cycle_id or "trapmap:none",
@@ -359,7 +364,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             max_symbols=settings.scanner_max_symbols,
             timestamp_tolerance_ms=settings.scanner_timestamp_tolerance_ms,
             api_lag_ms=settings.scanner_api_lag_ms,
-            has_credentials=bool(settings.bybit_api_key.get_secret_value()),
+            has_credentials=settings.has_credentials,
         ),
     )
 
