@@ -75,8 +75,11 @@ def serve(name: str, *, live: bool = False) -> None:
         raise SystemExit(2) from None
     secrets = [settings.internal_token.get_secret_value()]
     secrets += [v.get_secret_value() for v in settings.__dict__.values() if hasattr(v, "get_secret_value")]
+    # a venue's execution or scavenger other than the first is `<name>-<venue>`: its own log
+    # file and its own port (two processes never rotate one file)
+    process = str(getattr(settings, "service_name", name))
     setup_logging(
-        name,
+        process,
         log_dir=settings.var_dir / "log",
         level=settings.log_level,
         max_bytes=settings.log_max_bytes,
@@ -92,8 +95,7 @@ def serve(name: str, *, live: bool = False) -> None:
     uvicorn.run(
         app,
         host=settings.host,
-        # a venue's execution other than the first is `execution-<venue>`, on its own port
-        port=settings.port_of(getattr(settings, "service_name", name)),
+        port=settings.port_of(process),
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,

@@ -180,6 +180,15 @@ class CommonSettings(BaseSettings):
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return upper
 
+    def own_venue(self, kind: str, chosen: str) -> str:
+        """The venue a per-venue process of `kind` serves: `chosen` (TITAN_<KIND>_VENUE), which
+        must be one of TITAN_VENUES, or else the first of them."""
+        if not chosen:
+            return self.venues[0]
+        if chosen not in self.venues:
+            raise ValueError(f"TITAN_{kind.upper()}_VENUE={chosen} is not one of TITAN_VENUES")
+        return chosen
+
     def venue_service(self, kind: str, venue: str) -> str:
         """The process of `kind` (one of VENUE_SERVICES) for `venue`: `<kind>` for the first of
         TITAN_VENUES, `<kind>-<venue>` for each other venue."""

@@ -56,10 +56,7 @@ class ExecutionSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _account_named_by_its_venue(self) -> ExecutionSettings:
-        if not self.execution_venue:
-            self.execution_venue = self.venues[0]
-        elif self.execution_venue not in self.venues:
-            raise ValueError(f"TITAN_EXECUTION_VENUE={self.execution_venue} is not one of TITAN_VENUES")
+        self.execution_venue = self.own_venue("execution", self.execution_venue)
         if "exchange" not in self.model_fields_set:
             self.exchange = self.execution_venue
         return self

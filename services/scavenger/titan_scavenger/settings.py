@@ -62,10 +62,7 @@ class ScavengerSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _watches_one_venue(self) -> ScavengerSettings:
-        if not self.scavenger_venue:
-            self.scavenger_venue = self.venues[0]
-        elif self.scavenger_venue not in self.venues:
-            raise ValueError(f"TITAN_SCAVENGER_VENUE={self.scavenger_venue} is not one of TITAN_VENUES")
+        self.scavenger_venue = self.own_venue("scavenger", self.scavenger_venue)
         if "exchange" not in self.model_fields_set:
             self.exchange = self.scavenger_venue
         return self

@@ -24,11 +24,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal as D
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 from tests.processes import free_ports, port_env, start_service, terminate, wait_for_health
-from titan_common.bus import INTENTS, StreamProducer, make_redis
+from titan_common.bus import INTENTS, StreamProducer, StreamSpec, make_redis
 from titan_common.clock import now_ms
 from titan_common.embedded import EmbeddedRedis
 from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
@@ -227,14 +228,14 @@ def entry(venue: str, price: D) -> OrderIntent:
     )
 
 
-def publish(stack: Stack, intent: OrderIntent) -> None:
-    """Put the intent on titan:intents, from a thread of its own: a caller may already run an
-    event loop (Playwright's sync API does)."""
+def publish(stack: Stack, message: Any, stream: StreamSpec[Any] = INTENTS) -> None:
+    """Put the message on its stream (titan:intents by default), from a thread of its own: a
+    caller may already run an event loop (Playwright's sync API does)."""
 
     async def send() -> None:
         redis = make_redis(stack.redis_url)
         try:
-            await StreamProducer(redis, INTENTS).publish(intent)
+            await StreamProducer(redis, stream).publish(message)
         finally:
             await redis.aclose()
 

@@ -27,7 +27,7 @@ from sqlalchemy import select
 from tests.integration.console.conftest import ACCOUNTS, auth_of, create_accounts
 from tests.integration.console.stack import ADMIN, SYMBOL, Stack, entry, last_price, publish, running_stack
 from titan_common.auth import Role
-from titan_common.bus import SIGNALS, StreamProducer, make_redis
+from titan_common.bus import SIGNALS, make_redis
 from titan_common.clock import now_ms
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import DecisionRow
@@ -228,12 +228,12 @@ def test_a_signal_for_mexc_becomes_titans_order_there_and_a_short_is_vetoed(two_
     assert armed.status_code == 200, armed.text
     try:
         short = signal_for("mexc", Side.SELL, last_price(stack, "mexc"))
-        publish_signal(stack, short)
+        publish(stack, short, SIGNALS)
         vetoed = wait_for(lambda: decision_of(stack, short.signal_id), what="the short's decision")
         assert (vetoed.verdict, vetoed.reasons) == ("VETO", ["VENUE_NO_SHORT"]), vetoed.payload
 
         buy = signal_for("mexc", Side.BUY, last_price(stack, "mexc"))
-        publish_signal(stack, buy)
+        publish(stack, buy, SIGNALS)
         approved = wait_for(lambda: decision_of(stack, buy.signal_id), what="the buy's decision")
         assert approved.verdict == "APPROVE", approved.reasons
         assert approved.leverage == 1  # spot
@@ -254,14 +254,3 @@ def test_a_signal_for_mexc_becomes_titans_order_there_and_a_short_is_vetoed(two_
         call(stack, "POST", "/api/console/flatten-all", {"operator_id": "operator-1"})
         call(stack, "POST", "/api/console/master-arm", {"enabled": False, "operator_id": "operator-1"})
         wait_for(lambda: positions_by_venue(stack) == {}, what="both venues flat")
-
-
-def publish_signal(stack: Stack, signal: Signal) -> None:
-    async def send() -> None:
-        redis = make_redis(stack.redis_url)
-        try:
-            await StreamProducer(redis, SIGNALS).publish(signal)
-        finally:
-            await redis.aclose()
-
-    asyncio.run(send())

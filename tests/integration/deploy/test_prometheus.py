@@ -119,15 +119,21 @@ def test_every_service_is_scraped_on_its_port() -> None:
     assert jobs["titan-worker"] == f"127.0.0.1:{WorkerSettings.model_fields['worker_metrics_port'].default}"
 
 
-def test_every_venues_execution_and_scavenger_is_scraped() -> None:
-    targets = {
-        job["job_name"]: job["static_configs"][0]["targets"]
-        for job in yaml.safe_load((PROM / "prometheus.yml").read_text())["scrape_configs"]
-    }
+def test_mexcs_execution_and_scavenger_are_scraped_once_uncommented(tmp_path: Path) -> None:
+    """Off by default (an installation without MEXC must raise no TitanServiceDown); the
+    commented block, uncommented, is a valid config that scrapes MEXC's two processes."""
+    text = (PROM / "prometheus.yml").read_text()
+    block = text.split("# --- mexc ---\n", 1)[1].split("# --- end mexc ---", 1)[0]
+    jobs = yaml.safe_load("\n".join(line.replace("# ", "", 1) for line in block.splitlines()))
     settings = CommonSettings(venues="bybit,mexc")
-    for kind in ("execution", "scavenger"):
-        wanted = [f"127.0.0.1:{settings.port_of(service)}" for service in settings.venue_services(kind).values()]
-        assert targets[f"titan-{kind}"] == wanted
+    assert {job["job_name"]: job["static_configs"][0]["targets"] for job in jobs} == {
+        f"titan-{kind}-mexc": [f"127.0.0.1:{settings.port_of(f'{kind}-mexc')}"] for kind in ("execution", "scavenger")
+    }
+    enabled = text.replace(block, "\n".join(line.replace("# ", "", 1) for line in block.splitlines()) + "\n")
+    (tmp_path / "prometheus.yml").write_text(enabled)
+    shutil.copy(PROM / "alerts.yml", tmp_path / "alerts.yml")
+    checked = promtool("check", "config", "prometheus.yml", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_the_grafana_dashboard_queries_parse_and_read_exported_metrics(tmp_path: Path) -> None:

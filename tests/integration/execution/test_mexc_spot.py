@@ -9,6 +9,7 @@ Every step is audited. A stale price feed is API_LAG (DEGRADE)."""
 from __future__ import annotations
 
 import time
+import uuid
 from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,10 @@ from titan_common.api_auth import TOKEN_HEADER
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import Alert, AuditEvent, OrderIntentRow
 from titan_common.exchanges.mexc import MexcAdapter, MexcConfig
+from titan_common.reasons import ReasonCode
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN
+from titan_execution.core.intent_states import IntentState
+from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
 
 pytestmark = pytest.mark.integration
 SYMBOL = "BTCUSDT"
@@ -183,4 +187,52 @@ async def test_a_stale_price_feed_is_api_lag_and_alerts_while_a_position_is_open
     finally:
         clean_sim.control("POST", "/faces/mexc", {"serving": True})
         await arm(sessions, False)
+        await adapter.close()
+
+
+async def test_an_order_titans_own_limiter_holds_back_never_leaves_and_is_failed_terminal_at_once(
+    clean_sim: Sim, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """MEXC answered 429 with Retry-After: the endpoint is blocked. An entry in that window is
+    refused by Titan's own limiter before anything leaves the process (NotSent): its intent is
+    FAILED_TERMINAL at once with RATE_LIMIT and an ORDER_NOT_SENT audit row; it is never looked
+    up and never resent, and the face never saw a request for it."""
+    adapter = MexcAdapter(MexcConfig(clean_sim.mexc_url, clean_sim.mexc_api_key, clean_sim.mexc_api_secret))
+    engine = ExecutionEngine(
+        config=EngineConfig(exchange=f"mexc-{uuid.uuid4().hex[:8]}", run_id="not-sent", spot=True, venue="mexc"),
+        sessions=sessions,
+        adapter=adapter,
+    )
+    try:
+        await engine.load()
+        await arm(sessions, True)
+        price = await adapter.last_price(SYMBOL)
+        stop = str((price * D("0.9")).quantize(D("0.1")))
+        refused_by_venue = entry(SYMBOL, "0.010", stop, reference=price).model_copy(update={"exchange": "mexc"})
+        held_back = entry(SYMBOL, "0.010", stop, reference=price).model_copy(update={"exchange": "mexc"})
+        clean_sim.control("POST", "/faults", {"venue": "mexc", "fail_paths": ["/api/v3/order"], "http_status": 429})
+
+        first = await engine.handle_intent(refused_by_venue)  # the venue's 429 (Retry-After: 5)
+        assert first.state is not IntentState.FILLED
+        sent_before = clean_sim.control("GET", "/health")["faces"]["mexc"]["requests"]  # type: ignore[index]
+        second = await engine.handle_intent(held_back)
+
+        assert second.state is IntentState.FAILED_TERMINAL
+        assert second.reasons == [ReasonCode.RATE_LIMIT]
+        row = await intent_row(sessions, held_back.intent_id)
+        assert row is not None
+        assert row.state == "FAILED_TERMINAL"
+        async with sessions() as session:
+            audited = (
+                await session.scalars(
+                    select(AuditEvent.event_type).where(AuditEvent.order_intent_id == held_back.intent_id)
+                )
+            ).all()
+        assert "ORDER_NOT_SENT" in audited
+        # the only request since is the entry's price check: no POST /order left the process
+        sent_after = clean_sim.control("GET", "/health")["faces"]["mexc"]["requests"]  # type: ignore[index]
+        assert int(sent_after) - int(sent_before) <= 1  # type: ignore[call-overload]
+        assert clean_sim.mexc_orders_for(held_back.client_order_id) == 0
+    finally:
+        clean_sim.control("DELETE", "/faults?venue=mexc")
         await adapter.close()

@@ -8,6 +8,7 @@ a fixed name), its own venue name (so its breadth cycle ids are its own) and fas
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -93,6 +94,7 @@ def scavenger_env(sim: Sim, database_url: str, redis_url: str, var_dir: Path, po
         "DATABASE_URL": database_url,
         "REDIS_URL": redis_url,
         "TITAN_SCAVENGER_PORT": str(port),
+        "TITAN_SCAVENGER_PORTS": json.dumps({"mexc": port}),  # the port, were it MEXC's scavenger
         "TITAN_VAR_DIR": str(var_dir),
         "TITAN_RUN_ID": f"scav-test-{uuid.uuid4().hex[:6]}",
         "TITAN_EXCHANGE": f"x-{uuid.uuid4().hex[:8]}",

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from titan_console.core.venues import VenueFailure, every_venue_failed, merge_actions, merge_positions, merge_traps
+from titan_console.core.venues import (
+    VenueFailure,
+    every_venue_failed,
+    merge_actions,
+    merge_orders,
+    merge_positions,
+    merge_traps,
+)
 
 BYBIT = {
     "success": True,
@@ -93,3 +100,13 @@ def test_the_trap_map_shows_every_venues_traps_best_first_and_a_silent_scavenger
     down = merge_traps({"bybit": bybit, "mexc": VenueFailure("SCAVENGER-MEXC_UNAVAILABLE", "down")})
     assert down["count"] == 1
     assert down["venues"]["mexc"]["available"] is False
+
+
+def test_open_orders_of_every_venue_newest_first_within_the_limit() -> None:
+    bybit = {"count": 2, "orders": [{"orderId": "b1", "updatedAt": 10}, {"orderId": "b2", "updatedAt": 30}]}
+    mexc = {"count": 1, "orders": [{"orderId": "m1", "updatedAt": 20}]}
+    merged = merge_orders({"bybit": bybit, "mexc": mexc}, limit=2)
+    assert [(o["orderId"], o["venue"]) for o in merged["orders"]] == [("b2", "bybit"), ("m1", "mexc")]
+    assert merged["count"] == 2
+    partial = merge_orders({"bybit": bybit, "mexc": VenueFailure("X", "execution-mexc did not answer")}, limit=10)
+    assert partial["unavailable"] == {"mexc": "execution-mexc did not answer"}

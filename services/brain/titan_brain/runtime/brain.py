@@ -30,6 +30,7 @@ from titan_brain.core.breaker import Transition
 from titan_brain.core.nav import restore_nav, utc_day_of
 from titan_brain.core.risk import risk_metrics
 from titan_brain.core.types import OpenPosition
+from titan_brain.core.venue_gate import venue_modes
 from titan_brain.runtime import dashboard, feeds, metrics, store
 from titan_brain.runtime.aigate import AIGate
 from titan_brain.runtime.breaker import BreakerController
@@ -43,13 +44,13 @@ from titan_common.db.models import EquitySnapshot, OperatorAction
 from titan_common.events import EventType, PhaseChange, payload_of
 from titan_common.exchanges import ExchangeError
 from titan_common.exchanges.registry import adapter_for
-from titan_common.heartbeats import read_beats, state_of_beat
+from titan_common.heartbeats import read_beats
 from titan_common.internal import InternalClient, ServiceUnavailable
 from titan_common.messages import ControlCommand, Decision, Severity, Side, exit_intent
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.settings import VENUE_SERVICES, SystemMode
-from titan_common.system_state import Mode, worst_of
+from titan_common.system_state import Mode
 
 log = logging.getLogger(__name__)
 
@@ -158,16 +159,16 @@ class Brain:
             venue: [self.settings.venue_service(kind, venue) for kind in per_venue] for venue in self.settings.venues
         }
         wanted = shared + [service for services in own.values() for service in services]
-        now = now_ms()
         beats = {}
         if wanted:
             assert self.runtime.redis is not None
             beats = await read_beats(self.runtime.redis, wanted)
-        states = [self.runtime.state, *(state_of_beat(beats[name], now) for name in shared)]
-        return {
-            venue: worst_of(states + [state_of_beat(beats[service], now) for service in services], now).mode
-            for venue, services in own.items()
-        }
+        return venue_modes(
+            self.runtime.state,
+            [beats[name] for name in shared],
+            {venue: [beats[service] for service in services] for venue, services in own.items()},
+            now_ms(),
+        )
 
     # --- the signal consumer ---------------------------------------------------------------
 

@@ -156,7 +156,7 @@ async def state_positions(console: Console = Depends(get_console)) -> Any:
 
 @router.get("/api/console/orders", **route(answers.Passthrough))
 async def open_orders(console: Console = Depends(get_console), limit: int = Query(100, ge=1, le=1000)) -> Any:
-    return await console.upstream.json("execution", "GET", "/orders", params={"limit": limit})
+    return await reads.orders(console, limit)
 
 
 @router.post("/api/state/reconcile", **route(answers.Passthrough, body=bodies.LabelBody))

@@ -52,20 +52,38 @@ def merge_actions(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> di
     return merged
 
 
-def merge_positions(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> dict[str, Any]:
-    """Every venue's open positions in one list, each naming its `venue` (and its account,
-    `exchange`); a venue that did not answer is listed under `unavailable`, never as flat."""
-    positions: list[Any] = []
+def _gather(answers: Mapping[str, Mapping[str, Any] | VenueFailure], key: str) -> tuple[list[Any], dict[str, str]]:
+    """Every answering venue's `key` items, each naming its `venue`; and the venues that did not
+    answer, with why."""
+    items: list[Any] = []
     unavailable = {}
     for venue, answer in answers.items():
         if isinstance(answer, VenueFailure):
             unavailable[venue] = answer.message
             continue
-        positions += [{**item, "venue": venue} for item in answer.get("positions") or []]
-    merged: dict[str, Any] = {"count": len(positions), "positions": positions}
+        items += [{**item, "venue": venue} for item in answer.get(key) or []]
+    return items, unavailable
+
+
+def _listing(key: str, items: list[Any], unavailable: dict[str, str]) -> dict[str, Any]:
+    merged: dict[str, Any] = {"count": len(items), key: items}
     if unavailable:
-        merged["unavailable"] = unavailable
+        merged["unavailable"] = unavailable  # never shown as empty: that venue is unknown
     return merged
+
+
+def merge_positions(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> dict[str, Any]:
+    """Every venue's open positions in one list, each naming its `venue` (and its account,
+    `exchange`); a venue that did not answer is listed under `unavailable`, never as flat."""
+    return _listing("positions", *_gather(answers, "positions"))
+
+
+def merge_orders(answers: Mapping[str, Mapping[str, Any] | VenueFailure], limit: int) -> dict[str, Any]:
+    """Every venue's orders, newest first, each naming its `venue` (and account, `exchange`),
+    at most `limit`; a venue that did not answer is listed under `unavailable`."""
+    orders, unavailable = _gather(answers, "orders")
+    orders.sort(key=lambda order: -int(order.get("updatedAt") or 0))
+    return _listing("orders", orders[:limit], unavailable)
 
 
 def merge_traps(answers: Mapping[str, Mapping[str, Any] | VenueFailure]) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from titan_common.db.models import (
     TradeRow,
 )
 from titan_console.core import ops_panel
-from titan_console.core.venues import merge_positions, merge_traps
+from titan_console.core.venues import merge_orders, merge_positions, merge_traps
 from titan_console.errors import ConsoleError
 from titan_console.runtime.context import Console
 
@@ -36,6 +36,11 @@ def _sessions(console: Console) -> Any:
     if console.runtime.sessions is None:
         raise ConsoleError(503, "DB_UNAVAILABLE", "the database is not connected")
     return console.runtime.sessions
+
+
+async def orders(console: Console, limit: int) -> dict[str, Any]:
+    """Every venue's open orders from its execution (the owner), each naming its venue."""
+    return merge_orders(await console.upstream.each_venue("GET", "/orders", params={"limit": limit}), limit)
 
 
 async def traps(console: Console) -> dict[str, Any]:
@@ -54,6 +59,7 @@ async def trades(console: Console, limit: int) -> dict[str, Any]:
         rows = (await session.scalars(select(TradeRow).order_by(TradeRow.closed_ms.desc()).limit(limit))).all()
     items = [
         {
+            "exchange": r.exchange,  # the account (venue) it was made on
             "symbol": r.symbol,
             "side": r.side,
             "qty": money(r.qty),

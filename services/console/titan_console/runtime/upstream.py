@@ -79,6 +79,7 @@ class Upstream:
         fast: bool = False,
         kind: str = "execution",
         venue: str | None = None,
+        params: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """The same call to every venue's process of `kind` at once (execution: one per venue
         account; the scavenger: one per venue's market): each venue's JSON answer, or its
@@ -87,7 +88,9 @@ class Upstream:
 
         async def one(service: str) -> Any:
             try:
-                return await self.json(service, method, path, operator_id=operator_id, json=json, fast=fast)
+                return await self.json(
+                    service, method, path, operator_id=operator_id, json=json, fast=fast, params=params
+                )
             except ConsoleError as exc:
                 return VenueFailure(exc.code, exc.message, exc.status)
 

@@ -291,15 +291,15 @@ async function refreshOps() {
 async function refreshLists() {
   try {
     const trades = await api("GET", "/api/console/trades?limit=50");
-    $("trades-body").innerHTML = trades.trades.map((t) => `<tr><td>${fmtTime(t.closedAt)}</td><td>${esc(t.symbol)}</td><td>${esc(t.side)}</td>
+    $("trades-body").innerHTML = trades.trades.map((t) => `<tr><td>${fmtTime(t.closedAt)}</td><td>${esc(t.exchange ?? "")}</td><td>${esc(t.symbol)}</td><td>${esc(t.side)}</td>
       <td>${esc(t.qty)}</td><td>${esc(t.entryPrice)}</td><td>${esc(t.exitPrice)}</td><td>${fmtMoney(t.pnl)}</td><td>${esc(t.rMultiple ?? "")}</td></tr>`).join("")
-      || '<tr><td colspan="8" class="muted">no trades</td></tr>';
+      || '<tr><td colspan="9" class="muted">no trades</td></tr>';
   } catch (exc) { /* shown as empty */ }
   try {
     const orders = await api("GET", "/api/console/orders");
-    $("orders-body").innerHTML = orders.orders.map((o) => `<tr><td>${esc(o.symbol)}</td><td>${esc(o.side)}</td><td>${esc(o.orderType)}</td>
-      <td>${esc(o.qty)}</td><td>${esc(o.price ?? "")}</td><td>${esc(o.status)}</td></tr>`).join("") || '<tr><td colspan="6" class="muted">no open orders</td></tr>';
-  } catch (exc) { $("orders-body").innerHTML = `<tr><td colspan="6" class="muted">${esc(exc.message)}</td></tr>`; }
+    $("orders-body").innerHTML = orders.orders.map((o) => `<tr><td>${esc(o.venue ?? "")}</td><td>${esc(o.symbol)}</td><td>${esc(o.side)}</td><td>${esc(o.orderType)}</td>
+      <td>${esc(o.qty)}</td><td>${esc(o.price ?? "")}</td><td>${esc(o.status)}</td></tr>`).join("") || '<tr><td colspan="7" class="muted">no open orders</td></tr>';
+  } catch (exc) { $("orders-body").innerHTML = `<tr><td colspan="7" class="muted">${esc(exc.message)}</td></tr>`; }
 }
 
 async function loadPhase1() {

@@ -66,6 +66,9 @@ class ExchangeConfig:
     flow_trades_per_s: float = 6.0
     backfill_minutes: int = 7 * 1440
     max_flow_per_tick: int = 20
+    # what makes this run's order and execution ids its own: a simulator restarted (or reset)
+    # with the same seed must not hand out ids a client already recorded from an earlier run
+    ids: str = ""
 
 
 @dataclass
@@ -141,7 +144,7 @@ class Exchange:
         self.received: list[ReceivedOrder] = []
         self.outbox = Outbox()
         self._counter = 0
-        digest = hashlib.sha256(f"titan-sim:{config.seed}".encode()).hexdigest()
+        digest = hashlib.sha256(f"titan-sim:{config.seed}{config.ids}".encode()).hexdigest()
         self._id_prefix = f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-"
         self.now_ms = now_ms
         for symbol, inst in self.instruments.items():

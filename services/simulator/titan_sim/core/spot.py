@@ -189,6 +189,7 @@ class SpotAccount:
     symbols: dict[str, SpotSymbol]
     starting_quote: Decimal
     seed: int
+    ids: str = ""  # this run's own ids (see ExchangeConfig.ids)
     balances: dict[str, SpotBalance] = field(default_factory=dict)
     orders: dict[str, SpotOrder] = field(default_factory=dict)
     by_client_id: dict[str, SpotOrder] = field(default_factory=dict)
@@ -199,7 +200,7 @@ class SpotAccount:
 
     def __post_init__(self) -> None:
         self.balances.setdefault("USDT", SpotBalance(free=self.starting_quote))
-        self._id_prefix = hashlib.sha256(f"titan-sim-mexc:{self.seed}".encode()).hexdigest()[:16]
+        self._id_prefix = hashlib.sha256(f"titan-sim-mexc:{self.seed}{self.ids}".encode()).hexdigest()[:16]
 
     # --- small helpers -------------------------------------------------------------------
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import math
 import random
+import secrets
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -24,6 +26,12 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def _run_ids() -> str:
+    """A nonce for this run's order and execution ids: the same seed gives the same market,
+    never the ids an earlier run (whose fills a client may have recorded) gave out."""
+    return ":" + secrets.token_hex(4)
+
+
 class Venue:
     def __init__(self, settings: SimSettings) -> None:
         self.settings = settings
@@ -32,6 +40,7 @@ class Venue:
             symbols=tuple(settings.symbol_list()),
             balance=settings.sim_balance,
             backfill_minutes=settings.sim_backfill_minutes,
+            ids=_run_ids(),
         )
         self.clock = SimClock(settings.sim_time_scale)
         self.engine = Exchange(self.config, self.clock.now_ms())
@@ -57,7 +66,7 @@ class Venue:
 
     def _new_spot(self) -> SpotAccount:
         symbols = {name: SpotSymbol.of(inst) for name, inst in self.engine.instruments.items()}
-        return SpotAccount(symbols, self.settings.sim_mexc_balance, self.settings.sim_seed)
+        return SpotAccount(symbols, self.settings.sim_mexc_balance, self.settings.sim_seed, ids=self.config.ids)
 
     # --- engine access: every call is followed by a flush to the streams ----------------
 
@@ -199,6 +208,7 @@ class Venue:
         for task in list(self.bursts):
             task.cancel()
         self.clock = SimClock(self.settings.sim_time_scale)
+        self.config = dataclasses.replace(self.config, ids=_run_ids())  # a fresh venue's ids are new
         self.engine = Exchange(self.config, self.clock.now_ms())
         self.publisher.clock = self.clock
         self.publisher.reset(self.engine)

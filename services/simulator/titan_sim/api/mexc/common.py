@@ -27,6 +27,9 @@ ENDPOINT_WINDOW_MS = 10_000
 ORDER_GROUP = "order"  # POST /order and the cancels share 12 per second
 
 
+INJECTED_RETRY_AFTER_S = 5  # an injected 429's Retry-After
+
+
 def venue_of(request: Request) -> Venue:
     venue: Venue = request.app.state.venue
     return venue
@@ -142,6 +145,8 @@ async def handle(
 
 def _injected(http_status: int | None, code: int | None) -> Response:
     """An injected failure: a bare HTTP status (ccxt maps it by status), or a MEXC code."""
+    if http_status == 429:  # MEXC's 429 always says when to come back
+        return json_response({"msg": "injected fault"}, 429, {"Retry-After": str(INJECTED_RETRY_AFTER_S)})
     if http_status and http_status != 200:
         return json_response({"msg": "injected fault"}, http_status)
     if code is not None:

@@ -1,0 +1,53 @@
+"""MEXC's own scavenger (`scavenger-mexc`): the same code on MEXC's market, read over the
+simulator's MEXC spot face by REST polling. A burst through one of its traps gives one
+signal that names `mexc`; its map holds Buy traps only (spot is long-only); it beats as
+`scavenger-mexc` and every metric it serves says venue="mexc"."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from tests.integration.execution.conftest import Sim
+from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger, wait_until
+from titan_common.messages import Side
+
+pytestmark = pytest.mark.integration
+
+
+async def test_mexcs_scavenger_signals_for_mexc_with_buy_traps_only(
+    fresh_sim: Sim, database_url: str, redis_url: str, tmp_path: Path
+) -> None:
+    mexc = {
+        "TITAN_VENUES": "bybit,mexc",
+        "TITAN_SCAVENGER_VENUE": "mexc",
+        "TITAN_EXCHANGE": "mexc",
+        "TITAN_MEXC_ENDPOINT": fresh_sim.mexc_url,
+        "TITAN_MEXC_API_KEY": fresh_sim.mexc_api_key,
+        "TITAN_MEXC_API_SECRET": fresh_sim.mexc_api_secret,
+    }
+    async with running_scavenger(fresh_sim, database_url, redis_url, tmp_path, **mexc) as scavenger:
+        health = scavenger.health()
+        assert health["service"] == "scavenger-mexc"
+        assert health["checks"]["market_data"]["exchange"] == "mexc"
+        assert health["checks"]["market_data"]["endpoint"] == fresh_sim.mexc_url
+        await wait_until(lambda: mode_of(scavenger)[0] == "NORMAL", 30, "NORMAL")
+        trap = await wait_until(lambda: pick_trap(scavenger), 30, "a trap 0.2-2.8% from price")
+        assert {t["side"] for t in scavenger.traps()["traps"]} == {"Buy"}
+
+        burst_through(fresh_sim, trap)
+
+        signals = await wait_until(scavenger.signals, 15, "a signal on titan:signals")
+        assert len(signals) == 1
+        signal = signals[0]
+        assert signal.exchange == "mexc"
+        assert signal.side is Side.BUY
+        assert signal.symbol == trap["symbol"]
+        beat = await scavenger.redis.get("titan:hb:scavenger-mexc")
+        assert beat is not None
+        assert json.loads(beat)["mode"] == "NORMAL"
+        up = [line for line in scavenger.metrics().splitlines() if line.startswith("titan_scavenger_signals_total{")]
+        assert up
+        assert all('venue="mexc"' in line for line in up)
