@@ -22,7 +22,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -46,6 +46,7 @@ from titan_common.reasons import ReasonCode
 from titan_common.settings import CommonSettings
 from titan_common.system_state import Mode, SystemState, next_state, severity
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 LoopFactory = Callable[["ServiceRuntime"], Awaitable[None]]
@@ -251,11 +252,38 @@ class ServiceRuntime:
 
         self._tasks.append(asyncio.create_task(guarded(), name=f"{self.name}:{name}"))
 
+    async def until_stopped(self, source: AsyncIterator[T]) -> AsyncIterator[T]:
+        """The items of `source` until the service stops. A loop waiting on a quiet stream (a
+        private stream with nothing to say) then ends at once, instead of holding the shutdown
+        for its whole budget; the pending read is cancelled, never an item being handled."""
+        stopping = asyncio.ensure_future(self.stop.wait())
+        try:
+            while True:
+                nxt = asyncio.ensure_future(anext(source))
+                await asyncio.wait({nxt, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if not nxt.done():
+                    nxt.cancel()
+                    await asyncio.gather(nxt, return_exceptions=True)
+                    return
+                try:
+                    item = nxt.result()
+                except StopAsyncIteration:
+                    return
+                yield item
+        finally:
+            stopping.cancel()
+            closer = getattr(source, "aclose", None)
+            if closer is not None:
+                with contextlib.suppress(Exception):
+                    await closer()
+
     async def shutdown(self) -> None:
         started = time.monotonic()
         self.stop.set()
         if self._tasks:
             _done, pending = await asyncio.wait(self._tasks, timeout=SHUTDOWN_BUDGET_S / 2)
+            if pending:
+                log.warning("loops still running at shutdown, cancelled: %s", ", ".join(t.get_name() for t in pending))
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)

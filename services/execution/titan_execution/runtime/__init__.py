@@ -268,7 +268,7 @@ class Execution:
     async def private_stream(self, rt: ServiceRuntime) -> None:
         await self.ready.wait()
         engine = self.engine
-        async for event in self.adapter.private_events():
+        async for event in rt.until_stopped(self.adapter.private_events()):
             if event.wallet is not None:
                 self.announce_wallet(event.wallet)
             marks = {p.symbol: p.mark_price for p in event.positions if p.mark_price is not None}
