@@ -684,15 +684,22 @@ class ExecutionEngine:
         """Record the exchange's mark for each open shadow position and announce its live
         PnL. Returns how many positions were marked."""
         marked = 0
-        for position in self.book.open_positions():
-            mark = marks.get(position.symbol)
+        for symbol in [p.symbol for p in self.book.open_positions()]:
+            mark = marks.get(symbol)
             if mark is None:
                 continue
-            async with transaction(self.sessions) as session:
-                await store.mark_position(
-                    session, self.config.exchange, position.symbol, mark, position.unrealised_pnl(mark)
-                )
-            self.on_event(EventType.POSITION_UPDATE, self.position_update(position, mark))
+            # under the fills' lock, the position as it is now: a close that filled during an
+            # earlier await must never be followed by an announcement of the open position
+            # (the brain would hold it open and veto the symbol as DUPLICATE_POSITION)
+            async with self._fills_lock:
+                position = self.book.position(symbol)
+                if position.is_flat:
+                    continue
+                async with transaction(self.sessions) as session:
+                    await store.mark_position(
+                        session, self.config.exchange, symbol, mark, position.unrealised_pnl(mark)
+                    )
+                self.on_event(EventType.POSITION_UPDATE, self.position_update(position, mark))
             marked += 1
         return marked
 
