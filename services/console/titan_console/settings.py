@@ -12,6 +12,10 @@ from titan_common.settings import ServiceSettings
 class ConsoleSettings(ServiceSettings):
     # STATE_UPDATE cadence on /ws/console
     state_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    # /health, /api/status and the panel answer from a snapshot of every service's /health,
+    # asked this often; older than snapshot_max_age_s, the answer says degraded
+    snapshot_interval_s: Annotated[float, Field(gt=0, le=60)] = 1.0
+    snapshot_max_age_s: Annotated[float, Field(gt=0, le=600)] = 5.0
     # how long one call to another service may take (reads); emergency actions get longer
     upstream_timeout_s: Annotated[float, Field(gt=0)] = 3.0
     action_timeout_s: Annotated[float, Field(gt=0)] = 30.0

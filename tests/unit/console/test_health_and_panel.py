@@ -151,3 +151,13 @@ def test_breaker_from_events() -> None:
     assert tripped["active"] is True
     assert tripped["cooldown_until_ms"] == 9
     assert breaker_from_events(list(reversed(rows)), 6)["active"] is False
+
+
+def test_a_snapshot_older_than_its_bound_is_degraded_and_says_how_old() -> None:
+    fresh = overall(_all(), database_ok=True, redis_ok=True, exchange_connected=True, system_mode=Mode.NORMAL,
+                    snapshot_age_ms=900, snapshot_max_age_ms=5_000)  # fmt: skip
+    assert fresh == (Overall.HEALTHY, [])
+    status, why = overall(_all(), database_ok=True, redis_ok=True, exchange_connected=True, system_mode=Mode.NORMAL,
+                          snapshot_age_ms=7_250, snapshot_max_age_ms=5_000)  # fmt: skip
+    assert status is Overall.DEGRADED
+    assert why == ["service healths are 7250 ms old"]

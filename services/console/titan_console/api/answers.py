@@ -65,6 +65,8 @@ class Status(Answer):
     bybitConnected: bool
     mexcConnected: bool | None = None  # when MEXC runs (TITAN_VENUES)
     mode: str
+    as_of_ms: int  # when the services were last asked (the console's own parts are now)
+    age_ms: int
 
 
 class ConfigAnswer(Answer):

@@ -51,9 +51,9 @@ async def prometheus_metrics(console: Console = Depends(get_console)) -> Respons
 @router.get("/api/status", **route(answers.Status))
 async def status(console: Console = Depends(get_console)) -> dict[str, Any]:
     """What the manual's "Orders Not Executing" diagnosis reads: masterArm,
-    circuitBreaker and bybitConnected, plus the mode and its reason codes."""
-    summary, _ = await asyncio.gather(aggregate(console), console.state.refresh_breaker())
-    await console.state.refresh_flags()
+    circuitBreaker and bybitConnected, plus the mode and its reason codes. From the snapshot:
+    master arm and the breaker as the last event (or this console's own action) left them."""
+    summary = await aggregate(console)
     exchanges = summary["exchanges"]
     return {
         "masterArm": console.state.master_arm is True,
@@ -69,6 +69,8 @@ async def status(console: Console = Depends(get_console)) -> dict[str, Any]:
         "health": summary["status"],
         "services": {name: s["status"] for name, s in summary["services"].items()},
         "warnings": console.warnings,
+        "as_of_ms": summary["as_of_ms"],
+        "age_ms": summary["age_ms"],
     }
 
 
@@ -89,6 +91,8 @@ async def system_status(console: Console = Depends(get_console)) -> dict[str, An
         "redis": summary["redis"],
         "exchanges": summary["exchanges"],
         "websocket": console.hub.stats(),
+        "as_of_ms": summary["as_of_ms"],
+        "age_ms": summary["age_ms"],
     }
 
 

@@ -38,13 +38,16 @@ def overall(
     redis_ok: bool,
     exchange_connected: bool | None,
     system_mode: Mode,
+    snapshot_age_ms: int | None = None,
+    snapshot_max_age_ms: int = 5_000,
 ) -> tuple[Overall, list[str]]:
     """The status and the reasons for it, most serious first.
 
     unhealthy: the console's own Postgres or Redis is down, a service is down or reports
                unhealthy, or the system is in EXIT;
     degraded:  a service is degraded (or answers only by heartbeat), the exchange is not
-               connected, or the system mode is not NORMAL;
+               connected, the system mode is not NORMAL, or what the console last heard
+               from the services is older than `snapshot_max_age_ms`;
     healthy:   everything else."""
     bad: list[str] = []
     weak: list[str] = []
@@ -64,6 +67,8 @@ def overall(
         weak.append(f"system mode {system_mode.value}")
     if exchange_connected is not True:
         weak.append("exchange not connected" if exchange_connected is False else "exchange state unknown")
+    if snapshot_age_ms is not None and snapshot_age_ms > snapshot_max_age_ms:
+        weak.append(f"service healths are {snapshot_age_ms} ms old")
     if bad:
         return Overall.UNHEALTHY, bad + weak
     if weak:

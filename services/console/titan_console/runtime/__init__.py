@@ -31,6 +31,7 @@ from titan_common.settings import DEFAULT_INTERNAL_TOKEN, SystemMode
 from titan_console.core.kill_switch import ChallengeBook
 from titan_console.runtime.auth import Authenticator
 from titan_console.runtime.context import Console
+from titan_console.runtime.health import refresh_healths
 from titan_console.runtime.hub import Hub
 from titan_console.runtime.state import KILL_SWITCH_FLAG, StateCache
 from titan_console.runtime.upstream import Upstream
@@ -165,6 +166,17 @@ async def setup(runtime: ServiceRuntime) -> None:
             elapsed = asyncio.get_running_loop().time() - started
             await rt.sleep(max(0.05, settings.state_interval_s - elapsed))
 
+    async def snapshot_healths(rt: ServiceRuntime) -> None:
+        """Every service's /health, asked once a round for every reader (never per request)."""
+        while not rt.stop.is_set():
+            started = asyncio.get_running_loop().time()
+            try:
+                await refresh_healths(console)
+            except Exception:
+                log.exception("health snapshot failed")
+            elapsed = asyncio.get_running_loop().time() - started
+            await rt.sleep(max(0.05, settings.snapshot_interval_s - elapsed))
+
     async def write_deferred(rt: ServiceRuntime) -> None:
         """What an emergency action could not write while Postgres was down."""
         while not rt.stop.is_set():
@@ -199,6 +211,7 @@ async def setup(runtime: ServiceRuntime) -> None:
     runtime.add_loop("kill-switch-restore", restore_kill_switch)
     runtime.add_loop("events", forward_events)
     runtime.add_loop("state", publish_state)
+    runtime.add_loop("health-snapshot", snapshot_healths)
     runtime.add_loop("sources", refresh_sources)
     runtime.add_loop("deferred-writes", write_deferred)
     runtime.add_loop("housekeeping", housekeeping)
@@ -216,6 +229,8 @@ def on_event(console: Console, event: Event) -> None:
             console.state.note_wallet(dict(event.payload), event.ts_ms)
     elif event.event_type == EventType.MASTER_ARM_CHANGE:
         console.state.master_arm = bool(event.payload.get("master_arm"))
+    elif event.event_type == EventType.CIRCUIT_BREAKER_UPDATE:
+        console.state.note_breaker_event(dict(event.payload))
     if event.event_type in FORWARDED_EVENTS:
         console.hub.broadcast(
             {

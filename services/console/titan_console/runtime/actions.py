@@ -9,6 +9,8 @@ result and duration. They do not wait on the audit trail (see execution's decisi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import secrets
 import time
@@ -173,6 +175,10 @@ async def emergency(
         raise
     result = {**body, "duration_ms": _elapsed_ms(started)}
     await console.record(f"CONSOLE_{action}", who.username, request, result, body.get("success") is True)
+    # execution disarms when it flattens: the operator's next read must say so (the snapshot
+    # follows the operator's own action), but a slow or absent database never holds the answer
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(console.state.refresh_flags(), timeout=1.0)
     return dict(body)
 
 

@@ -1,4 +1,10 @@
-"""Asking every service how it is, at once, for the aggregate /health and /api/status."""
+"""The aggregate /health, /api/status and the operations panel answer from a snapshot.
+
+Every other service's /health is asked at once by one background loop (`refresh_healths`,
+every `snapshot_interval_s`), never per request; each answer composes that snapshot with
+what the console knows first-hand at that moment (its own state and reasons, master arm,
+the kill switch, the heartbeats read every second), and says how old the snapshot is
+(`as_of_ms`, `age_ms`). Past `snapshot_max_age_s` the status is degraded, and says why."""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import os
 import time
 from typing import Any
 
+from titan_common.clock import now_ms
 from titan_console.core.health import ServiceView, overall, service_status
 from titan_console.runtime.context import Console
 
@@ -22,16 +29,16 @@ async def _service_health(console: Console, name: str) -> tuple[dict[str, Any] |
     return (body if isinstance(body, dict) else None), latency
 
 
-async def service_healths(console: Console) -> dict[str, dict[str, Any] | None]:
-    """Every other service's /health body (None when it did not answer), plus the console's own.
+async def refresh_healths(console: Console) -> None:
+    """Every other service's /health body (None when it did not answer), into the snapshot.
     Execution and the scavenger are one process per venue: `execution`, then `execution-<venue>`."""
+    asked = now_ms()
     others = [name for name in console.settings.trading_processes if name != "console"]
     answers = await asyncio.gather(*(_service_health(console, name) for name in others))
     bodies: dict[str, dict[str, Any] | None] = {}
     for name, (body, latency) in zip(others, answers, strict=True):
         bodies[name] = None if body is None else {**body, "latency_ms": round(latency or 0.0, 2)}
-    bodies["console"] = console.runtime.health()
-    return bodies
+    console.state.note_healths(bodies, asked)
 
 
 def exchange_view(execution: dict[str, Any] | None) -> dict[str, Any]:
@@ -53,8 +60,13 @@ def exchange_view(execution: dict[str, Any] | None) -> dict[str, Any]:
 
 
 async def aggregate(console: Console) -> dict[str, Any]:
-    bodies = await service_healths(console)
-    system = await console.state.refresh_system()
+    """The aggregate from the snapshot (asked afresh only before the loop's first round)."""
+    if console.state.healths_ms is None:
+        await refresh_healths(console)
+    now = now_ms()
+    as_of = console.state.healths_ms or now
+    bodies = {**console.state.healths, "console": console.runtime.health()}
+    system = console.state.system_now(now)
     beats = console.state.beats
     views = {
         name: ServiceView(body is not None, (body or {}).get("status"), heartbeat=beats.get(name) is not None)
@@ -70,7 +82,13 @@ async def aggregate(console: Console) -> dict[str, Any]:
     # the first venue's connection decides the overall status; every venue shows its own
     connected = exchanges[console.settings.venues[0]]["connected"]
     status, why = overall(
-        views, database_ok=database_ok, redis_ok=redis_ok, exchange_connected=connected, system_mode=system.mode
+        views,
+        database_ok=database_ok,
+        redis_ok=redis_ok,
+        exchange_connected=connected,
+        system_mode=system.mode,
+        snapshot_age_ms=now - as_of,
+        snapshot_max_age_ms=int(console.settings.snapshot_max_age_s * 1000),
     )
     services = {}
     for name, body in bodies.items():
@@ -89,6 +107,8 @@ async def aggregate(console: Console) -> dict[str, Any]:
     return {
         "status": status.value,
         "problems": why,
+        "as_of_ms": as_of,  # when the services were last asked; the console's own parts are now
+        "age_ms": now - as_of,
         "service": "console",
         "ready": console.runtime.ready,
         "pid": os.getpid(),

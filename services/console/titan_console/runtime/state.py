@@ -44,6 +44,10 @@ class StateCache:
         self.runtime = runtime
         self.upstream = upstream
         self.beats: dict[str, dict[str, Any] | None] = {}
+        # every other service's last /health answer (None: it did not answer), and when
+        # they were asked: the snapshot /health, /api/status and the panel answer from
+        self.healths: dict[str, dict[str, Any] | None] = {}
+        self.healths_ms: int | None = None
         self.system: SystemState | None = None
         self.master_arm: bool | None = None
         self.kill_switch: dict[str, Any] = {"engaged": False}
@@ -62,15 +66,27 @@ class StateCache:
 
     async def refresh_system(self) -> SystemState:
         """The worst state over every heartbeat, and the console's own state."""
-        now = now_ms()
         if self.runtime.redis is not None:
             with contextlib.suppress(Exception):
                 self.beats = await read_beats(self.runtime.redis, self.upstream.settings.trading_processes)
+        return self.system_now(now_ms())
+
+    def system_now(self, now: int) -> SystemState:
+        """The worst state over the heartbeats last read and the console's own state now."""
         others = [name for name in self.upstream.settings.trading_processes if name != self.runtime.name]
         # the console's own state is known first-hand, not through its heartbeat's lag
         states = [state_of_beat(self.beats.get(name), now) for name in others] + [self.runtime.state]
         self.system = worst_of(states, now)
         return self.system
+
+    def note_healths(self, bodies: dict[str, dict[str, Any] | None], asked_ms: int) -> None:
+        self.healths, self.healths_ms = bodies, asked_ms
+
+    def note_breaker_event(self, payload: dict[str, Any]) -> None:
+        """A CIRCUIT_BREAKER_UPDATE from the brain: the breaker as it now is, without waiting
+        for the next read of GET /breaker (which fills in the rest)."""
+        fields = {k: payload.get(k) for k in ("active", "level", "reason", "until_ms")}
+        self.breaker = {**(self.breaker or {}), **fields, "source": "event"}
 
     async def refresh_flags(self) -> None:
         if self.runtime.sessions is None:
