@@ -82,9 +82,10 @@ async def hop_floor(redis_url: str, samples: int) -> list[float]:
     stream, group = f"floor:{uuid.uuid4().hex[:8]}", "floor"
     await writer.xgroup_create(stream, group, id="$", mkstream=True)
     received: asyncio.Queue[float] = asyncio.Queue()
+    done = asyncio.Event()
 
     async def consume() -> None:
-        while True:
+        while not done.is_set():
             answer = await reader.xreadgroup(group, "c", {stream: ">"}, count=1, block=1000)
             for _name, entries in answer or []:
                 for entry_id, _fields in entries:
@@ -106,9 +107,11 @@ async def hop_floor(redis_url: str, samples: int) -> list[float]:
         await timed(samples, once)
         return hops[-samples:]
     finally:
-        consumer.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await consumer
+        # a read blocked in XREADGROUP is ended by one more entry, never cancelled mid-read
+        done.set()
+        await writer.xadd(stream, {"data": "end"})
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(consumer, timeout=5)
         await writer.delete(stream)
         await writer.aclose()
         await reader.aclose()
