@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar, Literal
 
 from pydantic import field_validator
 
 from titan_common.exchanges.mexc import constants as C
-from titan_common.exchanges.mexc.adapter import MexcAdapter, MexcConfig
 from titan_common.exchanges.venue_settings import VenueSettings
+
+if TYPE_CHECKING:
+    from titan_common.exchanges.mexc.adapter import MexcAdapter
 
 
 class MexcSettings(VenueSettings):
@@ -36,6 +38,10 @@ class MexcSettings(VenueSettings):
 
 
 def build(settings: MexcSettings) -> MexcAdapter:
+    # ccxt (~80 MiB resident) is loaded only by a process that builds a MEXC adapter: the
+    # registry, which every process imports, must not pull it into Bybit-only ones
+    from titan_common.exchanges.mexc.adapter import MexcAdapter, MexcConfig
+
     return MexcAdapter(
         MexcConfig(
             endpoint=settings.endpoint,
