@@ -52,13 +52,13 @@ TITAN_SERVICES = ("brain", "execution", "scavenger", "console")
 # --- the stack ---------------------------------------------------------------------------
 
 
-def trading_config(symbols: Sequence[str]) -> TradingConfig:
-    """Every simulator symbol tradable, up to 50 positions, and the breaker's loss counters
+def trading_config(symbols: Sequence[str], max_open_positions: int = 50) -> TradingConfig:
+    """Every simulator symbol tradable, up to `max_open_positions` positions, and the breaker's loss counters
     out of the way (a benchmark's quick closes are losses by fees; the breaker is not under
     test). Risk per trade and the phases stay the defaults."""
     return TradingConfig(
         asset_whitelist=tuple(symbols),
-        max_open_positions=50,
+        max_open_positions=max_open_positions,
         risk_tuner=RiskTuner(maxDailyDrawdown=Decimal("0.10")),
         breaker=BreakerConfig(consecutive_losses=10_000, hard_drawdown=Decimal("0.5")),
     )

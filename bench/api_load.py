@@ -33,6 +33,8 @@ import asyncio
 import json
 import multiprocessing as mp
 import os
+import shutil
+import subprocess
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -67,6 +69,26 @@ clients' own share of the two cores. RSS: each service's peak during the run, Mi
 the console's `/health` and `/api/status` at >= 1/2 of the brain `/health`'s requests/s measured in
 the same run (the ratio column), p99 <= 100 ms at 200 concurrent requests, each Titan service
 <= 150 MB."""
+SECTION_WRK = "## Console API under load from wrk, as a ratio to the brain's /health (`bench/api_load.py`)"
+NOTE_WRK = """\
+The console of a whole `titan up` stack (idle, disarmed) under `wrk -c<connections>
+-t<threads> --latency` on the same machine, for the window after a 2 s warm-up run; the brain's
+`/health` (an answer from memory) is measured in the same run as the yardstick. wrk is C and
+event-driven, so far less of the two cores goes to the load generator than with Python clients.
+Latency is wrk's (send to answer read). RSS: each service's peak during the run, MiB. Goals:
+the console's `/health` and `/api/status` at >= 1/2 of the brain `/health`'s requests/s (the
+ratio column), p99 <= 100 ms at 200 connections, each Titan service <= 150 MB."""
+COLUMNS_WRK = (
+    "date (UTC)",
+    "machine",
+    "endpoint (connections x threads)",
+    "requests/s",
+    "vs brain /health",
+    "p50 / p90 / p99 / max ms",
+    "non-2xx or socket errors",
+    "peak RSS MiB",
+    "goals met",
+)
 COLUMNS = (
     "date (UTC)",
     "machine",
@@ -155,11 +177,80 @@ def run_endpoint(stack: Stack, target: str, seconds: float, concurrency: int, pr
     }
 
 
+# --- one endpoint, with wrk ---------------------------------------------------------------------
+
+WRK_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def _wrk_ms(text: str) -> float:
+    number = text.rstrip("usm")
+    return round(float(number) * WRK_UNITS[text[len(number) :]], 3)
+
+
+def parse_wrk(output: str) -> dict[str, Any]:
+    """wrk --latency's report: requests/s, the latency distribution, errors and non-2xx."""
+    figures: dict[str, Any] = {"latency_ms": {}, "non_200": 0, "socket_errors": 0}
+    lines = output.splitlines()
+    for index, line in enumerate(lines):
+        words = line.split()
+        if line.strip().startswith("Latency Distribution"):
+            for row in lines[index + 1 : index + 5]:
+                percent, value = row.split()
+                figures["latency_ms"]["p" + percent.rstrip("%")] = _wrk_ms(value)
+        elif words[:1] == ["Latency"] and len(words) >= 4:
+            figures["latency_ms"]["mean"] = _wrk_ms(words[1])
+            figures["latency_ms"]["max"] = _wrk_ms(words[3])
+        elif line.startswith("Requests/sec:"):
+            figures["requests_per_s"] = float(words[1])
+        elif "requests in" in line:
+            figures["requests"] = int(words[0])
+        elif line.strip().startswith("Non-2xx or 3xx responses:"):
+            figures["non_200"] = int(words[-1])
+        elif line.strip().startswith("Socket errors:"):
+            figures["socket_errors"] = sum(int(part.split()[-1]) for part in line.split(":", 1)[1].split(","))
+    return figures
+
+
+def run_endpoint_wrk(stack: Stack, target: str, seconds: float, concurrency: int, threads: int) -> dict[str, Any]:
+    """wrk (C, event-driven) keeps `concurrency` connections busy from `threads` threads; its
+    own CPU is a small share next to a Python client's, so the service is what is measured."""
+    service, _, path = target.partition(":")
+    url = stack.url(service) + path
+    wrk = shutil.which("wrk")
+    assert wrk is not None
+    base = [wrk, f"-t{threads}", f"-c{concurrency}", "--latency", "--timeout", "10s"]
+    subprocess.run([*base, f"-d{int(WARMUP_S)}s", url], capture_output=True, text=True, check=True)  # warm-up
+    with PeakRss(service_pids(stack)) as rss:
+        done = subprocess.run([*base, f"-d{int(seconds)}s", url], capture_output=True, text=True, check=True)
+    figures = parse_wrk(done.stdout)
+    lat = figures["latency_ms"]
+    return {
+        "endpoint": target,
+        "load": "wrk",
+        "concurrency": concurrency,
+        "processes": threads,
+        "seconds": seconds,
+        "requests": figures.get("requests", 0),
+        "requests_per_s": round(figures.get("requests_per_s", 0.0), 1),
+        "latency_ms": {"n": figures.get("requests", 0), **{k: lat.get(k) for k in ("p50", "p75", "p90", "p99", "max")}},
+        "non_200": figures["non_200"] + figures["socket_errors"],
+        "socket_errors": figures["socket_errors"],
+        "rss": rss.result(),
+        "cpu": rss.cpu(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=200)
-    parser.add_argument("--processes", type=int, default=2, help="client processes sharing the concurrency")
+    parser.add_argument("--processes", type=int, default=2, help="client processes (or wrk threads) sharing it")
+    parser.add_argument(
+        "--load",
+        choices=("wrk", "python"),
+        default="wrk" if shutil.which("wrk") else "python",
+        help="the load generator: wrk when installed (apt-get install wrk), else httpx clients",
+    )
     parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"))
     parser.add_argument("--profile", type=Path, help="run every service under cProfile; .pstats files go here")
@@ -175,7 +266,8 @@ def main() -> None:
             60,
             "the console to report the system healthy",
         )
-        runs = [run_endpoint(stack, path, args.seconds, args.concurrency, args.processes) for path in endpoints]
+        measure = run_endpoint_wrk if args.load == "wrk" else run_endpoint
+        runs = [measure(stack, path, args.seconds, args.concurrency, args.processes) for path in endpoints]
     yardstick = next((r for r in runs if r["endpoint"] == "brain:/health"), None)
     for run in runs:
         base = yardstick["requests_per_s"] if yardstick else 0
@@ -200,21 +292,22 @@ def main() -> None:
     }
     print(json.dumps(result, indent=2))
     if not args.no_record:
+        wrk = args.load == "wrk"
         for run in runs:
             lat = run["latency_ms"]
             console_run = run["endpoint"].startswith("console:")
             met = run["rss"]["met"] and (run["goal_met"] if console_run else True)
             record(
-                SECTION,
-                NOTE,
-                COLUMNS,
+                SECTION_WRK if wrk else SECTION,
+                NOTE_WRK if wrk else NOTE,
+                COLUMNS_WRK if wrk else COLUMNS,
                 (
                     result["date"],
                     result["machine"],
                     f"`{run['endpoint']}` ({run['concurrency']} x {run['processes']})",
                     run["requests_per_s"],
                     run["ratio_to_brain_health"] if console_run else "1 (yardstick)",
-                    f"{lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']}",
+                    f"{lat['p50']} / {lat['p90' if wrk else 'p95']} / {lat['p99']} / {lat['max']}",
                     run["non_200"],
                     rss_cell(run["rss"]),
                     ("yes" if met else "no") + ("" if console_run else " (RSS)"),

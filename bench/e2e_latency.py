@@ -1,33 +1,38 @@
 """End-to-end latency: a signal's timestamp to the simulator receiving its order, on the whole
-stack as `titan up` runs it (same machine, same clock).
+stack as `titan up` runs it (same machine, same clock), as a ratio to the machine's floor
+measured in the same run.
 
 The stack (bench/_stack.py): a fresh database, the simulator without demo bursts and with no
-injected latency, its rate limits lifted (we measure Titan, not Bybit's 10 orders/s), and a
-trading config saved before the start: every simulator symbol whitelisted, up to 50
-positions, the breaker's loss counters out of the way. Armed through the console.
+injected latency, trading --symbols symbols (default 100: its ten and made-up ones), its
+rate limits lifted and execution's own order-rate budget lifted likewise (we measure Titan,
+not Bybit's 10 orders/s), and a trading config saved before the start: every symbol
+whitelisted, one position per symbol allowed, the breaker's loss counters out of the way.
+Armed through the console.
 
-Per rate (--rates, default 100/s then 1,000/s), --signals signals (default 5,000) are XADDed
-to titan:signals at that rate, cycling through the symbols (tests/e2e/stack.py `signal_at`
-at the last price, a stop 20% away so fees barely move equity). The brain vetoes a second
-signal on a symbol with a position or approved entry (DUPLICATE_POSITION), so a closer
-closes every open position through execution's POST /positions/{symbol}/close as soon as
-it appears in Postgres; the symbol is then free for the next signal.
+First a warm-up (one order per symbol), then the floor (bench/floor.py on this stack's own
+Postgres, Redis and simulator: 2 commits + 2 stream hops + 1 HTTP round trip). Then per rate
+(--rates, default 100/s), --signals signals (default 1,500) are XADDed to titan:signals at
+that rate, cycling through the symbols (tests/e2e/stack.py `signal_at` at the last price, a
+stop 20% away so fees barely move equity). The brain vetoes a second signal on a symbol with
+a position or approved entry (DUPLICATE_POSITION), so a closer closes every open position
+through execution's POST /positions/{symbol}/close as soon as it appears in Postgres; the
+symbol is then free for its next signal.
 
 Figures per rate:
 - signal -> order: the simulator's `receivedTime` (GET /sim/orders) minus signals.ts_ms,
   joined orderLinkId = order_intents.client_order_id -> decisions -> signals in Postgres.
-  Both clocks are the machine's wall clock in whole milliseconds.
-- brain only: decisions.ts_ms - signals.ts_ms (the decision's timestamp is taken when its
-  batch is evaluated, after the batch was read and the gates checked), for every decision
-  of the run; and the brain's histogram titan_brain_signal_processing_latency_ms over the
-  run (a batch's processing time, commit and intent XADD included; bucket bounds).
+  Both clocks are the machine's wall clock in whole milliseconds. Its ratio to the floor:
+  p50 over the floor's p50, p99 over the floor's p99;
+- where the time went, by stage (signal -> decision -> intent XADD -> write-ahead -> receipt);
+- brain only: decisions.ts_ms - signals.ts_ms, and the brain's processing histogram;
 - how many signals became decisions, intents and orders, and how many were measured;
 - each service's peak RSS (psutil) during the run.
 
 Prints one JSON object and appends a row per rate to docs/benchmarks.md.
 
-Usage: python bench/e2e_latency.py [--rates 100,1000] [--signals 5000] [--database-url URL]
-Goals: p50 <= 3 ms and p99 <= 10 ms at 100 signals/s; each service <= 150 MB RSS.
+Usage: python bench/e2e_latency.py [--rates 100] [--signals 1500] [--symbols 100] [--database-url URL]
+Goals (issue 17): at 100 signals/s, >= 1,000 orders measured, p50 <= 3x and p99 <= 10x the
+floor; each Titan service <= 150 MB RSS.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import floor
 import httpx
 from _stack import (
     PeakRss,
@@ -71,23 +77,30 @@ from titan_common.messages import OrderIntent, Side, Signal
 from titan_common.settings import plain_database_url
 from titan_sim.core.instruments import DEFAULT_SYMBOLS
 
-P50_GOAL_MS, P99_GOAL_MS, GOAL_RATE = 3.0, 10.0, 100.0
+# goals (issue 17): at 100 signals/s, >= 1,000 orders measured, signal -> order p50 <= 3x the
+# floor's p50 and p99 <= 10x the floor's p99, the floor measured in the same run
+P50_FLOOR_MULTIPLE, P99_FLOOR_MULTIPLE, GOAL_RATE, ORDERS_GOAL = 3.0, 10.0, 100.0, 1000
 STOP_PCT = Decimal("0.2")
 BRAIN_HISTOGRAM = "titan_brain_signal_processing_latency_ms"
-SECTION = "## End-to-end latency (`bench/e2e_latency.py`)"
+SECTION = "## End-to-end latency, as a ratio to the floor (`bench/e2e_latency.py`)"
 NOTE = """\
-The whole stack as `titan up` runs it, on one machine: signals XADDed to `titan:signals`, a
-closer freeing each symbol as soon as its position appears. signal -> order is the simulator's
-`receivedTime` minus the signal's `ts_ms` (whole milliseconds, one clock); brain is
-`decisions.ts_ms - signals.ts_ms` over every decision of the run (the brain's processing
-histogram, by bucket bounds, in the JSON). Orders: signals that became orders on the
-simulator / signals sent. RSS: each service's peak during the run, MiB. Goals: p50 <= 3 ms
-and p99 <= 10 ms at 100/s, each Titan service <= 150 MB."""
+The whole stack as `titan up` runs it, on one machine, trading `--symbols` symbols (the
+simulator's ten and made-up ones): signals XADDed to `titan:signals` at the rate, a closer
+closing each position through execution as soon as it appears, so its symbol is free for the
+next signal. The floor (bench/floor.py: 2 commits + 2 stream hops + 1 HTTP round trip, on the
+stack's own Postgres, Redis and simulator) is measured in the same run, just before. signal ->
+order is the simulator's `receivedTime` minus the signal's `ts_ms` (whole milliseconds, one
+clock); the ratio is p50 over the floor's p50 and p99 over the floor's p99. brain is
+`decisions.ts_ms - signals.ts_ms`. Orders: signals that became orders on the simulator /
+signals sent. RSS: each service's peak during the run, MiB. Goals at 100 signals/s: >= 1,000
+orders, p50 <= 3x and p99 <= 10x the floor, each Titan service <= 150 MB."""
 COLUMNS = (
     "date (UTC)",
     "machine",
     "rate (signals)",
+    "floor p50 / p99 ms",
     "signal -> order p50 / p95 / p99 / max ms",
+    "vs floor p50 / p99",
     "brain p50 / p99 / max ms",
     "orders measured / signals",
     "peak RSS MiB",
@@ -121,42 +134,47 @@ async def open_symbols(pg: asyncpg.Connection) -> list[str]:
 
 
 class Closer:
-    """Closes open positions through execution, oldest first, at most `rate` per second.
+    """Closes every open position through execution (POST /positions/{symbol}/close, the
+    one door), as soon as it appears in Postgres, up to `concurrency` closes at once, so its
+    symbol is free for the next signal. Execution's own order-rate budget is lifted for the
+    run (TITAN_BYBIT_TRADE_RATE_PER_S), like the simulator's: an entry and its close are two
+    orders, and the latency measured must be Titan's, not a rate limiter's queue."""
 
-    Execution keeps to Bybit's order rate (10 trade calls/s, client side); an entry and its
-    close are two. Closing at 4/s lets about 4 entries/s through, so orders never wait for
-    that budget and the latency measured is Titan's, not the rate limiter's queue."""
-
-    def __init__(self, stack: Stack, pg: asyncpg.Connection, rate: float) -> None:
+    def __init__(self, stack: Stack, pg: asyncpg.Connection, concurrency: int) -> None:
         self.stack = stack
         self.pg = pg
-        self.rate = rate
+        self.slots = asyncio.Semaphore(concurrency)
         self.asked: dict[str, float] = {}
         self.closes = 0
         self.errors = 0
 
+    async def _close(self, http: httpx.AsyncClient, symbol: str) -> None:
+        async with self.slots:
+            try:
+                response = await http.post(f"{self.stack.url('execution')}/positions/{symbol}/close")
+                self.closes += response.status_code == 200
+                self.errors += response.status_code != 200
+            except httpx.HTTPError:
+                self.errors += 1
+
     async def run(self, stop: asyncio.Event) -> None:
-        url = self.stack.url("execution")
         headers = self.stack.internal_headers("bench")
-        tokens, last = 1.0, time.monotonic()
-        async with httpx.AsyncClient(timeout=10, headers=headers) as http:
+        closing: set[asyncio.Task[None]] = set()
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=64)
+        async with httpx.AsyncClient(timeout=30, headers=headers, limits=limits) as http:
             while not stop.is_set():
                 now = time.monotonic()
-                tokens, last = min(1.0, tokens + (now - last) * self.rate), now
                 open_now = await open_symbols(self.pg)
                 for symbol in set(self.asked) - set(open_now):
                     del self.asked[symbol]
-                due = [s for s in open_now if now - self.asked.get(s, -1e9) > 3.0]  # again after 3 s if still open
-                if due and tokens >= 1.0:
-                    tokens -= 1.0
-                    self.asked[due[0]] = now
-                    try:
-                        response = await http.post(f"{url}/positions/{due[0]}/close")
-                        self.closes += response.status_code == 200
-                        self.errors += response.status_code != 200
-                    except httpx.HTTPError:
-                        self.errors += 1
-                await asyncio.sleep(0.02)
+                for symbol in open_now:
+                    if now - self.asked.get(symbol, -1e9) > 3.0:  # again after 3 s if still open
+                        self.asked[symbol] = now
+                        task = asyncio.create_task(self._close(http, symbol))
+                        closing.add(task)
+                        task.add_done_callback(closing.discard)
+                await asyncio.sleep(0.01)
+            await asyncio.gather(*closing)
 
 
 def plan(symbols: list[str]) -> itertools.cycle[tuple[str, Side]]:
@@ -303,21 +321,45 @@ async def run_rate(
         "rss": rss.result(),
         "cpu": rss.cpu(),
     }
-    if rate == GOAL_RATE:
-        result["latency_goal_met"] = bool(
-            signal_to_order["n"] and signal_to_order["p50"] <= P50_GOAL_MS and signal_to_order["p99"] <= P99_GOAL_MS
-        )
     return result
 
 
-async def measure(stack: Stack, rates: list[float], count: int, close_rate: float) -> dict[str, Any]:
+async def floor_of(stack: Stack, samples: int) -> dict[str, Any]:
+    """bench/floor.py against this stack's own Postgres, Redis and simulator."""
+    commits = latency_summary(await floor.commit_floor(stack.database_url, samples), 3)
+    hops = latency_summary(await floor.hop_floor(stack.redis_url(), samples), 3)
+    round_trips = latency_summary(await floor.http_floor(stack.url("simulator"), samples), 3)
+    path = {q: round(2 * commits[q] + 2 * hops[q] + round_trips[q], 3) for q in ("p50", "p99")}
+    return {"samples": samples, "commit_ms": commits, "hop_ms": hops, "http_ms": round_trips, "path_floor_ms": path}
+
+
+def ratios(measured: dict[str, Any], path_floor: dict[str, float]) -> dict[str, float | None]:
+    """signal -> order over the floor, quantile by quantile (p50 over the floor's p50, p99
+    over its p99)."""
+    if not measured["n"]:
+        return {"p50": None, "p99": None}
+    return {q: round(measured[q] / path_floor[q], 2) for q in ("p50", "p99")}
+
+
+def goal_met(run: dict[str, Any]) -> bool:
+    ratio = run["ratio_to_floor"]
+    return bool(
+        run["orders_received"] >= ORDERS_GOAL
+        and ratio["p50"] is not None
+        and ratio["p50"] <= P50_FLOOR_MULTIPLE
+        and ratio["p99"] <= P99_FLOOR_MULTIPLE
+    )
+
+
+async def measure(stack: Stack, rates: list[float], count: int, close_concurrency: int,
+                  floor_samples: int) -> dict[str, Any]:  # fmt: skip
     symbols = list((await asyncio.to_thread(stack.sim, "GET", "/sim/health"))["symbols"])
     pg = await asyncpg.connect(plain_database_url(stack.database_url))
     closer_pg = await asyncpg.connect(plain_database_url(stack.database_url))  # one query at a time each
     redis = make_redis(stack.redis_url())
     producer: StreamProducer[Signal] = StreamProducer(redis, SIGNALS)
     prices = Prices(stack)
-    closer = Closer(stack, closer_pg, close_rate)
+    closer = Closer(stack, closer_pg, close_concurrency)
     stop = asyncio.Event()
     try:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -327,10 +369,17 @@ async def measure(stack: Stack, rates: list[float], count: int, close_rate: floa
         warm = await inject(producer, prices, symbols, 20.0, len(symbols), "bench-e2e-warmup")
         await settle(pg, warm["ids"])
         await flat(pg)
+        # the floor on the same Postgres, Redis and simulator, just before the runs
+        floor = await floor_of(stack, floor_samples)
         runs = [await run_rate(stack, pg, redis, producer, prices, closer, symbols, rate, count) for rate in rates]
+        for run in runs:
+            run["ratio_to_floor"] = ratios(run["signal_to_order_ms"], floor["path_floor_ms"])
+            if run["rate_per_s"] == GOAL_RATE:
+                run["goal_met"] = goal_met(run)
         stop.set()
         await asyncio.gather(*background)
-        return {"symbols": symbols, "close_rate_per_s": close_rate, "runs": runs, "closer_errors": closer.errors}
+        return {"symbols": len(symbols), "close_concurrency": close_concurrency, "floor": floor, "runs": runs,
+                "closer_errors": closer.errors}  # fmt: skip
     finally:
         stop.set()
         await redis.aclose()
@@ -338,48 +387,68 @@ async def measure(stack: Stack, rates: list[float], count: int, close_rate: floa
         await closer_pg.close()
 
 
+def bench_symbols(count: int) -> list[str]:
+    """The simulator's ten symbols, then made-up ones (the simulator trades any *USDT name)."""
+    extra = [f"ZB{i:03d}USDT" for i in range(max(0, count - len(DEFAULT_SYMBOLS)))]
+    return [*DEFAULT_SYMBOLS[:count], *extra]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rates", default="100,1000", help="signals per second, comma-separated, one run each")
-    parser.add_argument("--signals", type=int, default=5000, help="signals per run")
+    parser.add_argument("--rates", default="100", help="signals per second, comma-separated, one run each")
+    parser.add_argument("--signals", type=int, default=1500, help="signals per run")
+    parser.add_argument("--symbols", type=int, default=100, help="symbols traded (a signal on a busy one is vetoed)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"))
-    parser.add_argument("--close-rate", type=float, default=4.0, help="positions closed per second, at most")
+    parser.add_argument("--close-concurrency", type=int, default=32, help="positions being closed at once, at most")
+    parser.add_argument("--floor-samples", type=int, default=1000, help="samples of each part of the floor")
     parser.add_argument("--profile", type=Path, help="run every service under cProfile; .pstats files go here")
     parser.add_argument("--no-record", action="store_true", help="print only; do not touch docs/benchmarks.md")
     args = parser.parse_args()
     if not args.database_url:
         parser.error("set --database-url (or DATABASE_URL / TEST_DATABASE_URL): a server to make a scratch database on")
     rates = [float(r) for r in args.rates.split(",") if r.strip()]
+    symbols = bench_symbols(args.symbols)
+    config = trading_config(symbols, max_open_positions=len(symbols))
     started = time.monotonic()
     with bench_stack(
         "e2e",
         args.database_url,
-        config=trading_config(DEFAULT_SYMBOLS),
+        config=config,
         profile_dir=args.profile,
+        TITAN_SIM_SYMBOLS=",".join(symbols),
+        TITAN_SIM_BACKFILL_MINUTES="60",
         TITAN_SIM_TRADE_RATE_LIMIT="1000000",
         TITAN_SIM_QUERY_RATE_LIMIT="1000000",
+        TITAN_BYBIT_TRADE_RATE_PER_S="1000",
     ) as stack:
         wait_for(
             lambda: httpx.get(stack.url("console") + "/api/status", timeout=5).json()["mode"] == "NORMAL",
-            60,
+            120,
             "the system to be NORMAL",
         )
         arm(stack)
-        figures = asyncio.run(measure(stack, rates, args.signals, args.close_rate))
+        figures = asyncio.run(measure(stack, rates, args.signals, args.close_concurrency, args.floor_samples))
     result = {
         "benchmark": "e2e_latency",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         "machine": machine(),
         **figures,
         "rss": merge_rss(*(run["rss"] for run in figures["runs"])),
-        "goals": {"p50_ms": P50_GOAL_MS, "p99_ms": P99_GOAL_MS, "at_rate": GOAL_RATE, "rss_mb": 150},
+        "goals": {
+            "p50_floor_multiple": P50_FLOOR_MULTIPLE,
+            "p99_floor_multiple": P99_FLOOR_MULTIPLE,
+            "at_rate": GOAL_RATE,
+            "orders": ORDERS_GOAL,
+            "rss_mb": 150,
+        },
         "total_seconds": round(time.monotonic() - started, 1),
     }
     print(json.dumps(result, indent=2))
     if not args.no_record:
+        floor_ms = figures["floor"]["path_floor_ms"]
         for run in result["runs"]:
-            lat, brain = run["signal_to_order_ms"], run["brain_decision_ms"]
-            latency_met = run.get("latency_goal_met")
+            lat, brain, ratio = run["signal_to_order_ms"], run["brain_decision_ms"], run["ratio_to_floor"]
+            latency_met = run.get("goal_met")
             met = run["rss"]["met"] and latency_met is not False
             goals = ("yes" if met else "no") + ("" if latency_met is not None else " (RSS; latency goal is at 100/s)")
             record(
@@ -390,7 +459,9 @@ def main() -> None:
                     result["date"],
                     result["machine"],
                     f"{run['rate_per_s']:g}/s ({run['signals']})",
+                    f"{floor_ms['p50']} / {floor_ms['p99']}",
                     f"{lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']}",
+                    f"{ratio['p50']} / {ratio['p99']}",
                     f"{brain['p50']} / {brain['p99']} / {brain['max']}",
                     f"{run['orders_received']} / {run['signals']}",
                     rss_cell(run["rss"]),

@@ -60,6 +60,7 @@ class Stack:
     sim_secret: str
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     up: dict[str, bool] = field(default_factory=dict)
+    redis_server: EmbeddedRedis | None = None  # the stack's own: an outage test stops it
 
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
@@ -177,7 +178,7 @@ def running_stack(
         ports["execution-mexc"] = int(json.loads(env["TITAN_EXECUTION_PORTS"])["mexc"])
         ports["scavenger-mexc"] = int(json.loads(env["TITAN_SCAVENGER_PORTS"])["mexc"])
         ports["simulator-mexc"] = int(env["TITAN_SIM_MEXC_PORT"])
-    stack = Stack(root, database_url, redis_url, ports, env, sim_key, sim_secret)
+    stack = Stack(root, database_url, redis_url, ports, env, sim_key, sim_secret, redis_server=redis_server)
     try:
         stack.start("simulator")
         stack.start("brain", required=False)

@@ -160,4 +160,25 @@ def test_a_snapshot_older_than_its_bound_is_degraded_and_says_how_old() -> None:
     status, why = overall(_all(), database_ok=True, redis_ok=True, exchange_connected=True, system_mode=Mode.NORMAL,
                           snapshot_age_ms=7_250, snapshot_max_age_ms=5_000)  # fmt: skip
     assert status is Overall.DEGRADED
-    assert why == ["service healths are 7250 ms old"]
+    assert why == ["snapshot is 7250 ms old"]
+
+
+def test_redis_down_is_degraded_with_the_age_and_never_hides_a_real_failure() -> None:
+    """Redis unreachable: the snapshot stops refreshing and entries are blocked, but every
+    service is up and the emergency actions work over HTTP: degraded, saying how long."""
+    redis_only = ServiceView(True, "unhealthy", False, failing=frozenset({"redis"}), mode="PAUSE")
+    services = _all(brain=redis_only, execution=redis_only, scavenger=redis_only)
+    assert service_status(redis_only) == "degraded"
+    status, why = overall(services, database_ok=True, redis_ok=False, exchange_connected=True,
+                          system_mode=Mode.PAUSE, snapshot_age_ms=1_500)  # fmt: skip
+    assert status is Overall.DEGRADED
+    assert why[0] == "redis unreachable: no heartbeats or events for 1500 ms, new entries blocked"
+    assert "execution degraded" in why
+    # a service that also lost Postgres, or is in EXIT, is still unhealthy
+    both = ServiceView(True, "unhealthy", False, failing=frozenset({"redis", "db"}), mode="PAUSE")
+    exiting = ServiceView(True, "unhealthy", False, failing=frozenset({"redis"}), mode="EXIT")
+    assert service_status(both) == service_status(exiting) == "unhealthy"
+    status, why = overall(_all(execution=both), database_ok=True, redis_ok=False, exchange_connected=True,
+                          system_mode=Mode.PAUSE)  # fmt: skip
+    assert status is Overall.UNHEALTHY
+    assert why[0] == "execution unhealthy"

@@ -22,10 +22,17 @@ class ServiceView:
     answered: bool  # its /health answered at all
     status: str | None  # "ok" | "degraded" | "unhealthy" from its /health
     heartbeat: bool  # its heartbeat key is present in Redis
+    failing: frozenset[str] = frozenset()  # the names of its checks that failed
+    mode: str | None = None  # its own mode
 
 
 def service_status(view: ServiceView) -> str:
-    """One word per service for the table: ok, degraded, unhealthy or down."""
+    """One word per service for the table: ok, degraded, unhealthy or down.
+
+    A service unhealthy only because Redis is unreachable is degraded here: it is up, fails
+    closed (no signal reaches it, so no entry) and serves the emergency actions over HTTP."""
+    if view.answered and view.status == "unhealthy" and view.failing == {"redis"} and view.mode != Mode.EXIT.value:
+        return "degraded"
     if view.answered and view.status in ("ok", "degraded", "unhealthy"):
         return view.status
     return "degraded" if view.heartbeat else "down"
@@ -43,18 +50,24 @@ def overall(
 ) -> tuple[Overall, list[str]]:
     """The status and the reasons for it, most serious first.
 
-    unhealthy: the console's own Postgres or Redis is down, a service is down or reports
-               unhealthy, or the system is in EXIT;
-    degraded:  a service is degraded (or answers only by heartbeat), the exchange is not
-               connected, the system mode is not NORMAL, or what the console last heard
-               from the services is older than `snapshot_max_age_ms`;
+    unhealthy: the console's own Postgres is down, a service is down or reports unhealthy
+               (other than only for Redis), or the system is in EXIT;
+    degraded:  Redis is unreachable (heartbeats and events stop, so the snapshot ages and
+               no signal reaches the brain: new entries are blocked, the emergency actions
+               still work over HTTP), a service is degraded (or answers only by heartbeat),
+               the exchange is not connected, the system mode is not NORMAL, or the
+               snapshot is older than `snapshot_max_age_ms`;
     healthy:   everything else."""
     bad: list[str] = []
     weak: list[str] = []
     if not database_ok:
         bad.append("postgres unreachable")
     if not redis_ok:
-        bad.append("redis unreachable")
+        weak.append(
+            "redis unreachable: no heartbeats or events"
+            + (f" for {snapshot_age_ms} ms" if snapshot_age_ms is not None else "")
+            + ", new entries blocked"
+        )
     for name, view in sorted(services.items()):
         word = service_status(view)
         if word in ("down", "unhealthy"):
@@ -68,7 +81,7 @@ def overall(
     if exchange_connected is not True:
         weak.append("exchange not connected" if exchange_connected is False else "exchange state unknown")
     if snapshot_age_ms is not None and snapshot_age_ms > snapshot_max_age_ms:
-        weak.append(f"service healths are {snapshot_age_ms} ms old")
+        weak.append(f"snapshot is {snapshot_age_ms} ms old")
     if bad:
         return Overall.UNHEALTHY, bad + weak
     if weak:

@@ -40,6 +40,8 @@ from titan_console.settings import ConsoleSettings
 log = logging.getLogger(__name__)
 
 # What /ws/console forwards from titan:events (frequent internal snapshots are left out)
+# a position changed: GET /positions asks the venues until the snapshot has caught up
+POSITION_EVENTS = frozenset({EventType.POSITION_UPDATE, EventType.ORDER_FILLED, EventType.TRADE_CLOSED})
 FORWARDED_EVENTS = frozenset(
     {
         EventType.POSITION_UPDATE,
@@ -231,6 +233,8 @@ def on_event(console: Console, event: Event) -> None:
         console.state.master_arm = bool(event.payload.get("master_arm"))
     elif event.event_type == EventType.CIRCUIT_BREAKER_UPDATE:
         console.state.note_breaker_event(dict(event.payload))
+    elif event.event_type in POSITION_EVENTS:
+        console.state.positions_changed_ms = now_ms()  # this clock: asked before it, the view is old
     if event.event_type in FORWARDED_EVENTS:
         console.hub.broadcast(
             {

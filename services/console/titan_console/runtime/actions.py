@@ -9,8 +9,6 @@ result and duration. They do not wait on the audit trail (see execution's decisi
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import secrets
 import time
@@ -177,8 +175,7 @@ async def emergency(
     await console.record(f"CONSOLE_{action}", who.username, request, result, body.get("success") is True)
     # execution disarms when it flattens: the operator's next read must say so (the snapshot
     # follows the operator's own action), but a slow or absent database never holds the answer
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(console.state.refresh_flags(), timeout=1.0)
+    await console.state.follow_action()
     return dict(body)
 
 
@@ -247,7 +244,13 @@ async def engage_kill_switch(console: Console, who: Principal, code: str, label:
     async def pause_system() -> dict[str, Any]:
         # the PAUSE first: it must hold even when Postgres cannot keep it across a restart yet
         console.runtime.set_reason(ReasonCode.KILL_SWITCH, True)
-        receivers = await console.control(ControlCommand.KILL_SWITCH, who.username, target="all", reason="kill switch")
+        try:
+            receivers: int | str = await console.control(
+                ControlCommand.KILL_SWITCH, who.username, target="all", reason="kill switch"
+            )
+        except Exception as exc:  # Redis down: the flag below still holds the PAUSE (services read it)
+            log.critical("kill switch not broadcast on titan:control: %s", exc)
+            receivers = f"not broadcast: {type(exc).__name__}"
         persisted = True
         why = label or "kill switch"
         try:
@@ -262,6 +265,7 @@ async def engage_kill_switch(console: Console, who: Principal, code: str, label:
 
     for name, run in zip(kill_switch.STEPS, (flatten, cancel_all, disarm, pause_scavenger, pause_system), strict=True):
         await step(name, run)
+    await console.state.follow_action()
     success = kill_switch.outcome(steps)
     system = await console.state.refresh_system()
     result = {

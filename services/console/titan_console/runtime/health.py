@@ -41,6 +41,15 @@ async def refresh_healths(console: Console) -> None:
     console.state.note_healths(bodies, asked)
 
 
+def service_view(body: dict[str, Any] | None, *, heartbeat: bool) -> ServiceView:
+    """What the aggregate needs of one service's /health answer."""
+    if body is None:
+        return ServiceView(False, None, heartbeat=heartbeat)
+    checks = body.get("checks") if isinstance(body.get("checks"), dict) else {}
+    failing = frozenset(name for name, check in checks.items() if isinstance(check, dict) and check.get("ok") is False)
+    return ServiceView(True, body.get("status"), heartbeat=heartbeat, failing=failing, mode=body.get("mode"))
+
+
 def exchange_view(execution: dict[str, Any] | None) -> dict[str, Any]:
     """A venue as its execution's /health tells it: connected, ready, its account, how its
     state arrives (a private stream, or REST polling) and the last reconcile."""
@@ -63,19 +72,21 @@ async def aggregate(console: Console) -> dict[str, Any]:
     """The aggregate from the snapshot (asked afresh only before the loop's first round)."""
     if console.state.healths_ms is None:
         await refresh_healths(console)
+    if console.state.beats_ok is None:
+        await console.state.refresh_system()
     now = now_ms()
-    as_of = console.state.healths_ms or now
-    bodies = {**console.state.healths, "console": console.runtime.health()}
-    system = console.state.system_now(now)
-    beats = console.state.beats
-    views = {
-        name: ServiceView(body is not None, (body or {}).get("status"), heartbeat=beats.get(name) is not None)
-        for name, body in bodies.items()
-    }
-    views["console"] = ServiceView(True, (bodies["console"] or {}).get("status"), heartbeat=True)
+    state = console.state
+    # the snapshot is as old as its oldest part: the services' answers or the heartbeats
+    as_of = min(state.healths_ms or now, state.beats_ms or now)
+    bodies = {**state.healths, "console": console.runtime.health()}
+    system = state.system_now(now)
+    beats = state.beats
+    views = {name: service_view(body, heartbeat=beats.get(name) is not None) for name, body in bodies.items()}
+    views["console"] = service_view(bodies["console"], heartbeat=True)
     checks = console.runtime.checks
     database_ok = bool(checks.get("db") and checks["db"].ok)
-    redis_ok = bool(checks.get("redis") and checks["redis"].ok)
+    # Redis is down as soon as the heartbeats cannot be read, not only at the next ping
+    redis_ok = bool(checks.get("redis") and checks["redis"].ok) and state.beats_ok is True
     exchanges = {
         venue: exchange_view(bodies.get(service)) for venue, service in console.settings.execution_services.items()
     }

@@ -49,8 +49,15 @@ async def traps(console: Console) -> dict[str, Any]:
 
 
 async def positions(console: Console) -> dict[str, Any]:
-    """Every venue's open positions from its execution (the owner), each naming its venue."""
-    return merge_positions(await console.upstream.each_venue("GET", "/positions"))
+    """Every venue's open positions from its execution (the owner), each naming its venue:
+    from the snapshot (refreshed every second and after the operator's own actions), asked
+    afresh only when the snapshot is incomplete or too old (a venue's execution down: 503)."""
+    cached = console.state.positions_now(int(console.settings.snapshot_max_age_s * 1000))
+    if cached is not None:
+        return cached
+    asked = now_ms()
+    merged = merge_positions(await console.upstream.each_venue("GET", "/positions"))
+    return {**merged, "as_of_ms": asked, "age_ms": now_ms() - asked}
 
 
 async def trades(console: Console, limit: int) -> dict[str, Any]:

@@ -44,6 +44,9 @@ class StateCache:
         self.runtime = runtime
         self.upstream = upstream
         self.beats: dict[str, dict[str, Any] | None] = {}
+        # when the heartbeats were last read, and whether the last read worked (None: not yet tried)
+        self.beats_ms: int | None = None
+        self.beats_ok: bool | None = None
         # every other service's last /health answer (None: it did not answer), and when
         # they were asked: the snapshot /health, /api/status and the panel answer from
         self.healths: dict[str, dict[str, Any] | None] = {}
@@ -53,6 +56,10 @@ class StateCache:
         self.kill_switch: dict[str, Any] = {"engaged": False}
         self.positions: list[dict[str, Any]] = []
         self.positions_ok = False
+        # the last complete GET /positions answer of every venue, and when it was asked
+        self.positions_view: dict[str, Any] | None = None
+        self.positions_ms: int | None = None
+        self.positions_changed_ms = 0  # the last POSITION_UPDATE, ORDER_FILLED or TRADE_CLOSED
         self.wallet: dict[str, Any] | None = None
         self.wallet_ms: int | None = None
         self.snapshot: dict[str, Any] | None = None
@@ -67,8 +74,12 @@ class StateCache:
     async def refresh_system(self) -> SystemState:
         """The worst state over every heartbeat, and the console's own state."""
         if self.runtime.redis is not None:
-            with contextlib.suppress(Exception):
+            try:
                 self.beats = await read_beats(self.runtime.redis, self.upstream.settings.trading_processes)
+            except Exception:
+                self.beats_ok = False
+            else:
+                self.beats_ms, self.beats_ok = now_ms(), True
         return self.system_now(now_ms())
 
     def system_now(self, now: int) -> SystemState:
@@ -102,6 +113,7 @@ class StateCache:
 
     async def refresh_positions(self) -> None:
         """Every venue's positions; a venue that did not answer makes the view incomplete."""
+        asked = now_ms()
         try:
             answers = await self.upstream.each_venue("GET", "/positions", fast=True)
         except ConsoleError:
@@ -110,6 +122,26 @@ class StateCache:
         merged = merge_positions(answers)
         self.positions = merged["positions"]
         self.positions_ok = "unavailable" not in merged
+        if self.positions_ok:
+            self.positions_view, self.positions_ms = merged, asked
+
+    def positions_now(self, max_age_ms: int) -> dict[str, Any] | None:
+        """GET /positions from the snapshot, with its age; None when it is incomplete or
+        older than `max_age_ms` (then the caller asks every venue itself)."""
+        if not self.positions_ok or self.positions_view is None or self.positions_ms is None:
+            return None
+        now = now_ms()
+        # a position changed since it was asked: never older than that event
+        if now - self.positions_ms > max_age_ms or self.positions_changed_ms >= self.positions_ms:
+            return None
+        return {**self.positions_view, "as_of_ms": self.positions_ms, "age_ms": now - self.positions_ms}
+
+    async def follow_action(self, bound_s: float = 1.0) -> None:
+        """After an operator's flatten, close or kill switch: the flags (execution disarms when
+        it flattens) and the positions as they now are, so that the operator's next read
+        never shows the old state; a slow or absent database or venue never holds the answer."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(asyncio.gather(self.refresh_flags(), self.refresh_positions()), timeout=bound_s)
 
     async def refresh_equity_sources(self) -> None:
         now = now_ms()

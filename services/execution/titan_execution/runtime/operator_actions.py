@@ -107,6 +107,19 @@ async def _disarm(
     return True, previous
 
 
+async def _until_booked(engine: ExecutionEngine, symbols: list[str], timeout_s: float = 2.0) -> None:
+    """Wait (bounded) until the closes' fills are in the shadow book and on record, so that the
+    operator's next GET /positions never shows what was just closed. The fills arrive on the
+    venue's private stream a moment after the venue took the orders."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s
+    # the shadow book has no change event to wait on: a short, bounded poll
+    while not all(engine.book.position(symbol).is_flat for symbol in symbols) and loop.time() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    async with engine.fills_lock:  # a fill being applied is committed before the answer
+        pass
+
+
 async def flatten_all(
     runtime: ServiceRuntime, engine: ExecutionEngine, operator_id: str, *, disarm: bool = True
 ) -> dict[str, Any]:
@@ -124,6 +137,7 @@ async def flatten_all(
         *(close_position(engine, p, reason="FLATTEN_ALL", operator_id=operator_id) for p in positions)
     )
     results = [{"symbol": p.symbol, "success": ok} for p, ok in zip(positions, closed, strict=True)]
+    await _until_booked(engine, [p.symbol for p, ok in zip(positions, closed, strict=True) if ok])
     result = {
         "success": all(closed) and cancelled >= 0,
         "positions_closed": sum(closed),
@@ -146,6 +160,8 @@ async def close_symbol(
     _audit_request(runtime, "CLOSE_POSITION", operator_id, request)
     positions = [p for p in await engine.venue_positions() if p.symbol == symbol and p.size > 0]
     ok = all([await close_position(engine, p, reason="OPERATOR_CLOSE", operator_id=operator_id) for p in positions])
+    if ok and positions:
+        await _until_booked(engine, [symbol])
     result = {"success": ok, "symbol": symbol, "positions_closed": len(positions) if ok else 0}
     await _record(engine, "CLOSE_POSITION", operator_id, request, result)
     return result

@@ -39,6 +39,7 @@ class BybitConfig:
     api_secret: str
     recv_window: int = 5000
     timeout_s: int = 10
+    trade_rate_per_s: float = C.GROUP_LIMITS["trade"]
 
 
 class BybitAdapter:
@@ -52,6 +53,7 @@ class BybitAdapter:
             api_secret=config.api_secret,
             recv_window=config.recv_window,
             timeout_s=config.timeout_s,
+            trade_rate_per_s=config.trade_rate_per_s,
         )
         self._private_socket: WebSocket | None = None
         self._reconnects = 0

@@ -83,6 +83,7 @@ class BybitHttp:
         recv_window: int = 5000,
         timeout_s: int = 10,
         max_workers: int = 8,
+        trade_rate_per_s: float = C.GROUP_LIMITS["trade"],
     ) -> None:
         self._session = HTTP(
             testnet=False,
@@ -100,7 +101,8 @@ class BybitHttp:
         self._session.retry_codes = set()
         self._session.max_retries = 1
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="bybit-http")
-        self.buckets = {group: TokenBucket(rate, rate) for group, rate in C.GROUP_LIMITS.items()}
+        rates = {**C.GROUP_LIMITS, "trade": trade_rate_per_s}
+        self.buckets = {group: TokenBucket(rate, rate) for group, rate in rates.items()}
         self.last_rate_limited_ms = 0
         self.rate_limit_hits = 0
         self.slowest_send_ms = 0  # the longest one request held a worker thread
