@@ -74,13 +74,15 @@ async def _save(database_url: str, config: TradingConfig) -> None:
 
 
 def profiling_env(profile_dir: Path | None) -> dict[str, str]:
-    """With a directory: every service runs under cProfile (bench/profiling/sitecustomize.py)
-    and leaves <dir>/titan_<service>.pstats when the stack stops."""
+    """With a directory: every service runs under a profiler (bench/profiling/sitecustomize.py:
+    cProfile, or pyinstrument with TITAN_BENCH_PROFILER=pyinstrument) and leaves its report in
+    <dir> when the stack stops."""
     if profile_dir is None:
         return {}
     profile_dir.mkdir(parents=True, exist_ok=True)
     path = os.pathsep.join(p for p in (str(ROOT / "bench" / "profiling"), os.environ.get("PYTHONPATH")) if p)
-    return {"PYTHONPATH": path, "TITAN_BENCH_PROFILE_DIR": str(profile_dir.resolve())}
+    profiler = os.environ.get("TITAN_BENCH_PROFILER", "cprofile")  # or pyinstrument
+    return {"PYTHONPATH": path, "TITAN_BENCH_PROFILE_DIR": str(profile_dir.resolve()), "TITAN_BENCH_PROFILER": profiler}
 
 
 @contextlib.contextmanager
@@ -116,7 +118,7 @@ def bench_stack(
         if stack is not None:
             stack.stop()
         asyncio.run(admin(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        if failed:
+        if failed or os.environ.get("TITAN_BENCH_KEEP_LOGS"):
             print(f"stack logs kept in {root}", file=sys.stderr)
         else:
             shutil.rmtree(root, ignore_errors=True)

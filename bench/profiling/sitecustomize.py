@@ -1,7 +1,12 @@
 """Profiles a Titan service started by `titan up` (which cannot be told to): with this
 directory on PYTHONPATH and TITAN_BENCH_PROFILE_DIR set, every `python -m titan_*` process
-runs under cProfile and writes <dir>/<package>.pstats when it exits (SIGTERM exits through
-sys.exit, so atexit runs). Only the main thread is profiled: the event loop's."""
+runs under a profiler and writes its report to that directory when it exits (SIGTERM exits
+through sys.exit, so atexit runs). Only the main thread is profiled: the event loop's.
+
+TITAN_BENCH_PROFILER picks the profiler:
+- `cprofile` (default): <package>.pstats, every call counted (read with pstats);
+- `pyinstrument`: <package>.pyinstrument.txt and .html, a sampling profile (1 ms) of where
+  the event loop's time goes, call stacks whole, at a fraction of cProfile's overhead."""
 
 from __future__ import annotations
 
@@ -25,13 +30,34 @@ def _package() -> str | None:
     return None
 
 
+def _cprofile(out: Path, name: str) -> None:
+    profiler = cProfile.Profile()
+
+    def dump() -> None:
+        profiler.disable()
+        profiler.dump_stats(str(out / f"{name}.pstats"))
+
+    atexit.register(dump)
+    profiler.enable()
+
+
+def _pyinstrument(out: Path, name: str) -> None:
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.001, async_mode="disabled")
+
+    def dump() -> None:
+        profiler.stop()
+        (out / f"{name}.pyinstrument.txt").write_text(profiler.output_text(unicode=True, show_all=False))
+        (out / f"{name}.pyinstrument.html").write_text(profiler.output_html())
+
+    atexit.register(dump)
+    profiler.start()
+
+
 _NAME = _package() if _OUT else None
 if _OUT and _NAME:
-    _profiler = cProfile.Profile()
-
-    def _dump() -> None:
-        _profiler.disable()
-        _profiler.dump_stats(str(Path(_OUT) / f"{_NAME}.pstats"))
-
-    atexit.register(_dump)
-    _profiler.enable()
+    if os.environ.get("TITAN_BENCH_PROFILER", "cprofile") == "pyinstrument":
+        _pyinstrument(Path(_OUT), _NAME)
+    else:
+        _cprofile(Path(_OUT), _NAME)

@@ -138,3 +138,38 @@ async def test_killed_consumer_message_is_processed_exactly_once_by_survivors(
     await asyncio.gather(*tasks)
     assert [signal_id for _, signal_id in processed] == ["sig-7"]
     assert await setup.pending_count() == 0
+
+
+async def test_keyed_run_keeps_each_keys_order_and_never_holds_one_key_behind_another(
+    redis: Redis, spec: StreamSpec[Signal]
+) -> None:
+    """Execution's intents: one symbol's in stream order, another symbol's not waiting for it."""
+    producer = StreamProducer(redis, spec)
+    consumer = StreamConsumer(redis, spec, group="g", consumer="c1", batch_size=50, block_ms=100)
+    await consumer.ensure_group()
+    for n in range(6):  # BTC, ETH, BTC, ETH, BTC, ETH
+        await producer.publish(make_signal(n).model_copy(update={"symbol": "BTCUSDT" if n % 2 == 0 else "ETHUSDT"}))
+    handled: list[str] = []
+    release_btc = asyncio.Event()
+
+    async def handle(delivery: Delivery[Signal]) -> None:
+        if delivery.message.symbol == "BTCUSDT":
+            await release_btc.wait()  # a slow venue answer on one symbol
+        handled.append(delivery.message.signal_id)
+
+    stop = asyncio.Event()
+    runner = asyncio.create_task(consumer.run(handle, stop, key=lambda signal: signal.symbol))
+    for _ in range(50):
+        if len(handled) == 3:
+            break
+        await asyncio.sleep(0.05)
+    assert handled == ["sig-1", "sig-3", "sig-5"]  # every ETH one while BTC's first still waits
+    release_btc.set()
+    for _ in range(50):
+        if len(handled) == 6:
+            break
+        await asyncio.sleep(0.05)
+    stop.set()
+    await runner
+    assert handled[3:] == ["sig-0", "sig-2", "sig-4"]  # BTC's in stream order
+    assert await consumer.pending_count() == 0

@@ -26,7 +26,7 @@ from titan_common.config import ActiveConfig, TradingConfig
 from titan_common.db.models import Alert, OrderIntentRow
 from titan_common.events import EventType, TradeClosed, payload_of
 from titan_common.exchanges import ExecType
-from titan_common.messages import Event, OrderIntent
+from titan_common.messages import Event, OrderIntent, Side, exit_intent
 from titan_common.reasons import ReasonCode
 from titan_execution.runtime.engine import ExecutionEngine
 from titan_execution.runtime.protection import alert_venue_closes
@@ -143,3 +143,37 @@ async def test_a_liquidation_closes_the_shadow_position_with_its_real_loss(
 def replace_leverage(intent: OrderIntent, leverage: int) -> OrderIntent:
     """The brain's decided leverage on an entry."""
     return intent.model_copy(update={"leverage": leverage})
+
+
+async def test_a_symbols_leverage_is_set_once_and_again_only_when_the_decision_changes(
+    engine: ExecutionEngine, clean_sim: Sim, streaming: list[tuple[EventType, BaseModel]]
+) -> None:
+    """The entry's hot path makes no leverage call the venue already has the answer to: the
+    venue refuses every set-leverage after the first entry, and an entry at the same leverage
+    still goes; one at another leverage asks, is refused, and nothing is sent."""
+
+    async def round_trip(leverage: int) -> OrderIntent:
+        price = await engine.adapter.last_price(SYMBOL)
+        intent = replace_leverage(entry(SYMBOL, "0.010", str((price * D("0.97")).quantize(D(1))), reference=price),
+                                  leverage)  # fmt: skip
+        outcome = await engine.handle_intent(intent)
+        assert outcome.state.value in ("CONFIRMED", "FILLED"), outcome
+        await until(lambda: not engine.book.position(SYMBOL).is_flat, what="the entry filled")
+        closing = exit_intent(SYMBOL, Side.BUY, D("0.010"), correlation=intent.correlation, origin="OPERATOR_CLOSE",
+                              reference_price=price, ts_ms=now_ms())  # fmt: skip
+        assert (await engine.handle_intent(closing)).state.value in ("CONFIRMED", "FILLED")
+        await until(lambda: engine.book.position(SYMBOL).is_flat, what="the close filled")
+        return intent
+
+    await round_trip(4)
+    clean_sim.control("POST", "/faults", {"fail_paths": ["/v5/position/set-leverage"]})
+    second = await round_trip(4)  # no call: the venue has 4x from the first
+    assert clean_sim.orders_for(second.client_order_id) == 1
+    assert await venue_leverage(engine) in (None, D(4))
+
+    price = await engine.adapter.last_price(SYMBOL)
+    other = replace_leverage(entry(SYMBOL, "0.010", str((price * D("0.97")).quantize(D(1))), reference=price), 5)
+    outcome = await engine.handle_intent(other)
+    assert outcome.state.value == "REJECTED"
+    assert outcome.reasons == [ReasonCode.LEVERAGE_NOT_SET]
+    assert clean_sim.orders_for(other.client_order_id) == 0

@@ -190,3 +190,22 @@ async def test_the_process_reads_its_band_from_the_environment(
         finally:
             await arm(sessions, False)
             await adapter.close()
+
+
+async def test_the_band_reads_the_prices_kept_fresh_and_asks_the_venue_when_they_are_old(
+    engine: ExecutionEngine, clean_sim: Sim
+) -> None:
+    """An entry needs no price request of its own while the background prices are fresh
+    (execution asks for every symbol's every half second); older than the bound, it asks."""
+    prices = await engine.adapter.last_prices()
+    assert set(prices) >= {SYMBOL, "ETHUSDT"}
+    price = prices[SYMBOL]
+    # a fresh price 3% away: the entry decided at the venue's real price is refused by it...
+    engine.note_venue_prices({**prices, SYMBOL: price * D("1.03")}, now_ms())
+    refused = await engine.handle_intent(long_at(price))
+    assert refused.reasons == [ReasonCode.PRICE_MOVED]
+    # ...while prices older than the bound are not used: the venue is asked, and it goes
+    engine.note_venue_prices({**prices, SYMBOL: price * D("1.03")}, now_ms() - engine.config.price_max_age_ms - 1)
+    sent = long_at(await engine.adapter.last_price(SYMBOL))
+    assert (await engine.handle_intent(sent)).state is S.CONFIRMED
+    assert clean_sim.orders_for(sent.client_order_id) == 1

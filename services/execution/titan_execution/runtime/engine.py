@@ -87,6 +87,12 @@ class EngineConfig:
     # watches the price and exits through an intent (runtime/titan_stops.py)
     spot: bool = False
     venue: str = "bybit"  # the venue the account is on (the registry's name), as intents name it
+    # the price band reads the venue's price kept fresh in the background (note_venue_prices);
+    # older than this, the entry asks the venue itself
+    price_max_age_ms: int = 2_000
+    # the leverage Titan set on a symbol is set again only when an entry decides another, or
+    # after this long (someone may have changed it on the venue meanwhile)
+    leverage_recheck_ms: int = 60_000
 
 
 @dataclass
@@ -121,6 +127,11 @@ class ExecutionEngine:
         self.quarantined: set[str] = set()
         self.book = ShadowBook()
         self.last_prices: dict[str, Decimal] = {}
+        # the venue's last prices as last asked (all symbols at once), and when
+        self.venue_prices: dict[str, Decimal] = {}
+        self.venue_prices_ms = 0
+        # what Titan last set each symbol's leverage to on the venue, and when
+        self.leverage_on_venue: dict[str, tuple[int, int]] = {}
         # symbols where a fill arrived that Titan did not send (a human on the exchange)
         self.foreign_fills: set[str] = set()
         self.venue_closes: set[str] = set()
@@ -417,14 +428,21 @@ class ExecutionEngine:
         self.record_churn(symbol)  # setting a stop replaces one
         await self.adapter.set_trading_stop(symbol, stop_loss=stop_loss)
 
+    def note_venue_prices(self, prices: dict[str, Decimal], asked_ms: int) -> None:
+        """Every symbol's last price as the venue gave it (runtime: every half second)."""
+        self.venue_prices, self.venue_prices_ms = prices, asked_ms
+
     async def _check_price_band(self, intent: OrderIntent) -> BandRefusal | None:
-        """An entry's price band against the venue's price now (REST: the truth, and fresh;
-        the fills' last prices may be old). A failed lookup refuses the entry (fail-closed)."""
-        try:
-            current: Decimal | None = await self.adapter.last_price(intent.symbol)
-        except ExchangeError as exc:
-            log.warning("the venue's price of %s is unknown: %s", intent.symbol, exc)
-            current = None
+        """An entry's price band against the venue's price now: its last price asked at most
+        `price_max_age_ms` ago, else asked now (the fills' last prices may be old). A failed
+        lookup refuses the entry (fail-closed)."""
+        current: Decimal | None = self.venue_prices.get(intent.symbol)
+        if current is None or now_ms() - self.venue_prices_ms > self.config.price_max_age_ms:
+            try:
+                current = await self.adapter.last_price(intent.symbol)
+            except ExchangeError as exc:
+                log.warning("the venue's price of %s is unknown: %s", intent.symbol, exc)
+                current = None
         refusal = price_band_refusal(intent, current, self.config.price_band_share)
         if refusal is not None:
             log.warning("entry %s %s refused (%s): %s", intent.intent_id, intent.symbol, refusal.reason, refusal.detail)
@@ -433,13 +451,18 @@ class ExecutionEngine:
     async def _apply_leverage(self, intent: OrderIntent) -> list[ReasonCode]:
         """Set the symbol's leverage to the decided one before an entry goes out; the sizing
         and the stop assume it. Refusals of any kind refuse the entry (nothing is sent)."""
-        try:
-            await self.adapter.set_leverage(intent.symbol, intent.leverage)
-        except NotModified:
-            pass  # already at the decided leverage
-        except ExchangeError as exc:
-            log.warning("leverage %sx on %s not set (%s): entry refused", intent.leverage, intent.symbol, exc)
-            return [ReasonCode.LEVERAGE_NOT_SET]
+        now = now_ms()
+        known = self.leverage_on_venue.get(intent.symbol)
+        if known is None or known[0] != intent.leverage or now - known[1] > self.config.leverage_recheck_ms:
+            try:
+                await self.adapter.set_leverage(intent.symbol, intent.leverage)
+            except NotModified:
+                pass  # already at the decided leverage
+            except ExchangeError as exc:
+                self.leverage_on_venue.pop(intent.symbol, None)
+                log.warning("leverage %sx on %s not set (%s): entry refused", intent.leverage, intent.symbol, exc)
+                return [ReasonCode.LEVERAGE_NOT_SET]
+            self.leverage_on_venue[intent.symbol] = (intent.leverage, now)
         self.book.set_leverage(intent.symbol, intent.leverage)
         return []
 

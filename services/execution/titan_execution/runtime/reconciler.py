@@ -150,6 +150,7 @@ class Reconciler:
                         f"adopted a position Titan did not open: {diff.exchange}",
                     )
             elif diff.action is core.Action.SET_LEVERAGE:
+                engine.leverage_on_venue.pop(diff.symbol, None)  # the venue changed it: set it again next entry
                 decided = engine.book.position(diff.symbol).leverage
                 try:
                     if decided is not None:
