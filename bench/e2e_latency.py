@@ -81,7 +81,7 @@ from titan_sim.core.instruments import DEFAULT_SYMBOLS
 # goals (issue 17): at 100 signals/s, >= 1,000 orders measured, signal -> order p50 <= 3x the
 # floor's p50 and p99 <= 10x the floor's p99, the floor measured in the same run
 P50_FLOOR_MULTIPLE, P99_FLOOR_MULTIPLE, GOAL_RATE, ORDERS_GOAL = 3.0, 10.0, 100.0, 1000
-STOP_PCT = Decimal("0.2")
+STOP_PCT = Decimal("0.3")
 BRAIN_HISTOGRAM = "titan_brain_signal_processing_latency_ms"
 SECTION = "## End-to-end latency, as a ratio to the floor (`bench/e2e_latency.py`)"
 NOTE = """\

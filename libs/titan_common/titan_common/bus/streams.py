@@ -14,6 +14,7 @@ poison message never blocks the stream.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -55,6 +56,12 @@ class StreamProducer(Generic[M]):
             approximate=True,
         )
         return message_id.decode() if isinstance(message_id, bytes) else str(message_id)
+
+
+def _forget_tail(tails: dict[str, asyncio.Task[None]], name: str, done: asyncio.Task[None]) -> None:
+    """A key's last task ended: nothing is left to wait for on that key."""
+    if tails.get(name) is done:
+        del tails[name]
 
 
 class StreamConsumer(Generic[M]):
@@ -160,19 +167,41 @@ class StreamConsumer(Generic[M]):
     ) -> None:
         """Consume until `stop` is set. A handler error leaves the message pending for a retry.
 
-        With `key`, the messages of a batch that share a key are handled in stream order and
-        those of different keys at once (execution: one symbol's intents in order, another
-        symbol's never waiting behind them); without it, one at a time."""
+        Without `key`, one message at a time. With `key`, each message is handled in a task
+        of its own as soon as it is read: after the one before it with the same key (stream
+        order), and never behind another key's (execution: one symbol's intents in order, a
+        slow venue answer on one symbol holds up no other). At most `batch_size` at once;
+        on stop, those in flight finish."""
         await self.ensure_group()
+        if key is None:
+            while not stop.is_set():
+                await self._in_order(await self.read(), handle)
+            return
+        tails: dict[str, asyncio.Task[None]] = {}
+        in_flight: set[asyncio.Task[None]] = set()
         while not stop.is_set():
-            batch = await self.read()
-            if key is None:
-                await self._in_order(batch, handle)
+            if len(in_flight) >= self.batch_size:
+                await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 continue
-            by_key: dict[str, list[Delivery[M]]] = {}
-            for delivery in batch:
-                by_key.setdefault(key(delivery.message), []).append(delivery)
-            await asyncio.gather(*(self._in_order(group, handle) for group in by_key.values()))
+            for delivery in await self.read():
+                name = key(delivery.message)
+                task = asyncio.create_task(self._after(tails.get(name), delivery, handle))
+                tails[name] = task
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+                task.add_done_callback(functools.partial(_forget_tail, tails, name))
+        if in_flight:
+            await asyncio.wait(in_flight)
+
+    async def _after(
+        self,
+        previous: asyncio.Task[None] | None,
+        delivery: Delivery[M],
+        handle: Callable[[Delivery[M]], Awaitable[None]],
+    ) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])  # its key's earlier message first, however it ended
+        await self._in_order([delivery], handle)
 
     async def _in_order(self, deliveries: list[Delivery[M]], handle: Callable[[Delivery[M]], Awaitable[None]]) -> None:
         for delivery in deliveries:

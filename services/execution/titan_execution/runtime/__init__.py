@@ -63,6 +63,9 @@ class Execution:
         self._titan_stops: TitanStops | None = None
         self.ready = asyncio.Event()
         self.drift_seen = asyncio.Event()  # set by whoever notices drift between reconciles
+        # symbols whose positions fills changed, their stops not yet checked (protection_loop)
+        self.unchecked: set[str] = set()
+        self.protection_due = asyncio.Event()
         self._engine: ExecutionEngine | None = None
         self._reconciler: Reconciler | None = None
         self.wallet: WalletUpdate | None = None  # the last stream or poll report
@@ -102,6 +105,7 @@ class Execution:
                 else (("private-stream", self.private_stream), ("marks", self.poll_marks))
             ),
             ("venue-prices", self.poll_venue_prices),
+            ("protection", self.protection_loop),
             ("wallet", self.poll_wallet),
             ("fill-poll", self.poll_fills),
             ("clock", self.watch_clock),
@@ -268,6 +272,17 @@ class Execution:
         except ExchangeError as exc:
             log.error("protection check failed: %s", exc)
 
+    async def protection_loop(self, rt: ServiceRuntime) -> None:
+        """Every position a fill touched gets its stop checked (and set, or the position closed),
+        the symbols of many fills in one round: one positions() call however fast fills come."""
+        await self.ready.wait()
+        while not rt.stop.is_set():
+            await _first_of(rt.stop, self.protection_due, timeout=1.0)
+            self.protection_due.clear()
+            symbols, self.unchecked = self.unchecked, set()
+            if symbols:
+                await self.protect(symbols)
+
     async def private_stream(self, rt: ServiceRuntime) -> None:
         await self.ready.wait()
         engine = self.engine
@@ -292,7 +307,9 @@ class Execution:
         changed, liquidations and foreign fills alerted (manage-only until a clean reconcile)."""
         engine = self.engine
         if touched:
-            await self.protect(touched)
+            # checked by the protection loop: the next fills are never held behind its REST calls
+            self.unchecked |= touched
+            self.protection_due.set()
         await alert_venue_closes(engine)
         for symbol in sorted(engine.take_foreign_fills()):
             # a position Titan did not open: adopted, protected above, alerted, manage-only until clean

@@ -188,6 +188,8 @@ class ExecutionEngine:
         return outcome
 
     async def _handle_intent(self, intent: OrderIntent, decision_id: str | None) -> Outcome:
+        if self._answers_at_hand(intent):
+            return await self._handle_at_once(intent, decision_id)
         try:
             async with transaction(self.sessions) as session:
                 state = await store.ensure_intent(session, intent, decision_id, exchange=self.config.exchange)
@@ -207,28 +209,76 @@ class ExecutionEngine:
             band = await self._check_price_band(intent)
             reasons = [band.reason] if band is not None else await self._apply_leverage(intent)
         if reasons or fitted is None:
-            await self._reject(intent, reasons, None if band is None else {"price_band": band.figures()})
+            await self._reject(intent, reasons, band)
             return Outcome(S.REJECTED, reasons, "" if band is None else band.detail)
 
         # write-ahead: the intent and its audit row are committed before any network call
         async with transaction(self.sessions) as session:
-            moved = await store.move_intent(
-                session,
-                intent.intent_id,
-                S.CREATED,
-                S.SENT_UNKNOWN,
-                # the account that sends it owns it from here (the brain may have written the row)
-                extra={
-                    "qty": fitted.qty,
-                    "stop_loss": fitted.stop_loss,
-                    "take_profit": fitted.take_profit,
-                    "exchange": self.config.exchange,
-                },
-            )
-            if not moved:
+            if not await self._write_ahead(session, intent, fitted):
                 return Outcome(S.SENT_UNKNOWN, [ReasonCode.DUPLICATE_INTENT], "raced")
-            session.add(store.audit_row(self._event(intent, "ORDER_SEND", stage=S.SENT_UNKNOWN.value)))
         return await self._send(intent, fitted)
+
+    def _answers_at_hand(self, intent: OrderIntent) -> bool:
+        """Nothing to ask the venue before the write-ahead: a reference price to fit the order
+        to, and for an entry the venue's price (fresh) for the band and its leverage (known)."""
+        reference = intent.price or intent.reference_price or self.last_prices.get(intent.symbol)
+        if reference is None and not intent.reduce_only:
+            return False
+        if not opens_risk(intent):
+            return True
+        return self._fresh_venue_price(intent.symbol) is not None and self._leverage_known(intent)
+
+    async def _handle_at_once(self, intent: OrderIntent, decision_id: str | None) -> Outcome:
+        """The intent row, the checks and the write-ahead (or the refusal) in one transaction:
+        one commit before the send, since no answer from the venue is awaited in between."""
+        band = None
+        try:
+            async with transaction(self.sessions) as session:
+                state = await store.ensure_intent(session, intent, decision_id, exchange=self.config.exchange)
+                if state is not S.CREATED:
+                    # a redelivery: whatever happened before stands, and nothing is sent twice
+                    return Outcome(state, [ReasonCode.DUPLICATE_INTENT], "already handled")
+                # a disarm not yet in Postgres (a flatten while it was down) still disarms
+                armed = await read_master_arm(session) and not self.disarm_latched
+                reasons, fitted = await self._check_and_fit(intent, armed)  # asks nothing: the reference is known
+                if not reasons and fitted is not None and opens_risk(intent):
+                    band = self._band_refusal(intent, self._fresh_venue_price(intent.symbol))
+                    if band is not None:
+                        reasons = [band.reason]
+                    else:
+                        self.book.set_leverage(intent.symbol, intent.leverage)  # the venue has it already
+                if reasons or fitted is None:
+                    await self._write_refusal(session, intent, reasons, band)
+                elif not await self._write_ahead(session, intent, fitted):
+                    return Outcome(S.SENT_UNKNOWN, [ReasonCode.DUPLICATE_INTENT], "raced")
+        except DB_ERRORS as exc:
+            if intent.kind is IntentKind.EXIT and self.audit_now is not None:
+                return await self._exit_without_db(intent, exc)
+            raise  # an entry waits for Postgres: no write-ahead row, no order
+        if reasons or fitted is None:
+            log.info("intent %s %s refused: %s", intent.intent_id, intent.symbol, ",".join(reasons))
+            return Outcome(S.REJECTED, reasons, "" if band is None else band.detail)
+        return await self._send(intent, fitted)
+
+    async def _write_ahead(self, session: AsyncSession, intent: OrderIntent, fitted: FittedOrder) -> bool:
+        """SENT_UNKNOWN and the ORDER_SEND audit row, in the caller's transaction (committed
+        before the send). False when another path moved the intent first."""
+        moved = await store.move_intent(
+            session,
+            intent.intent_id,
+            S.CREATED,
+            S.SENT_UNKNOWN,
+            # the account that sends it owns it from here (the brain may have written the row)
+            extra={
+                "qty": fitted.qty,
+                "stop_loss": fitted.stop_loss,
+                "take_profit": fitted.take_profit,
+                "exchange": self.config.exchange,
+            },
+        )
+        if moved:
+            session.add(store.audit_row(self._event(intent, "ORDER_SEND", stage=S.SENT_UNKNOWN.value)))
+        return moved
 
     async def _check_and_fit(self, intent: OrderIntent, armed: bool) -> tuple[list[ReasonCode], FittedOrder | None]:
         """Execution's own refusals, then the order fitted to the venue's filters."""
@@ -432,28 +482,41 @@ class ExecutionEngine:
         """Every symbol's last price as the venue gave it (runtime: every half second)."""
         self.venue_prices, self.venue_prices_ms = prices, asked_ms
 
+    def _fresh_venue_price(self, symbol: str) -> Decimal | None:
+        """The venue's last price of `symbol` if asked at most `price_max_age_ms` ago."""
+        if now_ms() - self.venue_prices_ms > self.config.price_max_age_ms:
+            return None
+        return self.venue_prices.get(symbol)
+
     async def _check_price_band(self, intent: OrderIntent) -> BandRefusal | None:
         """An entry's price band against the venue's price now: its last price asked at most
         `price_max_age_ms` ago, else asked now (the fills' last prices may be old). A failed
         lookup refuses the entry (fail-closed)."""
-        current: Decimal | None = self.venue_prices.get(intent.symbol)
-        if current is None or now_ms() - self.venue_prices_ms > self.config.price_max_age_ms:
+        current = self._fresh_venue_price(intent.symbol)
+        if current is None:
             try:
                 current = await self.adapter.last_price(intent.symbol)
             except ExchangeError as exc:
                 log.warning("the venue's price of %s is unknown: %s", intent.symbol, exc)
-                current = None
+        return self._band_refusal(intent, current)
+
+    def _band_refusal(self, intent: OrderIntent, current: Decimal | None) -> BandRefusal | None:
         refusal = price_band_refusal(intent, current, self.config.price_band_share)
         if refusal is not None:
             log.warning("entry %s %s refused (%s): %s", intent.intent_id, intent.symbol, refusal.reason, refusal.detail)
         return refusal
 
+    def _leverage_known(self, intent: OrderIntent) -> bool:
+        """Titan set this very leverage on the symbol within `leverage_recheck_ms`."""
+        known = self.leverage_on_venue.get(intent.symbol)
+        return (
+            known is not None and known[0] == intent.leverage and now_ms() - known[1] <= self.config.leverage_recheck_ms
+        )
+
     async def _apply_leverage(self, intent: OrderIntent) -> list[ReasonCode]:
         """Set the symbol's leverage to the decided one before an entry goes out; the sizing
         and the stop assume it. Refusals of any kind refuse the entry (nothing is sent)."""
-        now = now_ms()
-        known = self.leverage_on_venue.get(intent.symbol)
-        if known is None or known[0] != intent.leverage or now - known[1] > self.config.leverage_recheck_ms:
+        if not self._leverage_known(intent):
             try:
                 await self.adapter.set_leverage(intent.symbol, intent.leverage)
             except NotModified:
@@ -462,27 +525,26 @@ class ExecutionEngine:
                 self.leverage_on_venue.pop(intent.symbol, None)
                 log.warning("leverage %sx on %s not set (%s): entry refused", intent.leverage, intent.symbol, exc)
                 return [ReasonCode.LEVERAGE_NOT_SET]
-            self.leverage_on_venue[intent.symbol] = (intent.leverage, now)
+            self.leverage_on_venue[intent.symbol] = (intent.leverage, now_ms())
         self.book.set_leverage(intent.symbol, intent.leverage)
         return []
 
-    async def _reject(
-        self, intent: OrderIntent, reasons: list[ReasonCode], payload: dict[str, object] | None = None
-    ) -> None:
+    async def _reject(self, intent: OrderIntent, reasons: list[ReasonCode], band: BandRefusal | None) -> None:
         async with transaction(self.sessions) as session:
-            await store.move_intent(session, intent.intent_id, S.CREATED, S.REJECTED, reason=reasons[0])
-            session.add(
-                store.audit_row(
-                    self._event(
-                        intent,
-                        "INTENT_REJECTED",
-                        severity=Severity.WARNING,
-                        reason=reasons[0],
-                        payload={"reasons": [r.value for r in reasons], **(payload or {})},
-                    )
-                )
-            )
+            await self._write_refusal(session, intent, reasons, band)
         log.info("intent %s %s refused: %s", intent.intent_id, intent.symbol, ",".join(reasons))
+
+    async def _write_refusal(
+        self, session: AsyncSession, intent: OrderIntent, reasons: list[ReasonCode], band: BandRefusal | None
+    ) -> None:
+        """REJECTED with its first reason, and the INTENT_REJECTED audit row (with the band's
+        figures when the band refused it), in the caller's transaction."""
+        await store.move_intent(session, intent.intent_id, S.CREATED, S.REJECTED, reason=reasons[0])
+        payload: dict[str, object] = {"reasons": [r.value for r in reasons]}
+        if band is not None:
+            payload["price_band"] = band.figures()
+        event = self._event(intent, "INTENT_REJECTED", severity=Severity.WARNING, reason=reasons[0], payload=payload)
+        session.add(store.audit_row(event))
 
     # --- resolving what the exchange did ---
 
