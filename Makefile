@@ -7,7 +7,7 @@ PKG_FILES := $(foreach p,$(PKGS),$(p)/pyproject.toml)
 # mypy covers the shared library and every service's pure core
 TYPED  := libs/titan_common/titan_common $(wildcard services/*/titan_*/core)
 
-.PHONY: install install-dev run test lint typecheck pytest clean
+.PHONY: install install-dev run test lint typecheck pytest clean bench bench-floor bench-e2e bench-api bench-brain
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,22 @@ pytest: install-dev
 	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 test: lint typecheck pytest
+
+# Benchmarks (docs/benchmarks.md): each prints JSON and appends its rows there, goals stated
+# as ratios measured in the same run. They make a scratch database on BENCH_DATABASE_URL's
+# server; the brain's also uses BENCH_REDIS_URL (database 7). Run them one at a time.
+BENCH_DATABASE_URL ?= $(or $(TEST_DATABASE_URL),$(DATABASE_URL),postgresql://postgres@127.0.0.1:5432/test)
+BENCH_REDIS_URL ?= $(or $(TEST_REDIS_URL),$(REDIS_URL),redis://127.0.0.1:6379/0)
+
+bench-floor: install-dev
+	$(BIN)/python bench/floor.py --database-url $(BENCH_DATABASE_URL) --redis-url $(BENCH_REDIS_URL)
+bench-e2e: install-dev
+	$(BIN)/python bench/e2e_latency.py --database-url $(BENCH_DATABASE_URL)
+bench-api: install-dev
+	$(BIN)/python bench/api_load.py --database-url $(BENCH_DATABASE_URL)
+bench-brain: install-dev
+	$(BIN)/python bench/brain_evaluate.py --database-url $(BENCH_DATABASE_URL) --redis-url $(BENCH_REDIS_URL)
+bench: bench-floor bench-e2e bench-api bench-brain
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -4,8 +4,8 @@ persistence (signal upsert, decision, intent, all committed; intents XADDed).
 One command for issue 8's figure; the measurement itself is the pipeline burst of
 bench/brain_evaluate.py (a real brain process on real Redis and Postgres, --burst signals
 XADDed at once, decisions/s until all are on record), run here with a short core and
-latency phase. Its row lands in the "Brain" table of docs/benchmarks.md
-("pipeline decisions/s (burst)").
+latency phase. Its row lands in the brain's table of docs/benchmarks.md, beside the core's
+rate measured in the same run.
 
 Usage: python bench/brain_throughput.py [--burst 5000]   (DATABASE_URL/REDIS_URL or TEST_*)
 Goal: >= 5,000 decisions/s.

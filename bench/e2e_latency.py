@@ -11,12 +11,15 @@ Armed through the console.
 
 First a warm-up (one order per symbol), then the floor (bench/floor.py on this stack's own
 Postgres, Redis and simulator: 2 commits + 2 stream hops + 1 HTTP round trip). Then per rate
-(--rates, default 100/s), --signals signals (default 1,500) are XADDed to titan:signals at
+(--rates, default 100/s), --signals signals (default 6,000) are XADDed to titan:signals at
 that rate, cycling through the symbols (tests/e2e/stack.py `signal_at` at the last price, a
-stop 20% away so fees barely move equity). The brain vetoes a second signal on a symbol with
-a position or approved entry (DUPLICATE_POSITION), so a closer closes every open position as
-soon as it appears in Postgres, as the brain's exits go (an EXIT intent on titan:intents);
-the symbol is then free for its next signal.
+stop 30% away: small notionals, so the margin holds the open positions, and fees barely
+move equity). The brain vetoes a second signal on a symbol with a position or approved
+entry (DUPLICATE_POSITION), so a closer closes every open position as soon as it appears in
+Postgres, as the brain's exits go (an EXIT intent on titan:intents); the symbol is then
+free for its next signal. How many signals become orders is bounded by how many entry and
+exit round trips the machine sustains (about one signal in five here, so 6,000 signals
+give more than 1,000 orders).
 
 Figures per rate:
 - signal -> order: the simulator's `receivedTime` (GET /sim/orders) minus signals.ts_ms,
@@ -30,7 +33,7 @@ Figures per rate:
 
 Prints one JSON object and appends a row per rate to docs/benchmarks.md.
 
-Usage: python bench/e2e_latency.py [--rates 100] [--signals 1500] [--symbols 100] [--database-url URL]
+Usage: python bench/e2e_latency.py [--rates 100] [--signals 6000] [--symbols 100] [--database-url URL]
 Goals (issue 17): at 100 signals/s, >= 1,000 orders measured, p50 <= 3x and p99 <= 10x the
 floor; each Titan service <= 150 MB RSS.
 """
@@ -386,7 +389,7 @@ def bench_symbols(count: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="100", help="signals per second, comma-separated, one run each")
-    parser.add_argument("--signals", type=int, default=1500, help="signals per run")
+    parser.add_argument("--signals", type=int, default=6000, help="signals per run (enough for >= 1,000 orders)")
     parser.add_argument("--symbols", type=int, default=40, help="symbols traded (a signal on a busy one is vetoed)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"))
     parser.add_argument("--floor-samples", type=int, default=1000, help="samples of each part of the floor")

@@ -44,10 +44,6 @@ class ExecutionSettings(ServiceSettings):
     # the price band: an entry is refused (PRICE_MOVED) when the venue's price has moved from
     # its reference by more than this share of the reference's distance to the stop
     price_band_share: Annotated[Decimal, Field(gt=0, le=1)] = Decimal("0.25")
-    # every symbol's last price is asked this often (one request); the price band uses it
-    # while it is younger than venue_price_max_age_s, else an entry asks for its own
-    venue_price_poll_s: Annotated[float, Field(gt=0, le=10)] = 0.5
-    venue_price_max_age_s: Annotated[float, Field(gt=0, le=10)] = 2.0
     wallet_poll_s: Annotated[float, Field(gt=0)] = 10.0
     mark_poll_s: Annotated[float, Field(gt=0)] = 2.0  # open positions' mark price and live PnL
     # a spot venue's Titan-side stops: the price is read this often (at least once a second),

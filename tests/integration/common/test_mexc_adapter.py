@@ -336,11 +336,3 @@ async def test_a_dead_endpoint_is_an_unknown_outcome() -> None:
             await mexc.place_order(PlaceOrder("BTCUSDT", Side.BUY, D("1"), "t-8"))
     finally:
         await mexc.close()
-
-
-async def test_every_symbols_last_price_in_one_request(adapter: MexcAdapter, mexc_sim: MexcSim) -> None:
-    prices = await adapter.last_prices()
-    assert SYMBOL in prices
-    assert prices[SYMBOL] > 0
-    one = await adapter.last_price(SYMBOL)
-    assert abs(prices[SYMBOL] - one) / one < D("0.05")  # the same market a moment later

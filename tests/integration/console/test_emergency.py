@@ -220,7 +220,15 @@ async def test_execution_down_is_a_clear_503_and_the_kill_switch_still_pauses(cl
         assert down.json() == {
             "error": {"status": 503, "code": "EXECUTION_UNAVAILABLE", "message": down.json()["error"]["message"]}
         }
+        # /positions answers from the console's snapshot (at most a second old, and saying how
+        # old): once the state loop has found execution gone, it is the same clear 503
         positions = httpx.get(f"{stack.console}/positions", timeout=30)
+        for _ in range(50):
+            if positions.status_code == 503:
+                break
+            assert positions.json()["age_ms"] <= 5_000
+            await asyncio.sleep(0.1)
+            positions = httpx.get(f"{stack.console}/positions", timeout=30)
         assert positions.status_code == 503
         assert positions.json()["error"]["code"] == "EXECUTION_UNAVAILABLE"
         code = (await asyncio.to_thread(call, stack, "POST", "/api/console/kill-switch", {})).json()[

@@ -104,7 +104,6 @@ class Execution:
                 if self.spot
                 else (("private-stream", self.private_stream), ("marks", self.poll_marks))
             ),
-            ("venue-prices", self.poll_venue_prices),
             ("protection", self.protection_loop),
             ("wallet", self.poll_wallet),
             ("fill-poll", self.poll_fills),
@@ -148,7 +147,6 @@ class Execution:
                 churn_limit_10s=settings.churn_limit_10s,
                 churn_limit_60s=settings.churn_limit_60s,
                 price_band_share=settings.price_band_share,
-                price_max_age_ms=int(settings.venue_price_max_age_s * 1000),
                 spot=self.spot,
                 venue=self.venue,
             ),
@@ -451,18 +449,6 @@ class Execution:
                 except ExchangeError as exc:
                     log.warning("mark poll failed: %s", exc)
             await rt.sleep(self.settings.mark_poll_s)
-
-    async def poll_venue_prices(self, rt: ServiceRuntime) -> None:
-        """Every symbol's last price, in one request every venue_price_poll_s, for the price
-        band: an entry then needs no price request of its own on its way to the venue."""
-        await self.ready.wait()
-        while not rt.stop.is_set():
-            asked = now_ms()  # the prices are at least this old
-            try:
-                self.engine.note_venue_prices(await self.adapter.last_prices(), asked)
-            except ExchangeError as exc:
-                log.debug("venue prices not refreshed (an entry asks for its own): %s", exc)
-            await rt.sleep(self.settings.venue_price_poll_s)
 
     # --- health ---
 

@@ -87,9 +87,6 @@ class EngineConfig:
     # watches the price and exits through an intent (runtime/titan_stops.py)
     spot: bool = False
     venue: str = "bybit"  # the venue the account is on (the registry's name), as intents name it
-    # the price band reads the venue's price kept fresh in the background (note_venue_prices);
-    # older than this, the entry asks the venue itself
-    price_max_age_ms: int = 2_000
     # the leverage Titan set on a symbol is set again only when an entry decides another, or
     # after this long (someone may have changed it on the venue meanwhile)
     leverage_recheck_ms: int = 60_000
@@ -127,9 +124,6 @@ class ExecutionEngine:
         self.quarantined: set[str] = set()
         self.book = ShadowBook()
         self.last_prices: dict[str, Decimal] = {}
-        # the venue's last prices as last asked (all symbols at once), and when
-        self.venue_prices: dict[str, Decimal] = {}
-        self.venue_prices_ms = 0
         # what Titan last set each symbol's leverage to on the venue, and when
         self.leverage_on_venue: dict[str, tuple[int, int]] = {}
         # symbols where a fill arrived that Titan did not send (a human on the exchange)
@@ -219,18 +213,19 @@ class ExecutionEngine:
         return await self._send(intent, fitted)
 
     def _answers_at_hand(self, intent: OrderIntent) -> bool:
-        """Nothing to ask the venue before the write-ahead: a reference price to fit the order
-        to, and for an entry the venue's price (fresh) for the band and its leverage (known)."""
+        """Nothing the venue must do before the write-ahead: a reference price to fit the order
+        to and, for an entry, the decided leverage already set on the venue. (An entry's price
+        band still asks the venue's price now: a read, before the transaction.)"""
         reference = intent.price or intent.reference_price or self.last_prices.get(intent.symbol)
         if reference is None and not intent.reduce_only:
             return False
-        if not opens_risk(intent):
-            return True
-        return self._fresh_venue_price(intent.symbol) is not None and self._leverage_known(intent)
+        return not opens_risk(intent) or self._leverage_known(intent)
 
     async def _handle_at_once(self, intent: OrderIntent, decision_id: str | None) -> Outcome:
         """The intent row, the checks and the write-ahead (or the refusal) in one transaction:
-        one commit before the send, since no answer from the venue is awaited in between."""
+        one commit before the send. An entry's band is checked against the venue's price asked
+        just before (a read that changes nothing on the venue, whatever the checks decide)."""
+        current = await self._venue_price(intent.symbol) if opens_risk(intent) else None
         band = None
         try:
             async with transaction(self.sessions) as session:
@@ -242,7 +237,7 @@ class ExecutionEngine:
                 armed = await read_master_arm(session) and not self.disarm_latched
                 reasons, fitted = await self._check_and_fit(intent, armed)  # asks nothing: the reference is known
                 if not reasons and fitted is not None and opens_risk(intent):
-                    band = self._band_refusal(intent, self._fresh_venue_price(intent.symbol))
+                    band = self._band_refusal(intent, current)
                     if band is not None:
                         reasons = [band.reason]
                     else:
@@ -478,27 +473,19 @@ class ExecutionEngine:
         self.record_churn(symbol)  # setting a stop replaces one
         await self.adapter.set_trading_stop(symbol, stop_loss=stop_loss)
 
-    def note_venue_prices(self, prices: dict[str, Decimal], asked_ms: int) -> None:
-        """Every symbol's last price as the venue gave it (runtime: every half second)."""
-        self.venue_prices, self.venue_prices_ms = prices, asked_ms
-
-    def _fresh_venue_price(self, symbol: str) -> Decimal | None:
-        """The venue's last price of `symbol` if asked at most `price_max_age_ms` ago."""
-        if now_ms() - self.venue_prices_ms > self.config.price_max_age_ms:
+    async def _venue_price(self, symbol: str) -> Decimal | None:
+        """The venue's price now (REST: the truth, and fresh; the fills' last prices may be
+        old, and a price kept from before a fast move would judge the band by the wrong side
+        of it). None when it cannot be read: the band then refuses the entry (fail-closed)."""
+        try:
+            return await self.adapter.last_price(symbol)
+        except ExchangeError as exc:
+            log.warning("the venue's price of %s is unknown: %s", symbol, exc)
             return None
-        return self.venue_prices.get(symbol)
 
     async def _check_price_band(self, intent: OrderIntent) -> BandRefusal | None:
-        """An entry's price band against the venue's price now: its last price asked at most
-        `price_max_age_ms` ago, else asked now (the fills' last prices may be old). A failed
-        lookup refuses the entry (fail-closed)."""
-        current = self._fresh_venue_price(intent.symbol)
-        if current is None:
-            try:
-                current = await self.adapter.last_price(intent.symbol)
-            except ExchangeError as exc:
-                log.warning("the venue's price of %s is unknown: %s", intent.symbol, exc)
-        return self._band_refusal(intent, current)
+        """An entry's price band against the venue's price now."""
+        return self._band_refusal(intent, await self._venue_price(intent.symbol))
 
     def _band_refusal(self, intent: OrderIntent, current: Decimal | None) -> BandRefusal | None:
         refusal = price_band_refusal(intent, current, self.config.price_band_share)

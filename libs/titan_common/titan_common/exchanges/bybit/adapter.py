@@ -109,11 +109,6 @@ class BybitAdapter:
             raise OrderNotFound(f"no ticker for {symbol}")
         return P.dec0(items[0].get("lastPrice"))
 
-    async def last_prices(self) -> dict[str, Decimal]:
-        result = await self.http.call("get_tickers", category=C.CATEGORY)
-        prices = {item.get("symbol"): P.price_or_none(item.get("lastPrice")) for item in result.get("list", [])}
-        return {symbol: price for symbol, price in prices.items() if symbol and price is not None}
-
     async def positions(self) -> list[ExchangePosition]:
         items = await self._paged("get_positions", category=C.CATEGORY, settleCoin="USDT", limit=200)
         return [P.position(item) for item in items]

@@ -140,16 +140,6 @@ class MexcAdapter:
                 return P.dec0(item["price"])
         raise OrderNotFound(f"no price for {symbol}")
 
-    async def last_prices(self) -> dict[str, Decimal]:
-        # ticker/price for every symbol: weight 2, where ticker/24hr for all weighs 40
-        payload = await self._spot("GET", "ticker/price", {}, private=False)
-        prices = {
-            item.get("symbol"): P.price_or_none(item.get("price"))
-            for item in (payload if isinstance(payload, list) else [payload])
-            if isinstance(item, dict)
-        }
-        return {symbol: price for symbol, price in prices.items() if symbol and price is not None}
-
     async def positions(self) -> list[ExchangePosition]:
         return []  # a spot account has holdings (balances()), not positions
 
