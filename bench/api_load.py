@@ -2,17 +2,18 @@
 `titan up` runs it (bench/_stack.py: fresh database, simulator without demo bursts or
 injected latency; disarmed, no trading).
 
-Both answers are the aggregate of the system: the console asks the brain, execution and
-the scavenger for their /health, reads the heartbeats in Redis, and /api/status also asks
-the brain for its breaker and reads master arm and the kill switch from Postgres.
+Both answers are the aggregate of the system, composed from the console's snapshot (its
+loops ask every service's /health each second and read the heartbeats; master arm, the
+breaker and the kill switch as the last event or the console's own action left them): the
+cost measured is the console's own, not a fan-out per request.
 
-Load: --concurrency requests always in flight (default 200), for --seconds (default 10)
-after a 2 s warm-up, per endpoint. The clients are httpx.AsyncClient, split over
---processes client processes (default 2, so one client process's CPU does not cap the
-rate; each keeps concurrency/processes connections). Latency is measured by the client
-from sending to the whole answer read, on the same machine, so the client's own CPU
-share counts in it (the JSON shows the clients' CPU). As loopback GETs without
-credentials, the requests pass as the local viewer (no password hashing on this path).
+Load: --concurrency connections always busy (default 200), for --seconds (default 10) after
+a 2 s warm-up, per endpoint. With wrk installed (`apt-get install wrk`; --load wrk, the
+default then): `wrk -t1 -c200 --latency`, whose one event-driven thread takes a small share
+of the two cores. Otherwise httpx.AsyncClient clients in --processes processes (default 2),
+whose own CPU shows in the JSON. Latency is the client's, send to answer read, on the same
+machine. As loopback GETs without credentials, the requests pass as the local viewer (no
+password hashing on this path).
 
 Figures per endpoint: requests/s (answers received in the window / window), p50/p95/p99/max
 latency, status codes; each service's peak RSS and CPU share during the run. The brain's
@@ -21,7 +22,7 @@ each console endpoint's requests/s is also stated as a ratio to it.
 
 Prints one JSON object and appends a row per endpoint to docs/benchmarks.md.
 
-Usage: python bench/api_load.py [--seconds 10] [--concurrency 200] [--processes 2] [--database-url URL]
+Usage: python bench/api_load.py [--seconds 10] [--concurrency 200] [--load wrk|python] [--database-url URL]
 Goals (issue 17): the console's /health and /api/status at >= 1/2 the brain /health's
 requests/s in the same run, p99 <= 100 ms, at 200 concurrent requests; each service <= 150 MB RSS.
 """
@@ -244,7 +245,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--concurrency", type=int, default=200)
-    parser.add_argument("--processes", type=int, default=2, help="client processes (or wrk threads) sharing it")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=None,
+        help="client processes sharing the load (default 2), or wrk threads (default 1: one "
+        "event-driven thread drives 200 connections, a second would take the service's core)",
+    )
     parser.add_argument(
         "--load",
         choices=("wrk", "python"),
@@ -259,6 +266,8 @@ def main() -> None:
     if not args.database_url:
         parser.error("set --database-url (or DATABASE_URL / TEST_DATABASE_URL): a server to make a scratch database on")
     endpoints = [e.strip() for e in args.endpoints.split(",") if e.strip()]
+    if args.processes is None:
+        args.processes = 1 if args.load == "wrk" else 2
     started = time.monotonic()
     with bench_stack("api", args.database_url, profile_dir=args.profile) as stack:
         wait_for(

@@ -11,14 +11,14 @@ Armed through the console.
 
 First a warm-up (one order per symbol), then the floor (bench/floor.py on this stack's own
 Postgres, Redis and simulator: 2 commits + 2 stream hops + 1 HTTP round trip). Then per rate
-(--rates, default 100/s), --signals signals (default 6,000) are XADDed to titan:signals at
+(--rates, default 100/s), --signals signals (default 9,000) are XADDed to titan:signals at
 that rate, cycling through the symbols (tests/e2e/stack.py `signal_at` at the last price, a
 stop 30% away: small notionals, so the margin holds the open positions, and fees barely
 move equity). The brain vetoes a second signal on a symbol with a position or approved
-entry (DUPLICATE_POSITION), so a closer closes every open position as soon as it appears in
-Postgres, as the brain's exits go (an EXIT intent on titan:intents); the symbol is then
+entry (DUPLICATE_POSITION), so a closer closes every position as soon as execution announces
+it open, as the brain's exits go (an EXIT intent on titan:intents); the symbol is then
 free for its next signal. How many signals become orders is bounded by how many entry and
-exit round trips the machine sustains (about one signal in five here, so 6,000 signals
+exit round trips the machine sustains (about one signal in seven here, so 9,000 signals
 give more than 1,000 orders).
 
 Figures per rate:
@@ -33,7 +33,7 @@ Figures per rate:
 
 Prints one JSON object and appends a row per rate to docs/benchmarks.md.
 
-Usage: python bench/e2e_latency.py [--rates 100] [--signals 6000] [--symbols 100] [--database-url URL]
+Usage: python bench/e2e_latency.py [--rates 100] [--signals 9000] [--symbols 40] [--database-url URL]
 Goals (issue 17): at 100 signals/s, >= 1,000 orders measured, p50 <= 3x and p99 <= 10x the
 floor; each Titan service <= 150 MB RSS.
 """
@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -75,8 +76,9 @@ from _stack import (
 from redis.asyncio import Redis
 
 from tests.e2e.stack import signal_at
-from titan_common.bus import INTENTS, SIGNALS, StreamProducer, make_redis
+from titan_common.bus import EVENTS, INTENTS, SIGNALS, StreamProducer, Subscriber, make_redis
 from titan_common.clock import now_ms
+from titan_common.events import EventType, PositionUpdate
 from titan_common.messages import Correlation, OrderIntent, Side, Signal, exit_intent
 from titan_common.settings import plain_database_url
 from titan_sim.core.instruments import DEFAULT_SYMBOLS
@@ -142,34 +144,50 @@ async def open_symbols(pg: asyncpg.Connection) -> list[str]:
 
 
 class Closer:
-    """Closes every open position as soon as it appears in Postgres, the way the brain's
-    exits go: an EXIT intent on titan:intents, through execution's one door, so its symbol
-    is free for the next signal. Execution's own order-rate budget is lifted for the run
-    (TITAN_BYBIT_TRADE_RATE_PER_S), like the simulator's: an entry and its close are two
-    orders, and the latency measured must be Titan's, not a rate limiter's queue."""
+    """Closes every position as soon as execution announces it open (POSITION_UPDATE on
+    titan:events), the way the brain's exits go: an EXIT intent on titan:intents, through
+    execution's one door, so its symbol is free for the next signal. A sweep of Postgres
+    every second catches what an event did not. Execution's own order-rate budget is lifted
+    for the run (TITAN_BYBIT_TRADE_RATE_PER_S), like the simulator's: an entry and its close
+    are two orders, and the latency measured must be Titan's, not a rate limiter's queue."""
 
-    def __init__(self, stack: Stack, pg: asyncpg.Connection, producer: StreamProducer[OrderIntent]) -> None:
+    def __init__(self, stack: Stack, pg: asyncpg.Connection, redis: Redis) -> None:
         self.stack = stack
         self.pg = pg
-        self.producer = producer
+        self.redis = redis
+        self.producer: StreamProducer[OrderIntent] = StreamProducer(redis, INTENTS)
         self.asked: dict[str, float] = {}
         self.closes = 0
 
+    async def close(self, symbol: str, side: Side, size: Decimal) -> None:
+        now = time.monotonic()
+        if now - self.asked.get(symbol, -1e9) <= 3.0:  # asked already; again after 3 s if still open
+            return
+        self.asked[symbol] = now
+        closing = exit_intent(symbol, side, size, origin="BENCH_CLOSE", correlation=Correlation(run_id="bench-close"),
+                              ts_ms=now_ms())  # fmt: skip
+        await self.producer.publish(closing)
+        self.closes += 1
+
     async def run(self, stop: asyncio.Event) -> None:
+        await asyncio.gather(self._on_events(stop), self._sweep(stop))
+
+    async def _on_events(self, stop: asyncio.Event) -> None:
+        async for event in Subscriber(self.redis, EVENTS).messages(stop):
+            if event.event_type != EventType.POSITION_UPDATE:
+                continue
+            position = PositionUpdate.model_validate(event.payload)
+            if position.side is None or position.size <= 0:
+                self.asked.pop(position.symbol, None)
+            else:
+                await self.close(position.symbol, position.side, position.size)
+
+    async def _sweep(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            now = time.monotonic()
-            rows = await self.pg.fetch("SELECT symbol, side, size FROM positions WHERE size > 0")
-            for symbol in set(self.asked) - {row["symbol"] for row in rows}:
-                del self.asked[symbol]
-            for row in rows:
-                if now - self.asked.get(row["symbol"], -1e9) > 3.0:  # again after 3 s if still open
-                    self.asked[row["symbol"]] = now
-                    correlation = Correlation(run_id="bench-e2e-close")
-                    closing = exit_intent(row["symbol"], Side(row["side"]), row["size"], origin="BENCH_CLOSE",
-                                          correlation=correlation, ts_ms=now_ms())  # fmt: skip
-                    await self.producer.publish(closing)
-                    self.closes += 1
-            await asyncio.sleep(0.01)
+            for row in await self.pg.fetch("SELECT symbol, side, size FROM positions WHERE size > 0"):
+                await self.close(row["symbol"], Side(row["side"]), row["size"])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1.0)
 
 
 def plan(symbols: list[str]) -> itertools.cycle[tuple[str, Side]]:
@@ -353,7 +371,7 @@ async def measure(stack: Stack, rates: list[float], count: int, floor_samples: i
     redis = make_redis(stack.redis_url())
     producer: StreamProducer[Signal] = StreamProducer(redis, SIGNALS)
     prices = Prices(stack)
-    closer = Closer(stack, closer_pg, StreamProducer(redis, INTENTS))
+    closer = Closer(stack, closer_pg, make_redis(stack.redis_url(), socket_timeout=None))
     stop = asyncio.Event()
     try:
         async with httpx.AsyncClient(timeout=10) as http:
@@ -378,6 +396,7 @@ async def measure(stack: Stack, rates: list[float], count: int, floor_samples: i
         await redis.aclose()
         await pg.close()
         await closer_pg.close()
+        await closer.redis.aclose()
 
 
 def bench_symbols(count: int) -> list[str]:
@@ -389,7 +408,7 @@ def bench_symbols(count: int) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rates", default="100", help="signals per second, comma-separated, one run each")
-    parser.add_argument("--signals", type=int, default=6000, help="signals per run (enough for >= 1,000 orders)")
+    parser.add_argument("--signals", type=int, default=9000, help="signals per run (enough for >= 1,000 orders)")
     parser.add_argument("--symbols", type=int, default=40, help="symbols traded (a signal on a busy one is vetoed)")
     parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL") or os.environ.get("TEST_DATABASE_URL"))
     parser.add_argument("--floor-samples", type=int, default=1000, help="samples of each part of the floor")

@@ -585,7 +585,9 @@ def create_service_app(
     return app
 
 
-def get_runtime(request: Request) -> ServiceRuntime:
-    """FastAPI dependency: the runtime of the app serving this request."""
+async def get_runtime(request: Request) -> ServiceRuntime:
+    """FastAPI dependency: the runtime of the app serving this request. `async` though it
+    awaits nothing: FastAPI runs a plain `def` dependency in its thread pool, a thread hop
+    per request for an attribute read."""
     runtime: ServiceRuntime = request.app.state.runtime
     return runtime

@@ -38,8 +38,13 @@ def route_access(request: Request) -> Access | None:
     return Access(value) if value else None
 
 
-def get_console(request: Request) -> Console:
+def console_of_request(request: Request) -> Console:
     return console_of(request.app.state.runtime)
+
+
+async def get_console(request: Request) -> Console:
+    """FastAPI dependency (`async`: a plain `def` one would cost a thread-pool hop per request)."""
+    return console_of_request(request)
 
 
 def _challenge_headers(request: Request) -> dict[str, str] | None:
@@ -68,7 +73,7 @@ async def identify(console: Console, headers: Any, cookies: Any, peer: str | Non
 
 
 async def authorize(request: Request) -> Principal:
-    console = get_console(request)
+    console = console_of_request(request)
     peer = request.client.host if request.client else None
     level = route_access(request)
     principal: Principal | None = None

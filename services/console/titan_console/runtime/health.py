@@ -11,9 +11,11 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from titan_common.clock import now_ms
+from titan_common.system_state import SystemState
 from titan_console.core.health import ServiceView, overall, service_status
 from titan_console.runtime.context import Console
 
@@ -68,12 +70,39 @@ def exchange_view(execution: dict[str, Any] | None) -> dict[str, Any]:
     }
 
 
+# concurrent readers share one composition for at most this long (and never across a change
+# of what the console knows: an operator's own action is in the very next answer)
+MEMO_S = 0.05
+
+
+@dataclass(frozen=True)
+class Memo:
+    version: int
+    own: SystemState  # the console's own state then (replaced, never changed in place)
+    at: float
+    body: dict[str, Any]
+
+
 async def aggregate(console: Console) -> dict[str, Any]:
-    """The aggregate from the snapshot (asked afresh only before the loop's first round)."""
+    """The aggregate from the snapshot (asked afresh only before the loop's first round).
+    Under a burst of readers it is composed once per change of what the console knows, and
+    at most every MEMO_S; `age_ms` is always of the moment of the answer."""
     if console.state.healths_ms is None:
         await refresh_healths(console)
     if console.state.beats_ok is None:
         await console.state.refresh_system()
+    state, at = console.state, time.monotonic()
+    memo: Memo | None = state.aggregate_memo
+    unchanged = memo is not None and memo.version == state.version and memo.own is console.runtime.state
+    if memo is not None and unchanged and at - memo.at < MEMO_S:
+        return {**memo.body, "age_ms": now_ms() - memo.body["as_of_ms"]}
+    version, own = state.version, console.runtime.state
+    body = _compose(console)
+    state.aggregate_memo = Memo(version, own, at, body)
+    return dict(body)
+
+
+def _compose(console: Console) -> dict[str, Any]:
     now = now_ms()
     state = console.state
     # the snapshot is as old as its oldest part: the services' answers or the heartbeats

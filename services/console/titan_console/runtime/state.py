@@ -39,7 +39,22 @@ KILL_SWITCH_FLAG = "kill_switch"
 CHURN_COUNTER = "titan_execution_cancel_replace_total"
 
 
+# attributes whose change is not news to the aggregate's readers (`system` is derived from
+# the heartbeats and the console's own state each time it is composed)
+_UNVERSIONED = frozenset({"version", "aggregate_memo", "system"})
+
+
 class StateCache:
+    # +1 on every assignment to an attribute: the aggregate composed for one version serves
+    # every reader until anything changes (runtime/health.py)
+    version = 0
+    aggregate_memo: Any = None
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)
+        if name not in _UNVERSIONED:
+            object.__setattr__(self, "version", self.version + 1)
+
     def __init__(self, runtime: ServiceRuntime, upstream: Upstream) -> None:
         self.runtime = runtime
         self.upstream = upstream
