@@ -132,6 +132,22 @@ class Stack:
         raise AssertionError(f"condition not met within {timeout}s; last value: {last!r}")
 
 
+def until(probe: Any, timeout: float, what: str, interval: float = 0.2) -> Any:
+    """Poll `probe()` until it returns something truthy (an HTTP error or a body that is not
+    the JSON expected counts as not yet); fail naming `what` and the last answer."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        try:
+            last = probe()
+            if last:
+                return last
+        except (httpx.HTTPError, OSError, ValueError) as exc:
+            last = exc
+        time.sleep(interval)
+    raise AssertionError(f"never: {what} (last: {last})")
+
+
 @contextlib.contextmanager
 def running_stack(
     root: Path, database_url: str, *, console_env: dict[str, str] | None = None, venues: tuple[str, ...] = ("bybit",)

@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 
 from tests.integration.console.conftest import create_accounts
-from tests.integration.console.stack import ADMIN, Stack, running_stack
+from tests.integration.console.stack import ADMIN, Stack, running_stack, until
 from tests.integration.execution.conftest import entry
 from titan_common.auth import Role
 from titan_common.bus import INTENTS, StreamProducer, make_redis
@@ -56,17 +56,7 @@ def outage_stack(tmp_path: Path) -> Iterator[tuple[Stack, EmbeddedPostgres, str]
 
 
 def wait_for(probe: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-            if last:
-                return last
-        except (httpx.HTTPError, OSError) as exc:
-            last = exc
-        time.sleep(0.5)
-    raise AssertionError(f"never: {what} (last: {last})")
+    return until(probe, timeout, what, interval=0.5)
 
 
 async def venue_positions(stack: Stack) -> dict[str, str]:

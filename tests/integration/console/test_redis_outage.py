@@ -14,13 +14,12 @@ import statistics
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
 from tests.integration.console.conftest import create_accounts
-from tests.integration.console.stack import ADMIN, Stack, running_stack
+from tests.integration.console.stack import ADMIN, Stack, running_stack, until
 from tests.integration.console.test_emergency import open_book, venue
 from titan_common.auth import Role
 
@@ -34,20 +33,6 @@ def stack(tmp_path: Path, database_url: str) -> Iterator[Stack]:
         asyncio.run(create_accounts(database_url, {OPERATOR[0]: (OPERATOR[1], Role.OPERATOR),
                                                    ADMIN[0]: (ADMIN[1], Role.ADMIN)}))  # fmt: skip
         yield live
-
-
-def until(probe: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        try:
-            last = probe()
-            if last:
-                return last
-        except (httpx.HTTPError, ValueError) as exc:
-            last = exc
-        time.sleep(0.2)
-    raise AssertionError(f"never: {what} (last: {last})")
 
 
 def timed_health(console: httpx.Client) -> tuple[float, httpx.Response]:
