@@ -170,8 +170,8 @@ class StreamConsumer(Generic[M]):
         Without `key`, one message at a time. With `key`, each message is handled in a task
         of its own as soon as it is read: after the one before it with the same key (stream
         order), and never behind another key's (execution: one symbol's intents in order, a
-        slow venue answer on one symbol holds up no other). At most `batch_size` at once;
-        on stop, those in flight finish."""
+        slow venue answer on one symbol holds up no other). No read while `batch_size` are in
+        flight (so fewer than twice that at once); on stop, those in flight finish."""
         await self.ensure_group()
         if key is None:
             while not stop.is_set():

@@ -39,9 +39,9 @@ from titan_console.settings import ConsoleSettings
 
 log = logging.getLogger(__name__)
 
-# What /ws/console forwards from titan:events (frequent internal snapshots are left out)
 # a position changed: GET /positions asks the venues until the snapshot has caught up
 POSITION_EVENTS = frozenset({EventType.POSITION_UPDATE, EventType.ORDER_FILLED, EventType.TRADE_CLOSED})
+# What /ws/console forwards from titan:events (frequent internal snapshots are left out)
 FORWARDED_EVENTS = frozenset(
     {
         EventType.POSITION_UPDATE,

@@ -190,9 +190,7 @@ class ExecutionEngine:
                 # a disarm not yet in Postgres (a flatten while it was down) still disarms
                 armed = await read_master_arm(session) and not self.disarm_latched
         except DB_ERRORS as exc:
-            if intent.kind is IntentKind.EXIT and self.audit_now is not None:
-                return await self._exit_without_db(intent, exc)
-            raise  # an entry waits for Postgres: no write-ahead row, no order
+            return await self._without_db(intent, exc)
         if state is not S.CREATED:
             # a redelivery: whatever happened before stands, and nothing is sent twice
             return Outcome(state, [ReasonCode.DUPLICATE_INTENT], "already handled")
@@ -247,9 +245,7 @@ class ExecutionEngine:
                 elif not await self._write_ahead(session, intent, fitted):
                     return Outcome(S.SENT_UNKNOWN, [ReasonCode.DUPLICATE_INTENT], "raced")
         except DB_ERRORS as exc:
-            if intent.kind is IntentKind.EXIT and self.audit_now is not None:
-                return await self._exit_without_db(intent, exc)
-            raise  # an entry waits for Postgres: no write-ahead row, no order
+            return await self._without_db(intent, exc)
         if reasons or fitted is None:
             log.info("intent %s %s refused: %s", intent.intent_id, intent.symbol, ",".join(reasons))
             return Outcome(S.REJECTED, reasons, "" if band is None else band.detail)
@@ -312,6 +308,13 @@ class ExecutionEngine:
             else:
                 fitted = fit
         return reasons, fitted
+
+    async def _without_db(self, intent: OrderIntent, error: Exception) -> Outcome:
+        """Postgres refused the intent's first transaction: an exit goes out on the audit
+        mirror; an entry waits for Postgres (no write-ahead row, no order): the error stands."""
+        if intent.kind is IntentKind.EXIT and self.audit_now is not None:
+            return await self._exit_without_db(intent, error)
+        raise error
 
     async def _exit_without_db(self, intent: OrderIntent, error: Exception) -> Outcome:
         """Postgres is down and an exit cannot wait for it. Its write-ahead is its ORDER_SEND
