@@ -27,7 +27,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 
 from tests.conftest import create_database, drop_database
 from tests.integration.console.conftest import create_accounts
-from tests.processes import free_ports, port_env, start_service, terminate, wait_for_health
+from tests.processes import free_ports, port_env, start_service, terminate_all, wait_for_health
 from titan_common.auth import Role
 from titan_common.db import migrate
 from titan_common.embedded import EmbeddedRedis
@@ -135,8 +135,7 @@ def running(
         stack, processes = start_mode(request.param, root, database, redis_url)
         yield stack
     finally:
-        for process in processes:
-            terminate(process)  # type: ignore[arg-type]
+        terminate_all(processes)  # type: ignore[arg-type]
         redis.stop()
 
 

@@ -18,7 +18,7 @@ VIEWER = ("viewer-e2e", "viewer-password")
 ARTIFACTS = Path(__file__).resolve().parents[3] / "var" / "test-artifacts" / "console-e2e"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser_stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("console-e2e-stack")
     # both venues, as `make run` trades them: the page must show each one
@@ -30,7 +30,7 @@ def browser_stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -
         yield live
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def artifacts() -> Path:
     if ARTIFACTS.exists():
         shutil.rmtree(ARTIFACTS)
@@ -38,7 +38,7 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium_path() -> str:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")

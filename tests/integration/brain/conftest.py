@@ -328,7 +328,7 @@ class StubServer:
         return list(httpx.get(f"{self.url}/_requests", timeout=5).json())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def openai_stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StubServer]:
     port = free_ports(["stub"])["stub"]
     log = (tmp_path_factory.mktemp("openai-stub") / "stub.out").open("ab")

@@ -36,7 +36,7 @@ async def create_accounts(database_url: str, accounts: dict[str, tuple[str, Role
         await engine.dispose()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> Iterator[Stack]:
     root = tmp_path_factory.mktemp("console-stack")
     with running_stack(root, database_url) as live:

@@ -5,8 +5,8 @@ Postgres database and a private Redis server.
 The Redis server is private because pub/sub channels (titan:events, titan:control) are
 global to a server: a kill switch test must not pause anyone else's scavenger.
 
-The brain and the scavenger are built in parallel with the console; when one of them does
-not come up, the stack still runs and `stack.up[name]` says so, so only the tests that
+The brain, execution and the scavenger start together, as `titan up` starts them; when the
+brain or the scavenger does not come up, the stack still runs and `stack.up[name]` says so, so only the tests that
 need it are skipped or marked xfail.
 """
 
@@ -79,12 +79,29 @@ class Stack:
         return dict(response.json())
 
     def start(self, name: str, *, timeout: float = 90.0, required: bool = True, **extra_env: str) -> bool:
+        self.spawn(name, **extra_env)
+        return self.await_ready(name, timeout=timeout, required=required)
+
+    def start_together(self, names: dict[str, bool], timeout: float = 90.0) -> None:
+        """Start these services at once, as `titan up` does, and wait for each ({name:
+        required}): their start-ups overlap instead of adding up."""
+        for name in names:
+            self.spawn(name)
+        with ThreadPoolExecutor(max_workers=len(names)) as pool:
+            waits = [pool.submit(self.await_ready, name, timeout=timeout, required=req) for name, req in names.items()]
+            for wait in waits:
+                wait.result()
+
+    def spawn(self, name: str, **extra_env: str) -> None:
         env = {**self.env, **extra_env}
         # another venue's execution or scavenger (`execution-mexc`) is that service on its venue
         service, _, venue = name.partition("-")
         if venue:  # as `titan up` starts it: the venue's own account
             env.update({f"TITAN_{service.upper()}_VENUE": venue, "TITAN_EXCHANGE": venue})
         self.processes[name] = start_service(service, env, self.root / f"{name}.log")
+
+    def await_ready(self, name: str, *, timeout: float = 90.0, required: bool = True) -> bool:
+        """Wait until `name` says it is ready (and the console sees it, once the console runs)."""
         try:
             # ready, not just answering: execution's emergency routes need startup recovery done
             wait_for_health(self.url(name), timeout=timeout, want=ANY_STATUS, ready=True)
@@ -197,13 +214,10 @@ def running_stack(
     stack = Stack(root, database_url, redis_url, ports, env, sim_key, sim_secret, redis_server=redis_server)
     try:
         stack.start("simulator")
-        stack.start("brain", required=False)
-        stack.start("execution")
+        services = {"brain": False, "execution": True, "scavenger": False}
         for venue in venues[1:]:
-            stack.start(f"execution-{venue}")
-        stack.start("scavenger", required=False)
-        for venue in venues[1:]:
-            stack.start(f"scavenger-{venue}", required=False)
+            services.update({f"execution-{venue}": True, f"scavenger-{venue}": False})
+        stack.start_together(services)
         stack.start("console", **(console_env or {}))
         yield stack
     finally:

@@ -83,7 +83,7 @@ def running_simulator(var_dir: Path, *, health_timeout: float = 60, **env: str) 
         terminate(process)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     with running_simulator(
         tmp_path_factory.mktemp("sim"), TITAN_SIM_DROP_HOLD_S="1.0", TITAN_SIM_BACKFILL_MINUTES="60"

@@ -34,7 +34,7 @@ SYMBOLS = "BTCUSDT,ETHUSDT,SOLUSDT"
 TOKEN_HEADERS = {"X-Titan-Token": "titan-dev-internal-token", "X-Titan-Operator": "scavenger-test"}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def scav_sim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     with running_simulator(
         tmp_path_factory.mktemp("scav-sim"),

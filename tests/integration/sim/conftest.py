@@ -99,7 +99,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: fl
     raise AssertionError(f"condition not met within {timeout}s")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def sim_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sim]:
     port, mexc_port = free_port(), free_port()
     var_dir = tmp_path_factory.mktemp("sim-var")
