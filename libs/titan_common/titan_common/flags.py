@@ -15,8 +15,10 @@ MASTER_ARM = "master_arm"
 
 
 async def read_flag(session: AsyncSession, name: str) -> dict[str, Any] | None:
-    row = await session.scalar(select(SystemFlag).where(SystemFlag.name == name))
-    return dict(row.value) if row is not None else None
+    # the value column alone: read on every intent and every batch of signals, and an ORM
+    # entity (identity map, attribute state) costs more than the query
+    value = await session.scalar(select(SystemFlag.value).where(SystemFlag.name == name))
+    return dict(value) if value is not None else None
 
 
 async def read_master_arm(session: AsyncSession) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal as D
 from typing import Any
 
@@ -54,11 +54,11 @@ class CrashAfterCommit(StreamProducer[OrderIntent]):
         super().__init__(redis, spec)
         self.crashes_left = 1
 
-    async def publish(self, message: OrderIntent) -> str:
+    async def publish_many(self, messages: Sequence[OrderIntent]) -> list[str]:
         if self.crashes_left:
             self.crashes_left -= 1
             raise ConnectionError("killed between the commit and the XADD")
-        return await super().publish(message)
+        return await super().publish_many(messages)
 
 
 def delivery(signal: Signal, n: int = 1) -> Delivery[Signal]:
@@ -116,6 +116,26 @@ async def test_a_crash_between_commit_and_xadd_republishes_the_same_intent(
         )
     await restarted.process([delivery(signal, 3)])
     assert len(await published(redis, intents_spec)) == 1
+
+
+async def test_a_signal_published_twice_is_decided_once(
+    database_url: str, redis_url: str, redis: Redis, sessions: async_sessionmaker[AsyncSession],
+    intents_spec: StreamSpec[OrderIntent], armed_in_process: None,
+) -> None:  # fmt: skip
+    """Read fresh both times (not a redelivery, so nothing is looked up first): the decision's
+    insert finds the first one, and only its intent goes out, however often."""
+    settings = brain_settings(database_url, redis_url)
+    pipeline = SignalPipeline(
+        sessions=sessions, producer=StreamProducer(redis, intents_spec), state=fresh_state(settings), read_mode=normal
+    )
+    signal = signal_for("SOLUSDT")
+    first = await pipeline.process([delivery(signal)])
+    second = await pipeline.process([delivery(signal)])
+    assert len(first.decided) == 1
+    assert second.decided == []
+    assert second.redelivered == 1
+    [row] = await intent_rows(sessions, signal.signal_id)
+    assert {i.intent_id for i in await published(redis, intents_spec)} == {row.intent_id}
 
 
 async def test_two_consumers_deciding_one_signal_make_one_decision_and_one_intent(

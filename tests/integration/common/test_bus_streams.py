@@ -64,6 +64,22 @@ async def test_batches_are_consumed_in_order_and_acked(redis: Redis, spec: Strea
     assert await consumer.read() == []
 
 
+async def test_publish_many_is_in_order_and_refuses_a_wrong_type_before_any_xadd(
+    redis: Redis, spec: StreamSpec[Signal]
+) -> None:
+    from titan_common.messages import Control, ControlCommand
+
+    producer = StreamProducer(redis, spec)
+    ids = await producer.publish_many([make_signal(n) for n in range(30)])
+    assert len(ids) == 30
+    assert ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
+    stray = Control(ts_ms=1, command=ControlCommand.PAUSE, operator_id="x")
+    with pytest.raises(TypeError):
+        await producer.publish_many([make_signal(30), stray])  # type: ignore[list-item]
+    assert await redis.xlen(spec.name) == 30  # nothing of the refused batch went out
+    assert await producer.publish_many([]) == []
+
+
 async def test_length_is_bounded(redis: Redis, spec: StreamSpec[Signal]) -> None:
     small = StreamSpec(spec.name, Signal, maxlen=100)
     producer = StreamProducer(redis, small)

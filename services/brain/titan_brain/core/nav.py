@@ -8,6 +8,7 @@ NAV is still the previous day's, so its daily figures are not today's (`*_on(day
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -15,8 +16,17 @@ from decimal import Decimal
 ZERO = Decimal(0)
 
 
+DAY_MS = 86_400_000
+
+
 def utc_day_of(ms: int) -> str:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC).strftime("%Y-%m-%d")
+    return _utc_day(ms // DAY_MS)
+
+
+@functools.lru_cache(maxsize=8)
+def _utc_day(day: int) -> str:
+    """The date of the `day`-th UTC day since the epoch (asked per signal: formatted once a day)."""
+    return datetime.fromtimestamp(day * 86_400, tz=UTC).strftime("%Y-%m-%d")
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import cached_property
 
 from titan_common.messages import DEFAULT_VENUE, Side
 from titan_common.system_state import Mode
@@ -60,7 +61,15 @@ class Portfolio:
         return sum((p.notional for p in self.positions), Decimal(0))
 
     def position(self, symbol: str, exchange: str = DEFAULT_VENUE) -> OpenPosition | None:
-        return next((p for p in self.positions if p.symbol == symbol and p.exchange == exchange), None)
+        return self._by_venue_symbol.get((exchange, symbol))
+
+    @cached_property
+    def _by_venue_symbol(self) -> dict[tuple[str, str], OpenPosition]:
+        """The positions by (venue, symbol), the first of each as listed: the core asks often."""
+        index: dict[tuple[str, str], OpenPosition] = {}
+        for p in self.positions:
+            index.setdefault((p.exchange, p.symbol), p)
+        return index
 
     @property
     def daily_drawdown(self) -> Decimal | None:

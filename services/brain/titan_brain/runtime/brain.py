@@ -203,15 +203,18 @@ class Brain:
                 await rt.sleep(0.5)
 
     def on_decided(self, records: list[store.Record]) -> None:
-        for record in records:
-            decision = record.decision
+        for record in records[-RECENT:]:  # the dashboard keeps the last RECENT: older ones would fall out
             self.recent.append(
                 store.summary_of(
-                    decision.model_dump(mode="json"),
+                    record.decision.model_dump(mode="json"),
                     record.intent.intent_id if record.intent else None,
                     (record.detail.get("aigate") or {}).get("verdict"),
                 )
             )
+        if not log.isEnabledFor(logging.INFO):
+            return
+        for record in records:
+            decision = record.decision
             reasons = ",".join(decision.reasons) or "-"
             if decision.verdict.value == "APPROVE":
                 log.info("APPROVE %s %s %s qty=%s lev=%d risk=%s reasons=%s", decision.signal_id, decision.symbol,

@@ -118,7 +118,10 @@ class SignalPipeline:
         # one connection per batch: the gates are read in the transaction the decisions commit in
         async with self.sessions() as session:
             armed = await read_master_arm(session)
-            existing = await store.existing_decisions(session, list(unique))
+            # a signal read for the first time has a decision on record only if it was published
+            # twice; the insert's conflict finds that one, so only redeliveries are looked up first
+            redelivered = [d.message.signal_id for d in deliveries if d.claimed]
+            existing = await store.existing_decisions(session, redelivered) if redelivered else {}
             self.state.master_armed = armed
             if self.gate is not None:
                 await session.rollback()  # hold no transaction while the AI gate is asked
@@ -143,8 +146,7 @@ class SignalPipeline:
 
         to_publish = [r.intent for r in decided if r.intent is not None]
         republish = [e.intent for e in existing.values() if e.should_republish and e.intent is not None]
-        for intent in to_publish + republish:
-            await self.producer.publish(intent)
+        await self.producer.publish_many(to_publish + republish)  # one round trip, in order
         for intent in republish:
             log.warning(
                 "re-published intent %s of redelivered signal %s", intent.intent_id, intent.correlation.signal_id

@@ -6,22 +6,20 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, func, literal_column, select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import func, literal_column, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from titan_brain.core.breaker import Action, BreakerState, Transition
 from titan_brain.core.types import OpenPosition
-from titan_common.db.intents import CREATED, insert_intent_if_absent
+from titan_common.db.intents import CREATED, insert_intents_if_absent, intent_values
 from titan_common.db.models import (
     BreakerEvent,
     DecisionRow,
     EquitySnapshot,
     OrderIntentRow,
     PositionRow,
-    SignalRow,
     TradeRow,
 )
 from titan_common.messages import Decision, OrderIntent, Side, Signal, Verdict
@@ -86,16 +84,53 @@ class Record:
     detail: dict[str, Any]
 
 
-# Core statements with executemany parameters: compiled once, whatever the batch size
-_SIGNALS = cast(Table, SignalRow.__table__)
-_signal_insert = insert(_SIGNALS)
-# PENDING -> the decision's status; a row someone already decided is left alone
-_UPSERT_SIGNAL = _signal_insert.on_conflict_do_update(
-    index_elements=["signal_id"], set_={"status": _signal_insert.excluded.status}, where=_SIGNALS.c.status == PENDING
+# One statement per table for a whole batch: each column goes as one array (unnest), and
+# the JSON columns as the JSON text pydantic writes. SQLAlchemy's per-row parameter
+# processing and json.dumps were most of the brain's write cost (docs/decisions.md).
+# PENDING -> the decision's status; a row someone already decided is left alone.
+_UPSERT_SIGNALS = text(
+    """
+    INSERT INTO signals (signal_id, ts_ms, source, symbol, side, trap_type, status, payload)
+    SELECT signal_id, ts_ms, source, symbol, side, trap_type, status, payload::jsonb
+    FROM unnest(CAST(:signal_id AS text[]), CAST(:ts_ms AS bigint[]), CAST(:source AS text[]),
+                CAST(:symbol AS text[]), CAST(:side AS text[]), CAST(:trap_type AS text[]),
+                CAST(:status AS text[]), CAST(:payload AS text[]))
+         AS batch(signal_id, ts_ms, source, symbol, side, trap_type, status, payload)
+    ON CONFLICT (signal_id) DO UPDATE SET status = excluded.status WHERE signals.status = :pending
+    """
 )
 # signal_id is unique: a decision someone else inserted first stays, and is not returned
-_DECISIONS = cast(Table, DecisionRow.__table__)
-_INSERT_DECISION = insert(_DECISIONS).on_conflict_do_nothing().returning(_DECISIONS.c.signal_id)
+_INSERT_DECISIONS = text(
+    """
+    INSERT INTO decisions (decision_id, signal_id, ts_ms, verdict, reasons, symbol, side, qty, leverage,
+                           risk_usd, phase, payload)
+    SELECT decision_id, signal_id, ts_ms, verdict, reasons::jsonb, symbol, side, qty, leverage, risk_usd,
+           phase, payload::jsonb
+    FROM unnest(CAST(:decision_id AS text[]), CAST(:signal_id AS text[]), CAST(:ts_ms AS bigint[]),
+                CAST(:verdict AS text[]), CAST(:reasons AS text[]), CAST(:symbol AS text[]),
+                CAST(:side AS text[]), CAST(:qty AS numeric[]), CAST(:leverage AS integer[]),
+                CAST(:risk_usd AS numeric[]), CAST(:phase AS integer[]), CAST(:payload AS text[]))
+         AS batch(decision_id, signal_id, ts_ms, verdict, reasons, symbol, side, qty, leverage, risk_usd,
+                  phase, payload)
+    ON CONFLICT DO NOTHING
+    RETURNING signal_id
+    """
+)
+
+
+def json_object(members: dict[str, str]) -> str:
+    """A JSON object from members that are JSON texts already."""
+    return "{" + ",".join(f"{json.dumps(key)}:{value}" for key, value in members.items()) + "}"
+
+
+def decision_payload(record: Record) -> str:
+    """The decision row's payload: the decision, its intent and the evaluation's detail."""
+    members = {
+        "decision": record.decision.model_dump_json(),
+        "intent": record.intent.model_dump_json() if record.intent else "null",
+    }
+    members.update({key: json.dumps(value) for key, value in record.detail.items()})
+    return json_object(members)
 
 
 async def write_records(
@@ -105,48 +140,47 @@ async def write_records(
     whose decision this call inserted (the others were decided by someone else first)."""
     if not records:
         return set()
-    signal_rows = [
+    signals = [r.signal for r in records]
+    await session.execute(
+        _UPSERT_SIGNALS,
         {
-            "signal_id": r.signal.signal_id,
-            "ts_ms": r.signal.ts_ms,
-            "source": r.signal.source[:32],
-            "symbol": r.signal.symbol,
-            "side": r.signal.side.value,
-            "trap_type": r.signal.trap_type[:32],
-            "status": signal_status(r.decision),
-            "payload": r.signal.model_dump(mode="json"),
-        }
-        for r in records
-    ]
-    await session.execute(_UPSERT_SIGNAL, signal_rows)
-    decision_rows = [
+            "signal_id": [s.signal_id for s in signals],
+            "ts_ms": [s.ts_ms for s in signals],
+            "source": [s.source[:32] for s in signals],
+            "symbol": [s.symbol for s in signals],
+            "side": [s.side.value for s in signals],
+            "trap_type": [s.trap_type[:32] for s in signals],
+            "status": [signal_status(r.decision) for r in records],
+            "payload": [s.model_dump_json() for s in signals],
+            "pending": PENDING,
+        },
+    )
+    decisions = [r.decision for r in records]
+    inserted = await session.execute(
+        _INSERT_DECISIONS,
         {
-            "decision_id": r.decision.decision_id,
-            "signal_id": r.signal.signal_id,
-            "ts_ms": r.decision.ts_ms,
-            "verdict": r.decision.verdict.value,
-            "reasons": [reason.value for reason in r.decision.reasons],
-            "symbol": r.decision.symbol,
-            "side": r.decision.side.value,
-            "qty": r.decision.qty,
-            "leverage": r.decision.leverage,
-            "risk_usd": r.decision.risk_usd,
-            "phase": r.decision.phase,
-            "payload": {
-                "decision": r.decision.model_dump(mode="json"),
-                "intent": r.intent.model_dump(mode="json") if r.intent else None,
-                **r.detail,
-            },
-        }
+            "decision_id": [d.decision_id for d in decisions],
+            "signal_id": [r.signal.signal_id for r in records],
+            "ts_ms": [d.ts_ms for d in decisions],
+            "verdict": [d.verdict.value for d in decisions],
+            "reasons": [json.dumps([reason.value for reason in d.reasons]) for d in decisions],
+            "symbol": [d.symbol for d in decisions],
+            "side": [d.side.value for d in decisions],
+            "qty": [d.qty for d in decisions],
+            "leverage": [d.leverage for d in decisions],
+            "risk_usd": [d.risk_usd for d in decisions],
+            "phase": [d.phase for d in decisions],
+            "payload": [decision_payload(r) for r in records],
+        },
+    )
+    won = set(inserted.scalars())
+    intent_rows = [
+        # the intent belongs to the account of its venue (execution of that venue places it)
+        intent_values(r.intent, r.decision.decision_id, exchange=account_of(r.intent.exchange))
         for r in records
+        if r.intent is not None and r.signal.signal_id in won
     ]
-    won = set((await session.execute(_INSERT_DECISION, decision_rows)).scalars())
-    for record in records:
-        if record.intent is not None and record.signal.signal_id in won:
-            # the intent belongs to the account of its venue (execution of that venue places it)
-            await insert_intent_if_absent(
-                session, record.intent, record.decision.decision_id, exchange=account_of(record.intent.exchange)
-            )
+    await insert_intents_if_absent(session, intent_rows)
     return won
 
 

@@ -100,6 +100,11 @@ class BybitHttp:
         # Set after construction: pybit replaces an empty retry_codes given to it by its defaults.
         self._session.retry_codes = set()
         self._session.max_retries = 1
+        # proxies from the environment once, here, not on every request: requests would scan
+        # the environment and look for a .netrc on each one (pybit signs its own headers)
+        client = self._session.client
+        client.proxies.update(requests.utils.get_environ_proxies(self._session.endpoint))
+        client.trust_env = False
         self._pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="bybit-http")
         rates = {**C.GROUP_LIMITS, "trade": trade_rate_per_s}
         self.buckets = {group: TokenBucket(rate, rate) for group, rate in rates.items()}
