@@ -101,3 +101,38 @@ async def test_a_round_trip_in_progress_survives_a_restart(sessions: async_sessi
     _, trade = apply_fill(loaded, Fill("a3", "ADAUSDT", Side.SELL, D(100), D("0.60"), D("0.03"), 3))
     assert trade is not None
     assert (trade.qty, trade.entry_price, trade.exit_price, trade.pnl) == (D(200), D("0.50"), D("0.575"), D(15))
+
+
+async def test_an_order_report_never_steps_back_and_keeps_its_intent(
+    sessions: async_sessionmaker[AsyncSession],
+) -> None:
+    from sqlalchemy import select
+
+    from titan_common.db.models import OrderRow
+    from titan_common.exchanges.types import ExchangeOrder, OrderStatus
+
+    it = entry()
+    async with sessions() as session, session.begin():
+        await store.ensure_intent(session, it)
+
+    def report(status: OrderStatus, updated_ms: int, filled: str) -> ExchangeOrder:
+        return ExchangeOrder(
+            order_id=f"o-{it.intent_id}", client_order_id=it.client_order_id, symbol=it.symbol, side=it.side,
+            order_type="Market", qty=it.qty, price=None, status=status, avg_price=D("100"),
+            cum_exec_qty=D(filled), leaves_qty=it.qty - D(filled), reduce_only=False, stop_loss=None,
+            take_profit=None, trigger_price=None, created_ms=1_000, updated_ms=updated_ms,
+        )  # fmt: skip
+
+    async with sessions() as session, session.begin():
+        assert await store.upsert_order(session, "bybit", report(OrderStatus.NEW, 1_000, "0"), it.intent_id)
+    async with sessions() as session, session.begin():
+        # a later report that names no intent (a REST query's) moves the order, not its intent
+        assert await store.upsert_order(session, "bybit", report(OrderStatus.FILLED, 2_000, str(it.qty)), None)
+    async with sessions() as session, session.begin():
+        # an older report arriving late changes nothing
+        assert not await store.upsert_order(session, "bybit", report(OrderStatus.NEW, 1_500, "0"), None)
+    async with sessions() as session:
+        row = await session.scalar(select(OrderRow).where(OrderRow.exchange_order_id == f"o-{it.intent_id}"))
+    assert row is not None
+    assert (row.status, row.intent_id, row.updated_ms, row.created_ms) == ("FILLED", it.intent_id, 2_000, 1_000)
+    assert row.cum_exec_qty == it.qty

@@ -10,9 +10,9 @@ execution wins and the other is told it was a duplicate.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -102,6 +102,27 @@ def audit_row(event: Event) -> AuditEvent:
     return AuditEvent(**event_row(event))
 
 
+# Upserts built once: building one per call (its `excluded` alias copies every column of the
+# table) cost more CPU than the round trip. Each runs with one row's parameters.
+_ORDERS = cast(Table, OrderRow.__table__)
+# what a later report of an order changes (the key, its first seen time and intent stay)
+ORDER_REPORT_COLUMNS = (
+    "client_order_id", "symbol", "side", "order_type", "qty", "price", "trigger_price", "stop_loss",
+    "take_profit", "reduce_only", "status", "cum_exec_qty", "avg_price", "updated_ms",
+)  # fmt: skip
+_order_insert = insert(_ORDERS)
+_UPSERT_ORDER = _order_insert.on_conflict_do_update(
+    index_elements=["exchange", "exchange_order_id"],
+    set_={
+        **{name: _order_insert.excluded[name] for name in ORDER_REPORT_COLUMNS},
+        # a report that names no intent keeps the one on record
+        "intent_id": func.coalesce(_order_insert.excluded.intent_id, _ORDERS.c.intent_id),
+    },
+    # reports from the stream and from REST queries arrive out of order: never step back
+    where=_ORDERS.c.updated_ms <= _order_insert.excluded.updated_ms,
+).returning(_ORDERS.c.exchange_order_id)
+
+
 async def upsert_order(session: AsyncSession, exchange: str, order: ExchangeOrder, intent_id: str | None) -> bool:
     """Record an order report; False when it is older than the one on record (reports from the
     stream and from REST queries arrive out of order) and so changed nothing."""
@@ -125,16 +146,7 @@ async def upsert_order(session: AsyncSession, exchange: str, order: ExchangeOrde
         "created_ms": order.created_ms or now_ms(),
         "updated_ms": order.updated_ms or now_ms(),
     }
-    statement = insert(OrderRow).values(**values)
-    changing = {k: v for k, v in values.items() if k not in ("exchange", "exchange_order_id", "created_ms")}
-    if intent_id is None:
-        changing.pop("intent_id")
-    upsert = statement.on_conflict_do_update(
-        index_elements=["exchange", "exchange_order_id"],
-        set_=changing,
-        where=OrderRow.updated_ms <= statement.excluded.updated_ms,
-    ).returning(OrderRow.exchange_order_id)
-    return (await session.scalar(upsert)) is not None
+    return (await session.scalar(_UPSERT_ORDER, values)) is not None
 
 
 async def latest_fill_ms(session: AsyncSession, exchange: str) -> int | None:
@@ -177,6 +189,19 @@ async def record_fill(session: AsyncSession, exchange: str, execution: Execution
     return (await session.scalar(statement)) is not None
 
 
+_POSITIONS = cast(Table, PositionRow.__table__)
+# everything of a position but its key: save_position writes it whole
+POSITION_COLUMNS = (
+    "side", "size", "avg_entry", "realised_pnl", "unrealised_pnl", "fees", "mark_price", "stop_loss", "leverage",
+    "trip", "take_profit", "adopted", "opened_ms", "updated_ms",
+)  # fmt: skip
+_position_insert = insert(_POSITIONS)
+_UPSERT_POSITION = _position_insert.on_conflict_do_update(
+    index_elements=["exchange", "symbol"],
+    set_={name: _position_insert.excluded[name] for name in POSITION_COLUMNS},
+)
+
+
 async def save_position(
     session: AsyncSession,
     exchange: str,
@@ -203,9 +228,7 @@ async def save_position(
         "opened_ms": position.opened_ms,
         "updated_ms": now_ms(),
     }
-    statement = insert(PositionRow).values(**values)
-    changing = {k: v for k, v in values.items() if k not in ("exchange", "symbol")}
-    await session.execute(statement.on_conflict_do_update(index_elements=["exchange", "symbol"], set_=changing))
+    await session.execute(_UPSERT_POSITION, values)
 
 
 async def mark_position(
