@@ -24,9 +24,11 @@ class BrainSettings(ServiceSettings):
 
     # --- the signal consumer ---
     consumer_group: str = "brain"
-    batch_size: Annotated[int, Field(ge=1, le=1000)] = 100
+    batch_size: Annotated[int, Field(ge=1, le=1000)] = 200
     block_ms: Annotated[int, Field(ge=10, le=5000)] = 200
     claim_idle_ms: Annotated[int, Field(ge=100)] = 30_000
+    # batches in flight: each decided in turn, one's commit overlapping the next one's decisions
+    signal_workers: Annotated[int, Field(ge=1, le=8)] = 3
     # whose heartbeats make the system mode that gates approvals ("brain" is this process)
     mode_services: Annotated[tuple[str, ...], NoDecode] = TRADING_SERVICES
 

@@ -46,7 +46,7 @@ from titan_common.exchanges import ExchangeError
 from titan_common.exchanges.registry import adapter_for
 from titan_common.heartbeats import read_beats
 from titan_common.internal import InternalClient, ServiceUnavailable
-from titan_common.messages import ControlCommand, Decision, Severity, Side, exit_intent
+from titan_common.messages import ControlCommand, Decision, Severity, Side, Signal, exit_intent
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.settings import VENUE_SERVICES, SystemMode
@@ -185,19 +185,39 @@ class Brain:
             claim_idle_ms=self.settings.claim_idle_ms,
         )
         await consumer.ensure_group()
+        # Several workers, one turn: a batch is read and decided holding it (so batches are
+        # decided one after another, in stream order, each seeing the last one's approvals),
+        # and recorded after letting go of it, so one batch's commit overlaps the next one's
+        # read and decisions.
+        turn = asyncio.Lock()
+        await asyncio.gather(*(self._signal_worker(rt, consumer, turn) for _ in range(self.settings.signal_workers)))
+
+    async def _signal_worker(self, rt: ServiceRuntime, consumer: StreamConsumer[Signal], turn: asyncio.Lock) -> None:
+        pipeline = self.pipeline
+        assert pipeline is not None
         while not rt.stop.is_set():
             if ReasonCode.DB_UNAVAILABLE in rt.state.reasons:
                 await rt.sleep(0.5)  # no record, no decision: leave signals in the stream
                 continue
-            deliveries = await consumer.read()
-            if not deliveries:
-                continue
-            assert self.pipeline is not None
-            try:
-                acked = await self.pipeline.process_or_each(deliveries)
-            except Exception:
-                log.exception("signal %s failed; left pending for redelivery", deliveries[0].message.signal_id)
-                acked = []
+            decided = None
+            async with turn:
+                deliveries = await consumer.read()
+                if not deliveries:
+                    continue
+                try:
+                    decided = await pipeline.decide(deliveries)
+                except Exception:
+                    log.exception("a batch of %d signals could not be decided", len(deliveries))
+            acked: list[str] = []
+            if decided is not None:
+                try:
+                    acked = (await pipeline.record(decided)).ack_ids
+                except Exception:
+                    log.exception("a batch of %d signals could not be recorded", len(deliveries))
+                    decided = None
+            if decided is None and len(deliveries) > 1:
+                # each on its own: one signal the database refuses holds back no other
+                acked = await pipeline.process_each(deliveries, turn)
             await consumer.ack(*acked)
             if len(acked) < len(deliveries):
                 await rt.sleep(0.5)

@@ -14,10 +14,17 @@ Per batch read from `titan:signals`:
      committed and never published), never a second one;
   5. the caller acks the batch.
 If the transaction fails nothing is acked: the batch comes back and is decided again.
+
+Steps 1-2 are `decide`, 3-4 `record`. The brain's workers (TITAN_SIGNAL_WORKERS) read and
+decide holding one turn, so batches are decided one at a time in stream order, and record
+after letting go of it: one batch's commit overlaps the next one's decisions. A batch that
+then fails to record forgets its pending entries; the next batch may have been vetoed
+against them meanwhile (DUPLICATE_POSITION and the like): a refusal, never an extra entry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -53,6 +60,18 @@ from titan_common.system_state import Mode
 log = logging.getLogger(__name__)
 
 GateFailureHook = Callable[[ReasonCode, FailureAction, Decision], None]
+
+
+@dataclass(frozen=True)
+class Decided:
+    """A batch decided, not yet on record: the session whose transaction read its gates (its
+    records commit in it), the records, and the decisions already on record before it."""
+
+    deliveries: Sequence[Delivery[Signal]]
+    session: AsyncSession
+    records: list[store.Record]
+    existing: dict[str, store.Existing]
+    started: float
 
 
 @dataclass(frozen=True)
@@ -110,13 +129,19 @@ class SignalPipeline:
         self.on_decided = on_decided
 
     async def process(self, deliveries: Sequence[Delivery[Signal]]) -> BatchResult:
+        return await self.record(await self.decide(deliveries))
+
+    async def decide(self, deliveries: Sequence[Delivery[Signal]]) -> Decided:
+        """Steps 1 and 2: the gates read in the transaction the decisions will commit in (held
+        by the returned batch), and each new signal decided in stream order."""
         started = time.perf_counter()
         unique: dict[str, Signal] = {}
         for delivery in deliveries:
             unique.setdefault(delivery.message.signal_id, delivery.message)
         modes = await self.read_mode()
-        # one connection per batch: the gates are read in the transaction the decisions commit in
-        async with self.sessions() as session:
+        session = self.sessions()
+        records: list[store.Record] = []
+        try:
             armed = await read_master_arm(session)
             # a signal read for the first time has a decision on record only if it was published
             # twice; the insert's conflict finds that one, so only redeliveries are looked up first
@@ -125,22 +150,31 @@ class SignalPipeline:
             self.state.master_armed = armed
             if self.gate is not None:
                 await session.rollback()  # hold no transaction while the AI gate is asked
-
             now = now_ms()
-            records: list[store.Record] = []
-            try:
-                for signal in unique.values():
-                    if signal.signal_id not in existing:
-                        records.append(await self._decide(signal, now, self._mode_for(modes, signal), armed))
-                won = await store.write_records(session, records, self.state.settings.account_of)
-                lost = [r.signal.signal_id for r in records if r.signal.signal_id not in won]
-                if lost:  # another consumer decided these first; theirs stand
-                    existing.update(await store.existing_decisions(session, lost))
-                await session.commit()
-            except BaseException:
-                await session.rollback()
-                self._forget_pending(records)
-                raise
+            for signal in unique.values():
+                if signal.signal_id not in existing:
+                    records.append(await self._decide(signal, now, self._mode_for(modes, signal), armed))
+        except BaseException:
+            self._forget_pending(records)
+            await session.close()
+            raise
+        return Decided(deliveries, session, records, existing, started)
+
+    async def record(self, batch: Decided) -> BatchResult:
+        """Steps 3 and 4: the batch's one transaction, then its intents on the stream. A batch
+        that cannot be recorded forgets its pending entries (nothing of it is acked)."""
+        session, records, existing = batch.session, batch.records, batch.existing
+        try:
+            won = await store.write_records(session, records, self.state.settings.account_of)
+            lost = [r.signal.signal_id for r in records if r.signal.signal_id not in won]
+            if lost:  # another consumer decided these first; theirs stand
+                existing.update(await store.existing_decisions(session, lost))
+            await session.commit()
+        except BaseException:
+            self._forget_pending(records)
+            raise
+        finally:
+            await session.close()  # rolls back whatever was not committed
         decided = [r for r in records if r.signal.signal_id in won]
         self._forget_pending([r for r in records if r.signal.signal_id not in won])
 
@@ -153,6 +187,7 @@ class SignalPipeline:
             )
         metrics.INTENTS_PUBLISHED.labels("new").inc(len(to_publish))
         metrics.INTENTS_PUBLISHED.labels("republished").inc(len(republish))
+        deliveries = batch.deliveries
         redelivered = len(deliveries) - len(decided)
         metrics.REDELIVERIES.inc(redelivered)
         for record in decided:
@@ -160,7 +195,7 @@ class SignalPipeline:
             metrics.DECISIONS.labels(record.decision.verdict.value, reason).inc()
         if self.on_decided is not None and decided:
             self.on_decided(decided)
-        elapsed_ms = (time.perf_counter() - started) * 1000
+        elapsed_ms = (time.perf_counter() - batch.started) * 1000
         for _ in deliveries:
             metrics.SIGNAL_LATENCY_MS.observe(elapsed_ms)
         return BatchResult([d.message_id for d in deliveries], decided, to_publish + republish, redelivered)
@@ -175,10 +210,16 @@ class SignalPipeline:
             if len(deliveries) == 1:
                 raise
             log.exception("a batch of %d signals failed; deciding them one by one", len(deliveries))
+        return await self.process_each(deliveries, asyncio.Lock())
+
+    async def process_each(self, deliveries: Sequence[Delivery[Signal]], turn: asyncio.Lock) -> list[str]:
+        """Each signal decided and recorded on its own, holding `turn` (other workers' batches
+        are decided in between, never during). Returns the ids to ack."""
         acked: list[str] = []
         for delivery in deliveries:
             try:
-                acked += (await self.process([delivery])).ack_ids
+                async with turn:
+                    acked += (await self.process([delivery])).ack_ids
             except Exception:
                 log.exception("signal %s failed; left pending", delivery.message.signal_id)
         return acked
