@@ -26,15 +26,18 @@ async def test_batches_are_decided_in_stream_order_across_workers(
         TITAN_SIGNAL_WORKERS="3", TITAN_BATCH_SIZE="4", TITAN_EQUITY_MAX_AGE_S="3600",
     ) as brain:  # fmt: skip
         await arm(sessions, True)
-        await brain.config(sessions, TradingConfig(asset_whitelist=SYMBOLS, max_open_positions=10))
-        await brain.wallet("10000")
-        # long-lived: an approved entry keeps its symbol busy for the whole test
-        signals: list[Signal] = [
-            make_signal(SYMBOLS[i % len(SYMBOLS)], Side.BUY, "100", "80", "130", ttl_ms=120_000) for i in range(240)
-        ]
-        for signal in signals:
-            await brain.signal(signal)
-        decided = await wait_for_decisions(sessions, [s.signal_id for s in signals], timeout=120)
+        try:
+            await brain.config(sessions, TradingConfig(asset_whitelist=SYMBOLS, max_open_positions=10))
+            await brain.wallet("10000")
+            # long-lived: an approved entry keeps its symbol busy for the whole test
+            signals: list[Signal] = [
+                make_signal(SYMBOLS[i % len(SYMBOLS)], Side.BUY, "100", "80", "130", ttl_ms=120_000) for i in range(240)
+            ]
+            for signal in signals:
+                await brain.signal(signal)
+            decided = await wait_for_decisions(sessions, [s.signal_id for s in signals], timeout=120)
+        finally:
+            await arm(sessions, False)  # the session's database is shared: leave it disarmed
 
     for symbol in SYMBOLS:
         on_symbol = [s.signal_id for s in signals if s.symbol == symbol]
