@@ -13,10 +13,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from titan_common.clock import DAY_MS
+
 ZERO = Decimal(0)
-
-
-DAY_MS = 86_400_000
 
 
 def utc_day_of(ms: int) -> str:

@@ -199,25 +199,12 @@ class Brain:
             if ReasonCode.DB_UNAVAILABLE in rt.state.reasons:
                 await rt.sleep(0.5)  # no record, no decision: leave signals in the stream
                 continue
-            decided = None
             async with turn:
                 deliveries = await consumer.read()
                 if not deliveries:
                     continue
-                try:
-                    decided = await pipeline.decide(deliveries)
-                except Exception:
-                    log.exception("a batch of %d signals could not be decided", len(deliveries))
-            acked: list[str] = []
-            if decided is not None:
-                try:
-                    acked = (await pipeline.record(decided)).ack_ids
-                except Exception:
-                    log.exception("a batch of %d signals could not be recorded", len(deliveries))
-                    decided = None
-            if decided is None and len(deliveries) > 1:
-                # each on its own: one signal the database refuses holds back no other
-                acked = await pipeline.process_each(deliveries, turn)
+                decided = await pipeline.decide_in_turn(deliveries)
+            acked = await pipeline.record_or_each(deliveries, decided, turn)
             await consumer.ack(*acked)
             if len(acked) < len(deliveries):
                 await rt.sleep(0.5)

@@ -201,16 +201,37 @@ class SignalPipeline:
         return BatchResult([d.message_id for d in deliveries], decided, to_publish + republish, redelivered)
 
     async def process_or_each(self, deliveries: Sequence[Delivery[Signal]]) -> list[str]:
-        """The batch in one transaction; if that fails, each signal in its own, so one
-        signal the database refuses does not hold back the others. Returns the message ids
-        to ack; a signal that still fails stays pending (redelivered, then dead-lettered)."""
+        """The batch in one transaction; if that fails, each signal in its own (one worker's
+        way through `record_or_each`)."""
+        turn = asyncio.Lock()
+        async with turn:
+            decided = await self.decide_in_turn(deliveries)
+        return await self.record_or_each(deliveries, decided, turn)
+
+    async def decide_in_turn(self, deliveries: Sequence[Delivery[Signal]]) -> Decided | None:
+        """`decide`, for a caller holding the turn; None when the batch could not be decided
+        (logged): `record_or_each` then takes its signals one by one."""
         try:
-            return (await self.process(deliveries)).ack_ids
+            return await self.decide(deliveries)
         except Exception:
-            if len(deliveries) == 1:
-                raise
-            log.exception("a batch of %d signals failed; deciding them one by one", len(deliveries))
-        return await self.process_each(deliveries, asyncio.Lock())
+            log.exception("a batch of %d signals could not be decided", len(deliveries))
+            return None
+
+    async def record_or_each(
+        self, deliveries: Sequence[Delivery[Signal]], decided: Decided | None, turn: asyncio.Lock
+    ) -> list[str]:
+        """Record the decided batch in its one transaction; if it could not be decided or
+        recorded, each signal in its own, so one signal the database refuses does not hold
+        back the others. Returns the message ids to ack; a signal that still fails stays
+        pending (redelivered, then dead-lettered)."""
+        if decided is not None:
+            try:
+                return (await self.record(decided)).ack_ids
+            except Exception:
+                log.exception("a batch of %d signals could not be recorded", len(deliveries))
+        if len(deliveries) == 1:
+            return []  # left pending: it comes back
+        return await self.process_each(deliveries, turn)
 
     async def process_each(self, deliveries: Sequence[Delivery[Signal]], turn: asyncio.Lock) -> list[str]:
         """Each signal decided and recorded on its own, holding `turn` (other workers' batches
