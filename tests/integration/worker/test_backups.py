@@ -12,6 +12,7 @@ import subprocess
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -19,7 +20,7 @@ import pytest
 from titan_common.clock import now_ms
 from titan_common.settings import normalise_database_url, plain_database_url
 from titan_worker import backups
-from titan_worker.pgtools import connection_of, find_tools
+from titan_worker.pgtools import find_tools
 
 pytestmark = pytest.mark.integration
 
@@ -132,8 +133,8 @@ async def test_tampering_and_wrong_counts_fail_verification(database_url: str, t
 
 
 async def test_a_dump_that_fails_leaves_no_backup(database_url: str, tmp_path: Path) -> None:
-    missing = connection_of(database_url).named(f"no_such_db_{uuid.uuid4().hex[:6]}")
-    url = f"postgresql://{missing.user or 'postgres'}@{missing.host}:{missing.port}/{missing.database}"
+    # The session's URL with another database name; a socket URL (embedded Postgres) keeps its ?host=.
+    url = urlunsplit(urlsplit(database_url)._replace(path=f"/no_such_db_{uuid.uuid4().hex[:6]}"))
     with pytest.raises(backups.BackupError, match="cannot connect"):
         await backups.take_backup(url, tmp_path, now_ms=now_ms())
     assert list(tmp_path.iterdir()) == []
