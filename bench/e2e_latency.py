@@ -433,6 +433,8 @@ def main() -> None:
         TITAN_SIM_TICK_MS="500",
         TITAN_SIM_TRADE_RATE_LIMIT="1000000",
         TITAN_SIM_QUERY_RATE_LIMIT="1000000",
+        # the floor's round trips come from the same address as execution's price reads
+        TITAN_SIM_PUBLIC_RATE_LIMIT="1000000",
         TITAN_BYBIT_TRADE_RATE_PER_S="1000",
     ) as stack:
         wait_for(

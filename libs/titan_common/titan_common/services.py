@@ -6,6 +6,7 @@ dependency arrow keeps pointing from services to titan_common.
 
 from __future__ import annotations
 
+import gc
 import importlib
 import signal
 import sys
@@ -60,7 +61,6 @@ def _exit_cleanly(signum: int, _frame: object) -> None:
 def serve(name: str, *, live: bool = False) -> None:
     """Run one service in this process: validate settings (exit 2), check the LIVE locks
     (exit 2, one line naming every missing lock), set up logging, serve."""
-    import uvicorn
 
     from titan_common.live import LiveRefused, check_process
     from titan_common.logging import setup_logging
@@ -92,12 +92,26 @@ def serve(name: str, *, live: bool = False) -> None:
     # exit code 0, so supervisors can tell a clean stop from a crash.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
+    run_app(app, settings.host, settings.port_of(process))
+
+
+def run_app(app: Any, host: str, port: int) -> None:
+    """Serve an ASGI app until SIGTERM/SIGINT, as every Titan process does."""
+    import uvicorn
+
+    # What start-up built lives as long as the process: out of the collector's sight, a full
+    # collection no longer walks it (those walks were the tens of ms in every answer's p99).
+    gc.collect()
+    gc.freeze()
     uvicorn.run(
         app,
-        host=settings.host,
-        port=settings.port_of(process),
+        host=host,
+        port=port,
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=5,
         lifespan="on",
+        # asyncio's own loop, not uvloop: at 200 busy connections uvloop left some of them
+        # waiting over a second (p99 1-3 s) at no more requests/s (docs/decisions.md, issue 17)
+        loop="asyncio",
     )

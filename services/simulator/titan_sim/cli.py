@@ -7,6 +7,7 @@ from decimal import Decimal
 from pydantic import SecretStr
 
 from titan_common.logging import setup_logging
+from titan_common.services import run_app
 from titan_sim.settings import SimSettings
 
 
@@ -22,8 +23,6 @@ def run_standalone(
 ) -> None:
     """Blocks until Ctrl-C/SIGTERM. Settings not given here still come from the environment
     (the MEXC face's key pair: TITAN_SIM_MEXC_API_KEY/SECRET)."""
-    import uvicorn
-
     from titan_sim.api.app import create_app
 
     overrides: dict[str, object] = {
@@ -39,12 +38,4 @@ def run_standalone(
         overrides["sim_symbols"] = ",".join(symbols)
     settings = SimSettings(**overrides)  # type: ignore[arg-type]
     setup_logging("simulator", level=settings.log_level, secrets=[api_secret])
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=5,
-        lifespan="on",
-    )
+    run_app(create_app(settings), host, port)
