@@ -27,11 +27,13 @@ RUN pip install --require-hashes --no-deps -r requirements.txt
 COPY pyproject.toml governance.lock ./
 COPY libs/ libs/
 COPY services/ services/
+COPY tools/ tools/
+COPY data/ data/
 COPY scripts/ scripts/
 COPY deploy/ deploy/
 RUN pip install --no-deps --no-build-isolation \
         -e libs/titan_common -e services/brain -e services/execution -e services/console \
-        -e services/scavenger -e services/simulator -e services/worker \
+        -e services/scavenger -e services/simulator -e services/worker -e tools/backtest \
     && useradd --system --uid 10001 --home-dir /var/lib/titan --shell /usr/sbin/nologin titan \
     && mkdir -p /var/lib/titan /tls \
     && chown titan:titan /var/lib/titan /tls

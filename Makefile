@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PKGS   := libs/titan_common services/brain services/execution services/console services/scavenger services/simulator services/worker
+PKGS   := libs/titan_common services/brain services/execution services/console services/scavenger services/simulator services/worker tools/backtest
 PKG_FILES := $(foreach p,$(PKGS),$(p)/pyproject.toml)
 # mypy covers the shared library and every service's pure core
-TYPED  := libs/titan_common/titan_common $(wildcard services/*/titan_*/core)
+TYPED  := libs/titan_common/titan_common $(wildcard services/*/titan_*/core) tools/backtest/titan_backtest
 
 .PHONY: install install-dev run test lint typecheck pytest clean bench bench-floor bench-e2e bench-api bench-brain
 

@@ -1,0 +1,2 @@
+"""Backtests through the same pure cores as live (tools/: above the services; no service
+imports it)."""

@@ -1,0 +1,180 @@
+"""`titan backtest` and `titan data ...`: what the commands do once their options are read."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from titan_backtest.engine import Backtest, BacktestOptions
+from titan_backtest.report import html_report, summarise
+from titan_common.clock import utc_day_start_ms
+from titan_common.config import DEFAULT_TAG, TradingConfig
+from titan_common.exchanges.types import InstrumentFilters
+from titan_common.replay import Kline, kline_files, read_klines, write_klines
+
+ROOT = Path(__file__).resolve().parents[3]
+SAMPLE_DIR = ROOT / "data" / "sample"
+INSTRUMENTS_FILE = "instruments.json"
+# the sample: the default whitelist's symbols, four days from a fixed start, the simulator's seed
+SAMPLE_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
+SAMPLE_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
+SAMPLE_DAYS = 4
+SAMPLE_SEED = 42
+
+
+class BacktestInputError(ValueError):
+    """A backtest asked for something it cannot have; the message says what."""
+
+
+@dataclass(frozen=True)
+class Inputs:
+    klines: list[Kline]
+    filters: dict[str, InstrumentFilters]
+    config: TradingConfig
+    config_tag: str
+    data: str
+
+
+def instruments_path(data: Path) -> Path:
+    return (data if data.is_dir() else data.parent) / INSTRUMENTS_FILE
+
+
+def write_instruments(path: Path, filters: dict[str, InstrumentFilters]) -> None:
+    body = {
+        s: {
+            "tick_size": str(f.tick_size), "qty_step": str(f.qty_step), "min_qty": str(f.min_qty),
+            "max_qty": str(f.max_qty), "min_notional": str(f.min_notional), "max_leverage": f.max_leverage,
+        }
+        for s, f in sorted(filters.items())
+    }  # fmt: skip
+    path.write_text(json.dumps(body, indent=1) + "\n", encoding="utf-8")
+
+
+def read_instruments(path: Path) -> dict[str, InstrumentFilters]:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            symbol: InstrumentFilters(
+                symbol=symbol,
+                tick_size=Decimal(v["tick_size"]),
+                qty_step=Decimal(v["qty_step"]),
+                min_qty=Decimal(v["min_qty"]),
+                max_qty=Decimal(v["max_qty"]),
+                min_notional=Decimal(v["min_notional"]),
+                max_leverage=int(v.get("max_leverage", 100)),
+            )
+            for symbol, v in raw.items()
+        }
+    except (OSError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
+        raise BacktestInputError(f"{path}: not an instruments file ({exc})") from None
+
+
+def inferred_filters(klines: list[Kline]) -> dict[str, InstrumentFilters]:
+    """Without an instruments file: each symbol's tick and step are the finest its data shows."""
+    out: dict[str, InstrumentFilters] = {}
+    for k in klines:
+        price_exp = min(int(p.as_tuple().exponent) for p in (k.open, k.high, k.low, k.close))
+        qty_exp = int(k.volume.as_tuple().exponent)
+        known = out.get(k.symbol)
+        tick = Decimal(1).scaleb(min(price_exp, int(known.tick_size.as_tuple().exponent) if known else 0))
+        step = Decimal(1).scaleb(min(qty_exp, int(known.qty_step.as_tuple().exponent) if known else 0))
+        out[k.symbol] = InstrumentFilters(k.symbol, tick, step, step, Decimal(10) ** 9, Decimal(5))
+    return out
+
+
+def day_ms(value: str | None, option: str) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value) if value.isdigit() else utc_day_start_ms(value)
+    except ValueError:
+        raise BacktestInputError(f"{option} takes a day (YYYY-MM-DD) or UTC milliseconds, not {value!r}") from None
+
+
+def load_config(spec: str | None, database_url: str | None) -> tuple[TradingConfig, str]:
+    """`default`, a JSON file of a trading config, or a saved version's tag (from Postgres)."""
+    if spec is None or spec == DEFAULT_TAG:
+        return TradingConfig(), DEFAULT_TAG
+    path = Path(spec)
+    if path.suffix == ".json" or path.exists():
+        try:
+            return TradingConfig.model_validate_json(path.read_text(encoding="utf-8")), path.name
+        except (OSError, ValueError) as exc:
+            raise BacktestInputError(f"--config {spec}: not a trading config ({str(exc).splitlines()[0]})") from None
+    if not database_url:
+        raise BacktestInputError(f"--config {spec}: a version tag is read from Postgres; set DATABASE_URL")
+    return asyncio.run(_config_version(database_url, spec)), spec
+
+
+async def _config_version(database_url: str, tag: str) -> TradingConfig:
+    from sqlalchemy import select
+
+    from titan_common.db.engine import make_engine
+    from titan_common.db.models import ConfigVersion
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            row = (await conn.execute(select(ConfigVersion.config).where(ConfigVersion.version_tag == tag))).first()
+    finally:
+        await engine.dispose()
+    if row is None:
+        raise BacktestInputError(f"--config {tag}: no config version has that tag")
+    return TradingConfig.model_validate(row[0])
+
+
+def gather_inputs(
+    *, sample: bool, data: Path | None, start: str | None, end: str | None, config: str | None,
+    database_url: str | None = None,
+) -> Inputs:  # fmt: skip
+    if sample == (data is not None):
+        raise BacktestInputError("give either --sample or --data PATH")
+    path = SAMPLE_DIR if sample else data
+    assert path is not None
+    try:
+        kline_files(path)
+        klines = read_klines(path, start_ms=day_ms(start, "--from"), end_ms=day_ms(end, "--to"))
+    except ValueError as exc:
+        raise BacktestInputError(str(exc)) from None
+    if not klines:
+        raise BacktestInputError(f"{path}: no klines in the period asked for")
+    rules = instruments_path(path)
+    filters = read_instruments(rules) if rules.exists() else inferred_filters(klines)
+    trading, tag = load_config(config, database_url)
+    label = "sample" if sample else str(path)
+    return Inputs(klines, filters, trading, tag, label)
+
+
+def run_backtest(inputs: Inputs, *, venue: str = "bybit", report: Path | None = None) -> dict[str, Any]:
+    options = BacktestOptions(venue=venue)
+    run = Backtest(inputs.config, inputs.filters, options).run(inputs.klines)
+    result = summarise(run, options, data=inputs.data, config_tag=inputs.config_tag)
+    if report is not None:
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(html_report(result, run, options), encoding="utf-8")
+    return result
+
+
+def make_sample(out: Path = SAMPLE_DIR, *, days: int = SAMPLE_DAYS, seed: int = SAMPLE_SEED) -> dict[str, Any]:
+    """The replay sample from the seeded simulator: klines.csv.gz and instruments.json."""
+    from titan_sim.core.history import minute_history  # type: ignore[import-not-found,unused-ignore]
+    from titan_sim.core.instruments import instrument_for  # type: ignore[import-not-found,unused-ignore]
+
+    klines: list[Kline] = []
+    filters: dict[str, InstrumentFilters] = {}
+    for symbol in SAMPLE_SYMBOLS:
+        spec = instrument_for(symbol, seed)
+        klines += minute_history(spec, seed, SAMPLE_START_MS, days * 1440)
+        filters[symbol] = InstrumentFilters(
+            symbol=symbol, tick_size=spec.tick_size, qty_step=spec.qty_step, min_qty=spec.min_qty,
+            max_qty=spec.max_qty, min_notional=spec.min_notional, max_market_qty=spec.max_mkt_qty,
+            max_leverage=int(spec.max_leverage),
+        )  # fmt: skip
+    out.mkdir(parents=True, exist_ok=True)
+    count = write_klines(out / "klines.csv.gz", klines)
+    write_instruments(out / INSTRUMENTS_FILE, filters)
+    return {"path": str(out), "klines": count, "symbols": list(SAMPLE_SYMBOLS), "days": days, "seed": seed}
