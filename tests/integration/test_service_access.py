@@ -48,10 +48,10 @@ ADMIN_ALWAYS = {
     ("console", "/api/console/kill-switch/recover"),
     ("console", "/api/console/protection-failed/clear"),
 }
-ADMIN_IN_LIVE = {("brain", "/breaker/reset"), ("brain", "/aigate/reset")}
+ADMIN_IN_LIVE = {("brain", "/breaker/reset"), ("brain", "/aigate/reset"), ("console", "/api/proposals/1/approve")}
 # logging in and out check credentials themselves (the console's own matrix covers them)
 CREDENTIAL_ROUTES = {("console", "/api/auth/login"), ("console", "/api/auth/logout")}
-PATH_VALUES = {"{symbol}": "BTCUSDT", "{alert_id}": "1"}
+PATH_VALUES = {"{symbol}": "BTCUSDT", "{alert_id}": "1", "{proposal_id}": "1"}
 FOREIGN = "http://evil.example"
 
 

@@ -34,6 +34,7 @@ class EventType(StrEnum):
     TRAP_MAP_UPDATED = "TRAP_MAP_UPDATED"  # scavenger, broadcast
     SENSOR_STATUS_UPDATED = "SENSOR_STATUS_UPDATED"  # scavenger, broadcast
     MODE_CHANGE = "MODE_CHANGE"  # any service, audited: its mode and reason codes changed
+    PROPOSAL_DECIDED = "PROPOSAL_DECIDED"  # console, audited: an AI Quant proposal approved or rejected
 
 
 class _Payload(BaseModel):
@@ -126,6 +127,13 @@ class ConfigChange(_Payload):
     rolled_back_from: str | None = None
 
 
+class ProposalDecided(_Payload):
+    proposal_id: int
+    status: str  # APPROVED | REJECTED
+    version_tag: str | None = None  # the config version an approval made
+    reason: str | None = None  # a rejection's
+
+
 class TrapSprung(_Payload):
     """A trap fired and its signal went to titan:signals."""
 
@@ -198,6 +206,7 @@ PAYLOADS: dict[EventType, type[_Payload]] = {
     EventType.PHASE_CHANGE: PhaseChange,
     EventType.MASTER_ARM_CHANGE: MasterArmChange,
     EventType.CONFIG_CHANGE: ConfigChange,
+    EventType.PROPOSAL_DECIDED: ProposalDecided,
     EventType.TRAP_SPRUNG: TrapSprung,
     EventType.TRAP_MAP_UPDATED: TrapMapUpdated,
     EventType.SENSOR_STATUS_UPDATED: SensorStatusUpdated,

@@ -178,3 +178,66 @@ def make_sample(out: Path = SAMPLE_DIR, *, days: int = SAMPLE_DAYS, seed: int = 
     count = write_klines(out / "klines.csv.gz", klines)
     write_instruments(out / INSTRUMENTS_FILE, filters)
     return {"path": str(out), "klines": count, "symbols": list(SAMPLE_SYMBOLS), "days": days, "seed": seed}
+
+
+# --- AI Quant -------------------------------------------------------------------------------
+
+
+def last_days(klines: list[Kline], days: int | None) -> list[Kline]:
+    if not days or not klines:
+        return klines
+    since = klines[-1].start_ms + 60_000 - days * 86_400_000
+    return [k for k in klines if k.start_ms >= since]
+
+
+async def _active(database_url: str) -> tuple[TradingConfig, str]:
+    from titan_common.config import active_config
+    from titan_common.db.engine import make_engine, make_sessionmaker
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with make_sessionmaker(engine)() as session:
+            active = await active_config(session)
+    finally:
+        await engine.dispose()
+    return active.config, active.version_tag
+
+
+async def _file(database_url: str, proposals: list[dict[str, Any]], created_ms: int) -> list[int]:
+    from titan_common.db.engine import make_engine, make_sessionmaker, transaction
+    from titan_common.db.proposals import file_proposal
+
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with transaction(make_sessionmaker(engine)) as session:
+            return [await file_proposal(session, title=p["title"], payload=p, created_ms=created_ms) for p in proposals]
+    finally:
+        await engine.dispose()
+
+
+def quant_propose(
+    *, sample: bool, data: Path | None, days: int | None, config: str | None, database_url: str | None
+) -> dict[str, Any]:
+    """Search variants of the active config (or --config) over the data and file the ones
+    that win on the held-out part as PENDING proposals. Never applies anything."""
+    from titan_backtest.engine import MarketReplay
+    from titan_backtest.quant import propose, variants
+    from titan_brain.core.phases import initial_phase
+    from titan_common.clock import now_ms
+
+    if not database_url:
+        raise BacktestInputError("proposals are filed in Postgres: set DATABASE_URL")
+    inputs = gather_inputs(sample=sample, data=data, start=None, end=None, config=config, database_url=database_url)
+    trading, tag = (inputs.config, inputs.config_tag) if config else asyncio.run(_active(database_url))
+    klines = last_days(inputs.klines, days)
+    options = BacktestOptions()
+    tape = MarketReplay(inputs.filters, options).events(klines)
+    phase = initial_phase(options.starting_equity, trading)
+    proposals = propose(trading, tag, tape, inputs.filters, options, data=inputs.data, phase=phase)
+    ids = asyncio.run(_file(database_url, proposals, now_ms())) if proposals else []
+    return {
+        "base_version": tag,
+        "data": inputs.data,
+        "variants_tried": len(variants(trading, phase)),
+        "proposed": [{"id": i, "title": p["title"]} for i, p in zip(ids, proposals, strict=True)],
+    }

@@ -172,7 +172,74 @@ class _Bars:
             del self.bars[: -self.keep]
 
 
-class Backtest:
+@dataclass(frozen=True)
+class MarketTape:
+    """The market pass's output: each minute's trades in time order, each with the signal it
+    sprang (or None). It does not depend on the trading config, so one pass serves every
+    variant a search tries."""
+
+    minutes: list[tuple[int, list[tuple[ReplayTrade, Signal | None]]]]
+    dropped_signals: int
+    symbols: tuple[str, ...]
+
+
+class MarketReplay:
+    """The scavenger's half: trap maps from the bars so far, trades through the trap book."""
+
+    def __init__(self, filters: Mapping[str, InstrumentFilters], options: BacktestOptions | None = None) -> None:
+        self.filters = dict(filters)
+        self.options = options or BacktestOptions()
+        self.book = TrapBook(self.options.sprung)
+        self.tape = ReplayTape(self.options.tape)
+        self.bars: dict[str, _Bars] = {}
+        self.rebuilt_ms: int | None = None
+        self.dropped = 0
+
+    def events(self, klines: Iterable[Kline]) -> MarketTape:
+        minutes: list[tuple[int, list[tuple[ReplayTrade, Signal | None]]]] = []
+        for minute, group in by_minute(klines):
+            if self.rebuilt_ms is None or minute - self.rebuilt_ms >= self.options.trap_rebuild_ms:
+                self._rebuild(minute)
+            trades: list[ReplayTrade] = []
+            for kline in group:
+                trades.extend(self.tape.trades(kline))
+            trades.sort(key=lambda t: (t.ts_ms, t.symbol))  # stable: each symbol's own order kept
+            minutes.append((minute, [(trade, self._on_trade(trade)) for trade in trades]))
+            for kline in group:  # the minute is over: its bar joins the history
+                self.bars.setdefault(kline.symbol, _Bars(self.options.bars_history)).add(kline)
+        return MarketTape(minutes, self.dropped, tuple(sorted(self.bars)))
+
+    def _rebuild(self, now_ms: int) -> None:
+        markets = []
+        for symbol in sorted(self.bars):
+            last = self.book.last_price(symbol)
+            bars = self.bars[symbol].bars
+            rules = self.filters.get(symbol)
+            if rules is None or not bars:
+                continue
+            price = last if last is not None else bars[-1].close
+            markets.append(SymbolMarket(symbol=symbol, tick_size=rules.tick_size, last_price=price, bars=tuple(bars)))
+        built = build_trap_map(markets, now_ms, self.options.trap, f"trapmap:{now_ms}")
+        self.book.set_traps(built.traps, now_ms)
+        self.rebuilt_ms = now_ms
+
+    def _on_trade(self, trade: ReplayTrade) -> Signal | None:
+        sprung = self.book.on_trade(trade.symbol, trade.ts_ms, trade.taker_buy, float(trade.price), armed=True)
+        if sprung is None:
+            return None
+        signal_id = uuid.uuid5(_IDS, f"{trade.symbol}:{trade.ts_ms}:{sprung.trap.trap_id}").hex
+        signal = signal_for(
+            sprung, signal_id=signal_id, ts_ms=trade.ts_ms, run_id="backtest",
+            cycle_id=f"trapmap:{self.rebuilt_ms}", cfg=self.options.signal,
+        )  # fmt: skip
+        if signal is None:
+            self.dropped += 1
+        return signal
+
+
+class Account:
+    """The brain's and execution's half: the account a config trades, over a market tape."""
+
     def __init__(
         self,
         config: TradingConfig,
@@ -182,17 +249,12 @@ class Backtest:
         self.config = config
         self.filters = dict(filters)
         self.options = options or BacktestOptions()
-        o = self.options
-        self.book = TrapBook(o.sprung)
-        self.tape = ReplayTape(o.tape)
-        self.bars: dict[str, _Bars] = {}
         self.open: dict[str, OpenTrade] = {}
         self.realised = ZERO
         self.breaker = BreakerState()
-        self.phase = initial_phase(o.starting_equity, config)
+        self.phase = initial_phase(self.options.starting_equity, config)
         self.day: str | None = None
-        self.day_start_equity = o.starting_equity
-        self.rebuilt_ms: int | None = None
+        self.day_start_equity = self.options.starting_equity
         self.run_state = BacktestRun()
         self.market_rules = {
             s: Instrument(s, f.min_notional, f.qty_step, f.min_qty, f.max_leverage, f.trading)
@@ -230,61 +292,30 @@ class Backtest:
 
     # --- the replay -----------------------------------------------------------------------
 
-    def run(self, klines: Iterable[Kline]) -> BacktestRun:
+    def run(self, tape: MarketTape, start_ms: int | None = None, end_ms: int | None = None) -> BacktestRun:
+        """Trade the tape's minutes in [start_ms, end_ms) from a fresh account."""
         state = self.run_state
-        for minute, group in by_minute(klines):
+        for minute, events in tape.minutes:
+            if (start_ms is not None and minute < start_ms) or (end_ms is not None and minute >= end_ms):
+                continue
             if state.first_ms is None:
                 state.first_ms = minute
-            if self.rebuilt_ms is None or minute - self.rebuilt_ms >= self.options.trap_rebuild_ms:
-                self._rebuild(minute)
-            trades: list[ReplayTrade] = []
-            for kline in group:
-                trades.extend(self.tape.trades(kline))
-            trades.sort(key=lambda t: (t.ts_ms, t.symbol))  # stable: each symbol's own order kept
-            for trade in trades:
-                self._on_trade(trade)
-            for kline in group:  # the minute is over: its bar joins the history
-                self.bars.setdefault(kline.symbol, _Bars(self.options.bars_history)).add(kline)
+            for trade, signal in events:
+                position = self.open.get(trade.symbol)
+                if position is not None:
+                    position.last_price = trade.price
+                    self._maybe_exit(position, trade)
+                if signal is not None:
+                    self._decide(signal, trade)
             state.last_ms = minute + 60_000
             state.equity_curve.append((state.last_ms, self.equity))
         if state.last_ms is not None:
             for symbol in sorted(self.open):
                 position = self.open[symbol]
                 self._close(position, position.last_price, state.last_ms, "END", slip=False)
-        state.symbols = tuple(sorted(self.bars))
+        state.dropped_signals = tape.dropped_signals
+        state.symbols = tape.symbols
         return state
-
-    def _rebuild(self, now_ms: int) -> None:
-        markets = []
-        for symbol in sorted(self.bars):
-            last = self.book.last_price(symbol)
-            bars = self.bars[symbol].bars
-            rules = self.filters.get(symbol)
-            if rules is None or not bars:
-                continue
-            price = last if last is not None else bars[-1].close
-            markets.append(SymbolMarket(symbol=symbol, tick_size=rules.tick_size, last_price=price, bars=tuple(bars)))
-        built = build_trap_map(markets, now_ms, self.options.trap, f"trapmap:{now_ms}")
-        self.book.set_traps(built.traps, now_ms)
-        self.rebuilt_ms = now_ms
-
-    def _on_trade(self, trade: ReplayTrade) -> None:
-        position = self.open.get(trade.symbol)
-        if position is not None:
-            position.last_price = trade.price
-            self._maybe_exit(position, trade)
-        sprung = self.book.on_trade(trade.symbol, trade.ts_ms, trade.taker_buy, float(trade.price), armed=True)
-        if sprung is None:
-            return
-        signal_id = uuid.uuid5(_IDS, f"{trade.symbol}:{trade.ts_ms}:{sprung.trap.trap_id}").hex
-        signal = signal_for(
-            sprung, signal_id=signal_id, ts_ms=trade.ts_ms, run_id="backtest",
-            cycle_id=f"trapmap:{self.rebuilt_ms}", cfg=self.options.signal,
-        )  # fmt: skip
-        if signal is None:
-            self.run_state.dropped_signals += 1
-            return
-        self._decide(signal, trade)
 
     def _decide(self, signal: Signal, trade: ReplayTrade) -> None:
         self._observe(trade.ts_ms)
@@ -363,6 +394,22 @@ class Backtest:
             )
         )  # fmt: skip
         self._observe(ts_ms)
+
+
+class Backtest:
+    """Both halves over klines: what `titan backtest` runs."""
+
+    def __init__(
+        self,
+        config: TradingConfig,
+        filters: Mapping[str, InstrumentFilters],
+        options: BacktestOptions | None = None,
+    ) -> None:
+        self.market = MarketReplay(filters, options)
+        self.account = Account(config, filters, options)
+
+    def run(self, klines: Iterable[Kline]) -> BacktestRun:
+        return self.account.run(self.market.events(klines))
 
 
 def sharpe_of(curve: list[tuple[int, Decimal]]) -> float | None:

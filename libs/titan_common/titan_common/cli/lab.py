@@ -15,11 +15,17 @@ from rich.console import Console
 
 console = Console(stderr=True)
 data_app = typer.Typer(help="Recorded market data for replay and backtests.", no_args_is_help=True)
+quant_app = typer.Typer(help="AI Quant: config proposals backed by backtests.", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.command(name="backtest")(backtest)
     app.add_typer(data_app, name="data")
+    app.add_typer(quant_app, name="quant")
+
+
+def _database_url() -> str | None:
+    return os.environ.get("DATABASE_URL") or os.environ.get("TITAN_DATABASE_URL")
 
 
 def _lab() -> ModuleType:
@@ -45,7 +51,7 @@ def backtest(
     try:
         inputs = lab.gather_inputs(
             sample=sample, data=data, start=start, end=end, config=config,
-            database_url=os.environ.get("DATABASE_URL") or os.environ.get("TITAN_DATABASE_URL"),
+            database_url=_database_url(),
         )  # fmt: skip
     except lab.BacktestInputError as exc:
         console.print(f"[red]FAIL {exc}[/red]")
@@ -66,3 +72,64 @@ def data_sample(
     lab = _lab()
     made = lab.make_sample(out or lab.SAMPLE_DIR, days=days, seed=seed)
     print(json.dumps(made))
+
+
+@quant_app.command("propose")
+def quant_propose(
+    sample: Annotated[bool, typer.Option("--sample", help="search over the replay sample")] = False,
+    data: Annotated[Path | None, typer.Option(help="search over these recorded klines")] = None,
+    days: Annotated[int | None, typer.Option(min=1, help="only the data's last N days")] = None,
+    config: Annotated[str | None, typer.Option(help="the config to improve (default: the active one)")] = None,
+) -> None:
+    """Backtest bounded variants of the active config and file the ones that beat it on a
+    held-out part of the period as PENDING proposals (never applied without an operator)."""
+    lab = _lab()
+    try:
+        result = lab.quant_propose(sample=sample, data=data, days=days, config=config, database_url=_database_url())
+    except lab.BacktestInputError as exc:
+        console.print(f"[red]FAIL {exc}[/red]")
+        raise typer.Exit(2) from None
+    print(json.dumps(result, indent=1))
+
+
+@quant_app.command("review")
+def quant_review() -> None:
+    """The pending proposals with their evidence (from the console), for an operator to
+    approve (POST /api/proposals/{id}/approve) or reject (.../reject with a reason)."""
+    import httpx
+    from rich.table import Table
+
+    from titan_common.settings import CommonSettings, load_settings
+
+    out = Console()
+    url = load_settings(CommonSettings).url_of("console") + "/api/proposals/pending"
+    try:
+        response = httpx.get(url, timeout=10)
+        response.raise_for_status()
+        proposals = response.json()["proposals"]
+    except (httpx.HTTPError, ValueError, KeyError) as exc:
+        console.print(f"[red]FAIL the console's proposals are unreadable at {url}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    if not proposals:
+        out.print("No pending AI Quant proposals.")
+        return
+    for p in proposals:
+        evidence = p.get("evidence") or {}
+        stale = " [yellow](stale: its base config is no longer active)[/yellow]" if p.get("stale") else ""
+        out.print(f"[bold]#{p['id']} {p['title']}[/bold]{stale}")
+        for change in p.get("diff") or []:
+            out.print(f"  {change['path']}: {change['before']} -> {change['after']}")
+        table = Table("", "search return %", "search max DD %", "held-out return %", "held-out max DD %", "trades")
+        for side in ("baseline", "candidate"):
+            figures = evidence.get(side) or {}
+            search, held = figures.get("search") or {}, figures.get("held_out") or {}
+            trades = f"{search.get('trades', '-')} / {held.get('trades', '-')}"
+            table.add_row(side, *(str(x.get(k, "-")) for x, k in (
+                (search, "return_pct"), (search, "max_drawdown_pct"), (held, "return_pct"), (held, "max_drawdown_pct"),
+            )), trades)  # fmt: skip
+        out.print(table)
+        out.print(f"  {p.get('rationale') or ''}")
+        out.print(
+            f"  approve: POST /api/proposals/{p['id']}/approve   reject: POST /api/proposals/{p['id']}/reject "
+            '{"reason": "..."}'
+        )

@@ -14,7 +14,7 @@ from titan_console.api.deps import authorize, body_label, current_user, get_cons
 from titan_console.core import config_edit
 from titan_console.core.access import Access
 from titan_console.errors import ConsoleError
-from titan_console.runtime import actions, reads
+from titan_console.runtime import actions, proposals, reads
 from titan_console.runtime.auth import Principal
 from titan_console.runtime.context import Console
 
@@ -194,6 +194,26 @@ async def signals(
 @router.get("/api/proposals/pending", **route(answers.Listing))
 async def proposals_pending(console: Console = Depends(get_console)) -> dict[str, Any]:
     return await reads.proposals_pending(console)
+
+
+@router.post("/api/proposals/{proposal_id}/approve", **route(answers.ConfigAnswer, body=bodies.LabelBody))
+async def approve_proposal(
+    proposal_id: int = row_id_path("the proposal's id"),
+    who: Principal = Depends(current_user),
+    console: Console = Depends(get_console),
+) -> dict[str, Any]:
+    return await proposals.approve(console, who, proposal_id)
+
+
+@router.post("/api/proposals/{proposal_id}/reject", **route(answers.Action, body=bodies.ReasonBody))
+async def reject_proposal(
+    request: Request,
+    proposal_id: int = row_id_path("the proposal's id"),
+    who: Principal = Depends(current_user),
+    console: Console = Depends(get_console),
+) -> dict[str, Any]:
+    body = await bodies.read(request, bodies.ReasonBody)
+    return await proposals.reject(console, who, proposal_id, body.reason)
 
 
 @router.get("/api/console/equity", **route(answers.Answer))

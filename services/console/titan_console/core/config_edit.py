@@ -157,6 +157,24 @@ def apply_whitelist(config: TradingConfig, action: Any, symbol: Any) -> TradingC
     return _rebuilt(config, asset_whitelist=tuple(current))
 
 
+def apply_proposal(config: TradingConfig, request: Any) -> TradingConfig:
+    """An AI Quant proposal's change, through the same bounds as the operator's own edits:
+    {"risk": {knob: value, ...}} and/or {"phase_risk": [phase, risk_pct]}."""
+    if not isinstance(request, Mapping) or not request or set(request) - {"risk", "phase_risk"}:
+        raise ConfigRejected("request", "a proposal changes risk and/or phase_risk, nothing else")
+    updated = config
+    if "risk" in request:
+        if not isinstance(request["risk"], Mapping):
+            raise ConfigRejected("risk", "risk must be an object of risk parameters")
+        updated = apply_risk(updated, request["risk"])
+    if "phase_risk" in request:
+        pair = request["phase_risk"]
+        if not isinstance(pair, list | tuple) or len(pair) != 2:
+            raise ConfigRejected("phase_risk", "phase_risk must be [phase, risk_pct]")
+        updated = apply_phase_risk(updated, pair[0], pair[1])
+    return updated
+
+
 def _rebuilt(config: TradingConfig, **changes: Any) -> TradingConfig:
     """A validated copy: the whole document is checked again, not just the edited part."""
     data = config.model_dump()

@@ -10,10 +10,11 @@ which the brain and the scavenger reload on.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from titan_common.clock import now_ms
 from titan_common.config import DEFAULT_TAG, TradingConfig, active_config, save_config
@@ -86,16 +87,25 @@ async def change(
     request: dict[str, Any],
     edit: Callable[[TradingConfig, list[ConfigVersion]], tuple[TradingConfig, str | None]],
     needs_history: bool = False,
+    expect_version: str | None = None,
+    summary_prefix: str = "",
+    on_saved: Callable[[AsyncSession, str], Awaitable[None]] | None = None,
 ) -> dict[str, Any]:
     """Apply `edit` to the active config and append the result as a new version.
 
     `edit` returns the new config and, for a rollback, the tag it came from. No change
-    (adding a symbol already listed) appends nothing and answers changed=false."""
+    (adding a symbol already listed) appends nothing and answers changed=false.
+    `expect_version`: refuse (409 CONFIG_STALE) unless that version is the active one.
+    `on_saved(session, tag)` runs in the same transaction once the version is appended."""
     if console.runtime.sessions is None:
         raise ConsoleError(503, "DB_UNAVAILABLE", "the database is not connected")
     async with console.config_lock, transaction(console.runtime.sessions) as session:
         await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": CONFIG_LOCK_KEY})
         active = await active_config(session)
+        if expect_version is not None and active.version_tag != expect_version:
+            raise ConsoleError(
+                409, "CONFIG_STALE", f"based on {expect_version}, but {active.version_tag} is the active config"
+            )
         history: list[ConfigVersion] = []
         if needs_history:
             history = list((await session.scalars(select(ConfigVersion).order_by(ConfigVersion.id))).all())
@@ -119,7 +129,7 @@ async def change(
         raised = config_edit.raised_limits(before, after)
         if raised and not who.role.at_least(role_for_live(console.live, raises_risk=True)):
             raise ConsoleError(403, "ADMIN_REQUIRED", "in LIVE only an admin may raise limits: " + ", ".join(raised))
-        summary = config_edit.summary(changes)
+        summary = summary_prefix + config_edit.summary(changes)
         if rolled_back_from is not None:
             summary = f"rollback to {rolled_back_from}: {summary}"
         row = await save_config(
@@ -135,6 +145,8 @@ async def change(
                 success=True,
             )
         )
+        if on_saved is not None:
+            await on_saved(session, row.version_tag)
     metrics.OPERATOR_ACTIONS.labels(action, "ok").inc()
     emit_audited(
         console,

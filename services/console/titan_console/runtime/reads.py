@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import func, or_, select, text, update
 
 from titan_common.clock import now_ms
+from titan_common.config import active_config
 from titan_common.db.engine import transaction
 from titan_common.db.models import (
     Alert,
@@ -22,6 +23,7 @@ from titan_common.db.models import (
     SignalRow,
     TradeRow,
 )
+from titan_common.db.proposals import ProposalStatus
 from titan_console.core import ops_panel
 from titan_console.core.venues import merge_orders, merge_positions, merge_traps
 from titan_console.errors import ConsoleError
@@ -120,13 +122,35 @@ async def signals(console: Console, limit: int, status: str | None) -> dict[str,
 
 
 async def proposals_pending(console: Console) -> dict[str, Any]:
+    """PENDING proposals, newest first, each with its evidence and whether it is stale (its
+    base config is no longer the active one: approving it would be refused)."""
     async with _sessions(console)() as session:
         rows = (
             await session.scalars(
-                select(Proposal).where(Proposal.status == "PENDING").order_by(Proposal.created_ms.desc()).limit(100)
+                select(Proposal)
+                .where(Proposal.status == ProposalStatus.PENDING.value)
+                .order_by(Proposal.created_ms.desc(), Proposal.id.desc())
+                .limit(100)
             )
         ).all()
-    items = [{"id": r.id, "created_ms": r.created_ms, "title": r.title, "payload": r.payload} for r in rows]
+        active = (await active_config(session)).version_tag if rows else None
+    items = []
+    for r in rows:
+        payload = r.payload or {}
+        items.append(
+            {
+                "id": r.id,
+                "created_ms": r.created_ms,
+                "title": r.title,
+                "status": r.status,
+                "stale": payload.get("base_version") != active,
+                "base_version": payload.get("base_version"),
+                "diff": payload.get("diff", []),
+                "evidence": payload.get("evidence"),
+                "rationale": payload.get("rationale"),
+                "payload": payload,
+            }
+        )
     return {"count": len(items), "proposals": items}
 
 
