@@ -7,9 +7,11 @@ the kill switch with its code and end in PAUSE. Screenshots go to var/test-artif
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -18,6 +20,8 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.e2e.browser.conftest import VIEWER
 from tests.integration.console.stack import ADMIN, Stack, entry, last_price, publish
+from titan_common.db.engine import make_engine, make_sessionmaker, transaction
+from titan_common.db.proposals import file_proposal
 
 pytestmark = pytest.mark.e2e
 
@@ -170,3 +174,64 @@ def test_the_connection_indicator_reconnects(page: Page, browser_stack: Stack) -
     started = time.monotonic()
     expect(connection).to_have_text("🟢 Connected", timeout=60_000)
     assert time.monotonic() - started < 60
+
+
+def file_proposal_for(stack: Stack, title: str) -> int:
+    """A pending proposal on the active config, as `titan quant propose` files them."""
+    config = httpx.get(f"{stack.console}/api/console/config", timeout=30).json()
+    leverage = 10 if int(config["risk_tuner"]["maxLeverage"]) != 10 else 15
+    figures = {"return_pct": 1.5, "max_drawdown_pct": 3.0, "trades": 9, "win_rate": 0.5, "score": 0.0}
+    payload = {
+        "title": title,
+        "base_version": config["version_tag"],
+        "request": {"risk": {"maxLeverage": str(leverage)}},
+        "diff": [{"path": "risk_tuner.maxLeverage", "before": config["risk_tuner"]["maxLeverage"], "after": leverage}],
+        "evidence": {
+            "data": "sample",
+            "period": {"from_ms": 0, "to_ms": 1, "held_out_from_ms": 1, "split": "by time"},
+            "baseline": {"search": figures, "held_out": {**figures, "return_pct": -2.0}},
+            "candidate": {"search": {**figures, "return_pct": 2.5}, "held_out": {**figures, "return_pct": 1.0}},
+        },
+        "rationale": f"{title}: better on the held-out part",
+    }
+
+    async def insert() -> int:
+        engine = make_engine(stack.database_url, pool_size=1)
+        try:
+            async with transaction(make_sessionmaker(engine)) as session:
+                return await file_proposal(session, title=title, payload=payload, created_ms=int(time.time() * 1000))
+        finally:
+            await engine.dispose()
+
+    with ThreadPoolExecutor(1) as pool:  # Playwright's sync API holds this thread's event loop
+        return pool.submit(asyncio.run, insert()).result()
+
+
+def test_an_operator_approves_one_proposal_and_rejects_another(
+    page: Page, browser_stack: Stack, artifacts: Path
+) -> None:
+    log_in(page, browser_stack, *ADMIN)
+    rejected = file_proposal_for(browser_stack, "AI Quant: to reject")
+    page.reload()
+    card = page.get_by_test_id(f"proposal-{rejected}")
+    expect(card).to_contain_text("AI Quant: to reject", timeout=TIMEOUT_MS)
+    expect(card).to_contain_text("held out")
+    expect(card.locator("svg.evidence-chart")).to_be_visible()
+    page.screenshot(path=str(artifacts / "10-proposal-card.png"), full_page=True)
+    page.once("dialog", lambda dialog: dialog.accept("not this week"))
+    page.get_by_test_id(f"reject-{rejected}").click()
+    expect(page.get_by_test_id("action-result")).to_have_text(f"Proposal #{rejected} rejected", timeout=TIMEOUT_MS)
+    expect(page.get_by_test_id(f"proposal-{rejected}")).to_have_count(0, timeout=TIMEOUT_MS)
+
+    approved = file_proposal_for(browser_stack, "AI Quant: to approve")
+    page.reload()
+    expect(page.get_by_test_id(f"proposal-{approved}")).to_be_visible(timeout=TIMEOUT_MS)
+    page.get_by_test_id(f"approve-{approved}").click()
+    expect(page.get_by_test_id("confirm-dialog")).to_contain_text(f"Apply proposal #{approved}")
+    page.get_by_test_id("confirm-ok").click()
+    expect(page.get_by_test_id("action-result")).to_have_text(
+        re.compile(rf"Proposal #{approved} approved: config "), timeout=TIMEOUT_MS
+    )
+    expect(page.get_by_test_id(f"proposal-{approved}")).to_have_count(0, timeout=TIMEOUT_MS)
+    versions = httpx.get(f"{browser_stack.console}/api/config/versions?limit=1", timeout=30).json()
+    assert f"proposal {approved} (AI Quant: to approve)" in str(versions)

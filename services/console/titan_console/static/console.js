@@ -288,6 +288,70 @@ async function refreshOps() {
   } catch (exc) { $("ops-mode").textContent = `panel unavailable: ${exc.message}`; }
 }
 
+// --- AI Quant proposals -----------------------------------------------------------------
+
+function evidenceChart(evidence) {
+  // held-out return and max drawdown, baseline against candidate: bars either side of zero
+  const rows = [["held-out return %", "return_pct"], ["held-out max DD %", "max_drawdown_pct"]];
+  const value = (side, key) => Number(evidence[side].held_out[key]) || 0;
+  const scale = Math.max(1e-9, ...rows.flatMap(([, key]) => ["baseline", "candidate"].map((side) => Math.abs(value(side, key)))));
+  const zero = 260;
+  const bars = rows.map(([label, key], i) => `<text x="4" y="${i * 44 + 22}" class="axis">${esc(label)}</text>` +
+    ["baseline", "candidate"].map((side, j) => {
+      const v = value(side, key);
+      const w = (Math.abs(v) / scale) * 110;
+      const y = i * 44 + j * 18 + 4;
+      return `<rect x="${v < 0 ? zero - w : zero}" y="${y}" width="${w.toFixed(1)}" height="14" class="${side}"/>
+        <text x="${zero + (v < 0 ? 4 : w + 4)}" y="${y + 11}" class="axis">${esc(side)} ${v}</text>`;
+    }).join("")).join("");
+  return `<svg class="evidence-chart" viewBox="0 0 460 92" role="img" aria-label="held-out figures">
+    <line x1="${zero}" y1="0" x2="${zero}" y2="92" class="zero"/>${bars}</svg>`;
+}
+
+function proposalHtml(p) {
+  const ev = p.evidence || {};
+  const figures = (side, part) => (ev[side] && ev[side][part]) || {};
+  const row = (side) => `<tr><th>${side}</th>${["search", "held_out"].map((part) => {
+    const f = figures(side, part);
+    return `<td>${esc(f.return_pct)}%</td><td>${esc(f.max_drawdown_pct)}%</td><td>${esc(f.trades)}</td>`;
+  }).join("")}</tr>`;
+  const diff = (p.diff || []).map((d) => `<code>${esc(d.path)}</code> ${esc(d.before)} → ${esc(d.after)}`).join("<br>");
+  return `<div class="proposal" data-testid="proposal-${p.id}">
+    <h3>#${p.id} ${esc(p.title)} ${p.stale ? '<b class="critical">stale</b>' : ""}</h3>
+    <div>${diff}</div>
+    <table class="evidence"><tr><th></th><th colspan="3">searched</th><th colspan="3">held out</th></tr>
+      <tr><th></th><th>return</th><th>max DD</th><th>trades</th><th>return</th><th>max DD</th><th>trades</th></tr>
+      ${row("baseline")}${row("candidate")}</table>
+    ${ev.baseline && ev.candidate ? evidenceChart(ev) : ""}
+    <p class="muted">${esc(p.rationale || "")}</p>
+    <button class="needs-operator" data-approve="${p.id}" data-testid="approve-${p.id}" ${isOperator() ? "" : "disabled"}>Approve</button>
+    <button class="needs-operator" data-reject="${p.id}" data-testid="reject-${p.id}" ${isOperator() ? "" : "disabled"}>Reject…</button>
+  </div>`;
+}
+
+async function refreshProposals() {
+  try {
+    const answer = await api("GET", "/api/proposals/pending");
+    $("proposals").innerHTML = answer.proposals.map(proposalHtml).join("") || '<span class="muted">no pending proposals</span>';
+  } catch (exc) { $("proposals").innerHTML = `<span class="muted">${esc(exc.message)}</span>`; }
+}
+
+async function decideProposal(id, approve) {
+  try {
+    if (approve) {
+      if (!(await confirmDialog(`Apply proposal #${id} as a new config version?`))) return;
+      const answer = await api("POST", `/api/proposals/${id}/approve`, { operator_id: me.user });
+      showResult(`Proposal #${id} approved: config ${answer.version_tag}`);
+    } else {
+      const reason = window.prompt(`Why reject proposal #${id}?`);
+      if (!reason) return;
+      await api("POST", `/api/proposals/${id}/reject`, { reason, operator_id: me.user });
+      showResult(`Proposal #${id} rejected`);
+    }
+  } catch (exc) { showResult(exc.message, "error"); }
+  refreshProposals();
+}
+
 async function refreshLists() {
   try {
     const trades = await api("GET", "/api/console/trades?limit=50");
@@ -375,6 +439,8 @@ function wire() {
       await api("POST", `/api/console/positions/${target.dataset.close}/close${where}`, { operator_id: me.user }).then(
         (a) => showResult(`${a.symbol}: ${a.positions_closed} closed`), (e) => showResult(e.message, "error"));
     }
+    if (target.dataset.approve) decideProposal(target.dataset.approve, true);
+    if (target.dataset.reject) decideProposal(target.dataset.reject, false);
     if (target.dataset.remove) saveConfig("/api/console/config/whitelist", { action: "remove", symbol: target.dataset.remove });
     if (target.dataset.rollback && (await confirmDialog(`Roll back to ${target.dataset.rollback}?`))) {
       saveConfig("/api/config/rollback", { version_tag: target.dataset.rollback });
@@ -420,7 +486,8 @@ async function start() {
   } catch (exc) { /* the live points fill it */ }
   connect();
   refreshOps();
-  setInterval(() => { if ($("overview").classList.contains("active")) refreshOps(); }, 5000);
+  refreshProposals();
+  setInterval(() => { if ($("overview").classList.contains("active")) { refreshOps(); refreshProposals(); } }, 5000);
   loadSettings();
 }
 
