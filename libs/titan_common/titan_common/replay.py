@@ -37,7 +37,7 @@ class ReplayDataError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Kline:
+class MinuteKline:
     symbol: str
     start_ms: int
     open: Decimal
@@ -80,9 +80,9 @@ def kline_files(path: Path) -> list[Path]:
     return [path]
 
 
-def _parse(row: dict[str, str], where: str) -> Kline:
+def _parse(row: dict[str, str], where: str) -> MinuteKline:
     try:
-        kline = Kline(
+        kline = MinuteKline(
             symbol=row["symbol"].strip().upper(),
             start_ms=int(row["start_ms"]),
             open=Decimal(row["open"]),
@@ -102,10 +102,10 @@ def _parse(row: dict[str, str], where: str) -> Kline:
     return kline
 
 
-def read_klines(path: Path, *, start_ms: int | None = None, end_ms: int | None = None) -> list[Kline]:
+def read_klines(path: Path, *, start_ms: int | None = None, end_ms: int | None = None) -> list[MinuteKline]:
     """Every kline of the path, within [start_ms, end_ms) when given, in feed order (minute,
     then symbol). A symbol and minute given twice is an error: replay must not guess."""
-    klines: dict[tuple[int, str], Kline] = {}
+    klines: dict[tuple[int, str], MinuteKline] = {}
     for file in kline_files(path):
         with _open_text(file, "r") as handle:
             reader = csv.DictReader(handle)
@@ -125,7 +125,7 @@ def read_klines(path: Path, *, start_ms: int | None = None, end_ms: int | None =
     return [klines[key] for key in sorted(klines)]
 
 
-def write_klines(path: Path, klines: Iterable[Kline]) -> int:
+def write_klines(path: Path, klines: Iterable[MinuteKline]) -> int:
     """Write klines in feed order (gzip when the name ends in .gz); returns how many."""
     rows = sorted(klines, key=lambda k: (k.start_ms, k.symbol))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -137,10 +137,10 @@ def write_klines(path: Path, klines: Iterable[Kline]) -> int:
     return len(rows)
 
 
-def by_minute(klines: Iterable[Kline]) -> Iterator[tuple[int, list[Kline]]]:
+def by_minute(klines: Iterable[MinuteKline]) -> Iterator[tuple[int, list[MinuteKline]]]:
     """Klines in feed order, grouped by their minute."""
     minute: int | None = None
-    group: list[Kline] = []
+    group: list[MinuteKline] = []
     for kline in klines:
         if minute is not None and kline.start_ms != minute:
             yield minute, group
@@ -167,7 +167,7 @@ class ReplayTape:
     cfg: TapeConfig = field(default_factory=TapeConfig)
     _ranges: dict[str, deque[float]] = field(default_factory=dict)
 
-    def is_burst(self, kline: Kline) -> bool:
+    def is_burst(self, kline: MinuteKline) -> bool:
         """Whether this bar's close is a burst, judged against earlier bars only; then the
         bar's range joins the history."""
         history = self._ranges.setdefault(kline.symbol, deque(maxlen=self.cfg.lookback))
@@ -179,7 +179,7 @@ class ReplayTape:
         history.append(span)
         return burst
 
-    def trades(self, kline: Kline) -> list[ReplayTrade]:
+    def trades(self, kline: MinuteKline) -> list[ReplayTrade]:
         """The kline's trades, in time order, inside its minute."""
         burst = self.is_burst(kline)
         rising = kline.close >= kline.open

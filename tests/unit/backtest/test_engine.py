@@ -13,7 +13,7 @@ from titan_backtest.report import summarise
 from titan_common.config import TradingConfig
 from titan_common.exchanges.types import InstrumentFilters
 from titan_common.messages import Verdict
-from titan_common.replay import MINUTE_MS, Kline
+from titan_common.replay import MINUTE_MS, MinuteKline
 from titan_sim.core.history import minute_history
 from titan_sim.core.instruments import instrument_for
 
@@ -22,8 +22,8 @@ SYMBOLS = ("SOLUSDT", "XRPUSDT")
 MINUTES = 30 * 60  # traps need about a day of 15-minute bars behind them
 
 
-def market() -> tuple[list[Kline], dict[str, InstrumentFilters]]:
-    klines: list[Kline] = []
+def market() -> tuple[list[MinuteKline], dict[str, InstrumentFilters]]:
+    klines: list[MinuteKline] = []
     filters = {}
     for symbol in SYMBOLS:
         spec = instrument_for(symbol, 42)
@@ -33,7 +33,7 @@ def market() -> tuple[list[Kline], dict[str, InstrumentFilters]]:
     return sorted(klines, key=lambda k: (k.start_ms, k.symbol)), filters
 
 
-def run(klines: list[Kline], filters: dict[str, InstrumentFilters]) -> BacktestRun:
+def run(klines: list[MinuteKline], filters: dict[str, InstrumentFilters]) -> BacktestRun:
     return Backtest(TradingConfig(), filters).run(klines)
 
 
@@ -50,7 +50,7 @@ def test_the_same_klines_give_the_same_result_byte_for_byte() -> None:
     assert one == two
 
 
-def crashed(kline: Kline) -> Kline:
+def crashed(kline: MinuteKline) -> MinuteKline:
     """The bar halved: a future that stops out any long and pays any short."""
     half = D("0.5")
     return replace(kline, open=kline.open * half, high=kline.high * half, low=kline.low * half,

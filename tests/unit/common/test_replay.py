@@ -10,7 +10,7 @@ import pytest
 
 from titan_common.replay import (
     MINUTE_MS,
-    Kline,
+    MinuteKline,
     ReplayDataError,
     ReplayTape,
     TapeConfig,
@@ -22,8 +22,8 @@ from titan_common.replay import (
 T0 = 1_767_225_600_000
 
 
-def kline(symbol: str, minute: int, o: str, h: str, lo: str, c: str, v: str = "10") -> Kline:
-    return Kline(symbol, T0 + minute * MINUTE_MS, D(o), D(h), D(lo), D(c), D(v))
+def kline(symbol: str, minute: int, o: str, h: str, lo: str, c: str, v: str = "10") -> MinuteKline:
+    return MinuteKline(symbol, T0 + minute * MINUTE_MS, D(o), D(h), D(lo), D(c), D(v))
 
 
 @pytest.mark.parametrize("name", ["k.csv", "k.csv.gz"])

@@ -14,7 +14,7 @@ from titan_backtest.report import html_report, summarise
 from titan_common.clock import utc_day_start_ms
 from titan_common.config import DEFAULT_TAG, TradingConfig
 from titan_common.exchanges.types import InstrumentFilters
-from titan_common.replay import Kline, kline_files, read_klines, write_klines
+from titan_common.replay import MinuteKline, kline_files, read_klines, write_klines
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -32,7 +32,7 @@ class BacktestInputError(ValueError):
 
 @dataclass(frozen=True)
 class Inputs:
-    klines: list[Kline]
+    klines: list[MinuteKline]
     filters: dict[str, InstrumentFilters]
     config: TradingConfig
     config_tag: str
@@ -73,7 +73,7 @@ def read_instruments(path: Path) -> dict[str, InstrumentFilters]:
         raise BacktestInputError(f"{path}: not an instruments file ({exc})") from None
 
 
-def inferred_filters(klines: list[Kline]) -> dict[str, InstrumentFilters]:
+def inferred_filters(klines: list[MinuteKline]) -> dict[str, InstrumentFilters]:
     """Without an instruments file: each symbol's tick and step are the finest its data shows."""
     out: dict[str, InstrumentFilters] = {}
     for k in klines:
@@ -164,7 +164,7 @@ def make_sample(out: Path = SAMPLE_DIR, *, days: int = SAMPLE_DAYS, seed: int = 
     from titan_sim.core.history import minute_history  # type: ignore[import-not-found,unused-ignore]
     from titan_sim.core.instruments import instrument_for  # type: ignore[import-not-found,unused-ignore]
 
-    klines: list[Kline] = []
+    klines: list[MinuteKline] = []
     filters: dict[str, InstrumentFilters] = {}
     for symbol in SAMPLE_SYMBOLS:
         spec = instrument_for(symbol, seed)
@@ -183,7 +183,7 @@ def make_sample(out: Path = SAMPLE_DIR, *, days: int = SAMPLE_DAYS, seed: int = 
 # --- AI Quant -------------------------------------------------------------------------------
 
 
-def last_days(klines: list[Kline], days: int | None) -> list[Kline]:
+def last_days(klines: list[MinuteKline], days: int | None) -> list[MinuteKline]:
     if not days or not klines:
         return klines
     since = klines[-1].start_ms + 60_000 - days * 86_400_000

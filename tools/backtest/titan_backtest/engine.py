@@ -42,7 +42,7 @@ from titan_common.clock import utc_day
 from titan_common.config import TradingConfig
 from titan_common.exchanges.types import InstrumentFilters
 from titan_common.messages import Side, Signal, Verdict
-from titan_common.replay import Kline, ReplayTape, ReplayTrade, TapeConfig, by_minute
+from titan_common.replay import MinuteKline, ReplayTape, ReplayTrade, TapeConfig, by_minute
 from titan_common.system_state import Mode
 from titan_execution.core.filters import FitRefused, fit_order
 from titan_scavenger.core.market import BAR_MS, Bar, SymbolMarket
@@ -161,7 +161,7 @@ class _Bars:
         self.keep = keep
         self.bars: list[Bar] = []
 
-    def add(self, k: Kline) -> None:
+    def add(self, k: MinuteKline) -> None:
         start = k.start_ms - k.start_ms % BAR_MS
         high, low, close, volume = float(k.high), float(k.low), float(k.close), float(k.volume)
         if self.bars and self.bars[-1].start_ms == start:
@@ -195,7 +195,7 @@ class MarketReplay:
         self.rebuilt_ms: int | None = None
         self.dropped = 0
 
-    def events(self, klines: Iterable[Kline]) -> MarketTape:
+    def events(self, klines: Iterable[MinuteKline]) -> MarketTape:
         minutes: list[tuple[int, list[tuple[ReplayTrade, Signal | None]]]] = []
         for minute, group in by_minute(klines):
             if self.rebuilt_ms is None or minute - self.rebuilt_ms >= self.options.trap_rebuild_ms:
@@ -408,7 +408,7 @@ class Backtest:
         self.market = MarketReplay(filters, options)
         self.account = Account(config, filters, options)
 
-    def run(self, klines: Iterable[Kline]) -> BacktestRun:
+    def run(self, klines: Iterable[MinuteKline]) -> BacktestRun:
         return self.account.run(self.market.events(klines))
 
 
