@@ -111,6 +111,9 @@ class CommonSettings(BaseSettings):
     log_level: str = "INFO"
     log_max_bytes: Annotated[int, Field(ge=1024)] = 20 * 1024 * 1024
     log_backups: Annotated[int, Field(ge=0)] = 5
+    # where `titan checklist --sign` appends; None: <var>/log/daily-ops.log (deployed: the
+    # runbook's /var/log/titan/daily-ops.log)
+    daily_ops_log: Path | None = None
     run_id: str = "dev"
     heartbeat_interval_s: Annotated[float, Field(gt=0)] = 2.0
     heartbeat_ttl_s: Annotated[int, Field(ge=2)] = 10

@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from titan_common.cli import lab, ops, runbook
+from titan_common.cli import checklist, lab, ops, runbook
 from titan_common.settings import CommonSettings, load_settings
 
 app = typer.Typer(help="Titan: run, migrate, check and operate the stack.", no_args_is_help=True)
@@ -23,7 +23,8 @@ app.add_typer(runbook.perf_app, name="perf")
 app.add_typer(runbook.status_app, name="status")
 app.add_typer(runbook.keys_app, name="keys")
 ops.register(app)  # doctor, preflight, governance, backup, report, nginx
-lab.register(app)  # backtest, data
+lab.register(app)  # backtest, data, quant
+app.command(name="checklist")(checklist.checklist)
 console = Console()
 
 
