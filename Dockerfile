@@ -35,8 +35,8 @@ RUN pip install --no-deps --no-build-isolation \
         -e libs/titan_common -e services/brain -e services/execution -e services/console \
         -e services/scavenger -e services/simulator -e services/worker -e tools/backtest \
     && useradd --system --uid 10001 --home-dir /var/lib/titan --shell /usr/sbin/nologin titan \
-    && mkdir -p /var/lib/titan /tls \
-    && chown titan:titan /var/lib/titan /tls
+    && mkdir -p /var/lib/titan /var/log/titan /tls \
+    && chown titan:titan /var/lib/titan /var/log/titan /tls
 
 USER titan
 VOLUME ["/var/lib/titan"]
