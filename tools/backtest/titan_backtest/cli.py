@@ -241,3 +241,42 @@ def quant_propose(
         "variants_tried": len(variants(trading, phase)),
         "proposed": [{"id": i, "title": p["title"]} for i, p in zip(ids, proposals, strict=True)],
     }
+
+
+# --- export ---------------------------------------------------------------------------------
+
+
+def export_klines(endpoint: str, symbols: list[str], *, days: float, out: Path, now_ms: int) -> dict[str, Any]:
+    """Closed 1-minute klines of the last `days` from a Bybit v5 market endpoint (the
+    simulator's history, or Bybit's), written in the replay format. Bybit pages newest
+    first, 1000 at a time."""
+    import httpx
+
+    end = now_ms - now_ms % 60_000 - 1  # the minute still open is not history yet
+    start = end + 1 - int(days * 86_400_000)
+    rows: list[MinuteKline] = []
+    with httpx.Client(base_url=endpoint.rstrip("/"), timeout=20) as client:
+        for symbol in symbols:
+            upto = end
+            while upto >= start:
+                params: dict[str, str | int] = {
+                    "category": "linear", "symbol": symbol, "interval": "1", "start": start, "end": upto, "limit": 1000,
+                }  # fmt: skip
+                body = client.get("/v5/market/kline", params=params).raise_for_status().json()
+                if body.get("retCode") != 0:
+                    raise BacktestInputError(f"{endpoint} refused the klines of {symbol}: {body.get('retMsg')}")
+                page = (body.get("result") or {}).get("list") or []
+                if not page:
+                    break
+                for item in page:
+                    t = int(item[0])
+                    if start <= t <= end:
+                        rows.append(
+                            MinuteKline(symbol, t, *(Decimal(str(v)) for v in item[1:6]))  # o, h, l, c, volume
+                        )
+                oldest = min(int(item[0]) for item in page)
+                if oldest <= start or len(page) < 1000:
+                    break
+                upto = oldest - 1
+    count = write_klines(out, {(k.symbol, k.start_ms): k for k in rows}.values())
+    return {"path": str(out), "klines": count, "symbols": symbols, "from_ms": start, "to_ms": end + 1}

@@ -74,6 +74,32 @@ def data_sample(
     print(json.dumps(made))
 
 
+@data_app.command("export")
+def data_export(
+    out: Annotated[Path, typer.Option(help="the CSV to write (.csv or .csv.gz)")],
+    symbols: Annotated[str, typer.Option(help="comma-separated")] = "BTCUSDT,ETHUSDT",
+    days: Annotated[float, typer.Option(min=0.01, max=60)] = 3.0,
+    endpoint: Annotated[str | None, typer.Option(help="a Bybit v5 REST base (default: the simulator)")] = None,
+) -> None:
+    """Export the closed 1-minute klines of the last --days from the simulator's history (or
+    another Bybit v5 endpoint) in the replay format, for `titan backtest --data` and AI Quant."""
+    from titan_common.clock import now_ms
+    from titan_common.settings import CommonSettings, load_settings
+
+    lab = _lab()
+    base = endpoint or load_settings(CommonSettings).url_of("simulator")
+    names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    try:
+        made = lab.export_klines(base, names, days=days, out=out, now_ms=now_ms())
+    except (lab.BacktestInputError, OSError) as exc:
+        console.print(f"[red]FAIL {exc}[/red]")
+        raise typer.Exit(1) from None
+    except Exception as exc:  # the endpoint did not answer, or answered something else
+        console.print(f"[red]FAIL the klines could not be read from {base}: {type(exc).__name__}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    print(json.dumps(made))
+
+
 @quant_app.command("propose")
 def quant_propose(
     sample: Annotated[bool, typer.Option("--sample", help="search over the replay sample")] = False,
