@@ -138,6 +138,7 @@ class ActiveConfig:
 
 
 DEFAULT_TAG = "default"
+CONFIG_LOCK_KEY = 7_431_007  # pg advisory lock: one config writer at a time, across processes
 
 
 def version_tag_for(ts_ms: int) -> str:

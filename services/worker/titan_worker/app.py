@@ -22,6 +22,7 @@ HEARTBEAT = "titan.heartbeat"
 TRADING_STATS = "titan.metrics.trading"
 TRADING_STATS_EVERY_S = 60.0
 PING = "titan.ping"
+QUANT_NIGHTLY = "titan.quant.nightly"
 
 
 def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
@@ -50,6 +51,11 @@ def beat_schedule(settings: WorkerSettings) -> dict[str, dict[str, Any]]:
         "schedule": TRADING_STATS_EVERY_S,
         "options": {"expires": TRADING_STATS_EVERY_S},
     }
+    if settings.quant_enabled:
+        schedule["ai-quant"] = {
+            "task": QUANT_NIGHTLY,
+            "schedule": crontab(minute=settings.quant_minute, hour=settings.quant_hour_utc),
+        }
     if settings.scanner_trigger_enabled:
         interval_s = settings.scanner_trigger_interval_min * 60
         schedule["breadth-scanner"] = {

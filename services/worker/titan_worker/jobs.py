@@ -101,3 +101,41 @@ async def trading_stats(settings: WorkerSettings, window_days: int = 7) -> dict[
         "win_rate": None if summary.win_rate is None else str(summary.win_rate),
         "net_pnl": str(summary.net_pnl if summary.trades else Decimal(0)),
     }
+
+
+async def _titan(*args: str, timeout_s: float) -> tuple[int, str]:
+    """Run a `titan` command (the tools above the services run in their own process)."""
+    import asyncio
+    import shutil
+    import sys
+    from pathlib import Path
+
+    binary = shutil.which("titan") or str(Path(sys.executable).with_name("titan"))
+    process = await asyncio.create_subprocess_exec(
+        binary, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
+    try:
+        out, _ = await asyncio.wait_for(process.communicate(), timeout_s)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        return 124, f"titan {args[0]} timed out after {timeout_s:.0f}s"
+    return int(process.returncode or 0), out.decode(errors="replace")
+
+
+async def quant_nightly(settings: WorkerSettings) -> dict[str, Any]:
+    """Export the last `quant_days` of klines, then let AI Quant propose on them."""
+    data = settings.var_dir / "data" / "recorded.csv.gz"
+    code, out = await _titan(
+        "data", "export", "--out", str(data), "--symbols", settings.quant_symbols, "--days", str(settings.quant_days),
+        timeout_s=600,
+    )  # fmt: skip
+    if code != 0:
+        log.error("AI Quant: the export failed (%s): %s", code, out.strip()[-500:])
+        return {"ok": False, "step": "export", "output": out[-2000:]}
+    code, out = await _titan("quant", "propose", "--data", str(data), timeout_s=3000)
+    if code != 0:
+        log.error("AI Quant: propose failed (%s): %s", code, out.strip()[-500:])
+        return {"ok": False, "step": "propose", "output": out[-2000:]}
+    log.info("AI Quant: %s", out.strip()[-500:])
+    return {"ok": True, "output": out[-2000:]}

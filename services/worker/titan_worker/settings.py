@@ -63,6 +63,14 @@ class JobSettings(CommonSettings):
     scanner_trigger_interval_min: Annotated[int, Field(ge=1, le=60)] = 15
     scanner_trigger_operator: str = "scheduler"
 
+    # AI Quant, nightly after the daily report: export the last days of the venue's klines,
+    # then `titan quant propose` on them (it files PENDING proposals; it never applies one)
+    quant_enabled: bool = True
+    quant_hour_utc: Hour = 0
+    quant_minute: Minute = 35
+    quant_days: Annotated[float, Field(gt=0, le=60)] = 3.0
+    quant_symbols: str = "BTCUSDT,ETHUSDT,SOLUSDT,XRPUSDT,DOGEUSDT"
+
     @field_validator("celery_redis_db")
     @classmethod
     def _own_redis_db(cls, value: int, info: ValidationInfo) -> int:

@@ -39,6 +39,11 @@ def backup_cycle() -> dict[str, Any]:
     return asyncio.run(jobs.backup_cycle(current_settings()))
 
 
+@shared_task(name=names.QUANT_NIGHTLY, soft_time_limit=3600, time_limit=3600 + 60)
+def quant_nightly() -> dict[str, Any]:
+    return asyncio.run(jobs.quant_nightly(current_settings()))
+
+
 @shared_task(name=names.AUDIT_RETENTION)
 def audit_retention() -> dict[str, Any]:
     return asyncio.run(jobs.audit_retention(current_settings()))

@@ -11,6 +11,7 @@ from titan_worker.app import (
     BACKUP_CYCLE,
     DAILY_REPORT,
     HEARTBEAT,
+    QUANT_NIGHTLY,
     SCANNER_CYCLE,
     TRADING_STATS,
     beat_schedule,
@@ -39,6 +40,10 @@ def test_the_jobs_run_at_their_documented_times() -> None:
     assert schedule["heartbeat"]["task"] == HEARTBEAT
     assert schedule["trading-stats"]["task"] == TRADING_STATS
     assert schedule["trading-stats"]["schedule"] == 60.0
+    # AI Quant half an hour after the daily report (00:05): it reads the day just reported
+    assert schedule["ai-quant"]["task"] == QUANT_NIGHTLY
+    assert schedule["ai-quant"]["schedule"] == crontab(minute=35, hour=0)
+    assert "ai-quant" not in beat_schedule(settings(quant_enabled=False))
 
 
 def test_the_scanner_trigger_can_be_switched_off_and_re_timed() -> None:

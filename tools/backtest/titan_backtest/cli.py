@@ -190,7 +190,7 @@ def last_days(klines: list[MinuteKline], days: int | None) -> list[MinuteKline]:
     return [k for k in klines if k.start_ms >= since]
 
 
-async def _active(database_url: str) -> tuple[TradingConfig, str]:
+async def _active(database_url: str) -> tuple[TradingConfig, str, int]:
     from titan_common.config import active_config
     from titan_common.db.engine import make_engine, make_sessionmaker
 
@@ -200,23 +200,43 @@ async def _active(database_url: str) -> tuple[TradingConfig, str]:
             active = await active_config(session)
     finally:
         await engine.dispose()
-    return active.config, active.version_tag
+    return active.config, active.version_tag, active.created_ms
 
 
-async def _file(database_url: str, proposals: list[dict[str, Any]], created_ms: int) -> list[int]:
+# in LIVE, a config changed this recently means an operator is at it: the job waits a night
+RECENT_CHANGE_MS = 15 * 60_000
+
+
+async def _file(database_url: str, proposals: list[dict[str, Any]], created_ms: int, base: str) -> list[int]:
+    """File them in one transaction, holding the config lock (no change can land meanwhile)
+    and only if their base is still the active config."""
+    from sqlalchemy import text
+
+    from titan_common.config import CONFIG_LOCK_KEY, active_config
     from titan_common.db.engine import make_engine, make_sessionmaker, transaction
     from titan_common.db.proposals import file_proposal
 
     engine = make_engine(database_url, pool_size=1)
     try:
         async with transaction(make_sessionmaker(engine)) as session:
+            locked = await session.scalar(text("SELECT pg_try_advisory_xact_lock(:key)"), {"key": CONFIG_LOCK_KEY})
+            if not locked:
+                raise BacktestInputError("an operator is changing the config right now: nothing filed")
+            if (await active_config(session)).version_tag != base:
+                raise BacktestInputError(f"the config changed during the search ({base} is not active): nothing filed")
             return [await file_proposal(session, title=p["title"], payload=p, created_ms=created_ms) for p in proposals]
     finally:
         await engine.dispose()
 
 
 def quant_propose(
-    *, sample: bool, data: Path | None, days: int | None, config: str | None, database_url: str | None
+    *,
+    sample: bool,
+    data: Path | None,
+    days: int | None,
+    config: str | None,
+    database_url: str | None,
+    live: bool = False,
 ) -> dict[str, Any]:
     """Search variants of the active config (or --config) over the data and file the ones
     that win on the held-out part as PENDING proposals. Never applies anything."""
@@ -228,13 +248,19 @@ def quant_propose(
     if not database_url:
         raise BacktestInputError("proposals are filed in Postgres: set DATABASE_URL")
     inputs = gather_inputs(sample=sample, data=data, start=None, end=None, config=config, database_url=database_url)
-    trading, tag = (inputs.config, inputs.config_tag) if config else asyncio.run(_active(database_url))
+    if config:
+        trading, tag = inputs.config, inputs.config_tag
+    else:
+        trading, tag, changed_ms = asyncio.run(_active(database_url))
+        if live and now_ms() - changed_ms < RECENT_CHANGE_MS:
+            raise BacktestInputError(f"LIVE: the config changed {(now_ms() - changed_ms) // 60_000} min ago; "
+                                     "an operator may be at it, so AI Quant waits")  # fmt: skip
     klines = last_days(inputs.klines, days)
     options = BacktestOptions()
     tape = MarketReplay(inputs.filters, options).events(klines)
     phase = initial_phase(options.starting_equity, trading)
     proposals = propose(trading, tag, tape, inputs.filters, options, data=inputs.data, phase=phase)
-    ids = asyncio.run(_file(database_url, proposals, now_ms())) if proposals else []
+    ids = asyncio.run(_file(database_url, proposals, now_ms(), tag)) if proposals else []
     return {
         "base_version": tag,
         "data": inputs.data,

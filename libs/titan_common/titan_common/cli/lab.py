@@ -111,7 +111,12 @@ def quant_propose(
     held-out part of the period as PENDING proposals (never applied without an operator)."""
     lab = _lab()
     try:
-        result = lab.quant_propose(sample=sample, data=data, days=days, config=config, database_url=_database_url())
+        from titan_common.settings import CommonSettings, SystemMode, load_settings
+
+        live = load_settings(CommonSettings).system_mode is SystemMode.LIVE
+        result = lab.quant_propose(
+            sample=sample, data=data, days=days, config=config, database_url=_database_url(), live=live
+        )
     except lab.BacktestInputError as exc:
         console.print(f"[red]FAIL {exc}[/red]")
         raise typer.Exit(2) from None

@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from titan_common.clock import now_ms
-from titan_common.config import DEFAULT_TAG, TradingConfig, active_config, save_config
+from titan_common.config import CONFIG_LOCK_KEY, DEFAULT_TAG, TradingConfig, active_config, save_config
 from titan_common.db.engine import transaction
 from titan_common.db.models import ConfigVersion, OperatorAction
 from titan_common.events import ConfigChange, EventType, payload_of
@@ -31,8 +31,6 @@ from titan_console.runtime.auth import Principal
 from titan_console.runtime.context import Console
 
 log = logging.getLogger(__name__)
-
-CONFIG_LOCK_KEY = 7_431_007  # pg advisory lock: one config writer at a time, across processes
 
 
 def config_body(tag: str, config: TradingConfig, created_ms: int, operator_id: str) -> dict[str, Any]:
