@@ -76,10 +76,12 @@ BODIES: dict[tuple[str, str], dict[str, Any] | None] = {
     ("POST", "/api/console/config/phase-risk"): {"phase": 1, "risk_pct": 0.02},
     ("POST", "/api/console/config/whitelist"): {"action": "add", "symbol": "LINKUSDT"},
     ("POST", "/api/config/rollback"): {"version_tag": "2100-01-01T00:00:00Z"},
+    ("POST", "/api/proposals/{proposal_id}/approve"): {"operator_id": LABEL},  # no such proposal: 404
+    ("POST", "/api/proposals/{proposal_id}/reject"): {"reason": "matrix", "operator_id": LABEL},
     ("POST", "/api/auth/login"): {"username": "nobody", "password": "nothing-at-all"},
     ("POST", "/api/auth/logout"): None,
 }
-PATH_VALUES = {"symbol": "BTCUSDT", "alert_id": "999999999"}
+PATH_VALUES = {"symbol": "BTCUSDT", "alert_id": "999999999", "proposal_id": "999999999"}
 
 
 def console_app(stack: Stack) -> Any:

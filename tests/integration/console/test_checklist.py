@@ -64,3 +64,7 @@ def test_premarket_holds_on_a_healthy_armed_stack_and_names_redis_when_it_stops(
         stack.redis_server.start(same_port=True)
         until(lambda: not any(p.startswith("redis") for p in httpx.get(f"{stack.console}/health", timeout=10)
                               .json()["problems"]), 30, "the console sees Redis back")  # fmt: skip
+        # the session's database is shared: leave master arm as later tests expect it, off
+        disarmed = httpx.post(f"{stack.console}/api/console/master-arm", json={"enabled": False}, auth=ADMIN,
+                              timeout=30)  # fmt: skip
+        assert disarmed.status_code == 200, disarmed.text
