@@ -10,6 +10,7 @@ accepted here, converted through their shortest decimal text (0.02 -> Decimal("0
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -178,3 +179,30 @@ async def save_config(
     session.add(row)
     await session.flush()
     return row
+
+
+# --- diffs (the console's versions, AI Quant's proposals, titan config drift) -------
+
+
+def flatten_document(document: Any, prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}, "c": [x, y]} -> {"a.b": 1, "c": [x, y]} (lists of scalars stay whole)."""
+    flat: dict[str, Any] = {}
+    if isinstance(document, Mapping):
+        for key, value in document.items():
+            flat.update(flatten_document(value, f"{prefix}.{key}" if prefix else str(key)))
+    elif isinstance(document, list | tuple) and any(isinstance(v, Mapping) for v in document):
+        for index, value in enumerate(document):
+            flat.update(flatten_document(value, f"{prefix}.{index}"))
+    else:
+        flat[prefix] = list(document) if isinstance(document, list | tuple) else document
+    return flat
+
+
+def config_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Changed leaves between two config documents (their JSON form), in path order."""
+    old, new = flatten_document(before), flatten_document(after)
+    return [
+        {"path": path, "before": old.get(path), "after": new.get(path)}
+        for path in sorted(set(old) | set(new))
+        if old.get(path) != new.get(path)
+    ]

@@ -262,3 +262,24 @@ def test_operator_manual_curl_through_nginx(case: CurlCase, edge: Edge, stack: S
         )
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip() not in ("", "null"), f"{filters} read nothing"
+
+
+# --- the runbook's check-ssl-status ---------------------------------------------------------
+
+
+def test_check_ssl_status_reads_the_certificate_nginx_serves(edge: Edge, tmp_path: Path) -> None:
+    script = str(Path(__file__).resolve().parents[3] / "scripts" / "check-ssl-status.sh")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([script, *args], capture_output=True, text=True, timeout=60, check=False)
+
+    ok = run("--port", str(edge.port))
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    assert "self-signed" in ok.stdout
+    assert "OK valid for" in ok.stdout
+    soon = run("--port", str(edge.port), "--min-days", "100000")
+    assert soon.returncode == 1
+    assert "FAIL the certificate expires in" in soon.stdout
+    nothing = run("--port", "1")
+    assert nothing.returncode == 1
+    assert "FAIL no certificate from 127.0.0.1:1" in nothing.stdout

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from titan_common.config import TradingConfig
+from titan_common.config import TradingConfig, config_diff
 from titan_console.core.config_edit import (
     RISK_BOUNDS,
     ConfigRejected,
@@ -16,7 +16,6 @@ from titan_console.core.config_edit import (
     apply_phase_risk,
     apply_risk,
     apply_whitelist,
-    diff,
     parse_instant,
     raised_limits,
     rollback_target,
@@ -117,7 +116,7 @@ def test_whitelist_add_remove_and_no_ops() -> None:
 def test_diff_summary_and_raised_limits() -> None:
     before = BASE.model_dump(mode="json")
     after = apply_whitelist(apply_risk(BASE, {"maxLeverage": 30, "maxRiskPerTrade": 0.01}), "add", "ADAUSDT")
-    changes = diff(before, after.model_dump(mode="json"))
+    changes = config_diff(before, after.model_dump(mode="json"))
     assert [c["path"] for c in changes] == ["asset_whitelist", "risk_tuner.maxLeverage", "risk_tuner.maxRiskPerTrade"]
     assert summary(changes) == (
         "asset_whitelist +ADAUSDT; risk_tuner.maxLeverage 20 -> 30; risk_tuner.maxRiskPerTrade 0.02 -> 0.01"

@@ -25,7 +25,7 @@ from typing import Any
 
 from titan_backtest.engine import Account, BacktestOptions, MarketTape
 from titan_backtest.report import max_drawdown_pct, trade_figures
-from titan_common.config import TradingConfig
+from titan_common.config import TradingConfig, config_diff
 from titan_common.exchanges.types import InstrumentFilters
 from titan_console.core import config_edit
 
@@ -161,7 +161,7 @@ def propose(
             "title": f"AI Quant: {variant.title}",
             "base_version": config_tag,
             "request": variant.request,
-            "diff": config_edit.diff(before, variant.config.model_dump(mode="json")),
+            "diff": config_diff(before, variant.config.model_dump(mode="json")),
             "evidence": {
                 "data": data,
                 "symbols": list(tape.symbols),

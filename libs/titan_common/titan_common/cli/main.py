@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from titan_common.cli import checklist, lab, ops, runbook
+from titan_common.cli import capacity, checklist, drift, lab, ops, runbook, ssl_status
 from titan_common.settings import CommonSettings, load_settings
 
 app = typer.Typer(help="Titan: run, migrate, check and operate the stack.", no_args_is_help=True)
@@ -25,6 +25,13 @@ app.add_typer(runbook.keys_app, name="keys")
 ops.register(app)  # doctor, preflight, governance, backup, report, nginx
 lab.register(app)  # backtest, data, quant
 app.command(name="checklist")(checklist.checklist)
+ssl_app = typer.Typer(help="TLS: the certificate nginx serves.", no_args_is_help=True)
+ssl_app.command(name="status")(ssl_status.ssl_status)
+app.add_typer(ssl_app, name="ssl")
+config_app = typer.Typer(help="The trading config as it runs.", no_args_is_help=True)
+config_app.command(name="drift")(drift.config_drift)
+app.add_typer(config_app, name="config")
+app.add_typer(capacity.capacity_app, name="capacity")
 console = Console()
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import annotated_types
 from pydantic import BaseModel, ValidationError
 
-from titan_common.config import DEFAULT_TAG, PhaseConfig, RiskTuner, TradingConfig
+from titan_common.config import DEFAULT_TAG, PhaseConfig, RiskTuner, TradingConfig, flatten_document
 
 SYMBOL_RE = re.compile(r"^[A-Z0-9]{2,24}USDT$")
 
@@ -192,30 +192,6 @@ def _rebuilt(config: TradingConfig, **changes: Any) -> TradingConfig:
 # --- diffs --------------------------------------------------------------------------
 
 
-def flatten(document: Any, prefix: str = "") -> dict[str, Any]:
-    """{"a": {"b": 1}, "c": [x, y]} -> {"a.b": 1, "c": [x, y]} (lists of scalars stay whole)."""
-    flat: dict[str, Any] = {}
-    if isinstance(document, Mapping):
-        for key, value in document.items():
-            flat.update(flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    elif isinstance(document, list | tuple) and any(isinstance(v, Mapping) for v in document):
-        for index, value in enumerate(document):
-            flat.update(flatten(value, f"{prefix}.{index}"))
-    else:
-        flat[prefix] = list(document) if isinstance(document, list | tuple) else document
-    return flat
-
-
-def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Changed leaves between two config documents (their JSON form), in path order."""
-    old, new = flatten(before), flatten(after)
-    return [
-        {"path": path, "before": old.get(path), "after": new.get(path)}
-        for path in sorted(set(old) | set(new))
-        if old.get(path) != new.get(path)
-    ]
-
-
 def summary(changes: Sequence[Mapping[str, Any]]) -> str:
     if not changes:
         return "no change"
@@ -234,7 +210,7 @@ def summary(changes: Sequence[Mapping[str, Any]]) -> str:
 
 def raised_limits(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
     """Paths where `after` allows more risk than `before` (LIVE needs admin for these)."""
-    old, new = flatten(before), flatten(after)
+    old, new = flatten_document(before), flatten_document(after)
     raised = []
     for path in LOOSER_WHEN_LARGER:
         if path in old and path in new and Decimal(str(new[path])) > Decimal(str(old[path])):

@@ -17,7 +17,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from titan_common.clock import now_ms
-from titan_common.config import CONFIG_LOCK_KEY, DEFAULT_TAG, TradingConfig, active_config, save_config
+from titan_common.config import CONFIG_LOCK_KEY, DEFAULT_TAG, TradingConfig, active_config, config_diff, save_config
 from titan_common.db.engine import transaction
 from titan_common.db.models import ConfigVersion, OperatorAction
 from titan_common.events import ConfigChange, EventType, payload_of
@@ -62,7 +62,7 @@ async def versions(console: Console, limit: int) -> dict[str, Any]:
     defaults = TradingConfig().model_dump(mode="json")
     for index, row in enumerate(rows[:limit]):
         before = rows[index + 1].config if index + 1 < len(rows) else defaults
-        changes = config_edit.diff(before, row.config)
+        changes = config_diff(before, row.config)
         items.append(
             {
                 "version_tag": row.version_tag,
@@ -115,7 +115,7 @@ async def change(
             ) from None
         before = active.config.model_dump(mode="json")
         after = updated.model_dump(mode="json")
-        changes = config_edit.diff(before, after)
+        changes = config_diff(before, after)
         if not changes:
             return {
                 "success": True,

@@ -1,0 +1,89 @@
+"""The runbook's scripts against the console's live stack: each prints a readable result and
+says FAIL clearly when what it reads is missing."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.integration.console.stack import Stack
+
+pytestmark = pytest.mark.integration
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def script(stack: Stack, name: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(ROOT / "scripts" / name), *args],
+        env={**os.environ, **stack.env, **env}, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+
+
+def until_brain_runs_the_active_config(stack: Stack) -> str:
+    import time
+
+    tag = httpx.get(f"{stack.console}/api/console/config", timeout=30).json()["version_tag"]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        body = httpx.get(f"{stack.url('brain')}/health", timeout=10).json()
+        if (body.get("checks", {}).get("brain") or {}).get("config_version") == tag:
+            break
+        time.sleep(0.2)
+    return str(tag)
+
+
+def test_config_drift_check(stack: Stack, tmp_path: Path) -> None:
+    tag = until_brain_runs_the_active_config(stack)
+    plain = script(stack, "config-drift-check.sh")
+    assert plain.returncode == 0, plain.stdout + plain.stderr
+    assert f"✓ the brain runs {tag}" in plain.stdout
+    assert "locked files match governance.lock" in plain.stdout
+
+    active = httpx.get(f"{stack.console}/api/console/config", timeout=30).json()
+    approved = tmp_path / "approved.json"
+    approved.write_text(json.dumps({k: v for k, v in active.items() if k not in ("version_tag", "changed_by",
+                                                                                  "created_ms")}))  # fmt: skip
+    same = script(stack, "config-drift-check.sh", "--file", str(approved))
+    assert same.returncode == 0, same.stdout
+    assert "matches" in same.stdout
+
+    edited = json.loads(approved.read_text())
+    edited["risk_tuner"]["maxLeverage"] = 7 if edited["risk_tuner"]["maxLeverage"] != 7 else 8
+    approved.write_text(json.dumps(edited))
+    drifted = script(stack, "config-drift-check.sh", "--file", str(approved))
+    assert drifted.returncode == 1
+    assert "risk_tuner.maxLeverage" in drifted.stdout
+    assert "FAIL config drift: 1 field(s) differ" in drifted.stdout
+
+    no_console = script(stack, "config-drift-check.sh", TITAN_CONSOLE_PORT="1")
+    assert no_console.returncode == 1
+    assert "FAIL the console's active config is unreadable" in no_console.stdout
+
+
+def test_capacity_metrics_plan_and_review(stack: Stack, tmp_path: Path) -> None:
+    env = {"TITAN_VAR_DIR": str(tmp_path)}
+    updated = script(stack, "update-capacity-metrics.sh", **env)
+    assert updated.returncode == 0, updated.stdout + updated.stderr
+    history = json.loads((tmp_path / "status" / "capacity.json").read_text())
+    (today,) = history.values()
+    assert today["db_bytes"] > 0
+    assert today["redis_mb"] > 0
+    planned = script(stack, "update-capacity-plan.sh", **env)
+    assert planned.returncode == 0, planned.stdout
+    assert (tmp_path / "status" / "capacity-plan.md").exists()
+
+    # three days of Redis growing toward its 1 GB: the plan says when, and fails within 30 days
+    history = {f"2026-11-0{i + 1}": {**today, "redis_mb": 940.0 + 20 * i} for i in range(3)}
+    (tmp_path / "status" / "capacity.json").write_text(json.dumps(history))
+    review = script(stack, "capacity-planning-review.sh", **env)
+    assert review.returncode == 1
+    assert "FAIL within 90 days at the current trend: redis_mb" in review.stdout
+
+    no_redis = script(stack, "update-capacity-metrics.sh", REDIS_URL="redis://127.0.0.1:1/0", **env)
+    assert no_redis.returncode == 1
+    assert "FAIL cannot read Redis" in no_redis.stdout
