@@ -87,3 +87,35 @@ def test_capacity_metrics_plan_and_review(stack: Stack, tmp_path: Path) -> None:
     no_redis = script(stack, "update-capacity-metrics.sh", REDIS_URL="redis://127.0.0.1:1/0", **env)
     assert no_redis.returncode == 1
     assert "FAIL cannot read Redis" in no_redis.stdout
+
+
+def test_maintenance_schedule_and_weekend_plan(stack: Stack, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    env = {"TITAN_MAINTENANCE_FILE": str(tmp_path / "maintenance.json")}
+    empty = script(stack, "check-maintenance-schedule.sh", **env)
+    assert empty.returncode == 0
+    assert "nothing scheduled" in empty.stdout
+
+    now = datetime.now(tz=UTC)
+    tomorrow = (now + timedelta(days=1)).replace(minute=0, second=0, microsecond=0)
+    saturday = (now + timedelta(days=(5 - now.weekday()) % 7 or 7)).replace(hour=10, minute=0, second=0, microsecond=0)
+    for start, what in ((tomorrow, "Postgres minor upgrade"), (saturday, "kernel patch")):
+        added = subprocess.run(
+            [str(ROOT / ".venv" / "bin" / "titan"), "maintenance", "add", "--start", start.isoformat(),
+             "--end", (start + timedelta(hours=2)).isoformat(), "--what", what, "--owner", "ops"],
+            env={**os.environ, **stack.env, **env}, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert added.returncode == 0, added.stdout + added.stderr
+    shown = script(stack, "check-maintenance-schedule.sh", **env)
+    assert "Postgres minor upgrade" in shown.stdout
+    weekend = script(stack, "plan-weekend-maintenance.sh", **env)
+    assert weekend.returncode == 0
+    assert "kernel patch" in weekend.stdout
+    assert "disarm" in weekend.stdout
+
+    (tmp_path / "maintenance.json").write_text('[{"start": "soon", "end": "later"}]')
+    broken = script(stack, "check-maintenance-schedule.sh", **env)
+    assert broken.returncode == 1
+    assert "FAIL" in broken.stdout
+    assert "is not an ISO time" in broken.stdout
