@@ -119,3 +119,30 @@ def test_maintenance_schedule_and_weekend_plan(stack: Stack, tmp_path: Path) -> 
     assert broken.returncode == 1
     assert "FAIL" in broken.stdout
     assert "is not an ISO time" in broken.stdout
+
+
+def test_performance_and_health_reviews_and_the_weekly_report(stack: Stack, tmp_path: Path) -> None:
+    for name, args, expect in (
+        ("weekly-performance-review.sh", (), "max_drawdown_pct"),
+        ("monthly-performance-review.sh", (), "profit_factor"),
+        ("performance-trend-analysis.sh", ("--period", "7d"), "trend"),
+        ("health-trend-analysis.sh", ("--period", "7d"), "degradations_by_service"),
+    ):
+        done = script(stack, name, *args)
+        assert done.returncode == 0, f"{name}: {done.stdout}{done.stderr}"
+        assert expect in done.stdout, name
+    report = script(stack, "generate-weekly-report.sh", "--out", str(tmp_path / "weekly.html"))
+    assert report.returncode == 0, report.stdout + report.stderr
+    page = (tmp_path / "weekly.html").read_text()
+    assert "Performance" in page
+    assert "Health" in page
+
+    no_execution = script(stack, "weekly-performance-review.sh", TITAN_EXECUTION_PORT="1")
+    assert no_execution.returncode == 1
+    assert "FAIL trades or equity unreadable" in no_execution.stdout
+    no_database = script(stack, "health-trend-analysis.sh", DATABASE_URL="postgresql://postgres@127.0.0.1:1/none")
+    assert no_database.returncode == 1
+    assert "FAIL the audit trail is unreadable" in no_database.stdout
+    bad_period = script(stack, "health-trend-analysis.sh", "--period", "fortnight")
+    assert bad_period.returncode == 2
+    assert "FAIL --period takes one of" in bad_period.stdout
