@@ -146,3 +146,46 @@ def test_performance_and_health_reviews_and_the_weekly_report(stack: Stack, tmp_
     bad_period = script(stack, "health-trend-analysis.sh", "--period", "fortnight")
     assert bad_period.returncode == 2
     assert "FAIL --period takes one of" in bad_period.stdout
+
+
+def test_monthly_security_audit(stack: Stack) -> None:
+    audit = script(stack, "monthly-security-audit.sh")
+    # the PAPER stack keeps the console's bootstrap account and its default password: the
+    # audit must say so, and fail
+    assert audit.returncode == 1, audit.stdout + audit.stderr
+    assert "accounts (" in audit.stdout
+    assert "✓ TITAN_INTERNAL_TOKEN is set" in audit.stdout
+    assert "failed logins since the console started" in audit.stdout
+    assert "FAIL security audit: default password on" in audit.stdout
+    no_database = script(stack, "monthly-security-audit.sh", DATABASE_URL="postgresql://postgres@127.0.0.1:1/none")
+    assert no_database.returncode == 1
+    assert "FAIL the accounts are unreadable" in no_database.stdout
+
+
+def test_daily_summary_is_kept_and_mailed_when_smtp_is_set(stack: Stack, tmp_path: Path) -> None:
+    env = {"TITAN_VAR_DIR": str(tmp_path)}
+    kept = script(stack, "generate-daily-summary.sh", "--email", "operations@company.com", **env)
+    assert kept.returncode == 0, kept.stdout + kept.stderr
+    assert "SMTP is not configured (TITAN_SMTP_HOST): not mailed" in kept.stdout
+    (written,) = (tmp_path / "status").glob("daily-summary-*.txt")
+    assert "Titan daily summary" in written.read_text()
+    refused = script(stack, "generate-daily-summary.sh", "--email", "ops@company.com", TITAN_SMTP_HOST="127.0.0.1",
+                     TITAN_SMTP_PORT="1", **env)  # fmt: skip
+    assert refused.returncode == 1
+    assert "FAIL the summary could not be mailed to ops@company.com" in refused.stdout
+    nobody = script(stack, "generate-daily-summary.sh", TITAN_BRAIN_PORT="1", TITAN_EXECUTION_PORT="1",
+                    TITAN_CONSOLE_PORT="1", TITAN_SCAVENGER_PORT="1", **env)  # fmt: skip
+    assert nobody.returncode == 1
+    assert "FAIL no service answered /health" in nobody.stdout
+
+
+def test_update_documentation_lists_every_script_the_runbooks_name(stack: Stack, tmp_path: Path) -> None:
+    from titan_common.cli.docs import runbooks_dir
+
+    if runbooks_dir(ROOT) is None:
+        pytest.skip("the runbooks are not next to this checkout")
+    done = script(stack, "update-documentation.sh", "--out", str(tmp_path / "scripts.md"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    table = (tmp_path / "scripts.md").read_text()
+    assert "`review-ai-recommendations.sh` | ✓ | `titan quant review`" in table
+    assert "✗ missing" not in table

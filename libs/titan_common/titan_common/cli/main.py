@@ -11,7 +11,19 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from titan_common.cli import capacity, checklist, drift, lab, maintenance, ops, reviews, runbook, ssl_status
+from titan_common.cli import (
+    capacity,
+    checklist,
+    docs,
+    drift,
+    lab,
+    maintenance,
+    ops,
+    reviews,
+    runbook,
+    security,
+    ssl_status,
+)
 from titan_common.settings import CommonSettings, load_settings
 
 app = typer.Typer(help="Titan: run, migrate, check and operate the stack.", no_args_is_help=True)
@@ -34,6 +46,9 @@ app.add_typer(config_app, name="config")
 app.add_typer(capacity.capacity_app, name="capacity")
 app.add_typer(maintenance.maintenance_app, name="maintenance")
 app.add_typer(reviews.review_app, name="review")
+app.add_typer(docs.docs_app, name="docs")
+app.add_typer(security.security_app, name="security")
+app.add_typer(security.summary_app, name="summary")
 console = Console()
 
 
