@@ -17,7 +17,7 @@ from titan_common.cli.checklist import read_machine, read_stores
 from titan_common.clock import now_ms, utc_day
 from titan_common.settings import CommonSettings, load_settings
 
-console = Console()
+console = Console(soft_wrap=True)  # one line per result, whatever the width
 capacity_app = typer.Typer(help="Capacity: daily readings and the plan they project.", no_args_is_help=True)
 
 

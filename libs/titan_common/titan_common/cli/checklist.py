@@ -28,7 +28,7 @@ from titan_common.clock import utc_day
 from titan_common.config import RiskTuner, TradingConfig
 from titan_common.settings import CommonSettings, load_settings
 
-console = Console()
+console = Console(soft_wrap=True)  # one line per result, whatever the width
 SERVICES = ("brain", "execution", "console", "scavenger")
 LOG_WINDOW_S = 86_400
 

@@ -15,7 +15,7 @@ from rich.console import Console
 
 from titan_common.cli.governance import repo_root
 
-console = Console()
+console = Console(soft_wrap=True)  # one line per result, whatever the width
 docs_app = typer.Typer(help="Documentation generated from the code.", no_args_is_help=True)
 SCRIPT_RE = re.compile(r"\./scripts/([a-z0-9-]+\.sh)")
 EXEC_RE = re.compile(r'_titan"\s+(.*?)\s+"\$@"')

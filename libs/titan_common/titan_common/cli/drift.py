@@ -22,7 +22,7 @@ from titan_common.cli import governance
 from titan_common.config import TradingConfig, config_diff
 from titan_common.settings import CommonSettings, load_settings
 
-console = Console()
+console = Console(soft_wrap=True)  # one line per result, whatever the width
 
 
 def config_drift(

@@ -17,7 +17,7 @@ from rich.console import Console
 
 from titan_common.settings import CommonSettings, load_settings
 
-console = Console()
+console = Console(soft_wrap=True)  # one line per result, whatever the width
 maintenance_app = typer.Typer(help="The maintenance schedule.", no_args_is_help=True)
 # what the runbook's procedures ask around a window: trading stopped cleanly, a backup, checks after
 WINDOW_STEPS = (

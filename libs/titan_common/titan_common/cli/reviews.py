@@ -23,7 +23,7 @@ from titan_common.clock import now_ms, utc_day
 from titan_common.performance import summarise_trades
 from titan_common.settings import CommonSettings, load_settings
 
-console = Console()
+console = Console(soft_wrap=True)  # one line per result, whatever the width
 review_app = typer.Typer(help="Weekly and monthly reviews and trends.", no_args_is_help=True)
 PERIODS = {"1d": 1, "7d": 7, "14d": 14, "30d": 30, "90d": 90}
 

@@ -22,7 +22,7 @@ from titan_common.cli.ops import embedded_database_url
 from titan_common.clock import now_ms, utc_day
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN, CommonSettings, load_settings
 
-console = Console()
+console = Console(soft_wrap=True)  # one line per result, whatever the width
 security_app = typer.Typer(help="Security: the monthly audit.", no_args_is_help=True)
 summary_app = typer.Typer(help="Summaries for the team.", no_args_is_help=True)
 

@@ -14,7 +14,7 @@ from rich.console import Console
 
 from titan_common.settings import CommonSettings, load_settings
 
-console = Console()
+console = Console(soft_wrap=True)  # one line per result, whatever the width
 OPENSSL_DATE = "%b %d %H:%M:%S %Y %Z"
 
 
