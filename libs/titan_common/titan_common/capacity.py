@@ -7,8 +7,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-DAY_S = 86_400
-
 # what each figure may reach: the runbook's limits (Redis < 1 GB, disk > 20% free, RAM < 80%)
 LIMITS = {"db_bytes": None, "redis_mb": 1000.0, "disk_used_pct": 80.0, "memory_pct": 80.0}
 

@@ -14,7 +14,7 @@ from titan_backtest.report import html_report, summarise
 from titan_common.clock import utc_day_start_ms
 from titan_common.config import DEFAULT_TAG, TradingConfig
 from titan_common.exchanges.types import InstrumentFilters
-from titan_common.replay import MinuteKline, kline_files, read_klines, write_klines
+from titan_common.replay import MinuteKline, read_klines, write_klines
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -136,7 +136,6 @@ def gather_inputs(
     path = SAMPLE_DIR if sample else data
     assert path is not None
     try:
-        kline_files(path)
         klines = read_klines(path, start_ms=day_ms(start, "--from"), end_ms=day_ms(end, "--to"))
     except ValueError as exc:
         raise BacktestInputError(str(exc)) from None

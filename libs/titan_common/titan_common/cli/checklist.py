@@ -21,7 +21,7 @@ import psutil  # type: ignore[import-untyped]
 import typer
 from rich.console import Console
 
-from titan_common.checklist import CHECKLISTS, Limits, Readings, Verdict, boxes_for, sign_off_line
+from titan_common.checklist import CHECKLISTS, SERVICES, Limits, Readings, Verdict, boxes_for, sign_off_line
 from titan_common.cli.ops import embedded_database_url
 from titan_common.cli.runbook import parse_sample
 from titan_common.clock import utc_day
@@ -29,7 +29,6 @@ from titan_common.config import RiskTuner, TradingConfig
 from titan_common.settings import CommonSettings, load_settings
 
 console = Console(soft_wrap=True)  # one line per result, whatever the width
-SERVICES = ("brain", "execution", "console", "scavenger")
 LOG_WINDOW_S = 86_400
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -106,8 +107,6 @@ async def _audit(database_url: str, since: int) -> list[tuple[int, str, str, dic
         )
     finally:
         await conn.close()
-    import json
-
     return [(int(r["ts_ms"]), str(r["service"]), str(r["event_type"]), json.loads(r["payload"] or "{}")) for r in rows]
 
 
