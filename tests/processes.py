@@ -8,8 +8,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -108,3 +111,46 @@ def metric_value(exposition: str, name: str) -> float:
         if line.startswith(name + " ") or line.startswith(name + "{"):
             total += float(line.rsplit(" ", 1)[1])
     return total
+
+
+# --- a local OpenAI-compatible server (tests/openai_stub.py) ----------------------------------
+
+
+@dataclass(frozen=True)
+class StubServer:
+    url: str
+
+    @property
+    def completions_url(self) -> str:
+        return f"{self.url}/v1/chat/completions"
+
+    def script(self, *, content: str | None = None, delay_s: float = 0.0, status: int = 200) -> None:
+        body = {"content": content, "delay_s": delay_s, "status": status}
+        httpx.post(f"{self.url}/_script", json=body, timeout=5).raise_for_status()
+
+    def requests(self) -> list[dict[str, Any]]:
+        return list(httpx.get(f"{self.url}/_requests", timeout=5).json())
+
+
+@contextmanager
+def running_openai_stub(log_dir: Path) -> Iterator[StubServer]:
+    port = free_ports(["stub"])["stub"]
+    log = (log_dir / "stub.out").open("ab")
+    stub = Path(__file__).resolve().parent / "openai_stub.py"
+    process = subprocess.Popen([sys.executable, str(stub), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/_requests", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise AssertionError("the OpenAI stub did not start")
+            time.sleep(0.1)
+        yield StubServer(url)
+    finally:
+        terminate(process)
+        log.close()

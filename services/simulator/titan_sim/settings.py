@@ -46,6 +46,15 @@ class SimSettings(CommonSettings):
     sim_mexc_endpoint_limit: Annotated[int, Field(ge=1)] = 500
     sim_mexc_order_rate_limit: Annotated[int, Field(ge=1)] = 12
 
+    # replay mode: a recorded market (1-minute klines, .csv or .csv.gz, a file or a folder)
+    # instead of the walk, its symbols instead of sim_symbols
+    sim_replay: str | None = None
+    sim_replay_from: str | None = None  # YYYY-MM-DD or UTC ms; default: the data's start + 50 h
+    sim_replay_to: str | None = None  # exclusive; default: the data's end
+    sim_replay_speed: Annotated[float, Field(gt=0, le=10_000)] = 1.0
+    sim_replay_cued: bool = False  # wait at the first minute until POST /sim/clock {"paused": false}
+    sim_replay_shift_days: Annotated[int | None, Field(ge=0)] = None  # None: the first to reach today
+
     @field_validator("sim_symbols")
     @classmethod
     def _symbols(cls, value: str) -> str:

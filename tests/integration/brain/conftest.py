@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -28,7 +27,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import redis_db
-from tests.processes import free_ports, start_service, terminate, wait_for_health
+from tests.processes import StubServer, free_ports, running_openai_stub, start_service, terminate, wait_for_health
 from titan_common.auth import hash_password
 from titan_common.bus import CONTROL, EVENTS, SIGNALS, Publisher, StreamProducer, heartbeat_key, make_redis
 from titan_common.clock import now_ms
@@ -312,41 +311,7 @@ async def running_brain(
 # --- the local OpenAI-compatible server --------------------------------------------------
 
 
-@dataclass(frozen=True)
-class StubServer:
-    url: str
-
-    @property
-    def completions_url(self) -> str:
-        return f"{self.url}/v1/chat/completions"
-
-    def script(self, *, content: str | None = None, delay_s: float = 0.0, status: int = 200) -> None:
-        body = {"content": content, "delay_s": delay_s, "status": status}
-        httpx.post(f"{self.url}/_script", json=body, timeout=5).raise_for_status()
-
-    def requests(self) -> list[dict[str, Any]]:
-        return list(httpx.get(f"{self.url}/_requests", timeout=5).json())
-
-
 @pytest.fixture(scope="package")
 def openai_stub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StubServer]:
-    port = free_ports(["stub"])["stub"]
-    log = (tmp_path_factory.mktemp("openai-stub") / "stub.out").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, str(HERE / "openai_stub.py"), "--port", str(port)], stdout=log, stderr=subprocess.STDOUT
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/_requests", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("the OpenAI stub did not start")
-            time.sleep(0.1)
-        yield StubServer(url)
-    finally:
-        terminate(process)
+    with running_openai_stub(tmp_path_factory.mktemp("openai-stub")) as stub:
+        yield stub

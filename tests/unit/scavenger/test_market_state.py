@@ -89,3 +89,14 @@ def test_pipeline_springs_and_a_reconnect_is_a_gap() -> None:
     assert pipeline.on_event(trades("BTCUSDT", T0 + 10 * 60_000, prices)) is None
     assert gaps == [True]
     assert health.evaluate(T0) is StreamStatus.DOWN
+
+
+def test_the_trap_map_is_rebuilt_on_the_feeds_minute_boundaries() -> None:
+    from titan_scavenger.core.market import rebuild_at
+
+    minute = 1_767_225_600_000
+    assert rebuild_at(None, minute + 5_000, 60_000) == minute  # the first trade builds one
+    assert rebuild_at(minute, minute + 59_999, 60_000) is None
+    assert rebuild_at(minute, minute + 60_000, 60_000) == minute + 60_000
+    assert rebuild_at(minute, minute + 90_000, 120_000) is None
+    assert rebuild_at(minute, minute + 185_000, 120_000) == minute + 180_000

@@ -15,6 +15,7 @@ from titan_common.clock import utc_day_start_ms
 from titan_common.config import DEFAULT_TAG, TradingConfig
 from titan_common.exchanges.types import InstrumentFilters
 from titan_common.replay import MinuteKline, read_klines, write_klines
+from titan_scavenger.core.market import BAR_MS
 
 ROOT = Path(__file__).resolve().parents[3]
 SAMPLE_DIR = ROOT / "data" / "sample"
@@ -24,6 +25,8 @@ SAMPLE_SYMBOLS = ("BTCUSDT", "ETHUSDT", "SOLUSDT", "XRPUSDT", "DOGEUSDT")
 SAMPLE_START_MS = 1_767_225_600_000  # 2026-01-01T00:00:00Z
 SAMPLE_DAYS = 4
 SAMPLE_SEED = 42
+# the history a backtest that starts at --from reads first: the scavenger's 200 bars of 15 min
+WARM_UP_MS = (BacktestOptions().bars_history + 1) * BAR_MS
 
 
 class BacktestInputError(ValueError):
@@ -37,6 +40,7 @@ class Inputs:
     config: TradingConfig
     config_tag: str
     data: str
+    trade_from_ms: int | None = None  # klines before it only warm the market up
 
 
 def instruments_path(data: Path) -> Path:
@@ -135,26 +139,35 @@ def gather_inputs(
         raise BacktestInputError("give either --sample or --data PATH")
     path = SAMPLE_DIR if sample else data
     assert path is not None
+    start_ms, end_ms = day_ms(start, "--from"), day_ms(end, "--to")
+    # a scavenger that starts at --from has the venue's history behind it: so does the backtest
+    warm_from = None if start_ms is None else start_ms - WARM_UP_MS
     try:
-        klines = read_klines(path, start_ms=day_ms(start, "--from"), end_ms=day_ms(end, "--to"))
+        klines = read_klines(path, start_ms=warm_from, end_ms=end_ms)
     except ValueError as exc:
         raise BacktestInputError(str(exc)) from None
-    if not klines:
+    if not any(start_ms is None or k.start_ms >= start_ms for k in klines):
         raise BacktestInputError(f"{path}: no klines in the period asked for")
     rules = instruments_path(path)
     filters = read_instruments(rules) if rules.exists() else inferred_filters(klines)
     trading, tag = load_config(config, database_url)
     label = "sample" if sample else str(path)
-    return Inputs(klines, filters, trading, tag, label)
+    return Inputs(klines, filters, trading, tag, label, start_ms)
 
 
-def run_backtest(inputs: Inputs, *, venue: str = "bybit", report: Path | None = None) -> dict[str, Any]:
+def run_backtest(
+    inputs: Inputs, *, venue: str = "bybit", report: Path | None = None, decisions: Path | None = None
+) -> dict[str, Any]:
     options = BacktestOptions(venue=venue)
-    run = Backtest(inputs.config, inputs.filters, options).run(inputs.klines)
+    run = Backtest(inputs.config, inputs.filters, options).run(inputs.klines, inputs.trade_from_ms)
     result = summarise(run, options, data=inputs.data, config_tag=inputs.config_tag)
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(html_report(result, run, options), encoding="utf-8")
+    if decisions is not None:  # one JSON line per signal and its decision, in the order they came
+        decisions.parent.mkdir(parents=True, exist_ok=True)
+        lines = [json.dumps(d.as_dict(), sort_keys=True) for d in run.decisions]
+        decisions.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
     return result
 
 
@@ -240,9 +253,11 @@ def quant_propose(
     """Search variants of the active config (or --config) over the data and file the ones
     that win on the held-out part as PENDING proposals. Never applies anything."""
     from titan_backtest.engine import MarketReplay
+    from titan_backtest.narrate import QuantSettings, narrate
     from titan_backtest.quant import propose, variants
     from titan_brain.core.phases import initial_phase
     from titan_common.clock import now_ms
+    from titan_common.settings import load_settings
 
     if not database_url:
         raise BacktestInputError("proposals are filed in Postgres: set DATABASE_URL")
@@ -259,12 +274,16 @@ def quant_propose(
     tape = MarketReplay(inputs.filters, options).events(klines)
     phase = initial_phase(options.starting_equity, trading)
     proposals = propose(trading, tag, tape, inputs.filters, options, data=inputs.data, phase=phase)
+    proposals = narrate(proposals, load_settings(QuantSettings))
     ids = asyncio.run(_file(database_url, proposals, now_ms(), tag)) if proposals else []
     return {
         "base_version": tag,
         "data": inputs.data,
         "variants_tried": len(variants(trading, phase)),
-        "proposed": [{"id": i, "title": p["title"]} for i, p in zip(ids, proposals, strict=True)],
+        "proposed": [
+            {"id": i, "title": p["title"], "rationale_source": p["rationale_source"]}
+            for i, p in zip(ids, proposals, strict=True)
+        ],
     }
 
 

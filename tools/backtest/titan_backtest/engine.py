@@ -45,7 +45,7 @@ from titan_common.messages import Side, Signal, Verdict
 from titan_common.replay import MinuteKline, ReplayTape, ReplayTrade, TapeConfig, by_minute
 from titan_common.system_state import Mode
 from titan_execution.core.filters import FitRefused, fit_order
-from titan_scavenger.core.market import BAR_MS, Bar, SymbolMarket
+from titan_scavenger.core.market import BAR_MS, Bar, SymbolMarket, rebuild_at
 from titan_scavenger.core.signals import SignalConfig, signal_for
 from titan_scavenger.core.sprung import SprungConfig, TrapBook
 from titan_scavenger.core.traps import TrapConfig, build_trap_map
@@ -135,6 +135,8 @@ class DecisionRecord:
             "side": self.signal.side.value,
             "trap_type": self.signal.trap_type,
             "entry_price": str(self.signal.entry_price),
+            "stop_loss": str(self.signal.stop_loss),
+            "take_profits": [str(p) for p in self.signal.take_profits],
             "verdict": self.verdict.value,
             "reasons": list(self.reasons),
             "qty": str(self.qty),
@@ -155,21 +157,35 @@ class BacktestRun:
 
 
 class _Bars:
-    """One symbol's 15-minute bars built from the klines replayed so far."""
+    """One symbol's 15-minute bars built from the klines replayed so far. The open bar is
+    summed in Decimal, as a venue aggregates it, and read as floats when a map is built."""
 
     def __init__(self, keep: int) -> None:
         self.keep = keep
-        self.bars: list[Bar] = []
+        self.closed: list[Bar] = []
+        self.open: list[Decimal] | None = None  # start, open, high, low, close, volume
+        self.open_start = -1
 
     def add(self, k: MinuteKline) -> None:
         start = k.start_ms - k.start_ms % BAR_MS
-        high, low, close, volume = float(k.high), float(k.low), float(k.close), float(k.volume)
-        if self.bars and self.bars[-1].start_ms == start:
-            last = self.bars[-1]
-            self.bars[-1] = Bar(start, last.open, max(last.high, high), min(last.low, low), close, last.volume + volume)
-        else:
-            self.bars.append(Bar(start, float(k.open), high, low, close, volume))
-            del self.bars[: -self.keep]
+        bar = self.open
+        if bar is not None and self.open_start == start:
+            bar[2], bar[3], bar[4] = max(bar[2], k.high), min(bar[3], k.low), k.close
+            bar[5] += k.volume
+            return
+        if bar is not None:
+            self.closed.append(self._float(self.open_start, bar))
+            del self.closed[: -(self.keep - 1) or len(self.closed)]
+        self.open, self.open_start = [Decimal(start), k.open, k.high, k.low, k.close, k.volume], start
+
+    @staticmethod
+    def _float(start: int, bar: list[Decimal]) -> Bar:
+        return Bar(start, float(bar[1]), float(bar[2]), float(bar[3]), float(bar[4]), float(bar[5]))
+
+    def bars(self) -> tuple[Bar, ...]:
+        if self.open is None:
+            return tuple(self.closed)
+        return (*self.closed, self._float(self.open_start, self.open))
 
 
 @dataclass(frozen=True)
@@ -195,30 +211,46 @@ class MarketReplay:
         self.rebuilt_ms: int | None = None
         self.dropped = 0
 
-    def events(self, klines: Iterable[MinuteKline]) -> MarketTape:
+    def events(self, klines: Iterable[MinuteKline], trade_from_ms: int | None = None) -> MarketTape:
+        """The tape of every minute from `trade_from_ms` (all when None). Earlier minutes only
+        warm the market up: their bars join the history and their ranges the tape's, as a
+        venue's history does for a scavenger that starts at `trade_from_ms`; no trade of
+        theirs reaches the trap book."""
         minutes: list[tuple[int, list[tuple[ReplayTrade, Signal | None]]]] = []
         for minute, group in by_minute(klines):
-            if self.rebuilt_ms is None or minute - self.rebuilt_ms >= self.options.trap_rebuild_ms:
-                self._rebuild(minute)
+            if trade_from_ms is not None and minute < trade_from_ms:
+                for kline in group:
+                    self.tape.is_burst(kline)
+                    self._bars(kline.symbol).add(kline)
+                continue
+            built = rebuild_at(self.rebuilt_ms, minute, self.options.trap_rebuild_ms)
+            if built is not None:
+                self._rebuild(built)
             trades: list[ReplayTrade] = []
             for kline in group:
                 trades.extend(self.tape.trades(kline))
             trades.sort(key=lambda t: (t.ts_ms, t.symbol))  # stable: each symbol's own order kept
             minutes.append((minute, [(trade, self._on_trade(trade)) for trade in trades]))
             for kline in group:  # the minute is over: its bar joins the history
-                self.bars.setdefault(kline.symbol, _Bars(self.options.bars_history)).add(kline)
+                self._bars(kline.symbol).add(kline)
         return MarketTape(minutes, self.dropped, tuple(sorted(self.bars)))
+
+    def _bars(self, symbol: str) -> _Bars:
+        bars = self.bars.get(symbol)
+        if bars is None:
+            bars = self.bars[symbol] = _Bars(self.options.bars_history)
+        return bars
 
     def _rebuild(self, now_ms: int) -> None:
         markets = []
         for symbol in sorted(self.bars):
             last = self.book.last_price(symbol)
-            bars = self.bars[symbol].bars
+            bars = self.bars[symbol].bars()
             rules = self.filters.get(symbol)
             if rules is None or not bars:
                 continue
             price = last if last is not None else bars[-1].close
-            markets.append(SymbolMarket(symbol=symbol, tick_size=rules.tick_size, last_price=price, bars=tuple(bars)))
+            markets.append(SymbolMarket(symbol=symbol, tick_size=rules.tick_size, last_price=price, bars=bars))
         built = build_trap_map(markets, now_ms, self.options.trap, f"trapmap:{now_ms}")
         self.book.set_traps(built.traps, now_ms)
         self.rebuilt_ms = now_ms
@@ -408,8 +440,8 @@ class Backtest:
         self.market = MarketReplay(filters, options)
         self.account = Account(config, filters, options)
 
-    def run(self, klines: Iterable[MinuteKline]) -> BacktestRun:
-        return self.account.run(self.market.events(klines))
+    def run(self, klines: Iterable[MinuteKline], trade_from_ms: int | None = None) -> BacktestRun:
+        return self.account.run(self.market.events(klines, trade_from_ms))
 
 
 def sharpe_of(curve: list[tuple[int, Decimal]]) -> float | None:

@@ -12,8 +12,8 @@ beat the active config on data the search never saw.
   period, so the held-out part starts with the history live would have had.
 - **The score** is return % minus half the max drawdown %: a variant that earns more by
   risking much more does not win.
-- **The rationale** is written from the figures. A model's words may be added later (the
-  AI gate's provider), never instead of them.
+- **The rationale** is written from the figures. With an OpenAI-compatible provider
+  configured (`titan_backtest.narrate`), a model's words are added, never instead of them.
 """
 
 from __future__ import annotations

@@ -39,11 +39,14 @@ def _lab() -> ModuleType:
 def backtest(
     sample: Annotated[bool, typer.Option("--sample", help="the replay sample under data/sample/")] = False,
     data: Annotated[Path | None, typer.Option(help="a klines CSV (.csv or .csv.gz), or a folder of them")] = None,
-    start: Annotated[str | None, typer.Option("--from", help="first day (YYYY-MM-DD) or UTC ms")] = None,
+    start: Annotated[
+        str | None, typer.Option("--from", help="first day (YYYY-MM-DD) or UTC ms; the 50 h before only warm up")
+    ] = None,
     end: Annotated[str | None, typer.Option("--to", help="end, exclusive (YYYY-MM-DD) or UTC ms")] = None,
     config: Annotated[str | None, typer.Option(help="default, a config JSON file, or a saved version's tag")] = None,
     venue: Annotated[str, typer.Option(help="the venue the signals name")] = "bybit",
     report: Annotated[Path | None, typer.Option(help="also write an HTML report here")] = None,
+    decisions: Annotated[Path | None, typer.Option(help="also write each signal and its decision (JSON lines)")] = None,
 ) -> None:
     """Replay recorded klines through the live cores (traps, evaluate, sizing, breaker,
     filters) and print the result as JSON: the same input gives the same output."""
@@ -56,7 +59,7 @@ def backtest(
     except lab.BacktestInputError as exc:
         console.print(f"[red]FAIL {exc}[/red]")
         raise typer.Exit(2) from None
-    result = lab.run_backtest(inputs, venue=venue, report=report)
+    result = lab.run_backtest(inputs, venue=venue, report=report, decisions=decisions)
     print(json.dumps(result, indent=1))
     if report is not None:
         console.print(f"report written to {report}")

@@ -55,3 +55,17 @@ def tick_down(value: float | Decimal, tick: Decimal) -> Decimal:
 
 def tick_up(value: float | Decimal, tick: Decimal) -> Decimal:
     return to_tick(value, tick, ROUND_CEILING)
+
+
+def rebuild_at(built_ms: int | None, trade_ts_ms: int, interval_ms: int) -> int | None:
+    """The market minute to rebuild the trap map at, before a trade at `trade_ts_ms` is read,
+    or None while the map built at `built_ms` still stands.
+
+    The schedule follows the feed's own clock (exchange time), not the wall: a map is built
+    on the minute boundary, from the bars and prices of the minutes before it. Live, a
+    replay at any speed and `titan backtest` therefore build the same maps at the same
+    market moments."""
+    minute = trade_ts_ms - trade_ts_ms % MINUTE_MS
+    if built_ms is None or minute - built_ms >= interval_ms:
+        return minute
+    return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import time
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -32,6 +33,7 @@ from titan_common.metrics import label_every_sample
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.system_state import Mode
+from titan_scavenger.core.market import MINUTE_MS
 from titan_scavenger.core.signals import SignalConfig
 from titan_scavenger.core.sprung import SprungConfig, TrapBook
 from titan_scavenger.core.stream import StreamHealth, StreamStatus
@@ -72,6 +74,8 @@ class Scavenger:
     universe_ready: asyncio.Event = field(default_factory=asyncio.Event)
     producer: StreamProducer[Signal] | None = None
     last_status: dict[str, Any] = field(default_factory=dict)
+    map_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    built_monotonic: float = -math.inf  # when the map was last built (either way)
 
     def armed(self) -> bool:
         return self.runtime.state.mode is Mode.NORMAL
@@ -171,6 +175,9 @@ class Scavenger:
         await self.intake.run()
 
     async def trap_map_loop(self, rt: ServiceRuntime) -> None:
+        """REST history and funding every trap_rebuild_s. The map itself is rebuilt on the
+        feed's minute boundaries (Intake); this loop builds it only while no trade has done
+        so lately: at start, and while the market is quiet or the stream down."""
         await self.universe_ready.wait()
         while not rt.stop.is_set():
             started = now_ms()
@@ -181,27 +188,42 @@ class Scavenger:
                     await self.market.refresh_funding(symbols, started)
             except ExchangeError as exc:
                 log.warning("market history refresh failed: %s", exc)
+            if time.monotonic() - self.built_monotonic >= 2 * self.settings.trap_rebuild_s:
+                await self.build_map(started, on_feed=False)
+            await rt.sleep(self.settings.trap_rebuild_s)
+
+    async def build_map(self, at_ms: int, *, on_feed: bool) -> None:
+        """Build the trap map as of `at_ms` (a market minute when `on_feed`) and arm it."""
+        async with self.map_lock:
+            if not on_feed and time.monotonic() - self.built_monotonic < 2 * self.settings.trap_rebuild_s:
+                return  # the feed built one while this waited for the lock
             market, book = self.market, self.book
+            symbols = self.intake.symbols
             snapshots = [snap for s in symbols if (snap := market.snapshot(s, book.last_price(s))) is not None]
             t0 = time.perf_counter()
-            built = await asyncio.to_thread(build_trap_map, snapshots, started, self.trap_cfg, f"trapmap:{started}")
+            built = await asyncio.to_thread(build_trap_map, snapshots, at_ms, self.trap_cfg, f"trapmap:{at_ms}")
             metrics.TRAP_MAP_BUILD_MS.set((time.perf_counter() - t0) * 1000)
-            if snapshots or not self.trap_map.traps:
-                self.book.set_traps(built.traps, started)
-                self.trap_map = built
-                metrics.TRAP_MAP_BUILT.set(built.built_ms)
-                for trap_type in TrapType:
-                    metrics.TRAPS.labels(trap_type.value).set(sum(t.trap_type is trap_type for t in built.traps))
-                self.announce(EventType.TRAP_MAP_UPDATED, payload_of(self.trap_map_payload()))
-                log.info(
-                    "trap map %s: %d traps over %d symbols (%s)",
-                    built.cycle_id,
-                    len(built.traps),
-                    len(snapshots),
-                    ", ".join(f"{t.symbol} {t.trap_type.value} {t.side.value}@{t.trigger}" for t in built.traps[:5])
-                    or "none",
-                )
-            await rt.sleep(self.settings.trap_rebuild_s)
+            if not snapshots and self.trap_map.traps:
+                return  # nothing to build from (history failed): the last map stands
+            self.book.set_traps(built.traps, at_ms)
+            self.trap_map = built
+            self.built_monotonic = time.monotonic()
+            if not on_feed and self.intake.map_minute is None:
+                # the start-up map stands for its minute: a feed build now would take the
+                # price of symbols not yet traded from tickers, which may be newer than the
+                # trades still queued (a burst in flight would lose the trap it is crossing)
+                self.intake.map_minute = at_ms - at_ms % MINUTE_MS
+        metrics.TRAP_MAP_BUILT.set(built.built_ms)
+        for trap_type in TrapType:
+            metrics.TRAPS.labels(trap_type.value).set(sum(t.trap_type is trap_type for t in built.traps))
+        self.announce(EventType.TRAP_MAP_UPDATED, payload_of(self.trap_map_payload()))
+        log.info(
+            "trap map %s: %d traps over %d symbols (%s)",
+            built.cycle_id,
+            len(built.traps),
+            len(snapshots),
+            ", ".join(f"{t.symbol} {t.trap_type.value} {t.side.value}@{t.trigger}" for t in built.traps[:5]) or "none",
+        )
 
     async def sensor_loop(self, rt: ServiceRuntime) -> None:
         """Freshness -> WS_DOWN; readiness -> STARTUP_RECOVER cleared; SENSOR_STATUS_UPDATED."""
@@ -353,6 +375,8 @@ async def setup(runtime: ServiceRuntime) -> None:
         restart_after_s=settings.stream_restart_after_s,
         backoff_max_s=settings.reconnect_backoff_max_s,
         stop=runtime.stop,
+        rebuild_ms=int(settings.trap_rebuild_s * 1000),
+        rebuild=lambda at_ms: scavenger.build_map(at_ms, on_feed=True),
     )
     scanner = BreadthScanner(
         runtime,

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from titan_common.exchanges import ExchangeAdapter, PublicEvent, TickerUpdate
+from titan_scavenger.core.market import rebuild_at
 from titan_scavenger.core.sprung import Sprung, TrapBook
 from titan_scavenger.core.stream import StreamHealth
 from titan_scavenger.runtime import metrics
@@ -108,6 +110,8 @@ class Intake:
         restart_after_s: float,
         backoff_max_s: float,
         stop: asyncio.Event,
+        rebuild_ms: int,
+        rebuild: Callable[[int], Awaitable[None]],
     ) -> None:
         self.adapter = adapter
         self.pipeline = pipeline
@@ -115,6 +119,9 @@ class Intake:
         self.restart_after_s = restart_after_s
         self.backoff_max_s = backoff_max_s
         self.stop = stop
+        self.rebuild_ms = rebuild_ms
+        self.rebuild = rebuild
+        self.map_minute: int | None = None  # the market minute the trap map was last built at
         self.symbols: tuple[str, ...] = ()
         self.connects = 0
         self._changed = asyncio.Event()
@@ -158,15 +165,27 @@ class Intake:
                 backoff = min(backoff * 2, self.backoff_max_s)
 
     async def _consume(self, symbols: tuple[str, ...]) -> str:
-        pipeline, fire = self.pipeline, self.emitter.fire
         async for event in self.adapter.public_events(list(symbols), TOPICS):
             received_ns = time.perf_counter_ns()
             self._last_message = time.monotonic()
-            sprung = pipeline.on_event(event)
-            if sprung:
-                for hit in sprung:
-                    await fire(hit, received_ns)
+            if event.kind == "trade" and event.data:
+                minute = rebuild_at(self.map_minute, event.data[-1].ts_ms, self.rebuild_ms)
+                if minute is not None:
+                    # the trades before the minute go against the old map, the rest the new one
+                    before = [t for t in event.data if t.ts_ms < minute]
+                    if before:
+                        await self._feed(dataclasses.replace(event, data=before), received_ns)
+                    await self.rebuild(minute)
+                    self.map_minute = minute
+                    event = dataclasses.replace(event, data=[t for t in event.data if t.ts_ms >= minute])
+            await self._feed(event, received_ns)
         return "STREAM_CLOSED"
+
+    async def _feed(self, event: PublicEvent, received_ns: int) -> None:
+        sprung = self.pipeline.on_event(event)
+        if sprung:
+            for hit in sprung:
+                await self.emitter.fire(hit, received_ns)
 
     async def _watch(self) -> str:
         """Why the stream must be reopened: the symbols changed, or it has been silent too long."""

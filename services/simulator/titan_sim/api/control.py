@@ -106,6 +106,7 @@ async def sim_health(request: Request) -> dict[str, Any]:
         "symbols": list(venue.engine.instruments),
         "seed": venue.config.seed,
         "clock": venue.clock_state(),
+        "replay": venue.replay_state(),
         "faults": venue.faults.as_dict(),
         "connections": {
             "public": len(venue.public.connections),

@@ -11,10 +11,12 @@ import hashlib
 import math
 import re
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from titan_common.replay import MinuteKline, ReplayTrade
 from titan_sim.core.account import (
     TAKER_FEE_RATE,
     Account,
@@ -24,7 +26,7 @@ from titan_sim.core.account import (
 )
 from titan_sim.core.book import Fill, OrderBook
 from titan_sim.core.instruments import Instrument, instrument_for
-from titan_sim.core.klines import KlineSeries
+from titan_sim.core.klines import Candle, KlineSeries
 from titan_sim.core.market import MarketState, backfill_minutes, make_market
 from titan_sim.core.model import (
     ZERO,
@@ -143,6 +145,7 @@ class Exchange:
         self.executions: list[Execution] = []
         self.received: list[ReceivedOrder] = []
         self.outbox = Outbox()
+        self.recorded_tape = False  # replay mode: the market's trades come from a recording
         self._counter = 0
         digest = hashlib.sha256(f"titan-sim:{config.seed}{config.ids}".encode()).hexdigest()
         self._id_prefix = f"{digest[:8]}-{digest[8:12]}-4{digest[13:16]}-a{digest[17:20]}-"
@@ -386,7 +389,8 @@ class Exchange:
             self._apply_fill(fill.maker, fill.price, fill.qty, now_ms, is_maker=True)
         if taker is not None:
             self._apply_fill(taker, fill.price, fill.qty, now_ms, is_maker=False)
-        self._print(symbol, taker_side, fill.price, fill.qty, now_ms)
+        if not self.recorded_tape:  # a replay's tape is the recording: our fills do not join it
+            self._print(symbol, taker_side, fill.price, fill.qty, now_ms)
 
     def _apply_fill(
         self, order: Order, price: Decimal, qty: Decimal, now_ms: int, *, is_maker: bool, exec_type: str = "Trade"
@@ -774,6 +778,44 @@ class Exchange:
         self.outbox.executions.append(execution)
         self._touch_position(symbol)
 
+    # --- replay mode: a recorded market instead of the walk ---------------------------------
+
+    def load_recorded(self, history: Iterable[MinuteKline], now_ms: int) -> None:
+        """Recorded minutes as the candles' history; each symbol's price at its last close, no
+        funding (a kline file holds none), and from now on only recorded trades print."""
+        self.recorded_tape = True
+        by_symbol: dict[str, list[Candle]] = {}
+        for k in history:
+            by_symbol.setdefault(k.symbol, []).append(_candle(k))
+        for symbol, market in self.markets.items():
+            candles = by_symbol.get(symbol, [])
+            self.klines[symbol].load(candles)
+            self.funding_history[symbol].clear()
+            market.funding_rate = 0.0
+            market.last_ms = now_ms
+            if candles:
+                market.last_price = candles[-1].close
+                market.mid = float(candles[-1].close)
+            self._reprice(symbol, now_ms)
+
+    def replay_trade(self, trade: ReplayTrade) -> None:
+        """A recorded trade: quotes move to it (filling the resting orders it passes), it prints
+        at its own time, and stops and targets see it."""
+        symbol, ts = trade.symbol, trade.ts_ms
+        market = self.markets[symbol]
+        market.mid = float(trade.price)
+        market.last_ms = max(market.last_ms, ts)
+        self._reprice(symbol, ts)
+        self._print(symbol, Side.BUY if trade.taker_buy else Side.SELL, trade.price, trade.qty, ts)
+        self._check_triggers(symbol, ts)
+
+    def put_minute(self, kline: MinuteKline) -> None:
+        self.klines[kline.symbol].put(
+            Candle(
+                kline.start_ms, kline.open, kline.high, kline.low, kline.close, kline.volume, kline.volume * kline.close
+            )
+        )
+
     # --- the synthetic market ------------------------------------------------------------
 
     def advance_clock(self, now_ms: int) -> None:
@@ -962,6 +1004,10 @@ class Exchange:
 
     def reset(self, now_ms: int) -> None:
         self.__init__(self.config, now_ms)  # type: ignore[misc]
+
+
+def _candle(k: MinuteKline) -> Candle:
+    return Candle(k.start_ms, k.open, k.high, k.low, k.close, k.volume, k.volume * k.close)
 
 
 def _next_funding(now_ms: int) -> int:

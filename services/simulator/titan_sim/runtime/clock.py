@@ -10,11 +10,11 @@ def wall_ms() -> int:
 
 
 class SimClock:
-    def __init__(self, time_scale: float = 1.0) -> None:
+    def __init__(self, time_scale: float = 1.0, start_ms: int | None = None, paused: bool = False) -> None:
         self._anchor_wall = wall_ms()
-        self._anchor_sim = self._anchor_wall
+        self._anchor_sim = self._anchor_wall if start_ms is None else start_ms
         self._scale = time_scale
-        self._paused = False
+        self._paused = paused
 
     def now_ms(self) -> int:
         if self._paused:

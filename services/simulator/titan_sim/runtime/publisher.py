@@ -57,12 +57,15 @@ class Publisher:
         self.tickers: dict[str, dict[str, Any]] = {}
         self.klines: dict[str, tuple[int, int]] = {}  # topic -> (bar start, wall ms of last push)
         self.trades_pushed = 0
+        self.heartbeat = False  # push each ticker at least once a second, changed or not
+        self.ticker_pushed: dict[str, int] = {}  # topic -> wall ms of its last push
 
     def reset(self, engine: Exchange) -> None:
         self.engine = engine
         self.books.clear()
         self.tickers.clear()
         self.klines.clear()
+        self.ticker_pushed.clear()
 
     # --- after every engine call ---------------------------------------------------------
 
@@ -176,13 +179,26 @@ class Publisher:
                 last = self.tickers.get(topic, {})
                 delta = {k: v for k, v in data.items() if last.get(k) != v}
                 self.tickers[topic] = data
+                if not delta and self.heartbeat and wall_ms() - self.ticker_pushed.get(topic, 0) >= 1000:
+                    delta = {"lastPrice": data["lastPrice"]}
                 if delta:
+                    self.ticker_pushed[topic] = wall_ms()
                     delta["symbol"] = symbol
                     message = {"topic": topic, "type": "delta", "ts": now, "cs": now, "data": delta}
                     self.public.publish(topic, dumps(message))
             elif topic.startswith("kline."):
                 _k, interval, symbol = topic.split(".")
                 text = self._kline_message(topic, interval, symbol, now, force=False)
+                if text is not None:
+                    self.public.publish(topic, text)
+
+    def push_klines(self, symbols: set[str]) -> None:
+        """Every subscribed candle topic of these symbols, now (a replayed minute was put)."""
+        now = self.clock.now_ms()
+        for topic in list(self.public.by_topic):
+            if topic.startswith("kline.") and topic.rsplit(".", 1)[1] in symbols:
+                _k, interval, symbol = topic.split(".")
+                text = self._kline_message(topic, interval, symbol, now, force=True)
                 if text is not None:
                     self.public.publish(topic, text)
 

@@ -15,11 +15,13 @@ from typing import Any, TypeVar
 
 from titan_sim.core.engine import Exchange, ExchangeConfig
 from titan_sim.core.model import ExchangeError, Side
+from titan_sim.core.replay import ReplayFeed
 from titan_sim.core.spot import BAD_PARAM, Quotes, SpotAccount, SpotBalance, SpotSymbol
 from titan_sim.runtime.clock import SimClock, wall_ms
 from titan_sim.runtime.faults import Faults, RateLimiter
 from titan_sim.runtime.hub import Hub
 from titan_sim.runtime.publisher import Publisher
+from titan_sim.runtime.replay import load_feed
 from titan_sim.settings import SimSettings
 
 log = logging.getLogger(__name__)
@@ -42,14 +44,15 @@ class Venue:
             backfill_minutes=settings.sim_backfill_minutes,
             ids=_run_ids(),
         )
-        self.clock = SimClock(settings.sim_time_scale)
-        self.engine = Exchange(self.config, self.clock.now_ms())
+        self.replay: ReplayFeed | None = None
+        self.clock, self.engine = self._fresh_market()
         self.faults = Faults()
         self.limiter = RateLimiter()
         self.public = Hub()
         self.private = Hub()
         self.trade_ws = Hub()
         self.publisher = Publisher(self.engine, self.clock, self.public, self.private)
+        self.publisher.heartbeat = self.replay is not None  # a cued or finished replay still ticks
         self.fault_rng = random.Random(settings.sim_seed + 1)  # noqa: S311 - fault dice, not crypto
         self.demo_rng = random.Random(settings.sim_seed + 2)  # noqa: S311
         self.market_paused = False
@@ -63,6 +66,43 @@ class Venue:
         self.mexc_order_limiter = RateLimiter()  # 1 s windows, order placement and cancels
         self.mexc_requests = 0
         self.mexc_held_responses = 0
+
+    def _fresh_market(self) -> tuple[SimClock, Exchange]:
+        """The clock and the engine: the seeded walk, or in replay mode the recording, with the
+        clock at its first played minute (stopped there while cued)."""
+        settings = self.settings
+        if not settings.sim_replay:
+            clock = SimClock(settings.sim_time_scale)
+            return clock, Exchange(self.config, clock.now_ms())
+        feed = load_feed(settings, wall_ms()) if self.replay is None else self.replay.restarted()
+        self.replay = feed
+        self.config = dataclasses.replace(self.config, symbols=feed.symbols, backfill_minutes=0)
+        clock = SimClock(settings.sim_replay_speed, start_ms=feed.start_ms, paused=settings.sim_replay_cued)
+        engine = Exchange(self.config, clock.now_ms())
+        engine.load_recorded(feed.history, clock.now_ms())
+        log.info(
+            "replay: %s, %d minutes of %s from %d (shifted %d days), %gx%s",
+            settings.sim_replay, len(feed.minutes), ",".join(feed.symbols), feed.start_ms - feed.shift_ms,
+            feed.shift_ms // 86_400_000, settings.sim_replay_speed, ", cued" if settings.sim_replay_cued else "",
+        )  # fmt: skip
+        return clock, engine
+
+    def replay_state(self) -> dict[str, Any] | None:
+        feed = self.replay
+        if feed is None:
+            return None
+        return {
+            "file": self.settings.sim_replay,
+            "symbols": list(feed.symbols),
+            "recordedFrom": feed.start_ms - feed.shift_ms,
+            "recordedTo": feed.end_ms - feed.shift_ms,
+            "shiftMs": feed.shift_ms,
+            "from": feed.start_ms,
+            "to": feed.end_ms,
+            "minutesPlayed": feed.played_minutes,
+            "minutes": len(feed.minutes),
+            "finished": feed.finished,
+        }
 
     def _new_spot(self) -> SpotAccount:
         symbols = {name: SpotSymbol.of(inst) for name, inst in self.engine.instruments.items()}
@@ -135,11 +175,34 @@ class Venue:
 
     def tick(self) -> None:
         now = self.clock.now_ms()
+        if self.replay is not None:
+            self._replay_tick(now)
+            return
         for symbol in self.engine.instruments:
             self.engine.market_tick(symbol, now)
             self.check_spot_fills(symbol)
         self.engine.advance_clock(now)
         self.publisher.flush()
+
+    def _replay_tick(self, now: int) -> None:
+        """The recorded trades the clock has reached. A minute's trades go out before its
+        recorded bar is put and pushed, and that before the next minute's first trade: a
+        client sees each minute whole before the next begins, as a backtest does."""
+        assert self.replay is not None
+        engine = self.engine
+        for segment in self.replay.due(now):
+            for trade in segment.trades:
+                engine.replay_trade(trade)
+            for kline in segment.closed:
+                engine.put_minute(kline)
+            for symbol in {t.symbol for t in segment.trades}:
+                self.check_spot_fills(symbol)
+            self.publisher.flush()
+            if segment.closed:
+                self.publisher.push_klines({k.symbol for k in segment.closed})
+                if self.replay.finished:
+                    log.info("replay finished: %d minutes played", self.replay.played_minutes)
+        engine.now_ms = now
 
     def _next_demo_ms(self) -> int:
         low, high = self.settings.sim_demo_burst_interval_s
@@ -155,6 +218,8 @@ class Venue:
 
     def start_burst(self, symbol: str, pct: float, trades: int, window_ms: int) -> dict[str, Any]:
         self.engine.instrument(symbol)
+        if self.replay is not None:
+            raise ExchangeError(10001, "params error: a replay plays its recording; bursts are for the walk")
         if trades < 1 or window_ms < 0 or not -50 < pct < 500:
             raise ExchangeError(10001, "params error: burst needs trades >= 1, window_ms >= 0, -50 < pct < 500")
         start_mid = self.engine.markets[symbol].mid
@@ -198,7 +263,8 @@ class Venue:
             self.market_paused = paused
         if advance_ms:
             self.clock.advance(int(advance_ms))
-            self.run(lambda ex, now: ex.advance_clock(now))
+            if self.replay is None:  # a replay catches up on its next tick, minute by minute
+                self.run(lambda ex, now: ex.advance_clock(now))
         return self.clock_state()
 
     def clock_state(self) -> dict[str, Any]:
@@ -207,9 +273,8 @@ class Venue:
     def reset(self) -> None:
         for task in list(self.bursts):
             task.cancel()
-        self.clock = SimClock(self.settings.sim_time_scale)
         self.config = dataclasses.replace(self.config, ids=_run_ids())  # a fresh venue's ids are new
-        self.engine = Exchange(self.config, self.clock.now_ms())
+        self.clock, self.engine = self._fresh_market()  # a replay starts over
         self.publisher.clock = self.clock
         self.publisher.reset(self.engine)
         self.faults = Faults()
