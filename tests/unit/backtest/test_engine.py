@@ -13,7 +13,7 @@ from titan_backtest.report import summarise
 from titan_common.config import TradingConfig
 from titan_common.exchanges.types import InstrumentFilters
 from titan_common.messages import Verdict
-from titan_common.replay import MINUTE_MS, MinuteKline
+from titan_common.replay import MINUTE_MS, RecordedKline
 from titan_sim.core.history import minute_history
 from titan_sim.core.instruments import instrument_for
 
@@ -22,8 +22,8 @@ SYMBOLS = ("SOLUSDT", "XRPUSDT")
 MINUTES = 30 * 60  # traps need about a day of 15-minute bars behind them
 
 
-def market() -> tuple[list[MinuteKline], dict[str, InstrumentFilters]]:
-    klines: list[MinuteKline] = []
+def market() -> tuple[list[RecordedKline], dict[str, InstrumentFilters]]:
+    klines: list[RecordedKline] = []
     filters = {}
     for symbol in SYMBOLS:
         spec = instrument_for(symbol, 42)
@@ -33,7 +33,7 @@ def market() -> tuple[list[MinuteKline], dict[str, InstrumentFilters]]:
     return sorted(klines, key=lambda k: (k.start_ms, k.symbol)), filters
 
 
-def run(klines: list[MinuteKline], filters: dict[str, InstrumentFilters]) -> BacktestRun:
+def run(klines: list[RecordedKline], filters: dict[str, InstrumentFilters]) -> BacktestRun:
     return Backtest(TradingConfig(), filters).run(klines)
 
 
@@ -50,7 +50,7 @@ def test_the_same_klines_give_the_same_result_byte_for_byte() -> None:
     assert one == two
 
 
-def crashed(kline: MinuteKline) -> MinuteKline:
+def crashed(kline: RecordedKline) -> RecordedKline:
     """The bar halved: a future that stops out any long and pays any short."""
     half = D("0.5")
     return replace(kline, open=kline.open * half, high=kline.high * half, low=kline.low * half,
@@ -74,3 +74,18 @@ def test_no_decision_reads_a_bar_after_its_own() -> None:
     assert decided(rerun, cut) == decided(baseline, cut)
     # without any future at all, the same again
     assert decided(run([k for k in klines if k.start_ms < cut], filters), cut) == decided(baseline, cut)
+
+
+def test_a_recording_of_trades_is_backtested_on_its_own_trades() -> None:
+    from titan_common.replay import ReplayTape, klines_of
+
+    klines, filters = market()
+    tape = ReplayTape()
+    trades = sorted((t for k in klines for t in tape.trades(k)), key=lambda t: (t.ts_ms, t.symbol))
+    bars = klines_of(trades)
+    first = Backtest(TradingConfig(), filters).run(bars, None, trades)
+    again = Backtest(TradingConfig(), filters).run(bars, None, trades)
+    assert [d.as_dict() for d in first.decisions] == [d.as_dict() for d in again.decisions]
+    assert first.decisions, "the walk's bursts should spring traps"
+    recorded = {(t.symbol, t.ts_ms) for t in trades}
+    assert all((d.signal.symbol, d.signal.ts_ms) in recorded for d in first.decisions)

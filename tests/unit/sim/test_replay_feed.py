@@ -5,18 +5,18 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from titan_common.replay import MINUTE_MS, MinuteKline, ReplayTape
+from titan_common.replay import MINUTE_MS, RecordedKline, ReplayTape
 from titan_sim.core.klines import Candle, KlineSeries
 from titan_sim.core.replay import DAY_MS, ReplayFeed, day_shift
 
 START = 1_767_225_600_000  # 2026-01-01T00:00Z
 
 
-def kline(symbol: str, minute: int, close: str = "100.5") -> MinuteKline:
-    return MinuteKline(symbol, START + minute * MINUTE_MS, D("100"), D("101"), D("99"), D(close), D("3"))
+def kline(symbol: str, minute: int, close: str = "100.5") -> RecordedKline:
+    return RecordedKline(symbol, START + minute * MINUTE_MS, D("100"), D("101"), D("99"), D(close), D("3"))
 
 
-def recording(minutes: int = 10) -> list[MinuteKline]:
+def recording(minutes: int = 10) -> list[RecordedKline]:
     return sorted((kline(s, m) for m in range(minutes) for s in ("BTCUSDT", "ETHUSDT")),
                   key=lambda k: (k.start_ms, k.symbol))  # fmt: skip
 
@@ -81,3 +81,14 @@ def test_a_recorded_minute_replaces_the_bar_its_trades_built() -> None:
     assert [c.open for c in series.minutes] == [D(1), D("2.5")]
     series.put(Candle(START - MINUTE_MS, D(1), D(1), D(1), D(1)))  # an earlier minute goes in its place
     assert series.starts == [START - MINUTE_MS, START, START + MINUTE_MS]
+
+
+def test_a_recording_of_trades_plays_its_own_trades_shifted() -> None:
+    from titan_common.replay import ReplayTrade, klines_of
+
+    trades = [ReplayTrade("BTCUSDT", START + i * 7_000, D(100 + i), D(1), i % 2 == 0) for i in range(20)]
+    feed = ReplayFeed.of(klines_of(trades), START + MINUTE_MS, shift_ms=DAY_MS, trades=trades)
+    assert feed.history[-1].start_ms == START + DAY_MS
+    played = [t for s in feed.due(feed.end_ms) for t in s.trades]
+    assert [t.ts_ms - DAY_MS for t in played] == [t.ts_ms for t in trades if t.ts_ms >= START + MINUTE_MS]
+    assert [t.price for t in played] == [t.price for t in trades if t.ts_ms >= START + MINUTE_MS]

@@ -14,7 +14,7 @@ from titan_backtest.report import html_report, summarise
 from titan_common.clock import utc_day_start_ms
 from titan_common.config import DEFAULT_TAG, TradingConfig
 from titan_common.exchanges.types import InstrumentFilters
-from titan_common.replay import MinuteKline, read_klines, write_klines
+from titan_common.replay import RecordedKline, ReplayTrade, read_recording, write_klines
 from titan_scavenger.core.market import BAR_MS
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -35,12 +35,13 @@ class BacktestInputError(ValueError):
 
 @dataclass(frozen=True)
 class Inputs:
-    klines: list[MinuteKline]
+    klines: list[RecordedKline]
     filters: dict[str, InstrumentFilters]
     config: TradingConfig
     config_tag: str
     data: str
     trade_from_ms: int | None = None  # klines before it only warm the market up
+    trades: list[ReplayTrade] | None = None  # a recording of trades (klines are then their bars)
 
 
 def instruments_path(data: Path) -> Path:
@@ -77,7 +78,7 @@ def read_instruments(path: Path) -> dict[str, InstrumentFilters]:
         raise BacktestInputError(f"{path}: not an instruments file ({exc})") from None
 
 
-def inferred_filters(klines: list[MinuteKline]) -> dict[str, InstrumentFilters]:
+def inferred_filters(klines: list[RecordedKline]) -> dict[str, InstrumentFilters]:
     """Without an instruments file: each symbol's tick and step are the finest its data shows."""
     out: dict[str, InstrumentFilters] = {}
     for k in klines:
@@ -143,23 +144,24 @@ def gather_inputs(
     # a scavenger that starts at --from has the venue's history behind it: so does the backtest
     warm_from = None if start_ms is None else start_ms - WARM_UP_MS
     try:
-        klines = read_klines(path, start_ms=warm_from, end_ms=end_ms)
+        recording = read_recording(path, start_ms=warm_from, end_ms=end_ms)
     except ValueError as exc:
         raise BacktestInputError(str(exc)) from None
+    klines = recording.klines
     if not any(start_ms is None or k.start_ms >= start_ms for k in klines):
         raise BacktestInputError(f"{path}: no klines in the period asked for")
     rules = instruments_path(path)
     filters = read_instruments(rules) if rules.exists() else inferred_filters(klines)
     trading, tag = load_config(config, database_url)
     label = "sample" if sample else str(path)
-    return Inputs(klines, filters, trading, tag, label, start_ms)
+    return Inputs(klines, filters, trading, tag, label, start_ms, recording.trades)
 
 
 def run_backtest(
     inputs: Inputs, *, venue: str = "bybit", report: Path | None = None, decisions: Path | None = None
 ) -> dict[str, Any]:
     options = BacktestOptions(venue=venue)
-    run = Backtest(inputs.config, inputs.filters, options).run(inputs.klines, inputs.trade_from_ms)
+    run = Backtest(inputs.config, inputs.filters, options).run(inputs.klines, inputs.trade_from_ms, inputs.trades)
     result = summarise(run, options, data=inputs.data, config_tag=inputs.config_tag)
     if report is not None:
         report.parent.mkdir(parents=True, exist_ok=True)
@@ -176,7 +178,7 @@ def make_sample(out: Path = SAMPLE_DIR, *, days: int = SAMPLE_DAYS, seed: int = 
     from titan_sim.core.history import minute_history  # type: ignore[import-not-found,unused-ignore]
     from titan_sim.core.instruments import instrument_for  # type: ignore[import-not-found,unused-ignore]
 
-    klines: list[MinuteKline] = []
+    klines: list[RecordedKline] = []
     filters: dict[str, InstrumentFilters] = {}
     for symbol in SAMPLE_SYMBOLS:
         spec = instrument_for(symbol, seed)
@@ -195,10 +197,10 @@ def make_sample(out: Path = SAMPLE_DIR, *, days: int = SAMPLE_DAYS, seed: int = 
 # --- AI Quant -------------------------------------------------------------------------------
 
 
-def last_days(klines: list[MinuteKline], days: int | None) -> list[MinuteKline]:
+def last_days(klines: list[RecordedKline], days: int | None) -> list[RecordedKline]:
     if not days or not klines:
         return klines
-    since = klines[-1].start_ms + 60_000 - days * 86_400_000
+    since = klines[-1].end_ms - days * 86_400_000
     return [k for k in klines if k.start_ms >= since]
 
 
@@ -270,8 +272,11 @@ def quant_propose(
             raise BacktestInputError(f"LIVE: the config changed {(now_ms() - changed_ms) // 60_000} min ago; "
                                      "an operator may be at it, so AI Quant waits")  # fmt: skip
     klines = last_days(inputs.klines, days)
+    trades = (
+        None if inputs.trades is None or not klines else [t for t in inputs.trades if t.ts_ms >= klines[0].start_ms]
+    )
     options = BacktestOptions()
-    tape = MarketReplay(inputs.filters, options).events(klines)
+    tape = MarketReplay(inputs.filters, options).events(klines, None, trades)
     phase = initial_phase(options.starting_equity, trading)
     proposals = propose(trading, tag, tape, inputs.filters, options, data=inputs.data, phase=phase)
     proposals = narrate(proposals, load_settings(QuantSettings))
@@ -298,7 +303,7 @@ def export_klines(endpoint: str, symbols: list[str], *, days: float, out: Path, 
 
     end = now_ms - now_ms % 60_000 - 1  # the minute still open is not history yet
     start = end + 1 - int(days * 86_400_000)
-    rows: list[MinuteKline] = []
+    rows: list[RecordedKline] = []
     with httpx.Client(base_url=endpoint.rstrip("/"), timeout=20) as client:
         for symbol in symbols:
             upto = end
@@ -315,12 +320,60 @@ def export_klines(endpoint: str, symbols: list[str], *, days: float, out: Path, 
                 for item in page:
                     t = int(item[0])
                     if start <= t <= end:
-                        rows.append(
-                            MinuteKline(symbol, t, *(Decimal(str(v)) for v in item[1:6]))  # o, h, l, c, volume
-                        )
+                        o, h, lo, c, volume = (Decimal(str(v)) for v in item[1:6])
+                        rows.append(RecordedKline(symbol, t, o, h, lo, c, volume))
                 oldest = min(int(item[0]) for item in page)
                 if oldest <= start or len(page) < 1000:
                     break
                 upto = oldest - 1
     count = write_klines(out, {(k.symbol, k.start_ms): k for k in rows}.values())
     return {"path": str(out), "klines": count, "symbols": symbols, "from_ms": start, "to_ms": end + 1}
+
+
+def export_snapshots(
+    database_url: str, symbols: list[str], *, venue: str, days: float, out: Path, now_ms: int
+) -> dict[str, Any]:
+    """The scavenger's stored 15-minute bars (`ohlcv_snapshots`: the bar each breadth cycle
+    saw close) of the last `days`, in the replay format with `interval_min` 15. A bar stored
+    by more than one cycle is written once."""
+    return asyncio.run(_export_snapshots(database_url, symbols, venue=venue, days=days, out=out, now_ms=now_ms))
+
+
+async def _export_snapshots(
+    database_url: str, symbols: list[str], *, venue: str, days: float, out: Path, now_ms: int
+) -> dict[str, Any]:
+    from sqlalchemy import select
+
+    from titan_common.db.engine import make_engine
+    from titan_common.db.models import OhlcvSnapshot
+
+    since = now_ms - int(days * 86_400_000)
+    query = (
+        select(OhlcvSnapshot)
+        .where(OhlcvSnapshot.exchange == venue, OhlcvSnapshot.interval == "15", OhlcvSnapshot.start_ms >= since)
+        .order_by(OhlcvSnapshot.id)
+    )
+    if symbols:
+        query = query.where(OhlcvSnapshot.symbol.in_(symbols))
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+    finally:
+        await engine.dispose()
+    bars: dict[tuple[str, int], RecordedKline] = {}
+    for r in rows:  # oldest first: a later cycle's copy of a bar wins
+        bars[(r.symbol, r.start_ms)] = RecordedKline(
+            r.symbol, r.start_ms, r.open, r.high, r.low, r.close, r.volume, interval_ms=BAR_MS
+        )
+    if not bars:
+        raise BacktestInputError(f"no stored 15-minute bars of {venue} in the last {days:g} days")
+    count = write_klines(out, bars.values())
+    return {
+        "path": str(out),
+        "klines": count,
+        "interval_min": BAR_MS // 60_000,
+        "symbols": sorted({s for s, _ in bars}),
+        "from_ms": min(t for _, t in bars),
+        "to_ms": max(t for _, t in bars) + BAR_MS,
+    }

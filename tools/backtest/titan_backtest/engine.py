@@ -42,7 +42,7 @@ from titan_common.clock import utc_day
 from titan_common.config import TradingConfig
 from titan_common.exchanges.types import InstrumentFilters
 from titan_common.messages import Side, Signal, Verdict
-from titan_common.replay import MinuteKline, ReplayTape, ReplayTrade, TapeConfig, by_minute
+from titan_common.replay import RecordedKline, ReplayTape, ReplayTrade, TapeConfig, by_start, by_trade_minute
 from titan_common.system_state import Mode
 from titan_execution.core.filters import FitRefused, fit_order
 from titan_scavenger.core.market import BAR_MS, Bar, SymbolMarket, rebuild_at
@@ -166,7 +166,7 @@ class _Bars:
         self.open: list[Decimal] | None = None  # start, open, high, low, close, volume
         self.open_start = -1
 
-    def add(self, k: MinuteKline) -> None:
+    def add(self, k: RecordedKline) -> None:
         start = k.start_ms - k.start_ms % BAR_MS
         bar = self.open
         if bar is not None and self.open_start == start:
@@ -194,9 +194,10 @@ class MarketTape:
     sprang (or None). It does not depend on the trading config, so one pass serves every
     variant a search tries."""
 
-    minutes: list[tuple[int, list[tuple[ReplayTrade, Signal | None]]]]
+    minutes: list[tuple[int, list[tuple[ReplayTrade, Signal | None]]]]  # (bar start, its trades)
     dropped_signals: int
     symbols: tuple[str, ...]
+    interval_ms: int = 60_000  # the recording's bars: 1 minute, or up to the trap map's 15
 
 
 class MarketReplay:
@@ -211,13 +212,22 @@ class MarketReplay:
         self.rebuilt_ms: int | None = None
         self.dropped = 0
 
-    def events(self, klines: Iterable[MinuteKline], trade_from_ms: int | None = None) -> MarketTape:
+    def events(
+        self,
+        klines: Iterable[RecordedKline],
+        trade_from_ms: int | None = None,
+        trades: Iterable[ReplayTrade] | None = None,
+    ) -> MarketTape:
         """The tape of every minute from `trade_from_ms` (all when None). Earlier minutes only
         warm the market up: their bars join the history and their ranges the tape's, as a
         venue's history does for a scavenger that starts at `trade_from_ms`; no trade of
-        theirs reaches the trap book."""
+        theirs reaches the trap book. With `trades` (a recording of trades, `klines` their
+        bars) each minute plays its recorded trades instead of the tape's."""
+        recorded = None if trades is None else by_trade_minute(trades)
         minutes: list[tuple[int, list[tuple[ReplayTrade, Signal | None]]]] = []
-        for minute, group in by_minute(klines):
+        interval = 60_000
+        for minute, group in by_start(klines):
+            interval = group[0].interval_ms
             if trade_from_ms is not None and minute < trade_from_ms:
                 for kline in group:
                     self.tape.is_burst(kline)
@@ -226,14 +236,15 @@ class MarketReplay:
             built = rebuild_at(self.rebuilt_ms, minute, self.options.trap_rebuild_ms)
             if built is not None:
                 self._rebuild(built)
-            trades: list[ReplayTrade] = []
-            for kline in group:
-                trades.extend(self.tape.trades(kline))
-            trades.sort(key=lambda t: (t.ts_ms, t.symbol))  # stable: each symbol's own order kept
-            minutes.append((minute, [(trade, self._on_trade(trade)) for trade in trades]))
+            if recorded is not None:
+                played = recorded.get(minute, [])
+            else:
+                played = [t for kline in group for t in self.tape.trades(kline)]
+                played.sort(key=lambda t: (t.ts_ms, t.symbol))  # stable: each symbol's own order kept
+            minutes.append((minute, [(trade, self._on_trade(trade)) for trade in played]))
             for kline in group:  # the minute is over: its bar joins the history
                 self._bars(kline.symbol).add(kline)
-        return MarketTape(minutes, self.dropped, tuple(sorted(self.bars)))
+        return MarketTape(minutes, self.dropped, tuple(sorted(self.bars)), interval)
 
     def _bars(self, symbol: str) -> _Bars:
         bars = self.bars.get(symbol)
@@ -339,7 +350,7 @@ class Account:
                     self._maybe_exit(position, trade)
                 if signal is not None:
                     self._decide(signal, trade)
-            state.last_ms = minute + 60_000
+            state.last_ms = minute + tape.interval_ms
             state.equity_curve.append((state.last_ms, self.equity))
         if state.last_ms is not None:
             for symbol in sorted(self.open):
@@ -440,8 +451,13 @@ class Backtest:
         self.market = MarketReplay(filters, options)
         self.account = Account(config, filters, options)
 
-    def run(self, klines: Iterable[MinuteKline], trade_from_ms: int | None = None) -> BacktestRun:
-        return self.account.run(self.market.events(klines, trade_from_ms))
+    def run(
+        self,
+        klines: Iterable[RecordedKline],
+        trade_from_ms: int | None = None,
+        trades: Iterable[ReplayTrade] | None = None,
+    ) -> BacktestRun:
+        return self.account.run(self.market.events(klines, trade_from_ms, trades))
 
 
 def sharpe_of(curve: list[tuple[int, Decimal]]) -> float | None:

@@ -80,18 +80,38 @@ def data_sample(
 @data_app.command("export")
 def data_export(
     out: Annotated[Path, typer.Option(help="the CSV to write (.csv or .csv.gz)")],
-    symbols: Annotated[str, typer.Option(help="comma-separated")] = "BTCUSDT,ETHUSDT",
+    symbols: Annotated[str, typer.Option(help="comma-separated (snapshots: empty for all)")] = "BTCUSDT,ETHUSDT",
     days: Annotated[float, typer.Option(min=0.01, max=60)] = 3.0,
     endpoint: Annotated[str | None, typer.Option(help="a Bybit v5 REST base (default: the simulator)")] = None,
+    source: Annotated[
+        str, typer.Option(help="venue: 1-minute klines over REST; snapshots: the scavenger's stored 15-minute bars")
+    ] = "venue",
+    venue: Annotated[str, typer.Option(help="snapshots: whose bars (the scanner's exchange)")] = "bybit",
 ) -> None:
-    """Export the closed 1-minute klines of the last --days from the simulator's history (or
-    another Bybit v5 endpoint) in the replay format, for `titan backtest --data` and AI Quant."""
+    """Export recorded bars of the last --days in the replay format, for `titan backtest
+    --data` and AI Quant: the closed 1-minute klines of the simulator's history (or another
+    Bybit v5 endpoint), or the scavenger's stored 15-minute bars (ohlcv_snapshots)."""
     from titan_common.clock import now_ms
     from titan_common.settings import CommonSettings, load_settings
 
     lab = _lab()
-    base = endpoint or load_settings(CommonSettings).url_of("simulator")
     names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
+    if source not in ("venue", "snapshots"):
+        console.print(f"[red]FAIL --source is venue or snapshots, not {source!r}[/red]")
+        raise typer.Exit(2)
+    if source == "snapshots":
+        database_url = _database_url()
+        if not database_url:
+            console.print("[red]FAIL the snapshots are read from Postgres: set DATABASE_URL[/red]")
+            raise typer.Exit(2)
+        try:
+            made = lab.export_snapshots(database_url, names, venue=venue, days=days, out=out, now_ms=now_ms())
+        except (lab.BacktestInputError, OSError) as exc:
+            console.print(f"[red]FAIL {exc}[/red]")
+            raise typer.Exit(1) from None
+        print(json.dumps(made))
+        return
+    base = endpoint or load_settings(CommonSettings).url_of("simulator")
     try:
         made = lab.export_klines(base, names, days=days, out=out, now_ms=now_ms())
     except (lab.BacktestInputError, OSError) as exc:

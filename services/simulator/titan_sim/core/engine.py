@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from titan_common.replay import MinuteKline, ReplayTrade
+from titan_common.replay import RecordedKline, ReplayTrade
 from titan_sim.core.account import (
     TAKER_FEE_RATE,
     Account,
@@ -780,7 +780,7 @@ class Exchange:
 
     # --- replay mode: a recorded market instead of the walk ---------------------------------
 
-    def load_recorded(self, history: Iterable[MinuteKline], now_ms: int) -> None:
+    def load_recorded(self, history: Iterable[RecordedKline], now_ms: int) -> None:
         """Recorded minutes as the candles' history; each symbol's price at its last close, no
         funding (a kline file holds none), and from now on only recorded trades print."""
         self.recorded_tape = True
@@ -809,12 +809,9 @@ class Exchange:
         self._print(symbol, Side.BUY if trade.taker_buy else Side.SELL, trade.price, trade.qty, ts)
         self._check_triggers(symbol, ts)
 
-    def put_minute(self, kline: MinuteKline) -> None:
-        self.klines[kline.symbol].put(
-            Candle(
-                kline.start_ms, kline.open, kline.high, kline.low, kline.close, kline.volume, kline.volume * kline.close
-            )
-        )
+    def put_minute(self, kline: RecordedKline) -> None:
+        """The recorded bar, in place of the one its replayed trades built."""
+        self.klines[kline.symbol].put(_candle(kline), kline.interval_ms)
 
     # --- the synthetic market ------------------------------------------------------------
 
@@ -1006,7 +1003,7 @@ class Exchange:
         self.__init__(self.config, now_ms)  # type: ignore[misc]
 
 
-def _candle(k: MinuteKline) -> Candle:
+def _candle(k: RecordedKline) -> Candle:
     return Candle(k.start_ms, k.open, k.high, k.low, k.close, k.volume, k.volume * k.close)
 
 

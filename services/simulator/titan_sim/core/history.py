@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from titan_common.replay import MINUTE_MS, MinuteKline
+from titan_common.replay import MINUTE_MS, RecordedKline
 from titan_sim.core.instruments import Instrument
 from titan_sim.core.market import make_market
 
 STEPS_PER_MINUTE = 60
 
 
-def minute_history(instrument: Instrument, seed: int, start_ms: int, minutes: int) -> list[MinuteKline]:
+def minute_history(instrument: Instrument, seed: int, start_ms: int, minutes: int) -> list[RecordedKline]:
     """`minutes` klines from start_ms (a whole minute): the same seed gives the same klines.
     Volume grows with the bar's range, as it does on a venue when price runs."""
     if start_ms % MINUTE_MS:
@@ -22,7 +22,7 @@ def minute_history(instrument: Instrument, seed: int, start_ms: int, minutes: in
     tick = instrument.tick_size
     step = instrument.qty_step
     base_qty = float(instrument.level_notional / instrument.start_price) / 40
-    klines: list[MinuteKline] = []
+    klines: list[RecordedKline] = []
     for m in range(minutes):
         t0 = start_ms + m * MINUTE_MS
         open_ = high = low = market.mid
@@ -35,7 +35,7 @@ def minute_history(instrument: Instrument, seed: int, start_ms: int, minutes: in
         prices = [instrument.round_price(Decimal(repr(x))) for x in (open_, high, low, close)]
         o, h, lo, c = prices
         klines.append(
-            MinuteKline(
+            RecordedKline(
                 symbol=instrument.symbol,
                 start_ms=t0,
                 open=o,

@@ -93,14 +93,12 @@ class KlineSeries:
             minute = self.minutes[-1].start  # a late print lands in the open bar
         self._roll_to(minute, price).add(price, qty)
 
-    def put(self, candle: Candle) -> None:
-        """The minute's bar as recorded, in place of whatever its trades built (replay)."""
+    def put(self, candle: Candle, span_ms: int = MINUTE_MS) -> None:
+        """A recorded bar (of `span_ms`) in place of whatever its trades built (replay)."""
         at = bisect.bisect_left(self.starts, candle.start)
-        if at < len(self.starts) and self.starts[at] == candle.start:
-            self.minutes[at] = candle
-        else:
-            self.minutes.insert(at, candle)
-            self.starts.insert(at, candle.start)
+        end = bisect.bisect_left(self.starts, candle.start + span_ms)
+        self.minutes[at:end] = [candle]
+        self.starts[at:end] = [candle.start]
 
     def advance(self, t_ms: int) -> None:
         """Open flat bars up to `t_ms` when no trade arrived (fast clock, closed market)."""

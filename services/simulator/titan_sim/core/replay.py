@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 
-from titan_common.replay import MINUTE_MS, MinuteKline, ReplayTape, ReplayTrade, TapeConfig, by_minute
+from titan_common.replay import RecordedKline, ReplayTape, ReplayTrade, TapeConfig, by_start, by_trade_minute
 
 DAY_MS = 86_400_000
 
@@ -36,37 +36,48 @@ class Segment:
 
     minute_ms: int
     trades: list[ReplayTrade]
-    closed: list[MinuteKline]
+    closed: list[RecordedKline]
 
 
 @dataclass
 class ReplayFeed:
-    history: list[MinuteKline]  # before start_ms (shifted), oldest first
-    minutes: list[tuple[int, list[MinuteKline]]]  # from start_ms (shifted), in feed order
+    history: list[RecordedKline]  # before start_ms (shifted), oldest first
+    minutes: list[tuple[int, list[RecordedKline]]]  # from start_ms (shifted), in feed order
     shift_ms: int
     tape: ReplayTape = field(default_factory=ReplayTape)
-    source: tuple[Sequence[MinuteKline], int] = ((), 0)  # what it was made of, to start over
+    recorded: dict[int, list[ReplayTrade]] | None = None  # a recording of trades, by minute (shifted)
+    source: tuple[Sequence[RecordedKline], int, Sequence[ReplayTrade] | None] = ((), 0, None)  # to start over
     _index: int = 0  # the minute being played
     _trades: list[ReplayTrade] | None = None  # its trades, made when it starts
     _sent: int = 0  # how many of them went out
 
     @classmethod
     def of(
-        cls, klines: Sequence[MinuteKline], start_ms: int, shift_ms: int, tape: TapeConfig | None = None
+        cls,
+        klines: Sequence[RecordedKline],
+        start_ms: int,
+        shift_ms: int,
+        tape: TapeConfig | None = None,
+        trades: Sequence[ReplayTrade] | None = None,
     ) -> ReplayFeed:
-        """`klines` in feed order (read_klines), unshifted; `start_ms` unshifted."""
+        """`klines` in feed order (a `Recording`'s), unshifted; `start_ms` unshifted. With
+        `trades` (a recording of trades, `klines` their bars) those play instead of the tape's."""
         moved = [replace(k, start_ms=k.start_ms + shift_ms) for k in klines]
         begin = start_ms + shift_ms
         history = [k for k in moved if k.start_ms < begin]
-        played = list(by_minute(k for k in moved if k.start_ms >= begin))
-        feed = cls(history, played, shift_ms, ReplayTape(tape or TapeConfig()), (klines, start_ms))
+        played = list(by_start(k for k in moved if k.start_ms >= begin))
+        recorded = None
+        if trades is not None:
+            recorded = by_trade_minute(replace(t, ts_ms=t.ts_ms + shift_ms) for t in trades if t.ts_ms >= start_ms)
+        feed = cls(history, played, shift_ms, ReplayTape(tape or TapeConfig()), recorded, (klines, start_ms, trades))
         for kline in history:
             feed.tape.is_burst(kline)
         return feed
 
     def restarted(self) -> ReplayFeed:
         """The same replay from its first minute."""
-        return ReplayFeed.of(self.source[0], self.source[1], self.shift_ms, self.tape.cfg)
+        klines, start_ms, trades = self.source
+        return ReplayFeed.of(klines, start_ms, self.shift_ms, self.tape.cfg, trades)
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -77,11 +88,11 @@ class ReplayFeed:
         """The first played minute (shifted), or the end of history when nothing is left."""
         if self.minutes:
             return self.minutes[0][0]
-        return self.history[-1].start_ms + MINUTE_MS if self.history else 0
+        return self.history[-1].end_ms if self.history else 0
 
     @property
     def end_ms(self) -> int:
-        return self.minutes[-1][0] + MINUTE_MS if self.minutes else self.start_ms
+        return self.minutes[-1][1][0].end_ms if self.minutes else self.start_ms
 
     @property
     def finished(self) -> bool:
@@ -97,16 +108,18 @@ class ReplayFeed:
             if now_ms < minute:
                 return
             if self._trades is None:
-                self._trades = sorted(
-                    (t for kline in group for t in self.tape.trades(kline)), key=lambda t: (t.ts_ms, t.symbol)
-                )
+                if self.recorded is not None:
+                    self._trades = self.recorded.get(minute, [])
+                else:
+                    made = (t for kline in group for t in self.tape.trades(kline))
+                    self._trades = sorted(made, key=lambda t: (t.ts_ms, t.symbol))
                 self._sent = 0
             trades = self._trades
             upto = self._sent
             while upto < len(trades) and trades[upto].ts_ms <= now_ms:
                 upto += 1
             part, self._sent = trades[self._sent : upto], upto
-            if now_ms < minute + MINUTE_MS:
+            if now_ms < group[0].end_ms:
                 if part:
                     yield Segment(minute, part, [])
                 return

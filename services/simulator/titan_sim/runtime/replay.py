@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from titan_common.clock import utc_day_start_ms
-from titan_common.replay import MINUTE_MS, ReplayDataError, read_klines
+from titan_common.replay import ReplayDataError, read_recording
 from titan_sim.core.replay import DAY_MS, ReplayFeed, day_shift
 from titan_sim.settings import SimSettings
 
@@ -35,12 +35,13 @@ def load_feed(settings: SimSettings, now_ms: int) -> ReplayFeed:
     assert settings.sim_replay is not None
     path = Path(settings.sim_replay)
     try:
-        klines = read_klines(path, end_ms=_moment(settings.sim_replay_to, "TITAN_SIM_REPLAY_TO"))
+        recording = read_recording(path, end_ms=_moment(settings.sim_replay_to, "TITAN_SIM_REPLAY_TO"))
     except ReplayDataError as exc:
         raise ReplaySetupError(f"TITAN_SIM_REPLAY: {exc}") from None
+    klines = recording.klines
     if not klines:
         raise ReplaySetupError(f"TITAN_SIM_REPLAY: {path} holds no klines before TITAN_SIM_REPLAY_TO")
-    first, end = klines[0].start_ms, klines[-1].start_ms + MINUTE_MS
+    first, end = klines[0].start_ms, klines[-1].end_ms
     start = _moment(settings.sim_replay_from, "TITAN_SIM_REPLAY_FROM")
     if start is None:
         start = first + DEFAULT_HISTORY_MS if end - first > DEFAULT_HISTORY_MS + 3_600_000 else first
@@ -48,4 +49,4 @@ def load_feed(settings: SimSettings, now_ms: int) -> ReplayFeed:
         raise ReplaySetupError(f"TITAN_SIM_REPLAY_FROM {start} lies outside the recording [{first}, {end})")
     days = settings.sim_replay_shift_days
     shift = day_shift(start, now_ms + LEAD_MS) if days is None else days * DAY_MS
-    return ReplayFeed.of(klines, start, shift)
+    return ReplayFeed.of(klines, start, shift, trades=recording.trades)
