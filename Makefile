@@ -37,7 +37,7 @@ typecheck: install-dev
 
 # pytest's exit code 5 means it collected no tests: a failure, never a pass
 pytest: install-dev
-	$(BIN)/pytest; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
+	$(BIN)/pytest --durations=40; rc=$$?; if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; exit $$rc
 
 test: lint typecheck pytest
 
