@@ -2,10 +2,10 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PKGS   := libs/titan_common services/brain services/execution services/console services/scavenger services/simulator services/worker tools/backtest
+PKGS   := libs/titan_common services/brain services/execution services/console services/scavenger services/simulator services/worker tools/backtest tools/ops
 PKG_FILES := $(foreach p,$(PKGS),$(p)/pyproject.toml)
 # mypy covers the shared library and every service's pure core
-TYPED  := libs/titan_common/titan_common $(wildcard services/*/titan_*/core) tools/backtest/titan_backtest
+TYPED  := libs/titan_common/titan_common $(wildcard services/*/titan_*/core) tools/backtest/titan_backtest tools/ops/titan_ops
 
 .PHONY: install install-dev run test lint typecheck pytest clean bench bench-floor bench-e2e bench-api bench-brain
 
@@ -31,6 +31,7 @@ run: install
 lint: install-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 typecheck: install-dev
 	$(BIN)/mypy $(TYPED)

@@ -24,6 +24,7 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
+from titan_ops.registry import SERVICES, import_string
 
 from tests.conftest import create_database, drop_database
 from tests.integration.console.conftest import create_accounts
@@ -31,7 +32,6 @@ from tests.processes import free_ports, port_env, start_service, terminate_all, 
 from titan_common.auth import Role
 from titan_common.db import migrate
 from titan_common.embedded import EmbeddedRedis
-from titan_common.services import SERVICES, import_string
 from titan_common.settings import load_settings
 
 pytestmark = pytest.mark.integration

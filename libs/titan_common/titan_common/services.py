@@ -1,64 +1,26 @@
-"""The service registry: which processes make up Titan and where their code lives.
-
-Only import strings here, so titan_common never imports a service at module load and the
-dependency arrow keeps pointing from services to titan_common.
-"""
+"""How every Titan service process runs: settings validated, LIVE locks checked, logging
+set up, the app served. Each service's `__main__` hands in its own settings class and app
+factory, so titan_common names no service (the registry of them is titan_ops')."""
 
 from __future__ import annotations
 
 import gc
-import importlib
 import signal
 import sys
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
-
-@dataclass(frozen=True)
-class ServiceSpec:
-    name: str
-    package: str
-    settings: str  # "module:Class"
-    app_factory: str  # "module:function(settings) -> FastAPI"
-
-
-SERVICES: dict[str, ServiceSpec] = {
-    spec.name: spec
-    for spec in (
-        ServiceSpec("simulator", "titan_sim", "titan_sim.settings:SimSettings", "titan_sim.api.app:create_app"),
-        ServiceSpec("brain", "titan_brain", "titan_brain.settings:BrainSettings", "titan_brain.api.app:create_app"),
-        ServiceSpec(
-            "execution",
-            "titan_execution",
-            "titan_execution.settings:ExecutionSettings",
-            "titan_execution.api.app:create_app",
-        ),
-        ServiceSpec(
-            "scavenger",
-            "titan_scavenger",
-            "titan_scavenger.settings:ScavengerSettings",
-            "titan_scavenger.api.app:create_app",
-        ),
-        ServiceSpec(
-            "console", "titan_console", "titan_console.settings:ConsoleSettings", "titan_console.api.app:create_app"
-        ),
-    )
-}
-
-# The simulator first (execution connects to it), the console last (it aggregates the rest).
-START_ORDER: tuple[str, ...] = ("simulator", "brain", "execution", "scavenger", "console")
-
-
-def import_string(path: str) -> Any:
-    module_name, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
+if TYPE_CHECKING:
+    from titan_common.settings import CommonSettings
 
 
 def _exit_cleanly(signum: int, _frame: object) -> None:
     sys.exit(0)
 
 
-def serve(name: str, *, live: bool = False) -> None:
+def serve(
+    name: str, settings_cls: type[CommonSettings], create_app: Callable[[Any], Any], *, live: bool = False
+) -> None:
     """Run one service in this process: validate settings (exit 2), check the LIVE locks
     (exit 2, one line naming every missing lock), set up logging, serve."""
 
@@ -66,8 +28,7 @@ def serve(name: str, *, live: bool = False) -> None:
     from titan_common.logging import setup_logging
     from titan_common.settings import load_settings
 
-    spec = SERVICES[name]
-    settings = load_settings(import_string(spec.settings))
+    settings = load_settings(settings_cls)
     try:
         check_process(name, settings, live_flag=live)
     except LiveRefused as exc:
@@ -86,7 +47,7 @@ def serve(name: str, *, live: bool = False) -> None:
         backups=settings.log_backups,
         secrets=secrets,
     )
-    app = import_string(spec.app_factory)(settings)
+    app = create_app(settings)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, then re-raises the signal against the
     # handler that was installed before it started. Installing ours turns that re-raise into
     # exit code 0, so supervisors can tell a clean stop from a crash.

@@ -37,7 +37,7 @@ VENUE_SERVICES = ("execution", "scavenger")
 DEFAULT_EXECUTION_PORTS = {"mexc": 3013}  # 3004 is the runbook's AI Quant port
 DEFAULT_SCAVENGER_PORTS = {"mexc": 3015}
 
-# Well-known defaults that LIVE refuses (see titan_common.cli and the console's auth).
+# Well-known defaults that LIVE refuses (see titan_ops.cli and the console's auth).
 DEFAULT_INTERNAL_TOKEN = "titan-dev-internal-token"  # noqa: S105 - the dev default LIVE refuses
 
 

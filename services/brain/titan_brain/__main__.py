@@ -1,3 +1,5 @@
+from titan_brain.api.app import create_app
+from titan_brain.settings import BrainSettings
 from titan_common.services import serve
 
-serve("brain")
+serve("brain", BrainSettings, create_app)

@@ -1,3 +1,5 @@
 from titan_common.services import serve
+from titan_console.api.app import create_app
+from titan_console.settings import ConsoleSettings
 
-serve("console")
+serve("console", ConsoleSettings, create_app)

@@ -1,3 +1,5 @@
 from titan_common.services import serve
+from titan_execution.api.app import create_app
+from titan_execution.settings import ExecutionSettings
 
-serve("execution")
+serve("execution", ExecutionSettings, create_app)

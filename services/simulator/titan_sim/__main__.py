@@ -1,3 +1,5 @@
 from titan_common.services import serve
+from titan_sim.api.app import create_app
+from titan_sim.settings import SimSettings
 
-serve("simulator")
+serve("simulator", SimSettings, create_app)

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
+from titan_ops.cli.main import app
 from typer.testing import CliRunner
 
-from titan_common.cli.main import app
 from titan_common.clock import now_ms
 from titan_common.db.engine import make_engine
 from titan_common.db.models import OhlcvSnapshot

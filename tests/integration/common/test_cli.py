@@ -12,10 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
+from titan_ops.cli.up import check_live_preconditions
 
 from tests.conftest import create_database, drop_database
 from titan_common.auth import DEFAULT_ADMIN_PASSWORD, verify_password
-from titan_common.cli.up import check_live_preconditions
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import User

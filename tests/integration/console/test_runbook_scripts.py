@@ -180,7 +180,7 @@ def test_daily_summary_is_kept_and_mailed_when_smtp_is_set(stack: Stack, tmp_pat
 
 
 def test_update_documentation_lists_every_script_the_runbooks_name(stack: Stack, tmp_path: Path) -> None:
-    from titan_common.cli.docs import runbooks_dir
+    from titan_ops.cli.docs import runbooks_dir
 
     if runbooks_dir(ROOT) is None:
         pytest.skip("the runbooks are not next to this checkout")

@@ -1,5 +1,5 @@
 """Real nginx in front of a live stack, rendered from deploy/nginx/titan.conf by the same
-code `titan up` uses (titan_common.cli.nginx).
+code `titan up` uses (titan_ops.cli.nginx).
 
 `trust_test_client=True` adds two lines to the rendered server block so a test can speak
 as any client address over loopback (ngx_http_realip: the address comes from a test
@@ -19,8 +19,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from titan_ops.cli import nginx
 
-from titan_common.cli import nginx
 from titan_common.embedded import free_port, port_answers
 
 CLIENT_HEADER = "X-Test-Client-Address"

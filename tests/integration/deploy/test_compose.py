@@ -16,9 +16,9 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
+from titan_ops.cli.nginx import PLACEHOLDER
+from titan_ops.registry import SERVICES
 
-from titan_common.cli.nginx import PLACEHOLDER
-from titan_common.services import SERVICES
 from titan_common.settings import DEFAULT_PORTS, CommonSettings
 
 pytestmark = pytest.mark.integration

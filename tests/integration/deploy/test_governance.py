@@ -10,9 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from titan_ops.cli import governance
+from titan_ops.cli.up import check_live_preconditions
 
-from titan_common.cli import governance
-from titan_common.cli.up import check_live_preconditions
 from titan_common.live import LiveRefused
 from titan_common.settings import CommonSettings, SystemMode
 
@@ -30,9 +30,9 @@ REQUIRED = {
     "services/brain/titan_brain/core/phases.py",
     "services/brain/titan_brain/core/breaker.py",
     "services/brain/titan_brain/core/aigate.py",
-    "libs/titan_common/titan_common/cli/up.py",
+    "tools/ops/titan_ops/cli/up.py",
     "services/execution/titan_execution/runtime/engine.py",
-    "libs/titan_common/titan_common/cli/governance.py",
+    "tools/ops/titan_ops/cli/governance.py",
 }
 
 

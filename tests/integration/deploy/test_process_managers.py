@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from titan_common.services import SERVICES
+from titan_ops.registry import SERVICES
 
 pytestmark = pytest.mark.integration
 

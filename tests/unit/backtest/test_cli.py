@@ -8,10 +8,10 @@ import json
 from pathlib import Path
 
 import pytest
+from titan_ops.cli.main import app
 from typer.testing import CliRunner
 
 from titan_backtest.cli import SAMPLE_DIR, SAMPLE_START_MS
-from titan_common.cli.main import app
 from titan_common.replay import read_klines
 
 runner = CliRunner()

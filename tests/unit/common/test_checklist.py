@@ -8,8 +8,7 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
-
-from titan_common.checklist import CHECKLISTS, Limits, Readings, Verdict, boxes_for, holds, sign_off_line
+from titan_ops.checklist import CHECKLISTS, Limits, Readings, Verdict, boxes_for, holds, sign_off_line
 
 
 def healthy() -> Readings:

@@ -1,6 +1,7 @@
 from decimal import Decimal as D
 
-from titan_common.cli.runbook import histogram_quantile
+from titan_ops.cli.runbook import histogram_quantile
+
 from titan_common.performance import max_drawdown, sharpe_per_trade, summarise_trades
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from titan_ops.cli.up import processes, service_children
 
-from titan_common.cli.up import processes, service_children
 from titan_common.settings import CommonSettings
 
 ALL = ["simulator", "brain", "execution", "scavenger", "console"]

@@ -91,7 +91,6 @@ def ctx(**overrides: object) -> ExecutionContext:
         "mode": Mode.NORMAL,
         "tradable_symbols": frozenset({"BTCUSDT", "ETHUSDT"}),
         "quarantined_symbols": frozenset(),
-        "known_intent_ids": frozenset(),
         "open_position_symbols": frozenset(),
     }
     fields.update(overrides)
@@ -109,7 +108,6 @@ def test_a_clean_entry_goes() -> None:
         ({"mode": Mode.DEGRADE}, ReasonCode.MODE_NOT_NORMAL),
         ({"mode": Mode.PAUSE}, ReasonCode.MODE_NOT_NORMAL),
         ({"now_ms": 6001}, ReasonCode.SIGNAL_STALE),
-        ({"known_intent_ids": frozenset({"i1000ENTRY"})}, ReasonCode.DUPLICATE_INTENT),
         ({"open_position_symbols": frozenset({"BTCUSDT"})}, ReasonCode.DUPLICATE_POSITION),
         ({"quarantined_symbols": frozenset({"BTCUSDT"})}, ReasonCode.SYMBOL_QUARANTINED),
         ({"tradable_symbols": frozenset({"ETHUSDT"})}, ReasonCode.SYMBOL_QUARANTINED),
@@ -120,9 +118,8 @@ def test_each_rule_refuses_an_entry(overrides: dict[str, object], reason: Reason
     assert refusal_reasons(make_intent(), ctx(**overrides)) == [reason]
 
 
-def test_exits_pass_while_disarmed_and_paused_but_not_twice() -> None:
+def test_exits_pass_while_disarmed_and_paused() -> None:
+    # (an intent seen twice is refused by the engine's write-ahead row: DUPLICATE_INTENT,
+    # tests/integration/execution/test_engine.py)
     exit_intent = make_intent(IntentKind.EXIT)
     assert refusal_reasons(exit_intent, ctx(armed=False, mode=Mode.PAUSE, now_ms=99_999)) == []
-    assert refusal_reasons(exit_intent, ctx(known_intent_ids=frozenset({exit_intent.intent_id}))) == [
-        ReasonCode.DUPLICATE_INTENT
-    ]

@@ -1,8 +1,9 @@
 """Execution's second look before acting on an intent (the brain looked first).
 
 Two independent layers: even an intent the brain approved is refused here when the
-system is disarmed, not NORMAL, stale, a duplicate, or for a symbol that is not trading
-or is churning (too many cancels/replaces).
+system is disarmed, not NORMAL, stale, or for a symbol that is not trading or is churning
+(too many cancels/replaces). An intent seen twice never gets here: the engine's
+write-ahead row refuses it (DUPLICATE_INTENT).
 Exits (reduce-only) are management, not new risk: they pass while disarmed or in DEGRADE
 and PAUSE, because closing and protecting must always remain possible.
 """
@@ -23,7 +24,6 @@ class ExecutionContext:
     mode: Mode
     tradable_symbols: frozenset[str]
     quarantined_symbols: frozenset[str]
-    known_intent_ids: frozenset[str]
     open_position_symbols: frozenset[str]
     # symbols whose cancel/replace count is over the churn limit
     churning_symbols: frozenset[str] = frozenset()
@@ -32,8 +32,6 @@ class ExecutionContext:
 def refusal_reasons(intent: OrderIntent, ctx: ExecutionContext) -> list[ReasonCode]:
     """Every reason to refuse the intent, in a fixed order; [] means go."""
     reasons: list[ReasonCode] = []
-    if intent.intent_id in ctx.known_intent_ids:
-        reasons.append(ReasonCode.DUPLICATE_INTENT)
     is_entry = intent.kind is IntentKind.ENTRY and not intent.reduce_only
     if is_entry:
         if not ctx.armed:

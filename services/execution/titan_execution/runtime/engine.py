@@ -279,7 +279,6 @@ class ExecutionEngine:
             mode=self.current_mode(),
             tradable_symbols=frozenset(s for s, f in self.filters.items() if f.trading),
             quarantined_symbols=frozenset(self.quarantined),
-            known_intent_ids=frozenset(),
             open_position_symbols=frozenset(p.symbol for p in self.book.open_positions()),
             churning_symbols=frozenset(self.churn.symbols_over_limit(now_ms())),
         )

@@ -108,9 +108,6 @@ class TrapMap:
     traps: tuple[Trap, ...]  # best first
     symbols: int = 0
 
-    def for_symbol(self, symbol: str) -> list[Trap]:
-        return [t for t in self.traps if t.symbol == symbol]
-
 
 EMPTY_MAP = TrapMap(built_ms=0, cycle_id="", traps=())
 

@@ -11,11 +11,11 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from titan_common.capacity import project
-from titan_common.checklist import Readings
-from titan_common.cli.checklist import read_machine, read_stores
 from titan_common.clock import now_ms, utc_day
 from titan_common.settings import CommonSettings, load_settings
+from titan_ops.capacity import project
+from titan_ops.checklist import Readings
+from titan_ops.cli.checklist import read_machine, read_stores
 
 console = Console(soft_wrap=True)  # one line per result, whatever the width
 capacity_app = typer.Typer(help="Capacity: daily readings and the plan they project.", no_args_is_help=True)

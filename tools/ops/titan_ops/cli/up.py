@@ -24,15 +24,15 @@ from titan_common.auth import (
     ensure_bootstrap_admin,
     users_with_default_password,
 )
-from titan_common.cli.stores import Stores
-from titan_common.cli.supervisor import Child, Supervisor
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.embedded import port_answers
 from titan_common.live import LIVE_FLAG_ENV, live_problems, refuse_unless_live_ready
 from titan_common.logging import KeyEvent, key_event
-from titan_common.services import SERVICES, START_ORDER
 from titan_common.settings import VENUE_SERVICES, CommonSettings, SystemMode
+from titan_ops.cli.stores import Stores
+from titan_ops.cli.supervisor import Child, Supervisor
+from titan_ops.registry import SERVICES, START_ORDER
 
 log = logging.getLogger("titan.up")
 
@@ -218,7 +218,7 @@ def service_children(settings: CommonSettings, services: list[str], env: dict[st
 
 def governance_problems() -> list[str]:
     """Differences between the `# GOVERNANCE PHASE 1 — LOCKED` files and governance.lock."""
-    from titan_common.cli.governance import check_lock, repo_root
+    from titan_ops.cli.governance import check_lock, repo_root
 
     return check_lock(repo_root()).problems
 
@@ -226,7 +226,7 @@ def governance_problems() -> list[str]:
 def extra_children(settings: CommonSettings, services: list[str], env: dict[str, str]) -> list[Child]:
     """With the whole stack: the Celery worker and beat; with the console: nginx on
     TITAN_NGINX_PORT (8080) when nginx is installed and the port is free."""
-    from titan_common.cli import nginx
+    from titan_ops.cli import nginx
 
     extras = []
     if set(START_ORDER) <= set(services):

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from titan_common.cli.governance import repo_root
+from titan_ops.cli.governance import repo_root
 
 console = Console(soft_wrap=True)  # one line per result, whatever the width
 docs_app = typer.Typer(help="Documentation generated from the code.", no_args_is_help=True)

@@ -19,10 +19,10 @@ import httpx
 import typer
 from rich.console import Console
 
-from titan_common.cli.ops import embedded_database_url
 from titan_common.clock import now_ms, utc_day
 from titan_common.performance import summarise_trades
 from titan_common.settings import CommonSettings, load_settings
+from titan_ops.cli.ops import embedded_database_url
 
 console = Console(soft_wrap=True)  # one line per result, whatever the width
 review_app = typer.Typer(help="Weekly and monthly reviews and trends.", no_args_is_help=True)

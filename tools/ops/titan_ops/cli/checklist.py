@@ -1,5 +1,5 @@
 """`titan checklist premarket|hourly|midday|postmarket|eod|weekly`: the runbook's boxes,
-each ticked by a reading (titan_common.checklist judges them), one line per box, exit 0
+each ticked by a reading (titan_ops.checklist judges them), one line per box, exit 0
 only when every box a machine can judge holds. `--sign OPERATOR` appends the runbook's
 log line (and, at the end of the day, its figures) to the daily-ops log."""
 
@@ -21,12 +21,12 @@ import psutil  # type: ignore[import-untyped]
 import typer
 from rich.console import Console
 
-from titan_common.checklist import CHECKLISTS, SERVICES, Limits, Readings, Verdict, boxes_for, sign_off_line
-from titan_common.cli.ops import embedded_database_url
-from titan_common.cli.runbook import parse_sample
 from titan_common.clock import utc_day
 from titan_common.config import RiskTuner, TradingConfig
 from titan_common.settings import CommonSettings, load_settings
+from titan_ops.checklist import CHECKLISTS, SERVICES, Limits, Readings, Verdict, boxes_for, sign_off_line
+from titan_ops.cli.ops import embedded_database_url
+from titan_ops.cli.runbook import parse_sample
 
 console = Console(soft_wrap=True)  # one line per result, whatever the width
 LOG_WINDOW_S = 86_400

@@ -18,9 +18,9 @@ import httpx
 import typer
 from rich.console import Console
 
-from titan_common.cli import governance
 from titan_common.config import TradingConfig, config_diff
 from titan_common.settings import CommonSettings, load_settings
+from titan_ops.cli import governance
 
 console = Console(soft_wrap=True)  # one line per result, whatever the width
 

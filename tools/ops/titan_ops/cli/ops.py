@@ -18,9 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from titan_common.cli import governance
 from titan_common.clock import now_ms
 from titan_common.settings import CommonSettings, load_settings
+from titan_ops.cli import governance
 
 console = Console(highlight=False)
 governance_app = typer.Typer(help="Governance phase 1: the lock on reviewed files.", no_args_is_help=True)
@@ -74,7 +74,7 @@ def doctor(
 ) -> None:
     """One-screen diagnosis: exchange REST and WS, filters, clock, DB, Redis, disk, WAL/audit.
     Exit 0 when nothing failed."""
-    from titan_common.cli.doctor import Targets, run_checks, verdict
+    from titan_ops.cli.doctor import Targets, run_checks, verdict
 
     settings = load_settings(CommonSettings)
     target = Targets(
@@ -167,7 +167,7 @@ def backup_run(
     """Take a backup now (pg_dump + checksum into the backup directory), then verify it."""
     backups = _worker("backups")
 
-    from titan_common.cli.stores import open_stores
+    from titan_ops.cli.stores import open_stores
 
     settings = _job_settings()
     with open_stores(settings, need_redis=False) as stores:
@@ -247,7 +247,7 @@ def backup_verify(
     """Restore a backup into a scratch database and compare row counts with its manifest."""
     backups = _worker("backups")
 
-    from titan_common.cli.stores import open_stores
+    from titan_ops.cli.stores import open_stores
 
     settings = _job_settings()
     found = backups.list_backups(settings.backups_path)
@@ -313,10 +313,10 @@ def report_daily(
     reports = _worker("reports")
     day_start_ms = _worker("core.report").day_start_ms
 
-    from titan_common.cli.stores import open_stores
     from titan_common.clock import utc_day
     from titan_common.db import migrate
     from titan_common.db.engine import make_engine, make_sessionmaker
+    from titan_ops.cli.stores import open_stores
 
     day = date or utc_day(now_ms())
     try:
@@ -378,7 +378,7 @@ def nginx_render(
     log_dir: Annotated[Path, typer.Option(help="nginx log directory")] = Path("/var/log/nginx"),
 ) -> None:
     """Render deploy/nginx/titan.conf for a system nginx (e.g. /etc/nginx/conf.d/titan.conf)."""
-    from titan_common.cli import nginx
+    from titan_ops.cli import nginx
 
     text = nginx.render(
         nginx.find_template().read_text(encoding="utf-8"),
@@ -400,7 +400,7 @@ def nginx_cert(
     common_name: Annotated[str, typer.Option(help="Certificate CN")] = "localhost",
 ) -> None:
     """Make a self-signed certificate for local use (kept if one is already there)."""
-    from titan_common.cli import nginx
+    from titan_ops.cli import nginx
 
     crt, key = nginx.ensure_self_signed_cert(tls_dir, common_name)
     console.print(f"certificate {crt}\nkey         {key}")

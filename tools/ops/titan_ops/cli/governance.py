@@ -20,7 +20,7 @@ from pathlib import Path
 MARKER = "# GOVERNANCE PHASE 1 — LOCKED"
 LOCK_FILE = "governance.lock"
 # where locked code can live, and what is never scanned
-SCANNED_DIRS = ("libs", "services", "scripts", "deploy")
+SCANNED_DIRS = ("libs", "services", "tools", "scripts", "deploy")
 SCANNED_SUFFIXES = frozenset({".py", ".sh", ".yml", ".yaml", ".toml", ".conf", ".js"})
 SKIPPED_PARTS = frozenset({".venv", "var", ".git", "node_modules", "__pycache__", ".mypy_cache", ".ruff_cache"})
 EXIT_MISMATCH = 2

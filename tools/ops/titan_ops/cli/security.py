@@ -16,11 +16,11 @@ import typer
 from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 
-from titan_common.checklist import Readings
-from titan_common.cli.checklist import daily_figures, read_services
-from titan_common.cli.ops import embedded_database_url
 from titan_common.clock import now_ms, utc_day
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN, CommonSettings, load_settings
+from titan_ops.checklist import Readings
+from titan_ops.cli.checklist import daily_figures, read_services
+from titan_ops.cli.ops import embedded_database_url
 
 console = Console(soft_wrap=True)  # one line per result, whatever the width
 security_app = typer.Typer(help="Security: the monthly audit.", no_args_is_help=True)

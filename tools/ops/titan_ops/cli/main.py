@@ -11,7 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from titan_common.cli import (
+from titan_common.settings import CommonSettings, load_settings
+from titan_ops.cli import (
     capacity,
     checklist,
     docs,
@@ -24,7 +25,6 @@ from titan_common.cli import (
     security,
     ssl_status,
 )
-from titan_common.settings import CommonSettings, load_settings
 
 app = typer.Typer(help="Titan: run, migrate, check and operate the stack.", no_args_is_help=True)
 user_app = typer.Typer(help="Operator accounts.", no_args_is_help=True)
@@ -68,10 +68,10 @@ def up(
     live: Annotated[bool, typer.Option("--live", help="Required, with var/LIVE.ok, for SYSTEM_MODE=LIVE")] = False,
 ) -> None:
     """Start the whole stack (embedded Postgres/Redis when no URL is given). Ctrl-C stops it."""
-    from titan_common.cli.stores import open_stores
-    from titan_common.cli.up import run_up
     from titan_common.live import LiveRefused
-    from titan_common.services import START_ORDER
+    from titan_ops.cli.stores import open_stores
+    from titan_ops.cli.up import run_up
+    from titan_ops.registry import START_ORDER
 
     settings = _settings()
     chosen = [s.strip() for s in services.split(",") if s.strip()] or list(START_ORDER)
@@ -91,8 +91,8 @@ def up(
 @app.command()
 def migrate() -> None:
     """Apply database migrations (safe to run twice)."""
-    from titan_common.cli.stores import open_stores
     from titan_common.db import migrate as migrations
+    from titan_ops.cli.stores import open_stores
 
     settings = _settings()
     with open_stores(settings, need_redis=False) as stores:
@@ -105,7 +105,7 @@ def migrate() -> None:
 @app.command()
 def health(timeout: Annotated[float, typer.Option(help="Seconds per service")] = 3.0) -> None:
     """Show every service's /health. Exit 0 only when all are healthy."""
-    from titan_common.services import START_ORDER
+    from titan_ops.registry import START_ORDER
 
     settings = _settings()
     table = Table("service", "status", "mode", "reasons", "uptime", "url")
@@ -145,13 +145,14 @@ def serve(
 ) -> None:
     """Run one service in the foreground (what `titan up` runs for each child). In LIVE it
     checks the LIVE locks for its own process first."""
-    from titan_common.services import SERVICES
     from titan_common.services import serve as serve_service
+    from titan_ops.registry import SERVICES, import_string
 
     if service not in SERVICES:
         console.print(f"[red]unknown service {service!r}[/red]; choose from {', '.join(SERVICES)}")
         raise typer.Exit(2)
-    serve_service(service, live=live)
+    spec = SERVICES[service]
+    serve_service(service, import_string(spec.settings), import_string(spec.app_factory), live=live)
 
 
 @user_app.command("add")
@@ -165,9 +166,9 @@ def user_add(
 ) -> None:
     """Create an operator account (argon2-hashed password)."""
     from titan_common.auth import Role, UserExists, add_user
-    from titan_common.cli.stores import open_stores
     from titan_common.db import migrate as migrations
     from titan_common.db.engine import make_engine, make_sessionmaker
+    from titan_ops.cli.stores import open_stores
 
     try:
         chosen_role = Role(role)
