@@ -33,7 +33,7 @@ COPY scripts/ scripts/
 COPY deploy/ deploy/
 RUN pip install --no-deps --no-build-isolation \
         -e libs/titan_common -e services/brain -e services/execution -e services/console \
-        -e services/scavenger -e services/simulator -e services/worker -e tools/backtest -e tools/ops \
+        -e services/scavenger -e services/sim -e services/worker -e tools/backtest -e tools/ops \
     && useradd --system --uid 10001 --home-dir /var/lib/titan --shell /usr/sbin/nologin titan \
     && mkdir -p /var/lib/titan /var/log/titan /tls \
     && chown titan:titan /var/lib/titan /var/log/titan /tls

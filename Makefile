@@ -2,7 +2,7 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-PKGS   := libs/titan_common services/brain services/execution services/console services/scavenger services/simulator services/worker tools/backtest tools/ops
+PKGS   := libs/titan_common services/brain services/execution services/console services/scavenger services/sim services/worker tools/backtest tools/ops
 PKG_FILES := $(foreach p,$(PKGS),$(p)/pyproject.toml)
 # mypy covers the shared library and every service's pure core
 TYPED  := libs/titan_common/titan_common $(wildcard services/*/titan_*/core) tools/backtest/titan_backtest tools/ops/titan_ops

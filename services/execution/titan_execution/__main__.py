@@ -1,4 +1,4 @@
-from titan_common.services import serve
+from titan_common.process import serve
 from titan_execution.api.app import create_app
 from titan_execution.settings import ExecutionSettings
 

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[3]
 ORDER_METHODS = re.compile(r"(?<!engine)(?<!operator_actions)\.(place_order|cancel_order|cancel_all|amend_order)\(")
 ENGINE = ROOT / "services/execution/titan_execution/runtime/engine.py"
 VENUES = ROOT / "libs/titan_common/titan_common/exchanges"
-SIMULATOR = ROOT / "services/simulator"  # the venue itself, not a client of one
+SIMULATOR = ROOT / "services/sim"  # the venue itself, not a client of one
 
 
 def callers() -> list[str]:

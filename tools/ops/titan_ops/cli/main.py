@@ -145,7 +145,7 @@ def serve(
 ) -> None:
     """Run one service in the foreground (what `titan up` runs for each child). In LIVE it
     checks the LIVE locks for its own process first."""
-    from titan_common.services import serve as serve_service
+    from titan_common.process import serve as serve_service
     from titan_ops.registry import SERVICES, import_string
 
     if service not in SERVICES:

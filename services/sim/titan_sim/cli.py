@@ -7,7 +7,7 @@ from decimal import Decimal
 from pydantic import SecretStr
 
 from titan_common.logging import setup_logging
-from titan_common.services import run_app
+from titan_common.process import run_app
 from titan_sim.settings import SimSettings
 
 
