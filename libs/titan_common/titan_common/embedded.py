@@ -16,6 +16,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from titan_common.logging import best_effort
+
 log = logging.getLogger(__name__)
 
 
@@ -73,7 +75,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self._server is not None:
-            with contextlib.suppress(Exception):
+            with best_effort(log, "stopping the embedded Postgres", OSError, RuntimeError, subprocess.SubprocessError):
                 self._server.cleanup()  # type: ignore[attr-defined]
             self._server = None
 

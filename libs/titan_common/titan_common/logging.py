@@ -11,7 +11,8 @@ import logging.handlers
 import re
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 
@@ -130,3 +131,16 @@ def setup_logging(
 def key_event(logger: logging.Logger, event: KeyEvent, message: str, *, level: int = logging.INFO) -> None:
     """Log a key event with its fixed leading word."""
     logger.log(level, "%s %s", event.value, message)
+
+
+@contextmanager
+def best_effort(
+    logger: logging.Logger, what: str, *expected: type[BaseException], level: int = logging.WARNING
+) -> Iterator[None]:
+    """Run a step whose failure must not stop the caller (a broadcast, a close on the way
+    out), catching only the failures it can have: each is logged, never silently dropped.
+    Anything else is a bug and propagates."""
+    try:
+        yield
+    except expected as exc:
+        logger.log(level, "%s failed (%s: %s); carrying on", what, type(exc).__name__, str(exc)[:200])

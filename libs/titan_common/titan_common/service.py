@@ -35,12 +35,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from titan_common import __version__, metrics
 from titan_common.access import NUL_MESSAGE, mutation_refusal, nul_in_json, nul_in_url
 from titan_common.audit import AuditQueueFull, AuditWriter
-from titan_common.bus import EVENTS, Publisher, heartbeat_key, make_redis
+from titan_common.bus import EVENTS, REDIS_ERRORS, Publisher, heartbeat_key, make_redis
 from titan_common.bus.client import ping as redis_ping
 from titan_common.clock import now_ms
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.engine import ping as db_ping
 from titan_common.db.models import SystemStateRow
+from titan_common.exchanges.types import ExchangeError
+from titan_common.logging import best_effort
 from titan_common.messages import Correlation, Event, Severity
 from titan_common.reasons import ReasonCode
 from titan_common.settings import CommonSettings
@@ -201,7 +203,8 @@ class ServiceRuntime:
 
     async def _broadcast(self, event: Event) -> None:
         assert self.publisher is not None
-        with contextlib.suppress(Exception):  # broadcast is best effort; the audit row is the record
+        # best effort: the audit row is the record
+        with best_effort(log, "broadcasting an event", *REDIS_ERRORS, level=logging.DEBUG):
             await self.publisher.publish(EVENTS, event)
 
     # --- loops -----------------------------------------------------------------------
@@ -274,7 +277,8 @@ class ServiceRuntime:
             stopping.cancel()
             closer = getattr(source, "aclose", None)
             if closer is not None:
-                with contextlib.suppress(Exception):
+                closing = (RuntimeError, ExchangeError, *REDIS_ERRORS)
+                with best_effort(log, "closing a stream", *closing, level=logging.DEBUG):
                     await closer()
 
     async def shutdown(self) -> None:
@@ -288,13 +292,13 @@ class ServiceRuntime:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         if self.redis is not None:
-            with contextlib.suppress(Exception):
+            with best_effort(log, "deleting the heartbeat", *REDIS_ERRORS):
                 await self.redis.delete(heartbeat_key(self.name))
         if self.audit is not None:
             remaining = max(0.5, SHUTDOWN_BUDGET_S - (time.monotonic() - started) - 1.0)
             await self.audit.stop(timeout=remaining)
         if self.redis is not None:
-            with contextlib.suppress(Exception):
+            with best_effort(log, "closing Redis", *REDIS_ERRORS):
                 await self.redis.aclose()
         if self.engine is not None:
             await self.engine.dispose()

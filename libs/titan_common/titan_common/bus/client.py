@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 
 def make_redis(url: str, *, socket_timeout: float | None = 10.0) -> Redis:
@@ -23,3 +24,7 @@ async def ping(redis: Redis) -> float:
     started = time.perf_counter()
     await redis.ping()
     return (time.perf_counter() - started) * 1000.0
+
+
+# what a Redis call can fail with: the client's errors, a dropped socket, a timeout
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisError, OSError, TimeoutError)

@@ -19,7 +19,9 @@ from redis.asyncio import Redis
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from titan_common.bus.client import REDIS_ERRORS
 from titan_common.bus.names import ChannelSpec
+from titan_common.logging import best_effort
 
 M = TypeVar("M", bound=BaseModel)
 log = logging.getLogger(__name__)
@@ -84,7 +86,7 @@ class Subscriber(Generic[M]):
                 backoff = min(backoff * 2, self.max_backoff_s)
             finally:
                 # the connection may already be gone; there is nothing left to clean
-                with contextlib.suppress(Exception):
+                with best_effort(log, "closing a pubsub connection", *REDIS_ERRORS, level=logging.DEBUG):
                     await pubsub.aclose()  # type: ignore[no-untyped-call]
 
 

@@ -17,13 +17,14 @@ Loops (registered by `titan_brain.runtime.setup`):
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections import deque
 from dataclasses import replace
 from decimal import Decimal
 from typing import Any, cast
+
+import httpx
 
 from titan_brain.core.aigate import GATE_FAILURES, FailureAction
 from titan_brain.core.breaker import Transition
@@ -37,15 +38,18 @@ from titan_brain.runtime.breaker import BreakerController
 from titan_brain.runtime.pipeline import SignalPipeline
 from titan_brain.runtime.state import DAY_MS, BrainState, Pending
 from titan_brain.settings import BrainSettings
-from titan_common.bus import CONTROL, EVENTS, INTENTS, SIGNALS, StreamConsumer, StreamProducer, Subscriber
+from titan_common.audit import AuditQueueFull
+from titan_common.bus import CONTROL, EVENTS, INTENTS, REDIS_ERRORS, SIGNALS, StreamConsumer, StreamProducer, Subscriber
 from titan_common.clock import now_ms
 from titan_common.config import active_config
+from titan_common.db.engine import DB_ERRORS
 from titan_common.db.models import EquitySnapshot, OperatorAction
 from titan_common.events import EventType, PhaseChange, payload_of
 from titan_common.exchanges import ExchangeError
 from titan_common.exchanges.registry import adapter_for
 from titan_common.heartbeats import read_beats
 from titan_common.internal import InternalClient, ServiceUnavailable
+from titan_common.logging import best_effort
 from titan_common.messages import ControlCommand, Decision, Severity, Side, Signal, exit_intent
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
@@ -319,7 +323,7 @@ class Brain:
         metrics.PHASE.set(state.phase or 1)
         if phase_before is not None and state.phase is not None and state.phase != phase_before:
             log.warning("PHASE %d -> %d at equity %s", phase_before, state.phase, nav.equity)
-            with contextlib.suppress(Exception):
+            with best_effort(log, "auditing the phase change", AuditQueueFull):
                 self.runtime.emit(
                     EventType.PHASE_CHANGE.value,
                     severity=Severity.WARNING,
@@ -488,7 +492,7 @@ class Brain:
             now = now_ms()
             state.expire_pending(now)
             state.refresh_modifier(now)
-            with contextlib.suppress(Exception):
+            with best_effort(log, "the breaker check", AuditQueueFull, httpx.HTTPError, *DB_ERRORS, *REDIS_ERRORS):
                 await self.breaker_check()
             positions = state.open_positions(now)
             metrics.OPEN_POSITIONS.set(len(positions))
@@ -517,7 +521,7 @@ class Brain:
         assert self.state is not None
         assert self.runtime.sessions is not None
         history = []
-        with contextlib.suppress(Exception):
+        with best_effort(log, "reading the breaker history", *DB_ERRORS):
             async with self.runtime.sessions() as session:
                 history = await store.breaker_history(session, 10)
         return dashboard.breaker_body(self.state, now_ms(), history)

@@ -24,11 +24,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from titan_brain.core.breaker import Action, Level, Transition, reset, step
 from titan_brain.runtime import metrics, store
 from titan_brain.runtime.state import BrainState
+from titan_common.audit import AuditQueueFull
 from titan_common.clock import now_ms
 from titan_common.db.models import BreakerEvent, OperatorAction
 from titan_common.events import CircuitBreakerUpdate, EventType, MasterArmChange, payload_of
 from titan_common.flags import read_master_arm, set_master_arm
 from titan_common.internal import InternalClient, ServiceUnavailable
+from titan_common.logging import best_effort
 from titan_common.messages import Severity
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
@@ -154,7 +156,7 @@ class BreakerController:
             log.critical("CIRCUIT_BREAKER %s trip (%s): %s", level, transition.trigger, transition.reason)
         else:
             log.warning("CIRCUIT_BREAKER %s %s: %s", level, transition.action, transition.reason)
-        with contextlib.suppress(Exception):  # the breaker_events row is the record
+        with best_effort(log, "auditing the breaker", AuditQueueFull):  # the breaker_events row is the record
             self.runtime.emit(
                 EventType.CIRCUIT_BREAKER_UPDATE.value,
                 severity=Severity.CRITICAL if transition.action is Action.TRIP else Severity.WARNING,
@@ -181,7 +183,7 @@ class BreakerController:
 
     def _announce_disarm(self, transition: Transition) -> None:
         log.warning("MASTER_ARM off by the circuit breaker")
-        with contextlib.suppress(Exception):
+        with best_effort(log, "auditing the disarm", AuditQueueFull):
             self.runtime.emit(
                 EventType.MASTER_ARM_CHANGE.value,
                 severity=Severity.WARNING,
@@ -251,7 +253,7 @@ class BreakerController:
             "venues": {venue: answer.get("positions_closed") for venue, answer in (body.get("venues") or {}).items()},
             "attempts": attempts,
         }
-        with contextlib.suppress(Exception):
+        with best_effort(log, "auditing the breaker flatten", AuditQueueFull):
             self.runtime.emit(
                 "BREAKER_FLATTEN", severity=Severity.CRITICAL, reason_code=ReasonCode.BREAKER_ACTIVE,
                 operator_id=BREAKER_OPERATOR, payload=result,

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import cast
 
@@ -20,10 +19,11 @@ from sqlalchemy import delete
 from titan_common.auth import ensure_bootstrap_admin, users_with_default_password
 from titan_common.bus import EVENTS, Subscriber
 from titan_common.clock import now_ms
-from titan_common.db.engine import make_engine, make_sessionmaker
+from titan_common.db.engine import DB_ERRORS, make_engine, make_sessionmaker
 from titan_common.db.models import ConsoleSession
 from titan_common.events import EventType
 from titan_common.flags import read_flag
+from titan_common.logging import best_effort
 from titan_common.messages import Event
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
@@ -32,7 +32,7 @@ from titan_console.core.kill_switch import ChallengeBook
 from titan_console.runtime.auth import Authenticator
 from titan_console.runtime.context import Console
 from titan_console.runtime.health import refresh_healths
-from titan_console.runtime.hub import Hub
+from titan_console.runtime.hub import WS_CLOSE_ERRORS, Hub
 from titan_console.runtime.state import KILL_SWITCH_FLAG, StateCache
 from titan_console.runtime.upstream import Upstream
 from titan_console.settings import ConsoleSettings
@@ -199,14 +199,14 @@ async def setup(runtime: ServiceRuntime) -> None:
             await rt.sleep(60.0)
             console.auth.prune()
             if rt.sessions is not None:
-                with contextlib.suppress(Exception):
+                with best_effort(log, "pruning expired sessions", *DB_ERRORS):
                     async with rt.sessions() as session, session.begin():
                         await session.execute(delete(ConsoleSession).where(ConsoleSession.expires_ms < now_ms()))
 
     async def close_clients(rt: ServiceRuntime) -> None:
         await rt.stop.wait()
         for client in list(console.hub.clients):
-            with contextlib.suppress(Exception):
+            with best_effort(log, "closing a websocket", *WS_CLOSE_ERRORS, level=logging.DEBUG):
                 await client.websocket.close(code=1001)
         await upstream.close()
 

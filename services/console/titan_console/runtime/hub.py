@@ -17,12 +17,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from starlette.websockets import WebSocket
+from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from titan_common.clock import now_ms
+from titan_common.logging import best_effort
 from titan_console.runtime import metrics
 
 log = logging.getLogger(__name__)
+# what closing a browser's socket can fail with: already closed, or the peer gone
+WS_CLOSE_ERRORS: tuple[type[Exception], ...] = (RuntimeError, OSError, WebSocketDisconnect)
 
 QUEUE_SIZE = 512
 
@@ -94,7 +97,7 @@ class Hub:
         while True:
             text = await client.queue.get()
             if client.overflowed:
-                with contextlib.suppress(Exception):
+                with best_effort(log, "closing an overflowed websocket", *WS_CLOSE_ERRORS, level=logging.DEBUG):
                     await client.websocket.close(code=1013)
                 return
             await client.websocket.send_text(text)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import logging
 import shutil
 from decimal import Decimal
 from typing import Any
@@ -12,7 +12,7 @@ from sqlalchemy import func, or_, select, text, update
 
 from titan_common.clock import now_ms
 from titan_common.config import active_config
-from titan_common.db.engine import transaction
+from titan_common.db.engine import DB_ERRORS, transaction
 from titan_common.db.models import (
     Alert,
     AuditEvent,
@@ -24,10 +24,13 @@ from titan_common.db.models import (
     TradeRow,
 )
 from titan_common.db.proposals import ProposalStatus
+from titan_common.logging import best_effort
 from titan_console.core import ops_panel
 from titan_console.core.venues import merge_orders, merge_positions, merge_traps
 from titan_console.errors import ConsoleError
 from titan_console.runtime.context import Console
+
+log = logging.getLogger(__name__)
 
 
 def money(value: Decimal | None) -> str | None:
@@ -268,11 +271,11 @@ async def storage(console: Console, services: dict[str, Any]) -> dict[str, Any]:
     """DB latency and size, WAL, disk free under var/, and every service's audit writer."""
     database: dict[str, Any] = {"ok": False}
     wal: dict[str, Any] = {"bytes": None}
-    with contextlib.suppress(Exception):
+    with best_effort(log, "reading the database size", *DB_ERRORS):
         async with _sessions(console)() as session:
             size = await session.scalar(text("SELECT pg_database_size(current_database())"))
             database = {"ok": True, "size_bytes": int(size or 0), **console.runtime.checks["db"].as_dict()}
-    with contextlib.suppress(Exception):
+    with best_effort(log, "reading the WAL size", *DB_ERRORS):
         async with _sessions(console)() as session:
             wal = {"bytes": int(await session.scalar(text("SELECT coalesce(sum(size), 0) FROM pg_ls_waldir()")) or 0)}
     if wal["bytes"] is None:

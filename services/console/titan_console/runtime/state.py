@@ -22,9 +22,11 @@ from typing import Any
 from sqlalchemy import select
 
 from titan_common.clock import now_ms
+from titan_common.db.engine import DB_ERRORS
 from titan_common.db.models import BreakerEvent, EquitySnapshot
 from titan_common.flags import read_flag, read_master_arm
 from titan_common.heartbeats import read_beats, state_of_beat, system_state_of
+from titan_common.logging import best_effort
 from titan_common.service import ServiceRuntime
 from titan_common.system_state import SystemState, worst_of
 from titan_console.core import ops_panel
@@ -166,7 +168,7 @@ class StateCache:
                 self.note_wallet(body, now)
         if self.runtime.sessions is None:
             return
-        with contextlib.suppress(Exception):
+        with best_effort(log, "reading the last equity snapshot", *DB_ERRORS):
             async with self.runtime.sessions() as session:
                 row = await session.scalar(select(EquitySnapshot).order_by(EquitySnapshot.ts_ms.desc()).limit(1))
             if row is not None:
@@ -206,7 +208,7 @@ class StateCache:
             return
         if self.runtime.sessions is None:
             return
-        with contextlib.suppress(Exception):
+        with best_effort(log, "reading the breaker events", *DB_ERRORS):
             async with self.runtime.sessions() as session:
                 rows = (await session.scalars(select(BreakerEvent).order_by(BreakerEvent.id.desc()).limit(20))).all()
             self.breaker = breaker_from_events(

@@ -12,9 +12,11 @@ from pydantic import BaseModel
 from titan_common.audit import AuditQueueFull
 from titan_common.bus import INTENTS, Delivery, StreamConsumer
 from titan_common.clock import now_ms
+from titan_common.db.engine import DB_ERRORS
 from titan_common.events import EventType, WalletUpdate
 from titan_common.exchanges import ExchangeError, OrderRejected, Wallet
 from titan_common.exchanges.registry import adapter_for, venue
+from titan_common.logging import best_effort
 from titan_common.messages import OrderIntent
 from titan_common.metrics import label_every_sample
 from titan_common.reasons import ReasonCode
@@ -456,7 +458,7 @@ class Execution:
         """Intents by state and open positions, for /health and /metrics (every second)."""
         while not rt.stop.is_set():
             if rt.sessions is not None and rt.checks.get("db") and rt.checks["db"].ok:
-                with contextlib.suppress(Exception):
+                with best_effort(log, "counting intents", *DB_ERRORS):
                     self.intents_by_state = await store.intents_by_state(rt.sessions, self.settings.exchange)
                     for state, count in self.intents_by_state.items():
                         metrics.INTENTS.labels(state).set(count)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from typing import Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect
@@ -13,9 +14,12 @@ from titan_common.api_auth import Operator, require_role
 from titan_common.auth import Role
 from titan_common.clock import now_ms
 from titan_common.events import EventType, payload_of
+from titan_common.logging import best_effort
 from titan_common.messages import Event
 from titan_common.service import ServiceRuntime, get_runtime
 from titan_scavenger.runtime import Scavenger
+
+log = logging.getLogger(__name__)
 
 router = APIRouter()
 operator = require_role(Role.OPERATOR)
@@ -96,7 +100,7 @@ async def live(websocket: WebSocket) -> None:
         pass
     finally:
         scavenger.hub.unsubscribe(queue)
-        with contextlib.suppress(Exception):
+        with best_effort(log, "closing a websocket", RuntimeError, OSError, WebSocketDisconnect, level=logging.DEBUG):
             await websocket.close()
 
 

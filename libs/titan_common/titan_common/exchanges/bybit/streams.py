@@ -8,7 +8,6 @@ module constants, so they are swapped under a lock just for construction.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -16,6 +15,9 @@ from typing import Any
 
 import pybit.unified_trading as pybit_trading
 from pybit.unified_trading import WebSocket
+from websocket import WebSocketException
+
+from titan_common.logging import best_effort
 
 log = logging.getLogger(__name__)
 _URL_LOCK = threading.Lock()
@@ -77,5 +79,5 @@ async def bridge(
         while True:
             yield await queue.get()
     finally:
-        with contextlib.suppress(Exception):
+        with best_effort(log, "closing a websocket", OSError, RuntimeError, AttributeError, WebSocketException):
             await asyncio.to_thread(socket.exit)

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 import uvicorn
 from fastapi import FastAPI
 
+from titan_common.logging import best_effort
 from titan_common.service import ServiceRuntime
 from titan_sim.api.mexc import market, trade
 from titan_sim.runtime.venue import Venue
@@ -95,7 +96,7 @@ class MexcFace:
             if self._server is None or self._task is None:
                 return
             self._server.should_exit = True
-            with contextlib.suppress(Exception):
+            with best_effort(log, "stopping the MEXC face", OSError, RuntimeError):
                 await self._task
             if self._sock is not None:
                 self._sock.close()  # uvicorn closed it already; closing twice is harmless
