@@ -125,6 +125,27 @@ class CommonSettings(BaseSettings):
     # the port of each other venue's execution and scavenger (TITAN_EXECUTION_PORTS='{"mexc": 3013}')
     execution_ports: dict[str, Port] = Field(default_factory=lambda: dict(DEFAULT_EXECUTION_PORTS))
     scavenger_ports: dict[str, Port] = Field(default_factory=lambda: dict(DEFAULT_SCAVENGER_PORTS))
+    # a service on another host: its base URL (TITAN_BRAIN_URL=http://brain:3100); unset, it
+    # is http://<host>:<port>. Other venues' processes: TITAN_EXECUTION_URLS='{"mexc": "..."}'
+    brain_url: str | None = None
+    execution_url: str | None = None
+    console_url: str | None = None
+    scavenger_url: str | None = None
+    simulator_url: str | None = None
+    execution_urls: dict[str, str] = Field(default_factory=dict)
+    scavenger_urls: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("brain_url", "execution_url", "console_url", "scavenger_url", "simulator_url")
+    @classmethod
+    def _base_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        return _checked_url(value)
+
+    @field_validator("execution_urls", "scavenger_urls")
+    @classmethod
+    def _base_urls(cls, value: dict[str, str]) -> dict[str, str]:
+        return {venue.strip().lower(): _checked_url(url) for venue, url in value.items()}
 
     @field_validator("venues", mode="before")
     @classmethod
@@ -235,7 +256,22 @@ class CommonSettings(BaseSettings):
         return int(getattr(self, f"{service}_port"))
 
     def url_of(self, service: str) -> str:
-        return f"http://{self.host}:{self.port_of(service)}"
+        """The service's base URL: its TITAN_<SERVICE>_URL when set (another host), else
+        http://<host>:<port>."""
+        kind, _, venue = service.partition("-")
+        if venue and kind in VENUE_SERVICES:
+            chosen = (self.execution_urls if kind == "execution" else self.scavenger_urls).get(venue)
+        else:
+            chosen = getattr(self, f"{service}_url", None)
+        return chosen or f"http://{self.host}:{self.port_of(service)}"
+
+
+def _checked_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    scheme, _, rest = url.partition("://")
+    if scheme not in ("http", "https") or not rest or "/" in rest:
+        raise ValueError(f"{value!r} is not a service's base URL: http(s)://host[:port], no path")
+    return url
 
 
 class ServiceSettings(CommonSettings):
