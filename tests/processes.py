@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from titan_ops.registry import SERVICES
 
 from titan_common.embedded import free_port
+from titan_ops.registry import SERVICES
 
 SERVICE_NAMES = ("simulator", "brain", "execution", "scavenger", "console")
 

@@ -1,5 +1,5 @@
 """Backtest and live agree (issue 18): one recorded hour of the sample, played by the
-simulator in replay mode at 60x through the whole stack (scavenger, brain, execution), gives
+simulator in replay mode at 240x through the whole stack (scavenger, brain, execution), gives
 the same signals and the same decisions as `titan backtest` over the same hour.
 
 The hour is 2026-01-03 04:00-05:00 UTC of data/sample: three signals, two approvals and a
@@ -33,7 +33,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 HOUR_FROM = 1_767_412_800_000  # 2026-01-03T04:00:00Z
 HOUR_TO = HOUR_FROM + 3_600_000
-SPEED = 120
+SPEED = 240
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,6 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
-from titan_ops.registry import SERVICES, import_string
 
 from tests.conftest import create_database, drop_database
 from tests.integration.console.conftest import create_accounts
@@ -33,6 +32,7 @@ from titan_common.auth import Role
 from titan_common.db import migrate
 from titan_common.embedded import EmbeddedRedis
 from titan_common.settings import load_settings
+from titan_ops.registry import SERVICES, import_string
 
 pytestmark = pytest.mark.integration
 

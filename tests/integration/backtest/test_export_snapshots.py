@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import insert
-from titan_ops.cli.main import app
 from typer.testing import CliRunner
 
 from titan_common.clock import now_ms
 from titan_common.db.engine import make_engine
 from titan_common.db.models import OhlcvSnapshot
 from titan_common.replay import read_klines
+from titan_ops.cli.main import app
 from titan_sim.core.history import minute_history
 from titan_sim.core.instruments import instrument_for
 

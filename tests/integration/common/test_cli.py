@@ -12,7 +12,6 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import select
-from titan_ops.cli.up import check_live_preconditions
 
 from tests.conftest import create_database, drop_database
 from titan_common.auth import DEFAULT_ADMIN_PASSWORD, verify_password
@@ -22,6 +21,7 @@ from titan_common.db.models import User
 from titan_common.embedded import free_port
 from titan_common.live import LiveRefused
 from titan_common.settings import CommonSettings
+from titan_ops.cli.up import check_live_preconditions
 
 pytestmark = pytest.mark.integration
 TITAN = str(Path(sys.executable).parent / "titan")

@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from titan_ops.cli.main import app
 from typer.testing import CliRunner
 
 from tests.integration.console.conftest import auth_of
@@ -24,6 +23,7 @@ from tests.integration.console.stack import Stack
 from titan_common.db.engine import make_engine, make_sessionmaker, transaction
 from titan_common.db.proposals import file_proposal
 from titan_common.settings import normalise_database_url, plain_database_url
+from titan_ops.cli.main import app
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]

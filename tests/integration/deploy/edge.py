@@ -19,9 +19,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-from titan_ops.cli import nginx
 
 from titan_common.embedded import free_port, port_answers
+from titan_ops.cli import nginx
 
 CLIENT_HEADER = "X-Test-Client-Address"
 

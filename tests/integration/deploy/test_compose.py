@@ -16,10 +16,10 @@ from typing import Any
 import jsonschema
 import pytest
 import yaml
-from titan_ops.cli.nginx import PLACEHOLDER
-from titan_ops.registry import SERVICES
 
 from titan_common.settings import DEFAULT_PORTS, CommonSettings
+from titan_ops.cli.nginx import PLACEHOLDER
+from titan_ops.registry import SERVICES
 
 pytestmark = pytest.mark.integration
 

@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
-from titan_ops.cli import governance
-from titan_ops.cli.up import check_live_preconditions
 
 from titan_common.live import LiveRefused
 from titan_common.settings import CommonSettings, SystemMode
+from titan_ops.cli import governance
+from titan_ops.cli.up import check_live_preconditions
 
 pytestmark = pytest.mark.integration
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from titan_ops.registry import SERVICES
 
 pytestmark = pytest.mark.integration

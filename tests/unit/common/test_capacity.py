@@ -4,6 +4,7 @@ trend says, a flat or shrinking one never does, one day of history has no trend.
 from __future__ import annotations
 
 import pytest
+
 from titan_ops.capacity import project, slope
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal as D
 from typing import Any
 
 import pytest
+
 from titan_ops.checklist import CHECKLISTS, Limits, Readings, Verdict, boxes_for, holds, sign_off_line
 
 

@@ -1,8 +1,7 @@
 from decimal import Decimal as D
 
-from titan_ops.cli.runbook import histogram_quantile
-
 from titan_common.performance import max_drawdown, sharpe_per_trade, summarise_trades
+from titan_ops.cli.runbook import histogram_quantile
 
 
 def test_trade_summary_by_hand() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
-from titan_ops.cli.up import processes, service_children
 
 from titan_common.settings import CommonSettings
+from titan_ops.cli.up import processes, service_children
 
 ALL = ["simulator", "brain", "execution", "scavenger", "console"]
 

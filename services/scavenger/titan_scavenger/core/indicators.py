@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -42,12 +43,17 @@ def bollinger(closes: Sequence[float], period: int = 20, k: float = 2.0) -> Band
 
 def bandwidths(closes: Sequence[float], period: int = 20, k: float = 2.0) -> list[float]:
     """The bandwidth at every close that has a full window behind it, oldest first."""
-    out = []
-    for end in range(period, len(closes) + 1):
-        bands = bollinger(closes[end - period : end], period, k)
-        assert bands is not None
-        out.append(bands.bandwidth)
-    return out
+    return [_bandwidth(tuple(closes[end - period : end]), k) for end in range(period, len(closes) + 1)]
+
+
+@functools.lru_cache(maxsize=8192)
+def _bandwidth(window: tuple[float, ...], k: float) -> float:
+    """One window's bandwidth, computed as `bollinger` computes it. Remembered: a map
+    rebuilt every minute sees the same closed bars again, and only the open bar's windows
+    are new (a pure function of its arguments, so the answer is the same either way)."""
+    bands = bollinger(window, len(window), k)
+    assert bands is not None
+    return bands.bandwidth
 
 
 def quantile(values: Sequence[float], q: float) -> float:
