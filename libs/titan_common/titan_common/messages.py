@@ -155,6 +155,21 @@ class IntentKind(StrEnum):
     EXIT = "EXIT"  # reduce-only: closes (part of) a position; passes in any mode but EXIT, armed or not
 
 
+class IntentState(StrEnum):
+    """Where an order intent stands (order_intents.state). The transitions between them are
+    execution's (titan_execution.core.intent_states); every service names them from here."""
+
+    CREATED = "CREATED"
+    SENT_UNKNOWN = "SENT_UNKNOWN"
+    CONFIRMED = "CONFIRMED"
+    NOT_FOUND = "NOT_FOUND"
+    FAILED_TERMINAL = "FAILED_TERMINAL"
+    PARTIALLY_FILLED = "PARTIALLY_FILLED"
+    FILLED = "FILLED"
+    CANCELLED = "CANCELLED"
+    REJECTED = "REJECTED"
+
+
 class OrderIntent(_Strict):
     """An order execution must place (stream `titan:intents`)."""
 

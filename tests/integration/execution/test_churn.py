@@ -10,9 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim, entry
-from titan_common.messages import OrderType
+from titan_common.messages import IntentState, OrderType
 from titan_common.reasons import ReasonCode
-from titan_execution.core.intent_states import IntentState
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
 
 pytestmark = pytest.mark.integration

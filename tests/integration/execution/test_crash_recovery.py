@@ -25,7 +25,7 @@ from tests.integration.execution.conftest import Sim, arm, entry, running_execut
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import OrderIntentRow
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_execution.core.intent_states import IntentState
+from titan_common.messages import IntentState
 
 pytestmark = pytest.mark.integration
 

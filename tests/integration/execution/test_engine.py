@@ -14,8 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim, arm, entry
 from titan_common.db.models import AuditEvent, OrderIntentRow
+from titan_common.messages import IntentState
 from titan_common.reasons import ReasonCode
-from titan_execution.core.intent_states import IntentState
 from titan_execution.runtime import store
 from titan_execution.runtime.engine import ExecutionEngine
 

@@ -45,9 +45,8 @@ from titan_common.api_auth import TOKEN_HEADER
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import AuditEvent, FillRow, OrderIntentRow
 from titan_common.exchanges.mexc import MexcAdapter, MexcConfig
-from titan_common.messages import Correlation, OrderIntent, Side, exit_intent
+from titan_common.messages import Correlation, IntentState, OrderIntent, Side, exit_intent
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN
-from titan_execution.core.intent_states import IntentState
 from titan_sim.core.instruments import KNOWN
 
 pytestmark = pytest.mark.integration

@@ -24,9 +24,9 @@ from titan_common.api_auth import TOKEN_HEADER
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import Alert, AuditEvent, OrderIntentRow
 from titan_common.exchanges.mexc import MexcAdapter, MexcConfig
+from titan_common.messages import IntentState
 from titan_common.reasons import ReasonCode
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN
-from titan_execution.core.intent_states import IntentState
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
 
 pytestmark = pytest.mark.integration

@@ -22,9 +22,8 @@ from titan_common.bus import INTENTS, StreamProducer
 from titan_common.clock import now_ms
 from titan_common.db.models import AuditEvent, OrderIntentRow
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_common.messages import Correlation, OrderIntent, Side, exit_intent
+from titan_common.messages import Correlation, IntentState, OrderIntent, Side, exit_intent
 from titan_common.reasons import ReasonCode
-from titan_execution.core.intent_states import IntentState
 from titan_execution.runtime.engine import ExecutionEngine
 
 pytestmark = pytest.mark.integration

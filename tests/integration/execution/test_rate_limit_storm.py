@@ -22,8 +22,7 @@ from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import OrderIntentRow
 from titan_common.exchanges import PlaceOrder, RateLimited
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_common.messages import Side, client_order_id_for, new_id
-from titan_execution.core.intent_states import IntentState
+from titan_common.messages import IntentState, Side, client_order_id_for, new_id
 
 pytestmark = pytest.mark.integration
 # DEGRADE (RATE_LIMIT) refuses new entries, so REJECTED with MODE_NOT_NORMAL is a correct outcome

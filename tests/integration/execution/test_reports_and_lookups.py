@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from tests.integration.execution.conftest import Sim, entry
 from titan_common.db.models import OrderIntentRow, OrderRow
 from titan_common.exchanges import OrderStatus
-from titan_execution.core.intent_states import IntentState
+from titan_common.messages import IntentState
 from titan_execution.runtime.engine import ExecutionEngine
 
 pytestmark = pytest.mark.integration

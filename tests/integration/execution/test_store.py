@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import entry
 from titan_common.exchanges.types import ExecType, Execution
-from titan_common.messages import Side, new_id
-from titan_execution.core.intent_states import IllegalTransition, IntentState
+from titan_common.messages import IntentState, Side, new_id
+from titan_execution.core.intent_states import IllegalTransition
 from titan_execution.core.positions import Fill, Position, apply_fill
 from titan_execution.runtime import store
 

@@ -7,12 +7,12 @@ import itertools
 import pytest
 
 from titan_common.exchanges.types import OrderStatus
+from titan_common.messages import IntentState
 from titan_execution.core.intent_states import (
     EXCHANGE_STATUS,
     TERMINAL,
     TRANSITIONS,
     IllegalTransition,
-    IntentState,
     path_to_exchange_status,
     transition,
 )

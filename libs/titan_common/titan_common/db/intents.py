@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from titan_common.clock import now_ms
 from titan_common.db.models import OrderIntentRow
-from titan_common.messages import OrderIntent
+from titan_common.messages import IntentState, OrderIntent
 
-CREATED = "CREATED"
+CREATED = IntentState.CREATED.value
 
 
 def intent_values(

@@ -22,7 +22,7 @@ from titan_common.db.models import (
     PositionRow,
     TradeRow,
 )
-from titan_common.messages import Decision, OrderIntent, Side, Signal, Verdict
+from titan_common.messages import Decision, IntentState, OrderIntent, Side, Signal, Verdict
 from titan_common.reasons import ReasonCode
 
 # a stale signal is EXPIRED; any other veto VETOED
@@ -226,7 +226,7 @@ async def open_entry_intents(
         .where(
             OrderIntentRow.kind == "ENTRY",
             OrderIntentRow.exchange.in_(list(accounts)),
-            OrderIntentRow.state.in_((CREATED, "SENT_UNKNOWN", "CONFIRMED")),
+            OrderIntentRow.state.in_((CREATED, IntentState.SENT_UNKNOWN.value, IntentState.CONFIRMED.value)),
             OrderIntentRow.expires_at_ms >= since_ms,
         )
     )

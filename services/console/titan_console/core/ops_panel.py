@@ -12,10 +12,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from titan_common.messages import IntentState
+
 SEVERITY_ORDER = ("CRITICAL", "CRIT", "HIGH", "ERROR", "WARNING", "WARN", "MEDIUM", "LOW", "INFO", "DEBUG")
 # the panel always shows these five, SENT_UNKNOWN first; other states follow when present
-PENDING_STATES = ("SENT_UNKNOWN", "CREATED", "CONFIRMED", "NOT_FOUND", "FAILED_TERMINAL")
-INTENT_STATE_ORDER = (*PENDING_STATES, "PARTIALLY_FILLED", "FILLED", "CANCELLED", "REJECTED")
+_S = IntentState
+PENDING_STATES = tuple(s.value for s in (_S.SENT_UNKNOWN, _S.CREATED, _S.CONFIRMED, _S.NOT_FOUND, _S.FAILED_TERMINAL))
+INTENT_STATE_ORDER = (*PENDING_STATES, *(s.value for s in (_S.PARTIALLY_FILLED, _S.FILLED, _S.CANCELLED, _S.REJECTED)))
 PANEL_SECTIONS = ("mode", "alerts", "stage_changes", "storage", "intents", "reconcile", "churn")
 
 

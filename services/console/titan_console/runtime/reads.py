@@ -25,6 +25,7 @@ from titan_common.db.models import (
 )
 from titan_common.db.proposals import ProposalStatus
 from titan_common.logging import best_effort
+from titan_common.messages import IntentState
 from titan_console.core import ops_panel
 from titan_console.core.venues import merge_orders, merge_positions, merge_traps
 from titan_console.errors import ConsoleError
@@ -245,7 +246,7 @@ async def intents(console: Console) -> dict[str, Any]:
         unknown = (
             await session.scalars(
                 select(OrderIntentRow)
-                .where(OrderIntentRow.state == "SENT_UNKNOWN")
+                .where(OrderIntentRow.state == IntentState.SENT_UNKNOWN.value)
                 .order_by(OrderIntentRow.ts_ms)
                 .limit(20)
             )

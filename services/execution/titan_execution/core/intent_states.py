@@ -15,22 +15,8 @@ never resent: it is resolved by asking the exchange about its client_order_id.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from titan_common.exchanges.types import OrderStatus
-
-
-class IntentState(StrEnum):
-    CREATED = "CREATED"
-    SENT_UNKNOWN = "SENT_UNKNOWN"
-    CONFIRMED = "CONFIRMED"
-    NOT_FOUND = "NOT_FOUND"
-    FAILED_TERMINAL = "FAILED_TERMINAL"
-    PARTIALLY_FILLED = "PARTIALLY_FILLED"
-    FILLED = "FILLED"
-    CANCELLED = "CANCELLED"
-    REJECTED = "REJECTED"
-
+from titan_common.messages import IntentState
 
 S = IntentState
 

@@ -17,6 +17,7 @@ from titan_common.events import EventType, WalletUpdate
 from titan_common.exchanges import ExchangeError, OrderRejected, Wallet
 from titan_common.exchanges.registry import adapter_for, venue
 from titan_common.logging import best_effort
+from titan_common.messages import IntentState as S
 from titan_common.messages import OrderIntent
 from titan_common.metrics import label_every_sample
 from titan_common.reasons import ReasonCode
@@ -24,7 +25,6 @@ from titan_common.service import ServiceRuntime
 from titan_common.settings import SystemMode
 from titan_common.system_state import Mode
 from titan_execution.core.exchange_health import clock_drifted, clock_offset_ms
-from titan_execution.core.intent_states import IntentState as S
 from titan_execution.core.reconcile import Verdict
 from titan_execution.runtime import metrics, store
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine

@@ -47,12 +47,12 @@ from titan_common.exchanges import (
 )
 from titan_common.flags import read_master_arm
 from titan_common.logging import KeyEvent, key_event
-from titan_common.messages import Correlation, Event, IntentKind, OrderIntent, Severity, Side, exit_intent
+from titan_common.messages import Correlation, Event, IntentKind, IntentState, OrderIntent, Severity, Side, exit_intent
 from titan_common.reasons import ReasonCode
 from titan_common.system_state import Mode
 from titan_execution.core.exchange_health import ChurnCounter
 from titan_execution.core.filters import FitRefused, FittedOrder, fit_order, is_dust
-from titan_execution.core.intent_states import IllegalTransition, IntentState, path_to_exchange_status
+from titan_execution.core.intent_states import IllegalTransition, path_to_exchange_status
 from titan_execution.core.positions import ClosedTrade, Fill, Position, ShadowBook, adds_risk
 from titan_execution.core.price_band import BandRefusal, price_band_refusal
 from titan_execution.core.reconcile import base_asset, titan_holdings

@@ -19,10 +19,9 @@ from titan_common.clock import now_ms
 from titan_common.db.engine import transaction
 from titan_common.db.models import Alert, OrderIntentRow
 from titan_common.exchanges import ExchangeError, ExchangePosition, NotModified
-from titan_common.messages import Side
+from titan_common.messages import IntentState, Side
 from titan_common.reasons import ReasonCode
 from titan_execution.core.filters import round_to_tick
-from titan_execution.core.intent_states import IntentState
 from titan_execution.runtime import store
 from titan_execution.runtime.engine import ExecutionEngine
 

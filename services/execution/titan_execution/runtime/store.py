@@ -20,9 +20,9 @@ from titan_common.clock import now_ms
 from titan_common.db.intents import insert_intent_if_absent
 from titan_common.db.models import AuditEvent, FillRow, OrderIntentRow, OrderRow, PositionRow, TradeRow
 from titan_common.exchanges.types import ExchangeOrder, Execution
-from titan_common.messages import Event, OrderIntent, Side
+from titan_common.messages import Event, IntentState, OrderIntent, Side
 from titan_common.reasons import ReasonCode
-from titan_execution.core.intent_states import IntentState, transition
+from titan_execution.core.intent_states import transition
 from titan_execution.core.positions import ClosedTrade, Position, trip_of, with_trip
 
 

@@ -16,9 +16,8 @@ from decimal import Decimal
 
 from titan_common.clock import now_ms
 from titan_common.exchanges import ExchangeError
-from titan_common.messages import IntentKind
+from titan_common.messages import IntentKind, IntentState
 from titan_common.reasons import ReasonCode
-from titan_execution.core.intent_states import IntentState
 from titan_execution.core.titan_stops import crossed_stops, feed_is_stale
 from titan_execution.runtime import store
 from titan_execution.runtime.engine import ExecutionEngine
