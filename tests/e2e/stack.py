@@ -13,6 +13,9 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +24,7 @@ from typing import Any
 import httpx
 import psutil
 
+from tests.conftest import create_database, drop_database
 from tests.processes import SERVICE_NAMES, free_ports, port_env, wait_for_health
 from titan_common.clock import now_ms
 from titan_common.messages import Correlation, Side, Signal, new_id
@@ -132,6 +136,20 @@ def make_stack(root: Path, database_url: str, **overrides: str) -> Stack:
     )
     root.mkdir(parents=True, exist_ok=True)
     return Stack(root=root, ports=ports, database_url=database_url, env=env)
+
+
+@contextmanager
+def running_stack(postgres_server_url: str, root: Path, **overrides: str) -> Iterator[Stack]:
+    """A started stack on a database of its own; stopped, and the database dropped, after."""
+    name = f"titan_e2e_{uuid.uuid4().hex[:8]}"
+    database_url = create_database(postgres_server_url, name)
+    running = make_stack(root, database_url, **overrides)
+    try:
+        running.start()
+        yield running
+    finally:
+        running.stop()
+        drop_database(postgres_server_url, name)
 
 
 def wait_until(check: Any, timeout: float, what: str, interval: float = 0.5) -> Any:

@@ -21,7 +21,6 @@ import json
 import os
 import signal
 import time
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -30,8 +29,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.conftest import create_database, drop_database
-from tests.e2e.stack import ADMIN, Stack, make_stack, signal_for, wait_until
+from tests.e2e.stack import ADMIN, Stack, running_stack, signal_for, wait_until
 from tests.processes import ready_ok
 from titan_common.bus import SIGNALS, StreamProducer, make_redis
 from titan_common.config import BreakerConfig, TradingConfig, save_config
@@ -49,20 +47,13 @@ VICTIMS = ("brain", "execution", "scavenger", "console", "redis")
 
 @pytest.fixture(scope="module")
 def stack(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    name = f"titan_e2e_{uuid.uuid4().hex[:8]}"
-    database_url = create_database(postgres_server_url, name)
-    running = make_stack(
+    with running_stack(
+        postgres_server_url,
         tmp_path_factory.mktemp("crash"),
-        database_url,
         TITAN_RECONCILE_INTERVAL_S=str(RECONCILE_INTERVAL_S),
         TITAN_SIM_DEMO_BURSTS="false",
-    )
-    try:
-        running.start()
+    ) as running:
         yield running
-    finally:
-        running.stop()
-        drop_database(postgres_server_url, name)
 
 
 class Activity:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-import uuid
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -19,8 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import create_database, drop_database
-from tests.e2e.stack import ADMIN, Stack, make_stack, wait_until
+from tests.e2e.stack import ADMIN, Stack, running_stack, wait_until
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -28,15 +26,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.e2e]
 
 @pytest.fixture(scope="module")
 def stack(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    name = f"titan_e2e_{uuid.uuid4().hex[:8]}"
-    database_url = create_database(postgres_server_url, name)
-    running = make_stack(tmp_path_factory.mktemp("paperday"), database_url, TITAN_SIM_DEMO_BURSTS="false")
-    try:
-        running.start()
+    with running_stack(
+        postgres_server_url,
+        tmp_path_factory.mktemp("paperday"),
+        TITAN_SIM_DEMO_BURSTS="false",
+    ) as running:
         yield running
-    finally:
-        running.stop()
-        drop_database(postgres_server_url, name)
 
 
 def console(stack: Stack, path: str) -> Any:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,8 +23,7 @@ import asyncpg
 import httpx
 import pytest
 
-from tests.conftest import create_database, drop_database
-from tests.e2e.stack import ADMIN, Stack, make_stack, titan_cli, wait_until
+from tests.e2e.stack import ADMIN, Stack, running_stack, titan_cli, wait_until
 from titan_common.settings import normalise_database_url, plain_database_url
 
 pytestmark = [pytest.mark.integration, pytest.mark.e2e]
@@ -38,24 +36,17 @@ SPEED = 240
 
 @pytest.fixture(scope="module")
 def stack(postgres_server_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    name = f"titan_e2e_{uuid.uuid4().hex[:8]}"
-    database_url = create_database(postgres_server_url, name)
-    running = make_stack(
+    with running_stack(
+        postgres_server_url,
         tmp_path_factory.mktemp("replay"),
-        database_url,
         TITAN_SIM_DEMO_BURSTS="false",
         TITAN_SIM_REPLAY=str(SAMPLE),
         TITAN_SIM_REPLAY_FROM=str(HOUR_FROM),
         TITAN_SIM_REPLAY_TO=str(HOUR_TO),
         TITAN_SIM_REPLAY_SPEED=str(SPEED),
         TITAN_SIM_REPLAY_CUED="true",
-    )
-    try:
-        running.start()
+    ) as running:
         yield running
-    finally:
-        running.stop()
-        drop_database(postgres_server_url, name)
 
 
 def backtest_decisions(out: Path) -> list[dict[str, Any]]:
