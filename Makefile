@@ -37,13 +37,15 @@ typecheck: install-dev
 	$(BIN)/mypy $(TYPED)
 
 # pytest's exit code 5 means it collected no tests: a failure, never a pass
-# The unit tests (pure: no I/O, no servers) run beside the rest, in a second process: two
-# cores, and the integration suite spends much of its time waiting on its servers.
+# The unit tests (pure) and the end-to-end stacks (mostly waiting on their processes) run
+# beside the integration suite, in a second pytest process with embedded servers of its own
+# when it needs them: two cores, and both suites spend much of their time waiting.
 pytest: install-dev
-	@mkdir -p var
-	$(BIN)/pytest -p no:cacheprovider -q tests/unit > var/pytest-unit.log 2>&1 & unit=$$!; \
-	$(BIN)/pytest --durations=40 --ignore=tests/unit; rc=$$?; \
-	wait $$unit; urc=$$?; echo "--- tests/unit (run beside the rest) ---"; cat var/pytest-unit.log; \
+	@mkdir -p var/pytest-beside
+	TEST_EMBEDDED_DIR=$(CURDIR)/var/pytest-beside $(BIN)/pytest -p no:cacheprovider -q --durations=10 tests/unit tests/e2e \
+	  > var/pytest-beside.log 2>&1 & unit=$$!; \
+	$(BIN)/pytest --durations=40 --ignore=tests/unit --ignore=tests/e2e; rc=$$?; \
+	wait $$unit; urc=$$?; echo "--- tests/unit and tests/e2e (run beside the rest) ---"; cat var/pytest-beside.log; \
 	if [ $$rc -eq 5 ] || [ $$urc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; \
 	if [ $$rc -ne 0 ]; then exit $$rc; fi; exit $$urc
 

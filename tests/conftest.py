@@ -24,6 +24,9 @@ from titan_common.embedded import EmbeddedPostgres, EmbeddedRedis
 from titan_common.settings import normalise_database_url, plain_database_url
 
 ROOT = Path(__file__).resolve().parent.parent
+# where the embedded servers live when no TEST_DATABASE_URL / TEST_REDIS_URL is given: a
+# second pytest process (make test runs two) sets its own
+EMBEDDED_DIR = Path(os.environ.get("TEST_EMBEDDED_DIR") or ROOT / "var")
 
 
 @pytest.fixture(scope="session")
@@ -33,7 +36,7 @@ def postgres_server_url() -> Iterator[str]:
     if url:
         yield url
         return
-    embedded = EmbeddedPostgres(ROOT / "var" / "test-pg", database="postgres")
+    embedded = EmbeddedPostgres(EMBEDDED_DIR / "test-pg", database="postgres")
     yield embedded.start()
     embedded.stop()
 
@@ -92,7 +95,7 @@ def redis_url() -> Iterator[str]:
     if url:
         yield url
         return
-    embedded = EmbeddedRedis(ROOT / "var" / "test-redis")
+    embedded = EmbeddedRedis(EMBEDDED_DIR / "test-redis")
     yield embedded.start()
     embedded.stop()
 
