@@ -122,6 +122,9 @@ class CommonSettings(BaseSettings):
     # the venues this installation trades, by registry name (TITAN_VENUES=bybit,mexc); each
     # venue's own options are TITAN_<VENUE>_<OPTION> (TITAN_BYBIT_ENDPOINT...)
     venues: Annotated[list[str], NoDecode] = ["bybit"]
+    # the first venue's account (TITAN_EXCHANGE), named in its rows and events; every other
+    # venue's account is named by the venue (`titan up` starts its processes so)
+    exchange: str = "bybit"
     # the port of each other venue's execution and scavenger (TITAN_EXECUTION_PORTS='{"mexc": 3013}')
     execution_ports: dict[str, Port] = Field(default_factory=lambda: dict(DEFAULT_EXECUTION_PORTS))
     scavenger_ports: dict[str, Port] = Field(default_factory=lambda: dict(DEFAULT_SCAVENGER_PORTS))
@@ -217,6 +220,19 @@ class CommonSettings(BaseSettings):
         """The process of `kind` (one of VENUE_SERVICES) for `venue`: `<kind>` for the first of
         TITAN_VENUES, `<kind>-<venue>` for each other venue."""
         return kind if venue == self.venues[0] else f"{kind}-{venue}"
+
+    @property
+    def accounts(self) -> list[str]:
+        """Every running venue's account: the first venue's, then the others'. Readers of
+        another service's rows filter on these (titan_common.db.reads)."""
+        return [self.exchange, *self.venues[1:]]
+
+    def venue_of(self, account: str) -> str:
+        """The venue an account's rows and events concern."""
+        return self.venues[0] if account == self.exchange else account
+
+    def account_of(self, venue: str) -> str:
+        return self.exchange if venue == self.venues[0] else venue
 
     def venue_services(self, kind: str) -> dict[str, str]:
         """Every running venue's process of `kind`, by venue."""

@@ -18,10 +18,7 @@ from titan_common.settings import ServiceSettings, SystemMode
 
 
 class BrainSettings(ServiceSettings):
-    # the account of the primary venue (the first of TITAN_VENUES); its wallet makes the NAV.
-    # Every other venue's account is named by the venue itself (one execution per venue).
-    exchange: str = "bybit"
-
+    # `exchange` (CommonSettings): the primary venue's account, whose wallet makes the NAV
     # --- the signal consumer ---
     consumer_group: str = "brain"
     batch_size: Annotated[int, Field(ge=1, le=1000)] = 200
@@ -94,15 +91,3 @@ class BrainSettings(ServiceSettings):
         if isinstance(value, str):
             return tuple(name.strip(' "') for name in value.strip("[] ").split(",") if name.strip(' "'))
         return value
-
-    def venue_of(self, account: str) -> str:
-        """The venue an account's events concern: `exchange` is the primary venue's account."""
-        return self.venues[0] if account == self.exchange else account
-
-    def account_of(self, venue: str) -> str:
-        return self.exchange if venue == self.venues[0] else venue
-
-    @property
-    def accounts(self) -> list[str]:
-        """Every running venue's account: the primary's name, then the others'."""
-        return [self.exchange, *self.venues[1:]]

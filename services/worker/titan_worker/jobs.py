@@ -11,11 +11,9 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
-
 from titan_common.clock import ms_to_datetime, now_ms
+from titan_common.db import reads
 from titan_common.db.engine import make_engine, make_sessionmaker
-from titan_common.db.models import TradeRow
 from titan_common.performance import summarise_trades
 from titan_worker import backups, reports
 from titan_worker.audit_retention import apply_audit_retention
@@ -36,7 +34,9 @@ async def daily_report(settings: WorkerSettings, day: str | None = None) -> dict
     engine = make_engine(settings.database_url, pool_size=1, application_name="titan-worker")
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
-            report = await reports.generate(session, chosen, now_ms=now, report_dir=settings.reports_path)
+            report = await reports.generate(
+                session, chosen, now_ms=now, report_dir=settings.reports_path, accounts=settings.accounts
+            )
     finally:
         await engine.dispose()
     figures = report.figures
@@ -92,7 +92,7 @@ async def trading_stats(settings: WorkerSettings, window_days: int = 7) -> dict[
     engine = make_engine(settings.database_url, pool_size=1, application_name="titan-worker")
     try:
         async with make_sessionmaker(engine)() as session:
-            rows = (await session.execute(select(TradeRow.pnl, TradeRow.fees).where(TradeRow.closed_ms >= since))).all()
+            rows = [(r.pnl, r.fees) for r in await reads.closed_trades(session, settings.accounts, since_ms=since)]
     finally:
         await engine.dispose()
     summary = summarise_trades([pnl - fees for pnl, fees in rows], [fees for _, fees in rows])

@@ -7,6 +7,7 @@ The console shows reports with `latest(session)` / `get(session, day)` / `list_d
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,14 +15,12 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from titan_common.db import reads
 from titan_common.db.models import (
     AuditEvent,
-    BreakerEvent,
     DailyReportRow,
     DecisionRow,
-    EquitySnapshot,
     SignalRow,
-    TradeRow,
 )
 from titan_worker.core.report import (
     DAY_MS,
@@ -35,20 +34,13 @@ from titan_worker.core.report import (
 from titan_worker.core.report_html import render_html
 
 
-async def read_day(session: AsyncSession, day: str, now_ms: int) -> DayRecords:
-    """Every record the report needs for one UTC day. Raises ValueError for a malformed day."""
+async def read_day(session: AsyncSession, day: str, now_ms: int, accounts: Sequence[str]) -> DayRecords:
+    """Every record the report needs for one UTC day, of Titan's accounts (the first is the
+    one the brain keeps equity for). Raises ValueError for a malformed day."""
     start = day_start_ms(day)
     end = start + DAY_MS
-    equity_rows = await session.execute(
-        select(EquitySnapshot.ts_ms, EquitySnapshot.equity, EquitySnapshot.day_start_equity)
-        .where(EquitySnapshot.ts_ms >= start, EquitySnapshot.ts_ms < end)
-        .order_by(EquitySnapshot.ts_ms)
-    )
-    trade_rows = await session.execute(
-        select(TradeRow.closed_ms, TradeRow.symbol, TradeRow.pnl, TradeRow.fees)
-        .where(TradeRow.closed_ms >= start, TradeRow.closed_ms < end)
-        .order_by(TradeRow.closed_ms)
-    )
+    equity_rows = await reads.equity_snapshots(session, accounts[0], since_ms=start, until_ms=end)
+    trade_rows = await reads.closed_trades(session, accounts, since_ms=start, until_ms=end, newest_first=False)
     signals = await session.scalar(
         select(func.count()).select_from(SignalRow).where(SignalRow.ts_ms >= start, SignalRow.ts_ms < end)
     )
@@ -67,22 +59,18 @@ async def read_day(session: AsyncSession, day: str, now_ms: int) -> DayRecords:
         .where(AuditEvent.ts_ms >= start, AuditEvent.ts_ms < end)
         .group_by(AuditEvent.severity)
     )
-    trips = await session.scalar(
-        select(func.count())
-        .select_from(BreakerEvent)
-        .where(BreakerEvent.ts_ms >= start, BreakerEvent.ts_ms < end, BreakerEvent.action == "TRIP")
-    )
+    trips = await reads.breaker_trips(session, since_ms=start, until_ms=end)
     return DayRecords(
         day=day,
         start_ms=start,
         now_ms=now_ms,
-        equity=[EquityPoint(ts, eq, dse) for ts, eq, dse in equity_rows],
-        trades=[ClosedTrade(closed, symbol, pnl - fees, fees) for closed, symbol, pnl, fees in trade_rows],
+        equity=[EquityPoint(r.ts_ms, r.equity, r.day_start_equity) for r in equity_rows],
+        trades=[ClosedTrade(r.closed_ms, r.symbol, r.pnl - r.fees, r.fees) for r in trade_rows],
         signals_received=int(signals or 0),
         decisions_by_verdict={v: int(n) for v, n in verdicts},
         veto_reasons={r: int(n) for r, n in veto_reasons},
         audit_by_severity={s: int(n) for s, n in severities},
-        breaker_trips=int(trips or 0),
+        breaker_trips=trips,
     )
 
 
@@ -111,11 +99,12 @@ def write_files(report_dir: Path, report: DailyReport, html: str) -> tuple[Path,
     return json_path, html_path
 
 
-async def generate(session: AsyncSession, day: str, *, now_ms: int, report_dir: Path | None) -> DailyReport:
-    """Compute the day's report, store it in daily_reports and (when given a directory) as files.
-
-    The caller owns the transaction."""
-    report = build_daily_report(await read_day(session, day, now_ms), generated_ms=now_ms)
+async def generate(
+    session: AsyncSession, day: str, *, now_ms: int, report_dir: Path | None, accounts: Sequence[str]
+) -> DailyReport:
+    """Compute the day's report over `accounts` (settings.accounts), store it in daily_reports
+    and (when given a directory) as files. The caller owns the transaction."""
+    report = build_daily_report(await read_day(session, day, now_ms, accounts), generated_ms=now_ms)
     html = render_html(report)
     await store(session, report, html)
     if report_dir is not None:

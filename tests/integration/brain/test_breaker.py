@@ -9,6 +9,7 @@ through a real execution process, and pause until the reset.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -46,6 +47,16 @@ async def master_arm(sessions: async_sessionmaker[AsyncSession]) -> bool:
         return await read_master_arm(session)
 
 
+async def disarmed_by_execution(sessions: async_sessionmaker[AsyncSession]) -> bool:
+    """Master arm as it reads once the breaker's disarm has reached execution, its one writer
+    (a moment after the trip is on record): False when it went off."""
+
+    async def off() -> bool:
+        return not await master_arm(sessions)
+
+    return not await until(off, what="master arm off at execution")
+
+
 async def breaker_rows(sessions: async_sessionmaker[AsyncSession], since_ms: int) -> list[BreakerEvent]:
     async with sessions() as session:
         rows = await session.scalars(
@@ -60,10 +71,22 @@ async def veto_reasons(brain: BrainProcess, sessions: async_sessionmaker[AsyncSe
     return list((await wait_for_decisions(sessions, [signal.signal_id]))[signal.signal_id].reasons)
 
 
+@pytest.fixture
+async def execution_port(clean_sim: Sim, database_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[str]:  # noqa: F811
+    """An execution the breaker's disarm reaches (master arm's one writer), on a Redis
+    database of its own: a door only, it sees none of the brain's intents or events."""
+    var_dir = tmp_path / "execution"
+    var_dir.mkdir()
+    async with running_execution(clean_sim, database_url, redis_url, var_dir, redis_db_index=15) as door:
+        yield door.url.rsplit(":", 1)[1]
+
+
 async def test_losses_trip_the_soft_breaker_and_a_reset_does_not_rearm(
-    database_url: str, redis_url: str, tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
+    database_url: str, redis_url: str, tmp_path: Path, sessions: async_sessionmaker[AsyncSession], execution_port: str
 ) -> None:
-    async with running_brain(database_url, redis_url, tmp_path, redis_db_index=10) as brain:
+    async with running_brain(
+        database_url, redis_url, tmp_path, redis_db_index=10, TITAN_EXECUTION_PORT=execution_port
+    ) as brain:
         await arm(sessions, True)
         await brain.wallet("10000")
         assert await veto_reasons(brain, sessions, "BTCUSDT") == []  # approved: the breaker is clear
@@ -80,7 +103,7 @@ async def test_losses_trip_the_soft_breaker_and_a_reset_does_not_rearm(
         since = tripped["tripped_at_ms"]
 
         # master arm went off, recorded under the breaker's name; the trip is on record
-        assert await master_arm(sessions) is False
+        assert await disarmed_by_execution(sessions) is False
         async with sessions() as session:
             disarm = await session.scalar(
                 select(OperatorAction)
@@ -150,7 +173,7 @@ async def test_losses_trip_the_soft_breaker_and_a_reset_does_not_rearm(
         again = await until(lambda: brain.breaker() if brain.breaker()["active"] else None, what="a drawdown trip")
         assert again["trigger"] == "DAILY_DRAWDOWN"
         assert again["daily_drawdown"] == "0.075000"
-        assert await master_arm(sessions) is False
+        assert await disarmed_by_execution(sessions) is False
         assert brain.post("/breaker/reset", json={"reason": "test over"}, headers=TOKEN).status_code == 200
 
 

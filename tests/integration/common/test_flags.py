@@ -5,7 +5,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from titan_common.db.models import OperatorAction
-from titan_common.flags import read_master_arm, set_master_arm
+from titan_common.flags import read_master_arm
+from titan_execution.runtime.master_arm import set_master_arm
 
 pytestmark = pytest.mark.integration
 

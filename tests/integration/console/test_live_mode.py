@@ -13,6 +13,7 @@ import httpx
 import pytest
 
 from tests.integration.console.conftest import create_accounts
+from tests.integration.execution.conftest import Sim, execution_env, sim  # noqa: F401 - fixtures
 from tests.processes import free_ports, start_service, terminate, wait_for_health
 from titan_common.auth import DEFAULT_ADMIN_PASSWORD, Role
 from titan_common.embedded import EmbeddedRedis
@@ -75,16 +76,25 @@ def test_live_refuses_the_default_internal_token(private_database: str, private_
 
 
 def test_live_needs_an_admin_to_arm_raise_limits_and_reset_the_breaker(
-    private_database: str, private_redis: str, tmp_path: Path
+    private_database: str,
+    private_redis: str,
+    tmp_path: Path,
+    sim: Sim,  # noqa: F811
 ) -> None:
     asyncio.run(create_accounts(private_database, LIVE_ACCOUNTS))
-    port = free_ports(["console"])["console"]
-    process = start_service("console", live_env(private_database, private_redis, tmp_path, port), tmp_path / "c.log")
+    ports = free_ports(["console", "execution"])
+    port = ports["console"]
+    env = live_env(private_database, private_redis, tmp_path, port, TITAN_EXECUTION_PORT=str(ports["execution"]))
+    # arming lands at execution, master arm's one writer: a LIVE one, against the simulator
+    door = {**env, **execution_env(sim, private_database, private_redis, tmp_path / "var", ports["execution"])}
+    execution = start_service("execution", door, tmp_path / "e.log")
+    process = start_service("console", env, tmp_path / "c.log")
     base = f"http://127.0.0.1:{port}"
     operator = LIVE_ACCOUNTS["live-operator"][0]
     admin = LIVE_ACCOUNTS["live-admin"][0]
     try:
         wait_for_health(base, timeout=60, want=("healthy", "degraded", "unhealthy"))
+        wait_for_health(f"http://127.0.0.1:{ports['execution']}", timeout=60, ready=True)
         with httpx.Client(base_url=base, timeout=30) as client:
 
             def as_operator(path: str, body: dict[str, object]) -> httpx.Response:
@@ -97,6 +107,10 @@ def test_live_needs_an_admin_to_arm_raise_limits_and_reset_the_breaker(
             refused = as_operator("/api/console/master-arm", {"enabled": True})
             assert refused.status_code == 403
             assert refused.json()["error"]["code"] == "ADMIN_REQUIRED"
+            # the same rule at execution's own door
+            direct = httpx.post(f"http://127.0.0.1:{ports['execution']}/api/safety/arm", json={},
+                                auth=("live-operator", operator), timeout=30)  # fmt: skip
+            assert direct.status_code == 403, direct.text
             assert as_admin("/api/console/master-arm", {"enabled": True}).json()["master_arm"] is True
             assert as_operator("/api/console/master-arm", {"enabled": False}).status_code == 200  # disarm: operator
 
@@ -126,3 +140,4 @@ def test_live_needs_an_admin_to_arm_raise_limits_and_reset_the_breaker(
             assert by_admin.json()["error"]["code"] == "BRAIN_UNAVAILABLE"
     finally:
         terminate(process, timeout=20)
+        terminate(execution, timeout=20)

@@ -19,7 +19,7 @@ from tests.integration.execution.conftest import Sim, entry
 from titan_common.db import migrate
 from titan_common.embedded import EmbeddedPostgres
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_common.flags import set_master_arm
+from titan_execution.runtime.master_arm import set_master_arm
 from titan_common.messages import IntentState
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime

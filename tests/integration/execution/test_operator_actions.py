@@ -7,18 +7,21 @@ from decimal import Decimal as D
 
 import pytest
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim, entry
-from titan_common.db.models import OperatorAction
+from titan_common.clock import now_ms
+from titan_common.db.models import OperatorAction, SystemFlag
 from titan_common.exchanges import PlaceOrder
-from titan_common.flags import read_master_arm
+from titan_common.flags import KILL_SWITCH, read_master_arm
 from titan_common.messages import OrderType, Side, client_order_id_for, new_id
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.settings import CommonSettings
 from titan_execution.runtime import operator_actions
 from titan_execution.runtime.engine import ExecutionEngine
+from titan_execution.runtime.master_arm import KillSwitchEngaged
 
 pytestmark = pytest.mark.integration
 
@@ -97,3 +100,38 @@ async def test_a_disarm_not_yet_in_postgres_still_refuses_entries(
     assert outcome.state.value == "REJECTED"
     assert ReasonCode.MASTER_DISARMED in outcome.reasons
     assert clean_sim.orders_for(intent.client_order_id) == 0
+
+
+async def _kill_switch(sessions: async_sessionmaker[AsyncSession], engaged: bool) -> None:
+    """The console's flag, set as the console sets it (the test stands in for the console)."""
+    values = {"name": KILL_SWITCH, "value": {"engaged": engaged}, "updated_ms": now_ms(), "updated_by": "test"}
+    async with sessions() as session, session.begin():
+        statement = insert(SystemFlag).values(**values)
+        await session.execute(statement.on_conflict_do_update(index_elements=["name"], set_=values))
+
+
+async def test_execution_arms_on_record_and_never_while_the_kill_switch_is_engaged(
+    engine: ExecutionEngine, runtime: ServiceRuntime, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Execution is master arm's one writer: the console's arm lands here."""
+    await operator_actions.disarm(runtime, engine, "ops-8", "start disarmed")
+    await _kill_switch(sessions, True)
+    try:
+        with pytest.raises(KillSwitchEngaged):
+            await operator_actions.arm(runtime, engine, "ops-9", "console")
+        async with sessions() as session:
+            assert await read_master_arm(session) is False
+    finally:
+        await _kill_switch(sessions, False)
+    armed = await operator_actions.arm(runtime, engine, "ops-9", "console")
+    assert (armed["master_arm"], armed["previous_state"], armed["persisted"]) == (True, False, True)
+    async with sessions() as session:
+        assert await read_master_arm(session) is True
+        record = await session.scalar(
+            select(OperatorAction)
+            .where(OperatorAction.action == "MASTER_ARM", OperatorAction.operator_id == "ops-9")
+            .order_by(OperatorAction.id.desc())
+        )
+    assert record is not None
+    assert record.result == {"previous_state": False, "master_arm": True}
+    await operator_actions.disarm(runtime, engine, "ops-9", "test over")

@@ -27,6 +27,8 @@ from titan_worker.core.report import day_start_ms
 
 pytestmark = pytest.mark.integration
 
+ACCOUNTS = ["sim"]  # the account the seeded trades were made on (TITAN_EXCHANGE)
+
 ROOT = Path(__file__).resolve().parents[3]
 DAY = "2025-03-14"  # a past day no other test writes
 START = day_start_ms(DAY)
@@ -89,7 +91,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> None:
         for closed, symbol, pnl, fees in TRADES:
             session.add(
                 TradeRow(
-                    exchange="sim",
+                    exchange=ACCOUNTS[0],
                     symbol=symbol,
                     side="Buy",
                     qty=D("0.1"),
@@ -105,7 +107,7 @@ async def seed(sessions: async_sessionmaker[AsyncSession]) -> None:
             )
         session.add(
             TradeRow(
-                exchange="sim",
+                exchange=ACCOUNTS[0],
                 symbol="BTCUSDT",
                 side="Buy",
                 qty=D("1"),
@@ -217,7 +219,7 @@ async def test_report_figures_match_the_hand_computation(
     seeded: None, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     async with sessions() as session, session.begin():
-        report = await reports.generate(session, DAY, now_ms=NEXT_DAY + 5 * MINUTE, report_dir=tmp_path)
+        report = await reports.generate(session, DAY, now_ms=NEXT_DAY + 5 * MINUTE, report_dir=tmp_path, accounts=ACCOUNTS)
     figures = report.figures
     assert {k: figures[k] for k in EXPECTED} == EXPECTED
 
@@ -246,9 +248,9 @@ async def test_report_figures_match_the_hand_computation(
 
 async def test_regenerating_a_day_replaces_its_report(seeded: None, sessions: async_sessionmaker[AsyncSession]) -> None:
     async with sessions() as session, session.begin():
-        await reports.generate(session, DAY, now_ms=NEXT_DAY + HOUR, report_dir=None)
+        await reports.generate(session, DAY, now_ms=NEXT_DAY + HOUR, report_dir=None, accounts=ACCOUNTS)
     async with sessions() as session, session.begin():
-        await reports.generate(session, DAY, now_ms=NEXT_DAY + 2 * HOUR, report_dir=None)
+        await reports.generate(session, DAY, now_ms=NEXT_DAY + 2 * HOUR, report_dir=None, accounts=ACCOUNTS)
     async with sessions() as session:
         stored = await reports.get(session, DAY)
     assert stored is not None
@@ -260,6 +262,7 @@ def test_the_runbook_script_generates_the_report(seeded: None, database_url: str
         **os.environ,
         "DATABASE_URL": database_url,
         "TITAN_VAR_DIR": str(tmp_path / "var"),
+        "TITAN_EXCHANGE": ACCOUNTS[0],
         "COLUMNS": "200",
     }
     env.pop("REDIS_URL", None)

@@ -42,6 +42,7 @@ from titan_common.audit import AuditQueueFull
 from titan_common.bus import CONTROL, EVENTS, INTENTS, REDIS_ERRORS, SIGNALS, StreamConsumer, StreamProducer, Subscriber
 from titan_common.clock import now_ms
 from titan_common.config import active_config
+from titan_common.db import reads
 from titan_common.db.engine import DB_ERRORS
 from titan_common.db.models import EquitySnapshot, OperatorAction
 from titan_common.events import EventType, PhaseChange, payload_of
@@ -109,8 +110,17 @@ class Brain:
             config = await active_config(session)
             snapshot = await store.last_snapshot(session, settings.exchange)
             hwm = await store.high_watermark(session, settings.exchange)
-            positions = await store.open_positions(session, settings.accounts)
-            trades = await store.recent_trades(session, settings.exchange, now - settings.sharpe_window_days * DAY_MS)
+            # execution's rows, read as execution's own GET /positions and /trades read them;
+            # from here on its POSITION_UPDATE and TRADE_CLOSED events keep them current
+            positions = store.open_positions(await reads.open_positions(session, settings.accounts))
+            trades = store.trade_results(
+                await reads.closed_trades(
+                    session,
+                    [settings.exchange],
+                    since_ms=now - settings.sharpe_window_days * DAY_MS,
+                    newest_first=False,
+                )
+            )
             intents = await store.open_entry_intents(session, now - settings.pending_grace_ms, settings.accounts)
             recent = await store.recent_decision_rows(session, RECENT)
         state = BrainState(settings=settings, config=config, spot_venues=feeds.spot_venues(settings.venues))
@@ -523,7 +533,7 @@ class Brain:
         history = []
         with best_effort(log, "reading the breaker history", *DB_ERRORS):
             async with self.runtime.sessions() as session:
-                history = await store.breaker_history(session, 10)
+                history = await reads.breaker_events(session, 10)
         return dashboard.breaker_body(self.state, now_ms(), history)
 
     async def approval_rates(self, hours: float) -> dict[str, Any]:

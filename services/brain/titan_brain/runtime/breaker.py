@@ -1,9 +1,10 @@
 """The circuit breaker's I/O: feed the pure state machine, then act on what it decided.
 
-A trip blocks entries at once (in memory), then is recorded in `breaker_events` together
-with master arm going off (operator `brain-breaker`) in one transaction, then announced
-(CIRCUIT_BREAKER_UPDATE, audited). A hard trip also flattens through execution, retrying
-until execution confirms, and raises BREAKER_ACTIVE, which pauses the brain. Reducing
+A trip blocks entries at once (in memory), then is recorded in `breaker_events`, then
+announced (CIRCUIT_BREAKER_UPDATE, audited). Once on record, master arm goes off at every
+venue's execution (its one writer), asked as operator `brain-breaker` until each confirms.
+A hard trip also flattens through execution, retrying until execution confirms, and raises
+BREAKER_ACTIVE, which pauses the brain. Reducing
 risk never waits on the record: if Postgres refuses the write, the block holds and the
 write is retried on every later check.
 
@@ -28,7 +29,7 @@ from titan_common.audit import AuditQueueFull
 from titan_common.clock import now_ms
 from titan_common.db.models import BreakerEvent, OperatorAction
 from titan_common.events import CircuitBreakerUpdate, EventType, MasterArmChange, payload_of
-from titan_common.flags import read_master_arm, set_master_arm
+from titan_common.flags import read_master_arm
 from titan_common.internal import InternalClient, ServiceUnavailable
 from titan_common.logging import best_effort
 from titan_common.messages import Severity
@@ -59,6 +60,7 @@ class BreakerController:
         self._lock = asyncio.Lock()
         self._unrecorded: list[_Unrecorded] = []
         self._flatten_task: asyncio.Task[None] | None = None
+        self._disarm_task: asyncio.Task[None] | None = None
         self.last_flatten: dict[str, Any] | None = None
 
     @property
@@ -128,25 +130,19 @@ class BreakerController:
     # --- effects -----------------------------------------------------------------------
 
     async def _record_pending(self) -> None:
-        """Write every transition not yet on record, oldest first; keep them if Postgres fails."""
+        """Write every transition not yet on record, oldest first; keep them if Postgres fails.
+        A trip's disarm goes to execution, master arm's one writer, once the trip is on record."""
         while self._unrecorded:
             item = self._unrecorded[0]
             try:
                 async with self.sessions() as session, session.begin():
                     session.add(store.breaker_event(item.transition, item.ts_ms, None, {}))
-                    if item.transition.action is Action.TRIP:
-                        previous, _ = await set_master_arm(
-                            session,
-                            enabled=False,
-                            operator_id=BREAKER_OPERATOR,
-                            reason=f"circuit breaker {item.transition.level}: {item.transition.reason}",
-                        )
-                        if previous:
-                            self._announce_disarm(item.transition)
             except Exception as exc:
                 log.critical("breaker %s not recorded yet (%s); the block holds, retrying", item.transition.action, exc)
                 return
             self._unrecorded.pop(0)
+            if item.transition.action is Action.TRIP:
+                self._start_disarm(item.transition)
 
     def _announce(self, transition: Transition, *, operator_id: str | None) -> None:
         breaker = transition.state
@@ -205,24 +201,26 @@ class BreakerController:
         if self._flatten_task is None or self._flatten_task.done():
             self._flatten_task = asyncio.create_task(self._flatten(), name="brain:breaker-flatten")
 
+    def _start_disarm(self, transition: Transition) -> None:
+        self.state.master_armed = False  # the brain's own veto at once; execution's door next
+        if self._disarm_task is not None and not self._disarm_task.done():
+            self._disarm_task.cancel()
+        self._disarm_task = asyncio.create_task(self._disarm(transition), name="brain:breaker-disarm")
+
+    async def _disarm(self, transition: Transition) -> None:
+        """Master arm off at every venue's execution (each latches it, and writes the one flag
+        under the breaker's name), asking again until each confirms."""
+        reason = f"circuit breaker {transition.level}: {transition.reason}"
+        request = {"reason": reason[:500], "request": {"enabled": False, "trigger": transition.trigger.value}}
+        done, _attempts = await self._until_each_venue("disarm", "/api/safety/disarm", request)
+        if done is not None and any(body.get("previous_state") is True for body in done.values()):
+            self._announce_disarm(transition)
+
     async def _flatten(self) -> None:
         """Ask every venue's execution to flatten everything until each confirms (flatten is
-        idempotent); a venue that does not answer is asked again, the others are not."""
-        pending = dict(self.state.settings.execution_services)  # venue -> its execution
-        done: dict[str, dict[str, Any]] = {}
-        attempt = 0
-        while pending and not self.runtime.stop.is_set():
-            attempt += 1
-            for venue, service in list(pending.items()):
-                body = await self._flatten_one(service, attempt)
-                if body is not None:
-                    done[venue] = body
-                    del pending[venue]
-            if not pending:
-                break
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.runtime.stop.wait(), timeout=FLATTEN_RETRY_S)
-        if pending:
+        idempotent)."""
+        done, attempt = await self._until_each_venue("flatten", "/positions/flatten", None)
+        if done is None:
             return
         closed = sum(int(body.get("positions_closed") or 0) for body in done.values())
         results = [result for body in done.values() for result in body.get("results") or []]
@@ -231,19 +229,43 @@ class BreakerController:
         log.critical("CIRCUIT_BREAKER HARD: execution flattened %s position(s)", closed)
         await self._record_flatten(summary, attempt)
 
-    async def _flatten_one(self, service: str, attempt: int) -> dict[str, Any] | None:
-        """One venue's flatten; its answer when it confirmed, else None (asked again)."""
+    async def _until_each_venue(
+        self, what: str, path: str, body: dict[str, Any] | None
+    ) -> tuple[dict[str, Any] | None, int]:
+        """POST `path` to every venue's execution until each confirms; a venue that does not
+        answer is asked again, the others are not. Each venue's answer (None when stopped
+        first), and the attempts it took."""
+        pending = dict(self.state.settings.execution_services)  # venue -> its execution
+        done: dict[str, dict[str, Any]] = {}
+        attempt = 0
+        while pending and not self.runtime.stop.is_set():
+            attempt += 1
+            for venue, service in list(pending.items()):
+                answer = await self._ask(what, service, path, body, attempt)
+                if answer is not None:
+                    done[venue] = answer
+                    del pending[venue]
+            if not pending:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.runtime.stop.wait(), timeout=FLATTEN_RETRY_S)
+        return (None if pending else done), attempt
+
+    async def _ask(
+        self, what: str, service: str, path: str, body: dict[str, Any] | None, attempt: int
+    ) -> dict[str, Any] | None:
+        """One venue's answer when it confirmed, else None (asked again)."""
         try:
-            response = await self.client.request(service, "POST", "/positions/flatten", operator_id=BREAKER_OPERATOR)
-            body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
-            if response.status_code == 200 and body.get("success") is True:
-                return dict(body)
-            log.error("breaker flatten attempt %d (%s): HTTP %d %s", attempt, service, response.status_code,
-                      str(body)[:300])  # fmt: skip
+            response = await self.client.request(service, "POST", path, operator_id=BREAKER_OPERATOR, json=body)
+            answer = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+            if response.status_code == 200 and answer.get("success") is True:
+                return dict(answer)
+            log.error("breaker %s attempt %d (%s): HTTP %d %s", what, attempt, service, response.status_code,
+                      str(answer)[:300])  # fmt: skip
         except ServiceUnavailable as exc:
-            log.error("breaker flatten attempt %d (%s): %s", attempt, service, exc)
+            log.error("breaker %s attempt %d (%s): %s", what, attempt, service, exc)
         except Exception:
-            log.exception("breaker flatten attempt %d (%s) failed", attempt, service)
+            log.exception("breaker %s attempt %d (%s) failed", what, attempt, service)
         return None
 
     async def _record_flatten(self, body: dict[str, Any], attempts: int) -> None:
@@ -274,7 +296,8 @@ class BreakerController:
                 await asyncio.sleep(FLATTEN_RETRY_S)
 
     async def close(self) -> None:
-        if self._flatten_task is not None:
-            self._flatten_task.cancel()
-            with contextlib.suppress(BaseException):
-                await self._flatten_task
+        for task in (self._flatten_task, self._disarm_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(BaseException):
+                    await task

@@ -187,10 +187,7 @@ async def write_records(
 # --- start-up reads -----------------------------------------------------------------
 
 
-async def open_positions(session: AsyncSession, exchanges: Sequence[str]) -> list[OpenPosition]:
-    rows = await session.scalars(
-        select(PositionRow).where(PositionRow.exchange.in_(list(exchanges)), PositionRow.size > 0)
-    )
+def open_positions(rows: Sequence[PositionRow]) -> list[OpenPosition]:
     return [
         OpenPosition(
             symbol=row.symbol,
@@ -205,14 +202,10 @@ async def open_positions(session: AsyncSession, exchanges: Sequence[str]) -> lis
     ]
 
 
-async def recent_trades(session: AsyncSession, exchange: str, since_ms: int) -> list[tuple[int, Decimal]]:
-    rows = await session.execute(
-        # the table's pnl is gross; TRADE_CLOSED carries it after fees, and so does the brain
-        select(TradeRow.closed_ms, TradeRow.pnl - TradeRow.fees)
-        .where(TradeRow.exchange == exchange, TradeRow.closed_ms >= since_ms)
-        .order_by(TradeRow.closed_ms, TradeRow.id)
-    )
-    return [(int(ts), pnl) for ts, pnl in rows]
+def trade_results(rows: Sequence[TradeRow]) -> list[tuple[int, Decimal]]:
+    """(closed at, net P&L): the table's pnl is gross; TRADE_CLOSED carries it after fees, and
+    so does the brain."""
+    return [(int(row.closed_ms), row.pnl - row.fees) for row in rows]
 
 
 async def open_entry_intents(
@@ -286,11 +279,6 @@ async def last_breaker_state(session: AsyncSession) -> tuple[BreakerState, bool]
         .where(BreakerEvent.action == FLATTENED, BreakerEvent.id > last.id)
     )
     return state, bool(flattened)
-
-
-async def breaker_history(session: AsyncSession, limit: int) -> list[BreakerEvent]:
-    rows = await session.scalars(select(BreakerEvent).order_by(BreakerEvent.id.desc()).limit(limit))
-    return list(rows)
 
 
 # --- reads for the API ---------------------------------------------------------------

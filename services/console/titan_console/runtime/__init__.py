@@ -180,10 +180,10 @@ async def setup(runtime: ServiceRuntime) -> None:
             await rt.sleep(max(0.05, settings.snapshot_interval_s - elapsed))
 
     async def write_deferred(rt: ServiceRuntime) -> None:
-        """What an emergency action could not write while Postgres was down."""
+        """What an emergency action could not write or hand over yet."""
         while not rt.stop.is_set():
             if console.deferred and await console.flush_deferred():
-                log.info("wrote rows deferred during the Postgres outage; %d left", len(console.deferred))
+                log.info("did what was deferred during an outage; %d left", len(console.deferred))
             await rt.sleep(1.0)
 
     async def refresh_sources(rt: ServiceRuntime) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import secrets
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.dialects.postgresql import insert
@@ -22,7 +23,7 @@ from titan_common.clock import now_ms
 from titan_common.db.engine import DB_ERRORS, transaction
 from titan_common.db.models import OperatorAction, SystemFlag
 from titan_common.events import EventType, MasterArmChange, payload_of
-from titan_common.flags import read_flag, set_master_arm
+from titan_common.flags import read_flag
 from titan_common.messages import ControlCommand, Severity
 from titan_common.reasons import ReasonCode
 from titan_console.core import kill_switch
@@ -54,29 +55,28 @@ def emit_audited(console: Console, event_type: str, who: Principal, **kwargs: An
         log.critical("audit queue full: %s by %s not in audit_events", event_type, who.username)
 
 
-async def _set_arm(console: Console, who: Principal, enabled: bool, reason: str, request: dict[str, Any]) -> bool:
-    """Set master arm in one transaction with its operator_actions row; emit the change."""
-    if console.runtime.sessions is None:
-        raise ConsoleError(503, ReasonCode.DB_UNAVAILABLE.value, "the database is not connected")
-    async with transaction(console.runtime.sessions) as session:
-        if enabled:
-            flag = await read_flag(session, KILL_SWITCH_FLAG)
-            if flag and flag.get("engaged"):
-                raise ConsoleError(
-                    409, "KILL_SWITCH_ENGAGED", "the kill switch is engaged; an admin must clear it before arming"
-                )
-        previous, now = await set_master_arm(
-            session, enabled=enabled, operator_id=who.username, reason=reason, request=request
-        )
-    console.state.master_arm = now
-    emit_audited(
-        console,
-        EventType.MASTER_ARM_CHANGE,
-        who,
-        severity=Severity.INFO if enabled else Severity.WARNING,
-        payload=payload_of(MasterArmChange(master_arm=now, previous_state=previous, reason=reason)),
-    )
-    return previous
+async def _arm(console: Console, who: Principal, reason: str, request: dict[str, Any]) -> bool:
+    """Master arm on, at execution (its one writer): the first venue's execution that answers
+    writes the one flag and its record. Returns the previous state."""
+    forwarded = {"reason": reason[:500], "request": request}
+    failure: ConsoleError | None = None
+    for service in console.settings.venue_services("execution").values():
+        try:
+            answer = await console.upstream.json(
+                service, "POST", "/api/safety/arm", operator_id=who.username, json=forwarded
+            )
+        except ConsoleError as exc:
+            if exc.status != 503:  # refused (the kill switch, a role): the same for every venue
+                raise
+            failure = failure or exc
+            continue
+        previous = answer.get("previous_state") is True
+        console.deferred[:] = [d for d in console.deferred if not isinstance(d, _DisarmHandOver)]
+        console.state.master_arm = True
+        change = MasterArmChange(master_arm=True, previous_state=previous, reason=reason)
+        emit_audited(console, EventType.MASTER_ARM_CHANGE, who, severity=Severity.INFO, payload=payload_of(change))
+        return previous
+    raise failure or ConsoleError(503, "EXECUTION_UNAVAILABLE", "no execution is configured")
 
 
 def _announce_disarm(console: Console, who: Principal, previous: bool, reason: str) -> None:
@@ -85,40 +85,55 @@ def _announce_disarm(console: Console, who: Principal, previous: bool, reason: s
     emit_audited(console, EventType.MASTER_ARM_CHANGE, who, severity=Severity.WARNING, payload=payload_of(change))
 
 
+async def _disarm_at_the_door(console: Console, who: Principal, reason: str, request: dict[str, Any]) -> list[Any]:
+    """Every venue's execution latches the disarm (one door per venue account) and writes the
+    one master-arm flag with its record, now or when Postgres returns. Returns the answers
+    of those that took it; raises ConsoleError when none answered."""
+    forwarded = {"reason": reason[:500], "request": request}
+    answers = await console.upstream.each_venue("POST", "/api/safety/disarm", operator_id=who.username, json=forwarded)
+    for venue, answer in answers.items():
+        if isinstance(answer, VenueFailure):
+            log.error("%s's execution did not take the disarm: %s", venue, answer.message)
+    taken = [a for a in answers.values() if not isinstance(a, VenueFailure) and a.get("success") is True]
+    if not taken:
+        raise ConsoleError(503, "EXECUTION_UNAVAILABLE", "no execution took the disarm")
+    return taken
+
+
+@dataclass
+class _DisarmHandOver:
+    """A disarm no execution answered, handed over when one does (the console's deferred loop);
+    an operator's later arm drops it: the latest decision wins."""
+
+    console: Console
+    who: Principal
+    reason: str
+    request: dict[str, Any]
+
+    async def __call__(self) -> None:
+        await _disarm_at_the_door(self.console, self.who, self.reason, self.request)
+
+
 async def _disarm(console: Console, who: Principal, reason: str, request: dict[str, Any]) -> dict[str, Any]:
-    """Disarm at the one door first (execution refuses entries from then on, and records it
-    when it can), then here. Works with Postgres down as long as execution answers."""
-    at_the_door = False
+    """Disarm at the one door. When no execution answers, nothing can reach a venue anyway:
+    the console shows master arm off and hands the disarm to execution when it returns
+    (before it takes any intent from the stream, its startup reconcile runs first)."""
     try:
-        forwarded = {"reason": reason[:500], "request": request}
-        # every venue's execution latches it (one door per venue account); the first venue's
-        # writes the one master-arm flag and its record
-        answers = await console.upstream.each_venue(
-            "POST", "/api/safety/disarm", operator_id=who.username, json=forwarded
-        )
-        for venue, answer in answers.items():
-            if isinstance(answer, VenueFailure):
-                log.error("%s's execution did not take the disarm: %s", venue, answer.message)
-        taken = [a for a in answers.values() if not isinstance(a, VenueFailure) and a.get("success") is True]
-        at_the_door = bool(taken)
-        persisted = [a for a in taken if a.get("persisted") is True]
-        if persisted:  # an execution wrote the flag and its record
-            previous = any(a.get("previous_state") is True for a in persisted)
-            _announce_disarm(console, who, previous, reason)
-            return {"previous_state": previous, "persisted": True, "execution": True}
+        taken = await _disarm_at_the_door(console, who, reason, request)
     except ConsoleError as exc:
-        log.error("execution did not take the disarm (%s); recording it here", exc.message)
-    try:
-        previous = await _set_arm(console, who, False, reason=reason, request=request)
-    except STORE_DOWN as exc:
-        if not at_the_door:
-            message = "neither execution nor Postgres took the disarm"
-            raise ConsoleError(503, ReasonCode.DB_UNAVAILABLE.value, message) from exc
-        log.critical("Postgres did not take the disarm (%s); execution holds it", exc)
+        log.critical("execution did not take the disarm (%s); handed over when it returns", exc.message)
         previous = console.state.master_arm is True  # the last state this console knew
+
+        console.deferred.append(_DisarmHandOver(console, who, reason, request))
         _announce_disarm(console, who, previous, reason)
-        return {"previous_state": previous, "persisted": False, "execution": at_the_door}
-    return {"previous_state": previous, "persisted": True, "execution": at_the_door}
+        return {"previous_state": previous, "persisted": False, "execution": False}
+    persisted = any(a.get("persisted") is True for a in taken)
+    previous = any(a.get("previous_state") is True for a in taken)
+    if not persisted:
+        log.critical("Postgres did not take the disarm yet; execution holds it and writes it when it returns")
+        previous = previous or console.state.master_arm is True
+    _announce_disarm(console, who, previous, reason)
+    return {"previous_state": previous, "persisted": persisted, "execution": True}
 
 
 async def master_arm(console: Console, who: Principal, enabled: bool, label: str | None) -> dict[str, Any]:
@@ -146,7 +161,7 @@ async def master_arm(console: Console, who: Principal, enabled: bool, label: str
             "previous_state": disarmed["previous_state"],
             "operator_id": who.username,
         }
-    previous = await _set_arm(console, who, enabled, reason=reason, request=request)
+    previous = await _arm(console, who, reason=reason, request=request)
     return {
         "master_arm": enabled,
         "status": "ARMED" if enabled else "DISARMED",

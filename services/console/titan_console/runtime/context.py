@@ -38,7 +38,8 @@ class Console:
     config_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     # shown to operators (e.g. the PAPER default password still in use)
     warnings: list[str] = field(default_factory=list)
-    # what an emergency action could not write while Postgres was down, written when it returns
+    # what an emergency action could not write (Postgres down) or hand to execution (execution
+    # down) yet: done, in order, when it returns
     deferred: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def flush_deferred(self) -> int:

@@ -12,16 +12,15 @@ from sqlalchemy import func, or_, select, text, update
 
 from titan_common.clock import now_ms
 from titan_common.config import active_config
+from titan_common.db import reads
 from titan_common.db.engine import DB_ERRORS, transaction
 from titan_common.db.models import (
     Alert,
     AuditEvent,
     DecisionRow,
-    EquitySnapshot,
     OrderIntentRow,
     Proposal,
     SignalRow,
-    TradeRow,
 )
 from titan_common.db.proposals import ProposalStatus
 from titan_common.logging import best_effort
@@ -69,7 +68,7 @@ async def positions(console: Console) -> dict[str, Any]:
 async def trades(console: Console, limit: int) -> dict[str, Any]:
     """Closed round trips, newest first (the same fields as execution's GET /trades)."""
     async with _sessions(console)() as session:
-        rows = (await session.scalars(select(TradeRow).order_by(TradeRow.closed_ms.desc()).limit(limit))).all()
+        rows = await reads.closed_trades(session, console.settings.accounts, limit=limit)
     items = [
         {
             "exchange": r.exchange,  # the account (venue) it was made on
@@ -163,16 +162,9 @@ async def equity_curve(console: Console, hours: float) -> dict[str, Any]:
     console has seen since it started."""
     since = now_ms() - int(hours * 3600_000)
     async with _sessions(console)() as session:
-        rows = (
-            await session.execute(
-                select(EquitySnapshot.ts_ms, EquitySnapshot.equity)
-                .where(EquitySnapshot.ts_ms >= since)
-                .order_by(EquitySnapshot.ts_ms)
-                .limit(5000)
-            )
-        ).all()
+        rows = await reads.equity_snapshots(session, console.settings.exchange, since_ms=since, limit=5000)
     if rows:
-        points = [{"ts_ms": ts, "equity": money(eq)} for ts, eq in rows]
+        points = [{"ts_ms": r.ts_ms, "equity": money(r.equity)} for r in rows]
         source = "equity_snapshots"
     else:
         points = [{"ts_ms": ts, "equity": eq} for ts, eq in console.state.equity_history if ts >= since]

@@ -19,11 +19,9 @@ import logging
 from collections import deque
 from typing import Any
 
-from sqlalchemy import select
-
 from titan_common.clock import now_ms
+from titan_common.db import reads
 from titan_common.db.engine import DB_ERRORS
-from titan_common.db.models import BreakerEvent, EquitySnapshot
 from titan_common.flags import read_flag, read_master_arm
 from titan_common.heartbeats import read_beats, state_of_beat, system_state_of
 from titan_common.logging import best_effort
@@ -170,7 +168,7 @@ class StateCache:
             return
         with best_effort(log, "reading the last equity snapshot", *DB_ERRORS):
             async with self.runtime.sessions() as session:
-                row = await session.scalar(select(EquitySnapshot).order_by(EquitySnapshot.ts_ms.desc()).limit(1))
+                row = await reads.latest_equity_snapshot(session, self.upstream.settings.exchange)
             if row is not None:
                 self.snapshot = {
                     "ts_ms": row.ts_ms,
@@ -210,7 +208,7 @@ class StateCache:
             return
         with best_effort(log, "reading the breaker events", *DB_ERRORS):
             async with self.runtime.sessions() as session:
-                rows = (await session.scalars(select(BreakerEvent).order_by(BreakerEvent.id.desc()).limit(20))).all()
+                rows = await reads.breaker_events(session, 20)
             self.breaker = breaker_from_events(
                 [
                     {"action": r.action, "level": r.level, "reason": r.reason, "ts_ms": r.ts_ms, "payload": r.payload}

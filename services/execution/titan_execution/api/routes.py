@@ -14,17 +14,21 @@ from titan_common.api_auth import Operator, require_role
 from titan_common.api_types import epoch_ms_query
 from titan_common.auth import Role
 from titan_common.clock import utc_day_start_ms
+from titan_common.db.engine import DB_ERRORS
 from titan_common.events import WalletUpdate
 from titan_common.exchanges import ExchangeError
+from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime, get_runtime
 from titan_execution.core import reconcile as reconcile_core
 from titan_execution.runtime import Execution, execution_of, operator_actions, views
 from titan_execution.runtime.engine import ExecutionEngine
+from titan_execution.runtime.master_arm import KillSwitchEngaged
 from titan_execution.settings import ExecutionSettings
 
 router = APIRouter()
 operator = require_role(Role.OPERATOR)
 admin = require_role(Role.ADMIN)
+risk_raiser = require_role(Role.OPERATOR, raises_risk=True)  # in LIVE: admin
 
 
 def _exchange(runtime: ServiceRuntime) -> str:
@@ -119,6 +123,28 @@ async def disarm(
     engine = await _engine_when_ready(runtime)
     body = body or DisarmBody()
     return await operator_actions.disarm(runtime, engine, who.operator_id, body.reason, body.request)
+
+
+class ArmBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[str, Field(max_length=500)] = "operator"
+    request: dict[str, Any] | None = None
+
+
+@router.post("/api/safety/arm")
+async def arm(
+    body: ArmBody | None = None, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(risk_raiser)
+) -> dict[str, Any]:
+    """Master arm on (the console's arm lands here): 409 while the kill switch is engaged,
+    503 when Postgres cannot take it."""
+    engine = await _engine_when_ready(runtime)
+    body = body or ArmBody()
+    try:
+        return await operator_actions.arm(runtime, engine, who.operator_id, body.reason, body.request)
+    except KillSwitchEngaged as exc:
+        raise HTTPException(409, "KILL_SWITCH_ENGAGED") from exc
+    except DB_ERRORS as exc:
+        raise HTTPException(503, ReasonCode.DB_UNAVAILABLE.value) from exc
 
 
 class ReviewedClear(BaseModel):

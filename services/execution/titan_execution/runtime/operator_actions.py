@@ -22,11 +22,11 @@ from titan_common.db.engine import DB_ERRORS, transaction
 from titan_common.db.models import OperatorAction
 from titan_common.events import EventType
 from titan_common.exchanges import ExchangeError
-from titan_common.flags import set_master_arm
 from titan_common.messages import Severity
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_execution.runtime.engine import ExecutionEngine
+from titan_execution.runtime.master_arm import set_master_arm
 from titan_execution.runtime.protection import close_position, ensure_protected
 
 log = logging.getLogger(__name__)
@@ -81,6 +81,24 @@ async def disarm(
         "previous_state": previous,
         "operator_id": operator_id,
     }
+
+
+async def arm(
+    runtime: ServiceRuntime,
+    engine: ExecutionEngine,
+    operator_id: str,
+    reason: str,
+    request: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Master arm on: only with Postgres taking it now (arming never waits for a record), and
+    never while the kill switch is engaged. Raises KillSwitchEngaged, or DB_ERRORS."""
+    _audit_request(runtime, "ARM", operator_id, request or {"reason": reason})
+    async with transaction(engine.sessions) as session:
+        previous, _now = await set_master_arm(
+            session, enabled=True, operator_id=operator_id, reason=reason, request=request
+        )
+    return {"success": True, "master_arm": True, "persisted": True, "previous_state": previous,
+            "operator_id": operator_id}  # fmt: skip
 
 
 async def _disarm(

@@ -15,7 +15,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from titan_common.clock import DAY_MS
-from titan_common.db.models import OrderRow, PositionRow, ReconcileDiff, ReconcileRun, TradeRow
+from titan_common.db import reads
+from titan_common.db.models import OrderRow, ReconcileDiff, ReconcileRun
 from titan_common.exchanges import OrderStatus
 from titan_execution.core import reconcile as reconcile_core
 
@@ -94,13 +95,7 @@ class Trades(BaseModel):
 
 
 async def positions(session: AsyncSession, exchange: str) -> Positions:
-    rows = (
-        await session.scalars(
-            select(PositionRow)
-            .where(PositionRow.exchange == exchange, PositionRow.size > 0)
-            .order_by(PositionRow.symbol)
-        )
-    ).all()
+    rows = await reads.open_positions(session, [exchange])
     items = [
         PositionView(
             exchange=r.exchange, symbol=r.symbol, side=r.side, size=money(r.size), entryPrice=money(r.avg_entry),
@@ -131,19 +126,14 @@ async def orders(session: AsyncSession, exchange: str, *, limit: int, open_only:
 
 
 async def trades(session: AsyncSession, exchange: str, *, limit: int, since_ms: int) -> Trades:
-    query = (
-        select(TradeRow)
-        .where(TradeRow.exchange == exchange, TradeRow.closed_ms >= since_ms)
-        .order_by(TradeRow.closed_ms.desc())
-        .limit(limit)
-    )
+    rows = await reads.closed_trades(session, [exchange], since_ms=since_ms, limit=limit)
     items = [
         TradeView(
             exchange=r.exchange, symbol=r.symbol, side=r.side, qty=money(r.qty), entryPrice=money(r.entry_price),
             exitPrice=money(r.exit_price), pnl=money(r.pnl), fees=money(r.fees), netPnl=money(r.pnl - r.fees),
             rMultiple=money(r.r_multiple), openedAt=r.opened_ms, closedAt=r.closed_ms,
         )
-        for r in (await session.scalars(query)).all()
+        for r in rows
     ]  # fmt: skip
     return Trades(count=len(items), trades=items)
 

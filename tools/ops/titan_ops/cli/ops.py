@@ -329,7 +329,9 @@ def report_daily(
         engine = make_engine(database_url, pool_size=1, application_name="titan-report")
         try:
             async with make_sessionmaker(engine)() as session, session.begin():
-                return await reports.generate(session, day, now_ms=now_ms(), report_dir=settings.reports_path)
+                return await reports.generate(
+                    session, day, now_ms=now_ms(), report_dir=settings.reports_path, accounts=settings.accounts
+                )
         finally:
             await engine.dispose()
 
