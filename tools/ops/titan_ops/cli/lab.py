@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+from enum import StrEnum
 from pathlib import Path
 from types import ModuleType
 from typing import Annotated
@@ -77,6 +78,11 @@ def data_sample(
     print(json.dumps(made))
 
 
+class ExportSource(StrEnum):
+    VENUE = "venue"
+    SNAPSHOTS = "snapshots"
+
+
 @data_app.command("export")
 def data_export(
     out: Annotated[Path, typer.Option(help="the CSV to write (.csv or .csv.gz)")],
@@ -84,8 +90,9 @@ def data_export(
     days: Annotated[float, typer.Option(min=0.01, max=60)] = 3.0,
     endpoint: Annotated[str | None, typer.Option(help="a Bybit v5 REST base (default: the simulator)")] = None,
     source: Annotated[
-        str, typer.Option(help="venue: 1-minute klines over REST; snapshots: the scavenger's stored 15-minute bars")
-    ] = "venue",
+        ExportSource,
+        typer.Option(help="venue: 1-minute klines over REST; snapshots: the scavenger's stored 15-minute bars"),
+    ] = ExportSource.VENUE,
     venue: Annotated[str, typer.Option(help="snapshots: whose bars (the scanner's exchange)")] = "bybit",
 ) -> None:
     """Export recorded bars of the last --days in the replay format, for `titan backtest
@@ -96,10 +103,7 @@ def data_export(
 
     lab = _lab()
     names = [s.strip().upper() for s in symbols.split(",") if s.strip()]
-    if source not in ("venue", "snapshots"):
-        console.print(f"[red]FAIL --source is venue or snapshots, not {source!r}[/red]")
-        raise typer.Exit(2)
-    if source == "snapshots":
+    if source is ExportSource.SNAPSHOTS:
         database_url = _database_url()
         if not database_url:
             console.print("[red]FAIL the snapshots are read from Postgres: set DATABASE_URL[/red]")
