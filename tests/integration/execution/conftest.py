@@ -23,9 +23,9 @@ from tests.processes import free_ports, start_service, terminate, wait_for_healt
 from titan_common.bus import make_redis
 from titan_common.clock import now_ms
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_execution.runtime.master_arm import set_master_arm
 from titan_common.messages import Correlation, OrderIntent, Side, client_order_id_for, new_id
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
+from titan_execution.runtime.master_arm import set_master_arm
 from titan_sim.core.instruments import KNOWN
 
 T = TypeVar("T")

@@ -19,13 +19,13 @@ from tests.integration.execution.conftest import Sim, entry
 from titan_common.db import migrate
 from titan_common.embedded import EmbeddedPostgres
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
-from titan_execution.runtime.master_arm import set_master_arm
 from titan_common.messages import IntentState
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.settings import CommonSettings
 from titan_common.system_state import Mode
 from titan_execution.runtime.engine import EngineConfig, ExecutionEngine
+from titan_execution.runtime.master_arm import set_master_arm
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[3]

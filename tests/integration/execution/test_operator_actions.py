@@ -114,16 +114,16 @@ async def test_execution_arms_on_record_and_never_while_the_kill_switch_is_engag
     engine: ExecutionEngine, runtime: ServiceRuntime, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """Execution is master arm's one writer: the console's arm lands here."""
-    await operator_actions.disarm(runtime, engine, "ops-8", "start disarmed")
+    await operator_actions.set_arm(runtime, engine, "ops-8", enabled=False, reason="start disarmed")
     await _kill_switch(sessions, True)
     try:
         with pytest.raises(KillSwitchEngaged):
-            await operator_actions.arm(runtime, engine, "ops-9", "console")
+            await operator_actions.set_arm(runtime, engine, "ops-9", enabled=True, reason="console")
         async with sessions() as session:
             assert await read_master_arm(session) is False
     finally:
         await _kill_switch(sessions, False)
-    armed = await operator_actions.arm(runtime, engine, "ops-9", "console")
+    armed = await operator_actions.set_arm(runtime, engine, "ops-9", enabled=True, reason="console")
     assert (armed["master_arm"], armed["previous_state"], armed["persisted"]) == (True, False, True)
     async with sessions() as session:
         assert await read_master_arm(session) is True
@@ -134,4 +134,4 @@ async def test_execution_arms_on_record_and_never_while_the_kill_switch_is_engag
         )
     assert record is not None
     assert record.result == {"previous_state": False, "master_arm": True}
-    await operator_actions.disarm(runtime, engine, "ops-9", "test over")
+    await operator_actions.set_arm(runtime, engine, "ops-9", enabled=False, reason="test over")

@@ -7,7 +7,7 @@ authenticated operator, so the callee's audit trail names the person.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 import httpx
 
@@ -15,6 +15,13 @@ from titan_common.internal import InternalClient, ServiceUnavailable
 from titan_console.core.venues import VenueFailure, every_venue_failed
 from titan_console.errors import ConsoleError
 from titan_console.settings import ConsoleSettings
+
+
+class CallOptions(TypedDict, total=False):
+    operator_id: str | None  # set: a mutation, with the internal token and the operator
+    json: Any
+    params: dict[str, Any] | None
+    fast: bool  # the short timeout of the once-a-second reads
 
 
 class Upstream:
@@ -25,39 +32,22 @@ class Upstream:
         # the once-a-second reads behind STATE_UPDATE must not stall it
         self.fast = InternalClient(settings, timeout_s=min(1.0, settings.upstream_timeout_s))
 
-    async def call(
-        self,
-        service: str,
-        method: str,
-        path: str,
-        *,
-        operator_id: str | None = None,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        fast: bool = False,
-    ) -> httpx.Response:
+    async def call(self, service: str, method: str, path: str, **options: Unpack[CallOptions]) -> httpx.Response:
         """The raw answer, or ConsoleError 503 `<SERVICE>_UNAVAILABLE` when nobody answers."""
-        client = self.actions if operator_id is not None else self.fast if fast else self.reads
+        operator_id = options.get("operator_id")
+        client = self.actions if operator_id is not None else self.fast if options.get("fast") else self.reads
         try:
-            return await client.request(service, method, path, operator_id=operator_id, json=json, params=params)
+            return await client.request(
+                service, method, path, operator_id=operator_id, json=options.get("json"), params=options.get("params")
+            )
         except (ServiceUnavailable, httpx.TimeoutException) as exc:
             raise ConsoleError(
                 503, f"{service.upper()}_UNAVAILABLE", f"{service} did not answer ({type(exc).__name__})"
             ) from exc
 
-    async def json(
-        self,
-        service: str,
-        method: str,
-        path: str,
-        *,
-        operator_id: str | None = None,
-        json: Any = None,
-        params: dict[str, Any] | None = None,
-        fast: bool = False,
-    ) -> Any:
+    async def json(self, service: str, method: str, path: str, **options: Unpack[CallOptions]) -> Any:
         """The JSON body of a 2xx answer; an error answer is passed on in the one error shape."""
-        response = await self.call(service, method, path, operator_id=operator_id, json=json, params=params, fast=fast)
+        response = await self.call(service, method, path, **options)
         if response.status_code == 404 and _is_missing_route(response):
             raise ConsoleError(
                 503, f"{service.upper()}_ENDPOINT_UNAVAILABLE", f"{service} does not serve {method} {path} (yet)"
@@ -74,12 +64,9 @@ class Upstream:
         method: str,
         path: str,
         *,
-        operator_id: str | None = None,
-        json: Any = None,
-        fast: bool = False,
         kind: str = "execution",
         venue: str | None = None,
-        params: dict[str, Any] | None = None,
+        **options: Unpack[CallOptions],
     ) -> dict[str, Any]:
         """The same call to every venue's process of `kind` at once (execution: one per venue
         account; the scavenger: one per venue's market): each venue's JSON answer, or its
@@ -88,9 +75,7 @@ class Upstream:
 
         async def one(service: str) -> Any:
             try:
-                return await self.json(
-                    service, method, path, operator_id=operator_id, json=json, fast=fast, params=params
-                )
+                return await self.json(service, method, path, **options)
             except ConsoleError as exc:
                 return VenueFailure(exc.code, exc.message, exc.status)
 

@@ -109,7 +109,7 @@ async def cancel_all(
     return await operator_actions.cancel_all(runtime, await _engine_when_ready(runtime), who.operator_id)
 
 
-class DisarmBody(BaseModel):
+class MasterArmBody(BaseModel):
     model_config = ConfigDict(extra="forbid")
     reason: Annotated[str, Field(max_length=500)] = "operator"
     request: dict[str, Any] | None = None  # the caller's own request, kept with the record
@@ -117,30 +117,30 @@ class DisarmBody(BaseModel):
 
 @router.post("/api/safety/disarm")
 async def disarm(
-    body: DisarmBody | None = None, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
+    body: MasterArmBody | None = None, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(operator)
 ) -> dict[str, Any]:
     """Master arm off at the door: entries refused at once, on record now or when Postgres returns."""
     engine = await _engine_when_ready(runtime)
-    body = body or DisarmBody()
-    return await operator_actions.disarm(runtime, engine, who.operator_id, body.reason, body.request)
-
-
-class ArmBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    reason: Annotated[str, Field(max_length=500)] = "operator"
-    request: dict[str, Any] | None = None
+    body = body or MasterArmBody()
+    return await operator_actions.set_arm(
+        runtime, engine, who.operator_id, enabled=False, reason=body.reason, request=body.request
+    )
 
 
 @router.post("/api/safety/arm")
 async def arm(
-    body: ArmBody | None = None, runtime: ServiceRuntime = Depends(get_runtime), who: Operator = Depends(risk_raiser)
+    body: MasterArmBody | None = None,
+    runtime: ServiceRuntime = Depends(get_runtime),
+    who: Operator = Depends(risk_raiser),
 ) -> dict[str, Any]:
     """Master arm on (the console's arm lands here): 409 while the kill switch is engaged,
     503 when Postgres cannot take it."""
     engine = await _engine_when_ready(runtime)
-    body = body or ArmBody()
+    body = body or MasterArmBody()
     try:
-        return await operator_actions.arm(runtime, engine, who.operator_id, body.reason, body.request)
+        return await operator_actions.set_arm(
+            runtime, engine, who.operator_id, enabled=True, reason=body.reason, request=body.request
+        )
     except KillSwitchEngaged as exc:
         raise HTTPException(409, "KILL_SWITCH_ENGAGED") from exc
     except DB_ERRORS as exc:

@@ -62,43 +62,37 @@ async def _record(
         engine.deferred.append(write)
 
 
-async def disarm(
+async def set_arm(
     runtime: ServiceRuntime,
     engine: ExecutionEngine,
     operator_id: str,
+    *,
+    enabled: bool,
     reason: str,
     request: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Master arm off at the one door: entries are refused from now, whatever Postgres is doing
-    (the console's disarm and kill switch call this first; `request` is the caller's, for the
-    MASTER_ARM record)."""
-    _audit_request(runtime, "DISARM", operator_id, request or {"reason": reason})
-    persisted, previous = await _disarm(engine, operator_id, reason, request)
+    """Master arm at the one door, its one writer; `request` is the caller's, for the
+    MASTER_ARM record.
+    - Off: entries are refused from now, whatever Postgres is doing (on record now or when
+      it returns). The console's disarm and kill switch, and the brain's breaker, land here.
+    - On: only with Postgres taking it now (arming never waits for a record), and never while
+      the kill switch is engaged. Raises KillSwitchEngaged, or DB_ERRORS."""
+    _audit_request(runtime, "ARM" if enabled else "DISARM", operator_id, request or {"reason": reason})
+    if enabled:
+        async with transaction(engine.sessions) as session:
+            previous, _now = await set_master_arm(
+                session, enabled=True, operator_id=operator_id, reason=reason, request=request
+            )
+        persisted: bool = True
+    else:
+        persisted, previous = await _disarm(engine, operator_id, reason, request)
     return {
         "success": True,
-        "master_arm": False,
+        "master_arm": enabled,
         "persisted": persisted,
         "previous_state": previous,
         "operator_id": operator_id,
     }
-
-
-async def arm(
-    runtime: ServiceRuntime,
-    engine: ExecutionEngine,
-    operator_id: str,
-    reason: str,
-    request: dict[str, Any] | None = None,
-) -> dict[str, Any]:
-    """Master arm on: only with Postgres taking it now (arming never waits for a record), and
-    never while the kill switch is engaged. Raises KillSwitchEngaged, or DB_ERRORS."""
-    _audit_request(runtime, "ARM", operator_id, request or {"reason": reason})
-    async with transaction(engine.sessions) as session:
-        previous, _now = await set_master_arm(
-            session, enabled=True, operator_id=operator_id, reason=reason, request=request
-        )
-    return {"success": True, "master_arm": True, "persisted": True, "previous_state": previous,
-            "operator_id": operator_id}  # fmt: skip
 
 
 async def _disarm(
