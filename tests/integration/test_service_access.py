@@ -5,8 +5,8 @@ processes on a database of their own.
 
 Rules (titan_common.access, the same in every service):
 - a viewer changes nothing (403); an operator may act, except on admin routes;
-- in LIVE, what raises risk needs admin: the brain's breaker and AI-gate resets here
-  (the console's body-dependent cases, arming and raising limits, are in
+- in LIVE, what raises risk needs admin: the brain's breaker and AI-gate resets and
+  execution's arm here (the console's body-dependent cases, arming and raising limits, are in
   tests/integration/console/test_live_mode.py);
 - a foreign Origin is refused (403 CSRF_FAILED) for everyone, admin included;
 - a body that is not JSON is refused (415) before any route runs.
@@ -48,7 +48,12 @@ ADMIN_ALWAYS = {
     ("console", "/api/console/kill-switch/recover"),
     ("console", "/api/console/protection-failed/clear"),
 }
-ADMIN_IN_LIVE = {("brain", "/breaker/reset"), ("brain", "/aigate/reset"), ("console", "/api/proposals/1/approve")}
+ADMIN_IN_LIVE = {
+    ("brain", "/breaker/reset"),
+    ("brain", "/aigate/reset"),
+    ("console", "/api/proposals/1/approve"),
+    ("execution", "/api/safety/arm"),  # master arm's one writer: the console's arm lands here
+}
 # logging in and out check credentials themselves (the console's own matrix covers them)
 CREDENTIAL_ROUTES = {("console", "/api/auth/login"), ("console", "/api/auth/logout")}
 PATH_VALUES = {"{symbol}": "BTCUSDT", "{alert_id}": "1", "{proposal_id}": "1"}
