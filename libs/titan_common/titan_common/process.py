@@ -53,7 +53,7 @@ def serve(
     # exit code 0, so supervisors can tell a clean stop from a crash.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
-    run_app(app, settings.host, settings.port_of(process))
+    run_app(app, settings.bind_address, settings.port_of(process))
 
 
 def run_app(app: Any, host: str, port: int) -> None:

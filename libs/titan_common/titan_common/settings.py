@@ -97,7 +97,12 @@ class CommonSettings(BaseSettings):
     # one of the LIVE locks (titan_common.live)
     live: bool = False
 
+    # where the other Titan processes are reached when no TITAN_<SERVICE>_URL says otherwise,
+    # and (unless TITAN_BIND_HOST is set) the address each process listens on
     host: str = "127.0.0.1"
+    # the address this process listens on, when it differs from TITAN_HOST: 0.0.0.0 in a
+    # container or on a host of its own, where peers reach it by a name or address of its own
+    bind_host: str | None = None
     brain_port: Port = DEFAULT_PORTS["brain"]
     execution_port: Port = DEFAULT_PORTS["execution"]
     console_port: Port = DEFAULT_PORTS["console"]
@@ -144,6 +149,11 @@ class CommonSettings(BaseSettings):
         if value is None or not value.strip():
             return None
         return _checked_url(value)
+
+    @field_validator("bind_host")
+    @classmethod
+    def _bind_host(cls, value: str | None) -> str | None:
+        return None if value is None or not value.strip() else value.strip()
 
     @field_validator("execution_urls", "scavenger_urls")
     @classmethod
@@ -270,6 +280,11 @@ class CommonSettings(BaseSettings):
                 raise ValueError(f"no port for {service}: set TITAN_{kind.upper()}_PORTS, e.g. '{{\"{venue}\": 3013}}'")
             return ports[venue]
         return int(getattr(self, f"{service}_port"))
+
+    @property
+    def bind_address(self) -> str:
+        """The address this process listens on: TITAN_BIND_HOST, else TITAN_HOST."""
+        return self.bind_host or self.host
 
     def url_of(self, service: str) -> str:
         """The service's base URL: its TITAN_<SERVICE>_URL when set (another host), else

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import ipaddress
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
+from pydantic_settings import NoDecode
 
 from titan_common.settings import ServiceSettings
 
@@ -30,8 +32,30 @@ class ConsoleSettings(ServiceSettings):
     login_window_s: Annotated[int, Field(ge=1)] = 300
     login_lock_s: Annotated[int, Field(ge=1)] = 30
     login_max_lock_s: Annotated[int, Field(ge=1)] = 900
+    # peers trusted like loopback (comma-separated CIDRs, TITAN_TRUSTED_NETWORKS): reads
+    # without a login and the client address a proxy forwards. Empty: loopback only (one
+    # host). The compose network, or the private network of Titan's own hosts, never more.
+    trusted_networks: Annotated[list[str], NoDecode] = []
     # kill switch confirmation codes live this long
     kill_switch_code_ttl_s: Annotated[int, Field(ge=10)] = 120
     # execution's churn limits, for the panel's "near limit" (same variables execution reads)
     churn_limit_10s: Annotated[int, Field(ge=1)] = 10
     churn_limit_60s: Annotated[int, Field(ge=1)] = 30
+
+    @field_validator("trusted_networks", mode="before")
+    @classmethod
+    def _networks(cls, value: Any) -> list[str]:
+        names = value.split(",") if isinstance(value, str) else list(value)
+        networks = []
+        for name in (str(n).strip() for n in names):
+            if not name:
+                continue
+            try:
+                networks.append(str(ipaddress.ip_network(name, strict=False)))
+            except ValueError:
+                raise ValueError(f"{name!r} is not a network (CIDR, e.g. 10.0.0.0/16)") from None
+        return networks
+
+    @property
+    def trusted(self) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+        return tuple(ipaddress.ip_network(name) for name in self.trusted_networks)

@@ -31,7 +31,7 @@ def run_worker(settings: WorkerSettings) -> None:
     from titan_worker.metrics import serve_metrics
 
     _logging("worker", settings)
-    serve_metrics(settings.host, settings.worker_metrics_port, settings.backups_path, settings.reports_path)
+    serve_metrics(settings.bind_address, settings.worker_metrics_port, settings.backups_path, settings.reports_path)
     app = create_app(settings)
     app.worker_main(
         [

@@ -79,3 +79,34 @@ def test_origin_must_name_the_host() -> None:
     assert same_origin("https://titan-core.example.com", "titan-core.example.com")
     assert not same_origin("https://evil.example", "127.0.0.1:3002")
     assert not same_origin("null", "127.0.0.1:3002")
+
+
+def test_trusted_networks_count_as_loopback_and_nothing_else() -> None:
+    from titan_console.settings import ConsoleSettings
+
+    trusted = ConsoleSettings(
+        database_url="postgresql://u@h/db", redis_url="redis://h:6379/0", trusted_networks="172.30.77.0/24, fd00::/8"
+    ).trusted
+    # a peer on the compose network (nginx, Prometheus) reads like loopback, unless forwarded
+    assert is_local("172.30.77.5", {}, trusted)
+    assert is_local("::ffff:172.30.77.5", {}, trusted)
+    assert is_local("fd00::7", {}, trusted)
+    assert not is_local("172.30.77.5", {"x-forwarded-for": "203.0.113.9"}, trusted)
+    assert not is_local("172.30.78.5", {}, trusted)
+    assert not is_local("203.0.113.9", {}, trusted)
+    assert not is_local("172.30.77.5", {})  # nothing trusted: loopback only, as before
+    # its forwarded client address is believed; an untrusted peer's never is
+    assert client_address("172.30.77.5", {"x-real-ip": "203.0.113.9"}, trusted) == "203.0.113.9"
+    assert client_address("172.30.78.5", {"x-real-ip": "203.0.113.9"}, trusted) == "172.30.78.5"
+    assert client_address("172.30.77.5", {"x-real-ip": "203.0.113.9"}) == "172.30.77.5"
+
+
+def test_a_trusted_network_that_is_not_one_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from titan_console.settings import ConsoleSettings
+
+    with pytest.raises(ValidationError, match="not a network"):
+        ConsoleSettings(database_url="postgresql://u@h/db", redis_url="redis://h:6379/0", trusted_networks="console")
+    empty = ConsoleSettings(database_url="postgresql://u@h/db", redis_url="redis://h:6379/0", trusted_networks="")
+    assert empty.trusted == ()

@@ -57,7 +57,7 @@ def _challenge_headers(request: Request) -> dict[str, str] | None:
 async def identify(console: Console, headers: Any, cookies: Any, peer: str | None) -> Principal | None:
     """Who is calling: Basic credentials, else a session cookie, else nobody. Wrong
     credentials raise (they are never treated as anonymous)."""
-    address = client_address(peer, headers)
+    address = client_address(peer, headers, console.settings.trusted)
     credentials = basic_credentials(headers.get("authorization"))
     if credentials is not None:
         return await console.auth.check_password(credentials[0], credentials[1], address)
@@ -83,7 +83,7 @@ async def authorize(request: Request) -> Principal:
         except AuthFailed as exc:
             headers = {"Retry-After": str(exc.retry_after_s)} if exc.retry_after_s else _challenge_headers(request)
             raise ConsoleError(exc.status, exc.code, str(exc), headers=headers) from None
-    local = is_local(peer, request.headers)
+    local = is_local(peer, request.headers, console.settings.trusted)
     verdict = decide(level, request.method, Caller(role=principal.role if principal else None, local=local))
     if not verdict.allowed:
         headers = _challenge_headers(request) if verdict.status == 401 else None

@@ -32,7 +32,7 @@ async def login(request: Request, console: Console = Depends(get_console)) -> JS
     CSRF token the page sends back in X-CSRF-Token on every mutation."""
     body = await bodies.read(request, bodies.LoginBody)
     peer = request.client.host if request.client else None
-    address = client_address(peer, request.headers)
+    address = client_address(peer, request.headers, console.settings.trusted)
     try:
         verified = await console.auth.check_password(body.username, body.password, address)
     except AuthFailed as exc:
@@ -93,8 +93,9 @@ async def verify(request: Request, console: Console = Depends(get_console)) -> R
     if credentials is None:
         raise ConsoleError(401, "UNAUTHORIZED", "HTTP Basic credentials required", headers=challenge)
     peer = request.client.host if request.client else None
+    address = client_address(peer, request.headers, console.settings.trusted)
     try:
-        who = await console.auth.check_password(credentials[0], credentials[1], client_address(peer, request.headers))
+        who = await console.auth.check_password(credentials[0], credentials[1], address)
     except AuthFailed as exc:
         # nginx's auth_request understands only 2xx, 401 and 403
         status = 401 if exc.status == 429 else exc.status

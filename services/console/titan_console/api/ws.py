@@ -38,7 +38,7 @@ async def console_socket(websocket: WebSocket) -> None:
     except AuthFailed:
         await websocket.close(code=CLOSE_UNAUTHORIZED)
         return
-    local = is_local(peer, websocket.headers)
+    local = is_local(peer, websocket.headers, console.settings.trusted)
     verdict = decide(None, "GET", Caller(role=principal.role if principal else None, local=local))
     if not verdict.allowed:
         await websocket.close(code=CLOSE_UNAUTHORIZED)

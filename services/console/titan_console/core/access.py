@@ -4,9 +4,10 @@ Every route declares an `Access` level (routes that declare none get the default
 their method). The rules that no declaration can weaken:
 - a mutation (any method but GET/HEAD/OPTIONS) needs at least operator, unless the
   route is explicitly PUBLIC (logging in is the one such route);
-- a GET without credentials is allowed, as viewer, only from loopback and only when no
-  proxy forwarded it (through nginx, the request carries X-Forwarded-For and needs
-  credentials like any remote one);
+- a GET without credentials is allowed, as viewer, only from loopback (or a network the
+  installation trusts like it, TITAN_TRUSTED_NETWORKS: the compose network, a private
+  link between Titan's own hosts) and only when no proxy forwarded it (through nginx, the
+  request carries X-Forwarded-For and needs credentials like any remote one);
 - credentials that are present but wrong are refused, never downgraded to anonymous.
 """
 
@@ -70,6 +71,9 @@ def decide(access: Access | None, method: str, caller: Caller) -> Verdict:
     return Verdict(True)
 
 
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
 def is_loopback(host: str | None) -> bool:
     if not host:
         return False
@@ -79,16 +83,31 @@ def is_loopback(host: str | None) -> bool:
         return host == "localhost"
 
 
-def is_local(peer_host: str | None, headers: Mapping[str, str]) -> bool:
-    """A loopback peer that no proxy forwarded."""
-    return is_loopback(peer_host) and not any(headers.get(name) for name in FORWARDING_HEADERS)
+def is_trusted_peer(host: str | None, trusted: Networks = ()) -> bool:
+    """Loopback, or an address in one of the `trusted` networks (Titan's own peers)."""
+    if is_loopback(host):
+        return True
+    if not host or not trusted:
+        return False
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in trusted)
 
 
-def client_address(peer_host: str | None, headers: Mapping[str, str]) -> str:
+def is_local(peer_host: str | None, headers: Mapping[str, str], trusted: Networks = ()) -> bool:
+    """A loopback (or trusted) peer that no proxy forwarded."""
+    return is_trusted_peer(peer_host, trusted) and not any(headers.get(name) for name in FORWARDING_HEADERS)
+
+
+def client_address(peer_host: str | None, headers: Mapping[str, str], trusted: Networks = ()) -> str:
     """The caller's address for throttling. A forwarded address is believed only from a
-    loopback peer (our own nginx); anyone else could write the header themselves."""
+    loopback (or trusted) peer: our own nginx; anyone else could write the header themselves."""
     peer = peer_host or "unknown"
-    if not is_loopback(peer_host):
+    if not is_trusted_peer(peer_host, trusted):
         return peer
     real = headers.get("x-real-ip")
     if real:

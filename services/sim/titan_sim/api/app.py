@@ -18,7 +18,7 @@ log = logging.getLogger(__name__)
 
 def create_app(settings: SimSettings) -> FastAPI:
     venue = Venue(settings)
-    mexc_face = MexcFace(create_mexc_app(venue), settings.host, settings.simulator_mexc_port)
+    mexc_face = MexcFace(create_mexc_app(venue), settings.bind_address, settings.simulator_mexc_port)
 
     async def market(runtime: ServiceRuntime) -> None:
         await venue.market_loop(runtime.stop)

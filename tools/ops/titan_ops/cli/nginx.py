@@ -14,6 +14,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from titan_common.settings import CommonSettings
 
 TEMPLATE = Path("deploy") / "nginx" / "titan.conf"
 PLACEHOLDER = re.compile(r"\$\{(TITAN_[A-Z_]+)\}")
@@ -64,6 +67,32 @@ def render(template: str, values: dict[str, str]) -> str:
     if missing:
         raise ValueError(f"no value for {', '.join(missing)}")
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
+
+
+def upstream_of(address: str) -> str:
+    """nginx's `server host:port` for a service: from its base URL (http://console:3002, as
+    TITAN_CONSOLE_URL says) or a bare host:port. nginx speaks plain HTTP to its upstreams."""
+    value = address.strip().rstrip("/")
+    parts = urlsplit(value if "://" in value else f"http://{value}")
+    if parts.scheme != "http":
+        raise ValueError(f"{address!r}: nginx reaches Titan's services over plain http://")
+    try:
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{address!r}: {exc}") from None
+    if not parts.hostname or port is None or parts.path or parts.query:
+        raise ValueError(f"{address!r} is not an upstream: host:port or http://host:port")
+    host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
+    return f"{host}:{port}"
+
+
+def upstreams(settings: CommonSettings) -> dict[str, str]:
+    """The template's upstreams from the settings every process reads: TITAN_CONSOLE_URL and
+    TITAN_BRAIN_URL when set (another host, a container by name), else TITAN_HOST and port."""
+    return {
+        "TITAN_CONSOLE_UPSTREAM": upstream_of(settings.url_of("console")),
+        "TITAN_BRAIN_UPSTREAM": upstream_of(settings.url_of("brain")),
+    }
 
 
 def ensure_self_signed_cert(tls_dir: Path, common_name: str = "localhost", days: int = 825) -> tuple[Path, Path]:
@@ -134,7 +163,8 @@ def prepare(
     brain_upstream: str,
     template: Path | None = None,
 ) -> NginxLayout:
-    """Write <var>/nginx/{nginx.conf,titan.conf}, the TLS pair and the log directory."""
+    """Write <var>/nginx/{nginx.conf,titan.conf}, the TLS pair and the log directory. The
+    upstreams are host:port or http://host:port (`upstreams(settings)`)."""
     prefix = (var_dir / "nginx").resolve()
     layout = NginxLayout(
         prefix=prefix,
@@ -151,8 +181,8 @@ def prepare(
         (template or find_template()).read_text(encoding="utf-8"),
         {
             "TITAN_NGINX_PORT": str(port),
-            "TITAN_CONSOLE_UPSTREAM": console_upstream,
-            "TITAN_BRAIN_UPSTREAM": brain_upstream,
+            "TITAN_CONSOLE_UPSTREAM": upstream_of(console_upstream),
+            "TITAN_BRAIN_UPSTREAM": upstream_of(brain_upstream),
             "TITAN_TLS_DIR": str(layout.tls_dir),
             "TITAN_NGINX_LOG_DIR": str(layout.log_dir),
         },

@@ -374,26 +374,43 @@ def report_daily(
 def nginx_render(
     out: Annotated[Path, typer.Option(help="Where to write the rendered site config")] = Path("titan.conf"),
     port: Annotated[int, typer.Option(help="TLS port")] = 443,
-    console_upstream: Annotated[str, typer.Option(help="host:port of the console")] = "127.0.0.1:3002",
-    brain_upstream: Annotated[str, typer.Option(help="host:port of the brain")] = "127.0.0.1:3100",
+    console_upstream: Annotated[
+        str | None, typer.Option(help="the console: host:port or http://host:port (default: TITAN_CONSOLE_URL)")
+    ] = None,
+    brain_upstream: Annotated[
+        str | None, typer.Option(help="the brain: host:port or http://host:port (default: TITAN_BRAIN_URL)")
+    ] = None,
     tls_dir: Annotated[Path, typer.Option(help="Directory with titan.crt and titan.key")] = Path("/etc/titan/tls"),
     log_dir: Annotated[Path, typer.Option(help="nginx log directory")] = Path("/var/log/nginx"),
 ) -> None:
-    """Render deploy/nginx/titan.conf for a system nginx (e.g. /etc/nginx/conf.d/titan.conf)."""
+    """Render deploy/nginx/titan.conf for a system nginx (e.g. /etc/nginx/conf.d/titan.conf).
+    The upstreams are the console's and the brain's URLs from the settings (TITAN_CONSOLE_URL,
+    TITAN_BRAIN_URL, else TITAN_HOST and their ports) unless given here."""
     from titan_ops.cli import nginx
 
+    upstreams = nginx.upstreams(load_settings(CommonSettings))
+    try:
+        if console_upstream is not None:
+            upstreams["TITAN_CONSOLE_UPSTREAM"] = nginx.upstream_of(console_upstream)
+        if brain_upstream is not None:
+            upstreams["TITAN_BRAIN_UPSTREAM"] = nginx.upstream_of(brain_upstream)
+    except ValueError as exc:
+        console.print(f"FAIL {exc}", markup=False)
+        raise typer.Exit(2) from None
     text = nginx.render(
         nginx.find_template().read_text(encoding="utf-8"),
         {
             "TITAN_NGINX_PORT": str(port),
-            "TITAN_CONSOLE_UPSTREAM": console_upstream,
-            "TITAN_BRAIN_UPSTREAM": brain_upstream,
+            **upstreams,
             "TITAN_TLS_DIR": str(tls_dir),
             "TITAN_NGINX_LOG_DIR": str(log_dir),
         },
     )
     out.write_text(text, encoding="utf-8")
-    console.print(f"wrote {out} (TLS on {port}, console {console_upstream}, brain {brain_upstream})")
+    console.print(
+        f"wrote {out} (TLS on {port}, console {upstreams['TITAN_CONSOLE_UPSTREAM']}, "
+        f"brain {upstreams['TITAN_BRAIN_UPSTREAM']})"
+    )
 
 
 @nginx_app.command("cert")

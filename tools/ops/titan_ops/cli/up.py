@@ -245,8 +245,8 @@ def extra_children(settings: CommonSettings, services: list[str], env: dict[str,
         layout = nginx.prepare(
             settings.var_dir,
             port=settings.nginx_port,
-            console_upstream=f"127.0.0.1:{settings.console_port}",
-            brain_upstream=f"127.0.0.1:{settings.brain_port}",
+            console_upstream=settings.url_of("console"),
+            brain_upstream=settings.url_of("brain"),
         )
         nginx.check_config(layout)
     except (nginx.NginxUnavailable, OSError, ValueError) as exc:
