@@ -50,10 +50,10 @@ from titan_common.db import migrate  # noqa: E402
 from titan_common.db.engine import make_engine, make_sessionmaker  # noqa: E402
 from titan_common.embedded import free_port  # noqa: E402
 from titan_common.events import WalletUpdate, payload_of  # noqa: E402
-from titan_execution.runtime.master_arm import set_master_arm  # noqa: E402
 from titan_common.messages import Correlation, Event, OrderIntent, Side, Signal, Verdict  # noqa: E402
 from titan_common.settings import normalise_database_url, plain_database_url  # noqa: E402
 from titan_common.system_state import Mode  # noqa: E402
+from titan_execution.runtime.master_arm import set_master_arm  # noqa: E402
 
 SECTION = "## Brain: the pipeline as a share of its core, one run (`bench/brain_evaluate.py`)"
 NOTE = """\

@@ -35,8 +35,8 @@ from titan_common.config import TradingConfig, save_config
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import DecisionRow, OrderIntentRow, User
 from titan_common.events import TradeClosed, WalletUpdate, payload_of
-from titan_execution.runtime.master_arm import set_master_arm
 from titan_common.messages import Control, ControlCommand, Correlation, Event, Side, Signal, new_id
+from titan_execution.runtime.master_arm import set_master_arm
 
 HERE = Path(__file__).resolve().parent
 

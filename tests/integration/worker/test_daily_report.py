@@ -219,7 +219,9 @@ async def test_report_figures_match_the_hand_computation(
     seeded: None, sessions: async_sessionmaker[AsyncSession], tmp_path: Path
 ) -> None:
     async with sessions() as session, session.begin():
-        report = await reports.generate(session, DAY, now_ms=NEXT_DAY + 5 * MINUTE, report_dir=tmp_path, accounts=ACCOUNTS)
+        report = await reports.generate(
+            session, DAY, now_ms=NEXT_DAY + 5 * MINUTE, report_dir=tmp_path, accounts=ACCOUNTS
+        )
     figures = report.figures
     assert {k: figures[k] for k in EXPECTED} == EXPECTED
 
