@@ -297,7 +297,8 @@ class BreakerController:
 
     async def close(self) -> None:
         for task in (self._flatten_task, self._disarm_task):
-            if task is not None:
+            if task is not None and not task.done():
                 task.cancel()
-                with contextlib.suppress(BaseException):
+                # on the way out; a hard trip's flatten not on record is asked again at start
+                with contextlib.suppress(asyncio.CancelledError):
                     await task
