@@ -22,7 +22,7 @@ from titan_common.clock import now_ms
 from titan_common.db.engine import DB_ERRORS, make_engine, make_sessionmaker
 from titan_common.db.models import ConsoleSession
 from titan_common.events import EventType
-from titan_common.flags import read_flag
+from titan_common.flags import KILL_SWITCH, read_flag
 from titan_common.logging import best_effort
 from titan_common.messages import Event
 from titan_common.reasons import ReasonCode
@@ -33,7 +33,7 @@ from titan_console.runtime.auth import Authenticator
 from titan_console.runtime.context import Console
 from titan_console.runtime.health import refresh_healths
 from titan_console.runtime.hub import WS_CLOSE_ERRORS, Hub
-from titan_console.runtime.state import KILL_SWITCH_FLAG, StateCache
+from titan_console.runtime.state import StateCache
 from titan_console.runtime.upstream import Upstream
 from titan_console.settings import ConsoleSettings
 
@@ -129,7 +129,7 @@ async def setup(runtime: ServiceRuntime) -> None:
             try:
                 assert rt.sessions is not None
                 async with rt.sessions() as session:
-                    flag = await read_flag(session, KILL_SWITCH_FLAG)
+                    flag = await read_flag(session, KILL_SWITCH)
             except Exception as exc:
                 log.warning("kill switch state unreadable (%s); retrying", exc)
                 await rt.sleep(1.0)

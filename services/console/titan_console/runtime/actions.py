@@ -23,7 +23,7 @@ from titan_common.clock import now_ms
 from titan_common.db.engine import DB_ERRORS, transaction
 from titan_common.db.models import OperatorAction, SystemFlag
 from titan_common.events import EventType, MasterArmChange, payload_of
-from titan_common.flags import read_flag
+from titan_common.flags import KILL_SWITCH, read_flag
 from titan_common.messages import ControlCommand, Severity
 from titan_common.reasons import ReasonCode
 from titan_console.core import kill_switch
@@ -32,7 +32,6 @@ from titan_console.core.venues import VenueFailure, merge_actions
 from titan_console.errors import ConsoleError
 from titan_console.runtime.auth import Principal
 from titan_console.runtime.context import Console
-from titan_console.runtime.state import KILL_SWITCH_FLAG
 
 log = logging.getLogger(__name__)
 # Postgres unreachable, as a console action sees it (no sessions yet is a 503 ConsoleError)
@@ -316,14 +315,14 @@ async def persist_kill_switch(console: Console, who: Principal, *, engaged: bool
     ts = now_ms()
     value = {"engaged": engaged, "reason": reason, "changed_ms": ts, "changed_by": who.username}
     async with transaction(console.runtime.sessions) as session:
-        previous = await read_flag(session, KILL_SWITCH_FLAG) or {}
+        previous = await read_flag(session, KILL_SWITCH) or {}
         if engaged:
             value["engaged_ms"] = ts
             value["engaged_by"] = who.username
         else:
             value["engaged_ms"] = previous.get("engaged_ms")
             value["engaged_by"] = previous.get("engaged_by")
-        row = {"name": KILL_SWITCH_FLAG, "value": value, "updated_ms": ts, "updated_by": who.username}
+        row = {"name": KILL_SWITCH, "value": value, "updated_ms": ts, "updated_by": who.username}
         statement = insert(SystemFlag).values(**row)
         await session.execute(statement.on_conflict_do_update(index_elements=["name"], set_=row))
         session.add(

@@ -22,7 +22,7 @@ from typing import Any
 from titan_common.clock import now_ms
 from titan_common.db import reads
 from titan_common.db.engine import DB_ERRORS
-from titan_common.flags import read_flag, read_master_arm
+from titan_common.flags import KILL_SWITCH, read_flag, read_master_arm
 from titan_common.heartbeats import read_beats, state_of_beat, system_state_of
 from titan_common.logging import best_effort
 from titan_common.service import ServiceRuntime
@@ -35,7 +35,6 @@ from titan_console.runtime.upstream import Upstream
 
 log = logging.getLogger(__name__)
 
-KILL_SWITCH_FLAG = "kill_switch"
 CHURN_COUNTER = "titan_execution_cancel_replace_total"
 
 
@@ -120,7 +119,7 @@ class StateCache:
         try:
             async with self.runtime.sessions() as session:
                 self.master_arm = await read_master_arm(session)
-                flag = await read_flag(session, KILL_SWITCH_FLAG)
+                flag = await read_flag(session, KILL_SWITCH)
             self.kill_switch = flag or {"engaged": False}
         except Exception as exc:
             log.debug("flags unreadable: %s", exc)
