@@ -12,7 +12,7 @@ from titan_sim.settings import SimSettings
 def test_each_run_and_each_reset_hands_out_ids_of_its_own() -> None:
     first, second = Venue(SimSettings()), Venue(SimSettings())
     assert first.engine.markets["BTCUSDT"].mark == second.engine.markets["BTCUSDT"].mark  # the same market
-    seen = {first.engine._new_id(), second.engine._new_id(), first.spot._new_id(1), second.spot._new_id(1)}
+    seen = {first.engine.new_id(), second.engine.new_id(), first.spot._new_id(1), second.spot._new_id(1)}
     first.reset()
-    seen |= {first.engine._new_id(), first.spot._new_id(1)}
+    seen |= {first.engine.new_id(), first.spot._new_id(1)}
     assert len(seen) == 6

@@ -8,9 +8,11 @@ from typing import Any
 
 import pytest
 
+from titan_sim.api.bybit_requests import enter_order
 from titan_sim.core.account import MAKER_FEE_RATE, TAKER_FEE_RATE, Account
 from titan_sim.core.book import OrderBook
-from titan_sim.core.engine import FUNDING_INTERVAL_MS, Exchange, ExchangeConfig
+from titan_sim.core.exchange import Exchange
+from titan_sim.core.funding import FUNDING_INTERVAL_MS
 from titan_sim.core.klines import Candle, KlineSeries, bucket_start
 from titan_sim.core.model import (
     STATUS_TRANSITIONS,
@@ -22,6 +24,8 @@ from titan_sim.core.model import (
     Side,
     TimeInForce,
 )
+from titan_sim.core.requests import AmendOrder, OrderRef, SetLeverage, TradingStop
+from titan_sim.core.state import ExchangeConfig
 
 D = Decimal
 T0 = 1_700_000_000_000
@@ -37,7 +41,7 @@ def order(side: Side = Side.BUY, qty: str = "1", price: str = "100", seq: int = 
 
 def place(ex: Exchange, now: int = T0, **kw: Any) -> Order:
     params = {"category": "linear", "symbol": "BTCUSDT", "side": "Buy", "orderType": "Market", "qty": "0.01", **kw}
-    return ex.place_order(params, now)
+    return enter_order(ex, params, now)  # the Bybit face's parsing, then the typed request
 
 
 def code_of(fn: Any) -> int:
@@ -153,7 +157,7 @@ def test_resting_limit_fills_as_maker_when_the_market_trades_through() -> None:
     o = place(ex, orderType="Limit", price=str(best_bid + D("0.1")), qty="0.01")
     assert o.status is OrderStatus.NEW
     ex.markets["BTCUSDT"].mid = float(best_bid) - 50
-    ex._reprice("BTCUSDT", T0 + 1)
+    ex.feed.reprice("BTCUSDT", T0 + 1)
     assert o.status is OrderStatus.FILLED
     execution = ex.executions[-1]
     assert execution.is_maker
@@ -185,8 +189,8 @@ def test_entry_errors() -> None:
     assert code_of(lambda: place(ex, symbol="NOPEUSDT")) == 10001
     place(ex, orderLinkId="same")
     assert code_of(lambda: place(ex, orderLinkId="same")) == 110072
-    assert code_of(lambda: ex.cancel_order({"orderId": "nope"}, T0)) == 110001
-    assert code_of(lambda: ex.cancel_order({"orderLinkId": "same"}, T0)) == 110008
+    assert code_of(lambda: ex.cancel_order(OrderRef(order_id="nope"), T0)) == 110001
+    assert code_of(lambda: ex.cancel_order(OrderRef(order_link_id="same"), T0)) == 110008
     assert [r.ret_code for r in ex.received] == [110017, 110007, 110094, 110017, 10001, 10001, 0, 110072]
 
 
@@ -204,25 +208,23 @@ def test_amend_moves_the_order_and_can_cross() -> None:
     bid = ex.books["BTCUSDT"].best_bid()
     assert bid is not None
     o = place(ex, orderType="Limit", price=str(bid - 10), qty="0.01")
-    ex.amend_order({"orderId": o.order_id, "qty": "0.02"}, T0)
+    ex.amend_order(AmendOrder(OrderRef(o.order_id), qty=D("0.02")), T0)
     assert o.qty == D("0.02")
     assert o.status is OrderStatus.NEW
     ask = ex.books["BTCUSDT"].best_ask()
-    ex.amend_order({"orderId": o.order_id, "price": str(ask)}, T0)
+    ex.amend_order(AmendOrder(OrderRef(o.order_id), price=ask), T0)
     assert o.cum_exec_qty > 0
-    assert code_of(lambda: ex.amend_order({"orderId": o.order_id}, T0)) in (10001, 110008)
+    assert code_of(lambda: ex.amend_order(AmendOrder(OrderRef(o.order_id)), T0)) in (10001, 110008)
 
 
 def test_leverage_and_trading_stop_errors() -> None:
     ex = make()
-    ex.set_leverage({"symbol": "BTCUSDT", "buyLeverage": "20", "sellLeverage": "20"}, T0)
-    assert (
-        code_of(lambda: ex.set_leverage({"symbol": "BTCUSDT", "buyLeverage": "20", "sellLeverage": "20"}, T0)) == 110043
-    )
-    assert code_of(lambda: ex.trading_stop({"symbol": "BTCUSDT", "stopLoss": "1"}, T0)) == 10001  # flat
+    ex.set_leverage(SetLeverage("BTCUSDT", D(20), D(20)), T0)
+    assert code_of(lambda: ex.set_leverage(SetLeverage("BTCUSDT", D(20), D(20)), T0)) == 110043
+    assert code_of(lambda: ex.trading_stop(TradingStop("BTCUSDT", stop_loss=D(1)), T0)) == 10001  # flat
     place(ex)
-    ex.trading_stop({"symbol": "BTCUSDT", "stopLoss": "1"}, T0)
-    assert code_of(lambda: ex.trading_stop({"symbol": "BTCUSDT", "stopLoss": "1"}, T0)) == 34040
+    ex.trading_stop(TradingStop("BTCUSDT", stop_loss=D(1)), T0)
+    assert code_of(lambda: ex.trading_stop(TradingStop("BTCUSDT", stop_loss=D(1)), T0)) == 34040
 
 
 # --- engine: triggers, funding, liquidation -----------------------------------------------
@@ -253,13 +255,13 @@ def test_take_profit_and_stop_loss_on_mark() -> None:
 
 def test_liquidation_at_the_bust_price_loses_the_margin() -> None:
     ex = make()
-    ex.set_leverage({"symbol": "BTCUSDT", "buyLeverage": "50", "sellLeverage": "50"}, T0)
+    ex.set_leverage(SetLeverage("BTCUSDT", D(50), D(50)), T0)
     place(ex, qty="0.1")
     pos = ex.account.position("BTCUSDT")
     margin, bust = pos.initial_margin, pos.bust_price()
     wallet = ex.account.wallet_balance
     ex.markets["BTCUSDT"].mid = float(bust) * 0.99
-    ex._check_triggers("BTCUSDT", T0 + 10)
+    ex.triggers.check("BTCUSDT", T0 + 10)
     assert pos.side is None
     liq = ex.executions[-1]
     assert liq.exec_type == "BustTrade"

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from titan_sim.api.mexc.spot_requests import enter_order
 from titan_sim.core.instruments import KNOWN
 from titan_sim.core.model import ExchangeError
 from titan_sim.core.spot import (
@@ -22,6 +23,7 @@ from titan_sim.core.spot import (
     UNKNOWN_ORDER,
     Quotes,
     SpotAccount,
+    SpotOrderRef,
     SpotStatus,
     SpotSymbol,
 )
@@ -42,7 +44,8 @@ def account(usdt: str = "10000") -> SpotAccount:
 
 
 def place(spot: SpotAccount, quotes: Quotes = QUOTES, now: int = T0, **params: Any) -> Any:
-    return spot.place({"symbol": "XUSDT", "side": "BUY", "type": "LIMIT", **params}, quotes, now)
+    # the MEXC face's parsing, then the typed request
+    return enter_order(spot, {"symbol": "XUSDT", "side": "BUY", "type": "LIMIT", **params}, quotes, now)
 
 
 def balances(spot: SpotAccount, asset: str) -> tuple[Decimal, Decimal]:
@@ -55,13 +58,13 @@ def test_resting_limit_buy_locks_quote_and_cancel_releases_it() -> None:
     order = place(spot, quantity="2", price="99.5", newClientOrderId="c1")
     assert order.status is SpotStatus.NEW
     assert balances(spot, "USDT") == (D("9801.0"), D("199.0"))
-    assert spot.find({"symbol": "XUSDT", "origClientOrderId": "c1"}) is order
-    spot.cancel({"symbol": "XUSDT", "orderId": order.order_id}, T0 + 1)
+    assert spot.find(SpotOrderRef("XUSDT", client_order_id="c1")) is order
+    spot.cancel(SpotOrderRef("XUSDT", order.order_id), T0 + 1)
     assert order.status is SpotStatus.CANCELED
     assert order.update_ms == T0 + 1
     assert balances(spot, "USDT") == (D(10000), D(0))
     with pytest.raises(ExchangeError) as refused:
-        spot.cancel({"symbol": "XUSDT", "orderId": order.order_id}, T0 + 2)
+        spot.cancel(SpotOrderRef("XUSDT", order.order_id), T0 + 2)
     assert refused.value.code == UNKNOWN_ORDER
 
 
@@ -162,7 +165,7 @@ def test_refusals_carry_mexc_codes_and_every_request_is_recorded() -> None:
         assert refused.value.code == code
     assert [r.code for r in spot.received] == [0] + [code for _, code in cases]
     with pytest.raises(ExchangeError) as no_ref:
-        spot.find({"symbol": "XUSDT"})
+        spot.find(SpotOrderRef("XUSDT"))
     assert no_ref.value.code == NO_ORDER_REF
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI
 from titan_common.service import ServiceRuntime, create_service_app
 from titan_sim.api import control, rest_market, rest_trade, ws
 from titan_sim.api.mexc.app import MexcFace, create_mexc_app
+from titan_sim.api.publisher import Publisher
 from titan_sim.runtime.venue import Venue
 from titan_sim.settings import SimSettings
 
@@ -17,7 +18,7 @@ log = logging.getLogger(__name__)
 
 
 def create_app(settings: SimSettings) -> FastAPI:
-    venue = Venue(settings)
+    venue = Venue(settings, streams=Publisher)
     mexc_face = MexcFace(create_mexc_app(venue), settings.bind_address, settings.simulator_mexc_port)
 
     async def market(runtime: ServiceRuntime) -> None:

@@ -2,28 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 
 from titan_sim.api import auth
+from titan_sim.api.face import Handler, arrived, bounded_int, call, held_as_dropped
 from titan_sim.core.model import ExchangeError
 from titan_sim.runtime.clock import wall_ms
 from titan_sim.runtime.venue import Venue
 
-Handler = Callable[[Venue, dict[str, Any]], Any]
 RATE_LIMITED = 10006
 SERVER_ERROR = 10016
 BAD_PARAM = 10001
-
-
-def venue_of(request: Request) -> Venue:
-    venue: Venue = request.app.state.venue
-    return venue
 
 
 def envelope(ret_code: int, ret_msg: str, result: Any, now_ms: int) -> bytes:
@@ -52,17 +45,12 @@ class Group:
 async def handle(
     request: Request,
     group: Group,
-    handler: Handler | Callable[[Venue, dict[str, Any]], Awaitable[Any]],
+    handler: Handler,
     *,
     signed: bool,
     holds_on_drop: bool = False,
 ) -> Response:
-    venue = venue_of(request)
-    venue.requests += 1
-    faults = venue.faults
-    delay = faults.delay_s(venue.fault_rng)
-    if delay:
-        await asyncio.sleep(delay)
+    venue, faults = await arrived(request, mexc=False)
     body = await request.body() if request.method == "POST" else b""
     headers = {k.lower(): v for k, v in request.headers.items()}
     now_real = wall_ms()
@@ -99,19 +87,13 @@ async def handle(
                 server_now_ms=venue.server_wall_ms(),
             )
         params = _params(request, body)
-        result = handler(venue, params)
-        if asyncio.iscoroutine(result):
-            result = await result
+        result = await call(handler, venue, params)
     except ExchangeError as exc:
         return reply(exc.code, exc.message, {})
     if holds_on_drop and faults.drop_response:
         # the order is in the book; the client never hears so (its intent stays SENT_UNKNOWN)
         venue.held_responses += 1
-        deadline = asyncio.get_running_loop().time() + venue.settings.sim_drop_hold_s
-        # polling is how Starlette exposes a client's disconnect
-        while asyncio.get_running_loop().time() < deadline and not await request.is_disconnected():  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
-        return Response(b"", status_code=504, headers=rate_headers)
+        return await held_as_dropped(request, venue.settings.sim_drop_hold_s, rate_headers)
     return reply(0, "OK", result)
 
 
@@ -130,16 +112,7 @@ def _params(request: Request, body: bytes) -> dict[str, Any]:
 
 
 def int_param(params: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
-    raw = params.get(key)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise ExchangeError(BAD_PARAM, f"params error: {key} must be an integer") from None
-    if not low <= value <= high:
-        raise ExchangeError(BAD_PARAM, f"params error: {key} must be within [{low}, {high}]")
-    return value
+    return bounded_int(params, key, default, low, high, code=BAD_PARAM, prefix="params error")
 
 
 def opt_int(params: dict[str, Any], key: str) -> int | None:

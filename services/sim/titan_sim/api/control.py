@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
@@ -9,8 +10,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from titan_common.service import error_body
+from titan_sim.api import bybit_requests
 from titan_sim.api.mexc.app import MexcFace
-from titan_sim.core.model import ExchangeError
+from titan_sim.api.publisher import publisher_of
+from titan_sim.core.model import ExchangeError, Side
 from titan_sim.runtime.faults import Faults
 from titan_sim.runtime.venue import Venue
 
@@ -114,7 +117,7 @@ async def sim_health(request: Request) -> dict[str, Any]:
             "trade": len(venue.trade_ws.connections),
         },
         "requests": venue.requests,
-        "tradesPushed": venue.publisher.trades_pushed,
+        "tradesPushed": publisher_of(venue).trades_pushed,
         "heldResponses": venue.held_responses,
         "faces": {
             "bybit": {"port": venue.settings.simulator_port, "serving": True},
@@ -194,7 +197,7 @@ async def received_orders(
     state = _venue(request)
     rows = []
     for record in state.engine.received:
-        link_id = str(record.params.get("orderLinkId") or "")
+        link_id = str(record.sent.get("orderLinkId") or "")
         if orderLinkId is not None and link_id != orderLinkId:
             continue
         order = record.order
@@ -205,11 +208,11 @@ async def received_orders(
                 "source": record.source,
                 "orderLinkId": link_id,
                 "orderId": order.order_id if order else "",
-                "symbol": record.params.get("symbol"),
-                "side": record.params.get("side"),
-                "orderType": record.params.get("orderType"),
-                "qty": record.params.get("qty"),
-                "price": record.params.get("price"),
+                "symbol": record.sent.get("symbol"),
+                "side": record.sent.get("side"),
+                "orderType": record.sent.get("orderType"),
+                "qty": record.sent.get("qty"),
+                "price": record.sent.get("price"),
                 "retCode": record.ret_code,
                 "retMsg": record.ret_msg,
                 "orderStatus": order.status.value if order else "Rejected",
@@ -222,7 +225,7 @@ def _received_spot_orders(venue: Venue, client_order_id: str | None) -> dict[str
     """Every POST /api/v3/order the MEXC face received (with that newClientOrderId)."""
     rows = []
     for record in venue.spot.received:
-        client_id = str(record.params.get("newClientOrderId") or "")
+        client_id = str(record.sent.get("newClientOrderId") or "")
         if client_order_id is not None and client_id != client_order_id:
             continue
         order = record.order
@@ -232,12 +235,12 @@ def _received_spot_orders(venue: Venue, client_order_id: str | None) -> dict[str
                 "receivedTime": record.received_ms,
                 "clientOrderId": client_id,
                 "orderId": order.order_id if order else "",
-                "symbol": record.params.get("symbol"),
-                "side": record.params.get("side"),
-                "type": record.params.get("type"),
-                "quantity": record.params.get("quantity"),
-                "quoteOrderQty": record.params.get("quoteOrderQty"),
-                "price": record.params.get("price"),
+                "symbol": record.sent.get("symbol"),
+                "side": record.sent.get("side"),
+                "type": record.sent.get("type"),
+                "quantity": record.sent.get("quantity"),
+                "quoteOrderQty": record.sent.get("quoteOrderQty"),
+                "price": record.sent.get("price"),
                 "code": record.code,
                 "msg": record.message,
                 "status": order.status.value if order else "REJECTED",
@@ -268,10 +271,17 @@ async def mexc_serving(body: ServingBody, request: Request) -> dict[str, Any]:
 
 @router.post("/positions", response_model=None)
 async def open_position(body: PositionBody, request: Request) -> dict[str, Any] | JSONResponse:
+    """A position opened outside the API, as if a human clicked on the exchange's site."""
     try:
-        return _venue(request).open_position(body.symbol, body.side, body.size)
+        side, qty = Side(body.side), Decimal(body.size)
+    except (ValueError, ArithmeticError):
+        return _refused(ExchangeError(10001, "params error: side must be Buy/Sell and size a number"))
+    sent = {"category": "linear", "symbol": body.symbol, "side": side.value, "orderType": "Market", "qty": str(qty)}
+    try:
+        order = _venue(request).run(lambda ex, now: bybit_requests.enter_order(ex, sent, now, source="manual"))
     except ExchangeError as exc:
         return _refused(exc)
+    return {"orderId": order.order_id, "orderStatus": order.status.value, "cumExecQty": str(order.cum_exec_qty)}
 
 
 @router.post("/clock", response_model=None)

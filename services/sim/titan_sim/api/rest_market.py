@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from titan_sim.api import shapes
 from titan_sim.api.common import Group, handle, int_param, opt_int, require_linear
-from titan_sim.core import shapes
 from titan_sim.core.klines import INTERVALS
 from titan_sim.core.model import ExchangeError, Side
 from titan_sim.runtime.venue import Venue

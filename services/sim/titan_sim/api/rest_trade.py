@@ -6,9 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from titan_sim.api import bybit_requests, shapes
 from titan_sim.api.common import Group, cursor_out, cursor_param, handle, int_param, opt_int, require_linear
-from titan_sim.core import shapes
 from titan_sim.core.model import ExchangeError
+from titan_sim.core.requests import ExecutionQuery, OrderQuery
 from titan_sim.runtime.venue import Venue
 
 router = APIRouter(tags=["trade"])
@@ -24,25 +25,25 @@ def create_order(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
         message = f"params error: symbol {rejected} is rejected (reject_symbol fault)"
         venue.engine.reject_received(params, venue.now_ms(), 10001, message)
         raise ExchangeError(10001, message)
-    order = venue.run(lambda ex, now: ex.place_order(params, now))
+    order = venue.run(lambda ex, now: bybit_requests.enter_order(ex, params, now))
     return {"orderId": order.order_id, "orderLinkId": order.order_link_id}
 
 
 def cancel_order(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
     require_linear(params)
-    order = venue.run(lambda ex, now: ex.cancel_order(params, now))
+    order = venue.run(lambda ex, now: ex.cancel_order(bybit_requests.order_ref(params), now))
     return {"orderId": order.order_id, "orderLinkId": order.order_link_id}
 
 
 def cancel_all(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
     require_linear(params)
-    orders = venue.run(lambda ex, now: ex.cancel_all(params, now))
+    orders = venue.run(lambda ex, now: ex.cancel_all(bybit_requests.cancel_all(params), now))
     return {"list": [{"orderId": o.order_id, "orderLinkId": o.order_link_id} for o in orders], "success": "1"}
 
 
 def amend_order(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
     require_linear(params)
-    order = venue.run(lambda ex, now: ex.amend_order(params, now))
+    order = venue.run(lambda ex, now: ex.amend_order(bybit_requests.amend_order(params), now))
     return {"orderId": order.order_id, "orderLinkId": order.order_link_id}
 
 
@@ -58,7 +59,7 @@ def _orders(venue: Venue, params: dict[str, Any], *, open_only: bool) -> dict[st
     start, end = opt_int(params, "startTime"), opt_int(params, "endTime")
     if not open_only and start is None:
         start = (end if end is not None else venue.now_ms()) - SEVEN_DAYS_MS
-    orders, next_seq = ex.query_orders(
+    query = OrderQuery(
         open_only=open_only and str(params.get("openOnly", "0")) == "0",
         symbol=symbol,
         order_id=params.get("orderId") or None,
@@ -70,6 +71,7 @@ def _orders(venue: Venue, params: dict[str, Any], *, open_only: bool) -> dict[st
         limit=int_param(params, "limit", 20, 1, 50),
         cursor=cursor_param(params),
     )
+    orders, next_seq = ex.query_orders(query)
     rows = [shapes.order(o, ex.instruments[o.symbol]) for o in orders]
     return {"category": "linear", "list": rows, "nextPageCursor": cursor_out(next_seq)}
 
@@ -91,7 +93,7 @@ def executions(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
     start, end = opt_int(params, "startTime"), opt_int(params, "endTime")
     if start is None:
         start = (end if end is not None else venue.now_ms()) - SEVEN_DAYS_MS
-    rows, next_seq = ex.query_executions(
+    query = ExecutionQuery(
         symbol=symbol,
         order_id=params.get("orderId") or None,
         link_id=params.get("orderLinkId") or None,
@@ -101,6 +103,7 @@ def executions(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
         limit=int_param(params, "limit", 50, 1, 100),
         cursor=cursor_param(params),
     )
+    rows, next_seq = ex.query_executions(query)
     items = [shapes.execution(e, ex.instruments[e.symbol]) for e in rows]
     return {"category": "linear", "list": items, "nextPageCursor": cursor_out(next_seq)}
 
@@ -133,13 +136,13 @@ def positions(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
 
 def set_leverage(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
     require_linear(params)
-    venue.run(lambda ex, now: ex.set_leverage(params, now))
+    venue.run(lambda ex, now: ex.set_leverage(bybit_requests.set_leverage(params), now))
     return {}
 
 
 def trading_stop(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
     require_linear(params)
-    venue.run(lambda ex, now: ex.trading_stop(params, now))
+    venue.run(lambda ex, now: ex.trading_stop(bybit_requests.trading_stop(params), now))
     return {}
 
 

@@ -12,10 +12,10 @@ from typing import Any
 from fastapi import APIRouter, WebSocket
 
 from titan_sim.api import auth
+from titan_sim.api.publisher import PRIVATE_TOPICS, dumps, parse_public_topic, publisher_of
 from titan_sim.core.model import ExchangeError
 from titan_sim.runtime.clock import wall_ms
 from titan_sim.runtime.hub import Connection, Hub
-from titan_sim.runtime.publisher import PRIVATE_TOPICS, dumps, parse_public_topic
 from titan_sim.runtime.venue import Venue
 
 log = logging.getLogger(__name__)
@@ -76,7 +76,7 @@ async def _subscribe(venue: Venue, conn: Connection, message: dict[str, Any], hu
         if parse_public_topic(topic, venue.engine.instruments) is None:
             log.info("ws %s: unknown topic %s ignored", conn.id, topic)
             continue
-        first = venue.publisher.first_message(topic, conn)
+        first = publisher_of(venue).first_message(topic, conn)
         hub.subscribe(conn, topic)  # no await since the snapshot: no delta can slip in between
         if first is not None:
             conn.send(first)

@@ -1,4 +1,4 @@
-"""The one trading account: USDT wallet, one-way positions, margin and fee arithmetic.
+"""The one trading account: USDT wallet, one-way positions, margin, leverage and fee arithmetic.
 
 Margin model (UTA-like, simplified and documented in the README):
 - initial margin of a position = size * avgPrice / leverage;
@@ -9,10 +9,14 @@ Margin model (UTA-like, simplified and documented in the README):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from titan_sim.core.model import ZERO, Side
+from titan_sim.core.instruments import Instrument
+from titan_sim.core.model import ZERO, ExchangeError, Order, OrderStatus, Side
+from titan_sim.core.requests import SetLeverage
+from titan_sim.core.ret_codes import BAD_PARAM, INSUFFICIENT_BALANCE, LEVERAGE_NOT_MODIFIED
 
 MAKER_FEE_RATE = Decimal("0.0002")
 TAKER_FEE_RATE = Decimal("0.00055")
@@ -142,3 +146,57 @@ def opening_qty(pos: Position, side: Side, qty: Decimal) -> Decimal:
 def fee_for(value: Decimal, is_maker: bool) -> tuple[Decimal, Decimal]:
     rate = MAKER_FEE_RATE if is_maker else TAKER_FEE_RATE
     return value * rate, rate
+
+
+# --- margin: what the open orders hold, what is left, whether a new order fits -------------
+
+
+def order_margin(account: Account, open_orders: Iterable[Order]) -> Decimal:
+    total = ZERO
+    for order in open_orders:
+        if order.reduce_only or (order.is_conditional and order.status is OrderStatus.UNTRIGGERED):
+            continue
+        pos = account.position(order.symbol)
+        total += opening_qty(pos, order.side, order.leaves_qty) * order.price / pos.leverage
+    return total
+
+
+def available_balance(account: Account, open_orders: Iterable[Order], marks: dict[str, Decimal]) -> Decimal:
+    return account.equity(marks) - account.position_margin() - order_margin(account, open_orders)
+
+
+def check_margin(
+    account: Account,
+    open_orders: Iterable[Order],
+    marks: Callable[[], dict[str, Decimal]],
+    order: Order,
+    price: Decimal,
+) -> None:
+    """Refuse an order whose opening part (margin and taker fee at `price`) the account cannot carry."""
+    pos = account.position(order.symbol)
+    qty = opening_qty(pos, order.side, order.leaves_qty)
+    if qty <= 0 or order.reduce_only:
+        return
+    need = qty * price / pos.leverage + qty * price * TAKER_FEE_RATE
+    if need > available_balance(account, open_orders, marks()):
+        raise ExchangeError(INSUFFICIENT_BALANCE, "ab not enough for new order")
+
+
+def set_leverage(
+    account: Account, inst: Instrument, request: SetLeverage, available: Callable[[], Decimal], now_ms: int
+) -> None:
+    """One leverage for both sides (one-way mode), refused if the margin it frees goes negative."""
+    buy = request.buy_leverage
+    if buy != request.sell_leverage:
+        raise ExchangeError(BAD_PARAM, "params error: buyLeverage must equal sellLeverage in one-way mode")
+    if not 1 <= buy <= inst.max_leverage:
+        raise ExchangeError(BAD_PARAM, f"params error: leverage must be within [1, {inst.max_leverage}]")
+    pos = account.position(inst.symbol)
+    if buy == pos.leverage:
+        raise ExchangeError(LEVERAGE_NOT_MODIFIED, "leverage not modified")
+    old = pos.leverage
+    pos.leverage = buy
+    if available() < 0:
+        pos.leverage = old
+        raise ExchangeError(INSUFFICIENT_BALANCE, "ab not enough for new leverage")
+    pos.updated_ms = now_ms

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_DOWN, Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -172,13 +173,37 @@ class SpotTrade:
     seq: int
 
 
+@dataclass(frozen=True)
+class SpotPlaceOrder:
+    """A new spot order. A market order gives `quantity` or `quote_order_qty`; the others
+    `quantity` and `price`."""
+
+    symbol: str
+    side: SpotSide
+    order_type: SpotType
+    quantity: Decimal | None = None
+    quote_order_qty: Decimal | None = None
+    price: Decimal | None = None
+    client_order_id: str = ""
+
+
+@dataclass(frozen=True)
+class SpotOrderRef:
+    """One order of `symbol`, by the venue's id or the client's (an empty string: not given)."""
+
+    symbol: str
+    order_id: str = ""
+    client_order_id: str = ""
+
+
 @dataclass
 class SpotReceived:
-    """One order request as the face saw it, accepted or not (GET /sim/orders?venue=mexc)."""
+    """One order request as the face saw it, accepted or not (GET /sim/orders?venue=mexc).
+    `sent` is the request as it arrived, kept verbatim for that view: the core never reads it."""
 
     seq: int
     received_ms: int
-    params: dict[str, Any]
+    sent: Mapping[str, Any]
     code: int = 0
     message: str = "OK"
     order: SpotOrder | None = None
@@ -247,24 +272,29 @@ class SpotAccount:
 
     # --- order entry ---------------------------------------------------------------------
 
-    def place(self, params: dict[str, Any], quotes: Quotes, now_ms: int) -> SpotOrder:
-        """POST /api/v3/order. Every request is recorded, accepted or refused."""
-        record = SpotReceived(self._next_seq(), now_ms, dict(params))
+    def place(
+        self, request: SpotPlaceOrder, quotes: Quotes, now_ms: int, *, sent: Mapping[str, Any] | None = None
+    ) -> SpotOrder:
+        """A new order. Every request is recorded, accepted or refused (`sent`: as it arrived)."""
+        record = SpotReceived(self._next_seq(), now_ms, dict(sent or {}))
         self.received.append(record)
         try:
-            order = self._place(params, quotes, now_ms, record.seq)
+            order = self._place(request, quotes, now_ms, record.seq)
         except ExchangeError as exc:
             record.code, record.message = exc.code, exc.message
             raise
         record.order = order
         return order
 
-    def _place(self, params: dict[str, Any], quotes: Quotes, now_ms: int, seq: int) -> SpotOrder:
-        symbol = _required(params, "symbol")
+    def reject_received(self, sent: Mapping[str, Any], now_ms: int, code: int, message: str) -> None:
+        """Log an order request that the face refused before it reached the account."""
+        self.received.append(SpotReceived(self._next_seq(), now_ms, dict(sent), code, message))
+
+    def _place(self, request: SpotPlaceOrder, quotes: Quotes, now_ms: int, seq: int) -> SpotOrder:
+        symbol = request.symbol
         spec = self.spec(symbol)
-        side = _enum(SpotSide, _required(params, "side"), BAD_PARAM, "side")
-        order_type = _enum(SpotType, _required(params, "type"), BAD_ORDER_TYPE, "type")
-        client_id = str(params.get("newClientOrderId") or "")
+        side, order_type = request.side, request.order_type
+        client_id = request.client_order_id
         if client_id and not CLIENT_ID.match(client_id):
             raise ExchangeError(BAD_PARAM, "param is error: newClientOrderId must be 1-64 of [A-Za-z0-9_-:.]")
         if client_id and client_id in self.by_client_id:
@@ -275,9 +305,7 @@ class SpotAccount:
             raise ExchangeError(TRADING_DISABLED, "trading disabled")
         if len(self.open_orders) >= MAX_OPEN_ORDERS and order_type in (SpotType.LIMIT, SpotType.LIMIT_MAKER):
             raise ExchangeError(MAX_ORDERS, f"Cannot exceed the maximum order limit of {MAX_OPEN_ORDERS}")
-        qty = _decimal(params, "quantity")
-        quote_qty = _decimal(params, "quoteOrderQty")
-        price = _decimal(params, "price")
+        qty, quote_qty, price = request.quantity, request.quote_order_qty, request.price
         if order_type is SpotType.MARKET:
             if (qty is None) == (quote_qty is None):
                 raise ExchangeError(MISSING_PARAM, "param cannot be null: send quantity or quoteOrderQty")
@@ -423,11 +451,10 @@ class SpotAccount:
 
     # --- queries and cancels -------------------------------------------------------------
 
-    def find(self, params: dict[str, Any]) -> SpotOrder:
-        symbol = _required(params, "symbol")
+    def find(self, ref: SpotOrderRef) -> SpotOrder:
+        symbol = ref.symbol
         self.spec(symbol)
-        order_id = str(params.get("orderId") or "")
-        client_id = str(params.get("origClientOrderId") or "")
+        order_id, client_id = ref.order_id, ref.client_order_id
         if not order_id and not client_id:
             raise ExchangeError(
                 NO_ORDER_REF, "Param 'origClientOrderId' or 'orderId' must be sent, but both were empty/null!"
@@ -437,8 +464,8 @@ class SpotAccount:
             raise ExchangeError(UNKNOWN_ORDER, "Unknown order sent.")
         return order
 
-    def cancel(self, params: dict[str, Any], now_ms: int) -> SpotOrder:
-        order = self.find(params)
+    def cancel(self, ref: SpotOrderRef, now_ms: int) -> SpotOrder:
+        order = self.find(ref)
         if not order.is_open:
             raise ExchangeError(UNKNOWN_ORDER, "Unknown order sent.")
         self._finish(order, self.spec(order.symbol), None, now_ms)
@@ -501,33 +528,6 @@ class SpotAccount:
 def _decimals(step: Decimal) -> int:
     exponent = step.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
-
-
-def _required(params: dict[str, Any], key: str) -> str:
-    value = params.get(key)
-    if value is None or value == "":
-        raise ExchangeError(MISSING_PARAM, f"param cannot be null: {key}")
-    return str(value)
-
-
-def _enum(kind: type[SpotSide] | type[SpotType], raw: str, code: int, name: str) -> Any:
-    try:
-        return kind(raw.upper())
-    except ValueError:
-        raise ExchangeError(code, f"param is error: {name} {raw!r}") from None
-
-
-def _decimal(params: dict[str, Any], key: str) -> Decimal | None:
-    raw = params.get(key)
-    if raw is None or raw == "":
-        return None
-    try:
-        value = Decimal(str(raw))
-    except InvalidOperation:
-        raise ExchangeError(BAD_PARAM, f"param is error: {key} is not a number") from None
-    if not value.is_finite():
-        raise ExchangeError(BAD_PARAM, f"param is error: {key} is not a number")
-    return value
 
 
 def _crosses(side: SpotSide, limit: Decimal, other: Decimal) -> bool:

@@ -11,16 +11,16 @@ import random
 import secrets
 from collections.abc import Callable
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from titan_sim.core.engine import Exchange, ExchangeConfig
+from titan_sim.core.exchange import Exchange
 from titan_sim.core.model import ExchangeError, Side
 from titan_sim.core.replay import ReplayFeed
 from titan_sim.core.spot import BAD_PARAM, Quotes, SpotAccount, SpotBalance, SpotSymbol
+from titan_sim.core.state import ExchangeConfig
 from titan_sim.runtime.clock import SimClock, wall_ms
 from titan_sim.runtime.faults import Faults, RateLimiter
 from titan_sim.runtime.hub import Hub
-from titan_sim.runtime.publisher import Publisher
 from titan_sim.runtime.replay import load_feed
 from titan_sim.settings import SimSettings
 
@@ -34,8 +34,40 @@ def _run_ids() -> str:
     return ":" + secrets.token_hex(4)
 
 
+class Streams(Protocol):
+    """Where the venue pushes what its engine changed: a face's WebSocket streams."""
+
+    def flush(self) -> None: ...  # drain the engine, push every change
+    def flush_books(self) -> None: ...  # orderbook deltas only
+    def periodic(self) -> None: ...  # tickers and candles, on the market loop's beat
+    def push_klines(self, symbols: set[str]) -> None: ...  # a replayed minute was put
+    def reset(self) -> None: ...  # the venue was reset: forget what subscribers hold
+
+
+class DrainOnly:
+    """No face attached: what the engine changed is drained and dropped."""
+
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
+
+    def flush(self) -> None:
+        self.venue.engine.drain()
+
+    def flush_books(self) -> None:
+        pass
+
+    def periodic(self) -> None:
+        pass
+
+    def push_klines(self, symbols: set[str]) -> None:
+        pass
+
+    def reset(self) -> None:
+        pass
+
+
 class Venue:
-    def __init__(self, settings: SimSettings) -> None:
+    def __init__(self, settings: SimSettings, streams: Callable[[Venue], Streams] = DrainOnly) -> None:
         self.settings = settings
         self.config = ExchangeConfig(
             seed=settings.sim_seed,
@@ -51,8 +83,7 @@ class Venue:
         self.public = Hub()
         self.private = Hub()
         self.trade_ws = Hub()
-        self.publisher = Publisher(self.engine, self.clock, self.public, self.private)
-        self.publisher.heartbeat = self.replay is not None  # a cued or finished replay still ticks
+        self.streams = streams(self)
         self.fault_rng = random.Random(settings.sim_seed + 1)  # noqa: S311 - fault dice, not crypto
         self.demo_rng = random.Random(settings.sim_seed + 2)  # noqa: S311
         self.market_paused = False
@@ -114,7 +145,7 @@ class Venue:
         try:
             return action(self.engine, self.clock.now_ms())
         finally:
-            self.publisher.flush()
+            self.streams.flush()
 
     def now_ms(self) -> int:
         return self.clock.now_ms()
@@ -165,7 +196,7 @@ class Venue:
             started = asyncio.get_running_loop().time()
             if not self.market_paused and not self.clock.paused:
                 self.tick()
-            self.publisher.periodic()
+            self.streams.periodic()
             if self.settings.sim_demo_bursts and wall_ms() >= next_demo:
                 self._random_burst()
                 next_demo = self._next_demo_ms()
@@ -182,7 +213,7 @@ class Venue:
             self.engine.market_tick(symbol, now)
             self.check_spot_fills(symbol)
         self.engine.advance_clock(now)
-        self.publisher.flush()
+        self.streams.flush()
 
     def _replay_tick(self, now: int) -> None:
         """The recorded trades the clock has reached. A minute's trades go out before its
@@ -197,9 +228,9 @@ class Venue:
                 engine.put_minute(kline)
             for symbol in {t.symbol for t in segment.trades}:
                 self.check_spot_fills(symbol)
-            self.publisher.flush()
+            self.streams.flush()
             if segment.closed:
-                self.publisher.push_klines({k.symbol for k in segment.closed})
+                self.streams.push_klines({k.symbol for k in segment.closed})
                 if self.replay.finished:
                     log.info("replay finished: %d minutes played", self.replay.played_minutes)
         engine.now_ms = now
@@ -238,7 +269,7 @@ class Venue:
         for i, count in enumerate(per_slice):
             self.engine.burst_step(symbol, start * ratio ** (i + 1), count, side, self.clock.now_ms())
             self.check_spot_fills(symbol)
-            self.publisher.flush()
+            self.streams.flush()
             if i < slices - 1 and window_ms:
                 await asyncio.sleep(window_ms / 1000 / slices)
 
@@ -248,7 +279,7 @@ class Venue:
         self.engine.instrument(symbol)
         for i in range(updates):
             self.engine.book_noise(symbol)
-            self.publisher.flush_books()
+            self.streams.flush_books()
             if i % 200 == 199:
                 await asyncio.sleep(0)  # let the writers and other requests run
         return updates
@@ -275,8 +306,7 @@ class Venue:
             task.cancel()
         self.config = dataclasses.replace(self.config, ids=_run_ids())  # a fresh venue's ids are new
         self.clock, self.engine = self._fresh_market()  # a replay starts over
-        self.publisher.clock = self.clock
-        self.publisher.reset(self.engine)
+        self.streams.reset()
         self.faults = Faults()
         self.limiter.clear()
         self.spot = self._new_spot()
@@ -286,12 +316,3 @@ class Venue:
         self.market_paused = False
         for hub in (self.public, self.private, self.trade_ws):
             hub.abort_all()
-
-    def open_position(self, symbol: str, side: str, size: str) -> dict[str, Any]:
-        try:
-            chosen = Side(side)
-            qty = Decimal(size)
-        except (ValueError, ArithmeticError):
-            raise ExchangeError(10001, "params error: side must be Buy/Sell and size a number") from None
-        order = self.run(lambda ex, now: ex.inject_position(symbol, chosen, qty, now))
-        return {"orderId": order.order_id, "orderStatus": order.status.value, "cumExecQty": str(order.cum_exec_qty)}

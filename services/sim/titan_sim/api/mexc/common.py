@@ -7,32 +7,25 @@ A 429 carries `Retry-After` (seconds) and no `code`, so ccxt maps it by status
 
 from __future__ import annotations
 
-import asyncio
 import json
 import math
-from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import Request, Response
 
+from titan_sim.api.face import Handler, arrived, bounded_int, call, held_as_dropped
 from titan_sim.api.mexc import auth
 from titan_sim.core.model import ExchangeError
 from titan_sim.runtime.clock import wall_ms
 from titan_sim.runtime.venue import Venue
 
-Handler = Callable[[Venue, dict[str, Any]], Any] | Callable[[Venue, dict[str, Any]], Awaitable[Any]]
 INTERNAL_ERROR = 20002  # "Internal system error": the injected fault's default code
 ENDPOINT_WINDOW_MS = 10_000
 ORDER_GROUP = "order"  # POST /order and the cancels share 12 per second
 
 
 INJECTED_RETRY_AFTER_S = 5  # an injected 429's Retry-After
-
-
-def venue_of(request: Request) -> Venue:
-    venue: Venue = request.app.state.venue
-    return venue
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -99,12 +92,7 @@ async def handle(
     order_limited: bool = False,
     holds_on_drop: bool = False,
 ) -> Response:
-    venue = venue_of(request)
-    venue.mexc_requests += 1
-    faults = venue.mexc_faults
-    delay = faults.delay_s(venue.fault_rng)
-    if delay:
-        await asyncio.sleep(delay)
+    venue, faults = await arrived(request, mexc=True)
     key_header = request.headers.get("x-mexc-apikey", "")
     client = key_header or (request.client.host if request.client else "?")
     limited = _rate_limited(venue, request, client, order_limited)
@@ -128,18 +116,13 @@ async def handle(
                 api_secret=venue.settings.sim_mexc_api_secret.get_secret_value(),
                 server_now_ms=venue.mexc_wall_ms(),
             )
-        result = handler(venue, params)
-        if asyncio.iscoroutine(result):
-            result = await result
+        result = await call(handler, venue, params)
     except ExchangeError as exc:
         return error(exc.code, exc.message)
     if holds_on_drop and faults.drop_response:
         # executed; the client never hears so (its order's outcome stays unknown)
         venue.mexc_held_responses += 1
-        deadline = asyncio.get_running_loop().time() + venue.settings.sim_drop_hold_s
-        while asyncio.get_running_loop().time() < deadline and not await request.is_disconnected():  # noqa: ASYNC110
-            await asyncio.sleep(0.2)
-        return Response(b"", status_code=504)
+        return await held_as_dropped(request, venue.settings.sim_drop_hold_s)
     return json_response(result)
 
 
@@ -155,13 +138,4 @@ def _injected(http_status: int | None, code: int | None) -> Response:
 
 
 def int_param(params: dict[str, Any], key: str, default: int | None, low: int, high: int) -> int | None:
-    raw = params.get(key)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(str(raw))
-    except ValueError:
-        raise ExchangeError(auth.BAD_PARAM, f"param is error: {key} must be an integer") from None
-    if not low <= value <= high:
-        raise ExchangeError(auth.BAD_PARAM, f"param is error: {key} must be within [{low}, {high}]")
-    return value
+    return bounded_int(params, key, default, low, high, code=auth.BAD_PARAM, prefix="param is error")

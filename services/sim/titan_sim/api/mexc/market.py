@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from titan_sim.api.mexc import shapes
 from titan_sim.api.mexc.common import handle, int_param
-from titan_sim.core import mexc_shapes
 from titan_sim.core.model import ExchangeError, Side
 from titan_sim.core.spot import BAD_PARAM, BAD_SYMBOL, MISSING_PARAM
 from titan_sim.runtime.venue import Venue
@@ -48,7 +48,7 @@ def server_time(venue: Venue, _params: dict[str, Any]) -> dict[str, Any]:
 
 def exchange_info(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
     rows = [
-        mexc_shapes.exchange_symbol(venue.spot.symbols[s], venue.engine.markets[s].status == "Trading")
+        shapes.exchange_symbol(venue.spot.symbols[s], venue.engine.markets[s].status == "Trading")
         for s in _symbols(venue, params)
     ]
     return {
@@ -88,26 +88,24 @@ def _recent(venue: Venue, params: dict[str, Any]) -> list[Any]:
 
 
 def trades(venue: Venue, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return [mexc_shapes.public_trade(t) for t in _recent(venue, params)]
+    return [shapes.public_trade(t) for t in _recent(venue, params)]
 
 
 def agg_trades(venue: Venue, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return [mexc_shapes.agg_trade(t) for t in _recent(venue, params)]
+    return [shapes.agg_trade(t) for t in _recent(venue, params)]
 
 
 def klines(venue: Venue, params: dict[str, Any]) -> list[list[Any]]:
     symbol = _symbol(venue, params)
     assert symbol is not None
     word = str(params.get("interval") or "")
-    interval = mexc_shapes.KLINE_INTERVALS.get(word)
+    interval = shapes.KLINE_INTERVALS.get(word)
     if interval is None:
-        raise ExchangeError(
-            BAD_PARAM, f"param is error: interval must be one of {', '.join(mexc_shapes.KLINE_INTERVALS)}"
-        )
+        raise ExchangeError(BAD_PARAM, f"param is error: interval must be one of {', '.join(shapes.KLINE_INTERVALS)}")
     limit = int_param(params, "limit", 500, 1, 1000) or 500
     start = int_param(params, "startTime", None, 0, 2**62)
     end = int_param(params, "endTime", None, 0, 2**62)
-    step = mexc_shapes.KLINE_MS[word]
+    step = shapes.KLINE_MS[word]
     if end is not None:
         end -= 1  # MEXC's endTime is exclusive
     if start is not None:
@@ -116,7 +114,7 @@ def klines(venue: Venue, params: dict[str, Any]) -> list[list[Any]]:
         end = first_bar_end if end is None else min(end, first_bar_end)
     bars = venue.engine.klines[symbol].query(interval, start, end, limit)
     inst = venue.engine.instruments[symbol]
-    return [mexc_shapes.kline(b, inst, step) for b in reversed(bars)]
+    return [shapes.kline(b, inst, step) for b in reversed(bars)]
 
 
 def _one_or_all(venue: Venue, params: dict[str, Any], row: Any) -> Any:
@@ -128,7 +126,7 @@ def _one_or_all(venue: Venue, params: dict[str, Any], row: Any) -> Any:
 
 def ticker_24hr(venue: Venue, params: dict[str, Any]) -> Any:
     now = venue.now_ms()
-    return _one_or_all(venue, params, lambda s: mexc_shapes.ticker_24hr(venue.engine, s, now))
+    return _one_or_all(venue, params, lambda s: shapes.ticker_24hr(venue.engine, s, now))
 
 
 def ticker_price(venue: Venue, params: dict[str, Any]) -> Any:
@@ -140,7 +138,7 @@ def ticker_price(venue: Venue, params: dict[str, Any]) -> Any:
 
 
 def book_ticker(venue: Venue, params: dict[str, Any]) -> Any:
-    return _one_or_all(venue, params, lambda s: mexc_shapes.book_ticker(venue.engine, s))
+    return _one_or_all(venue, params, lambda s: shapes.book_ticker(venue.engine, s))
 
 
 def avg_price(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
@@ -152,9 +150,7 @@ def avg_price(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
 
 def contract_detail(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
     """Every simulated perpetual, listed as MEXC lists contracts: none API-tradable."""
-    rows = {
-        mexc_shapes.contract(inst)["symbol"]: mexc_shapes.contract(inst) for inst in venue.engine.instruments.values()
-    }
+    rows = {shapes.contract(inst)["symbol"]: shapes.contract(inst) for inst in venue.engine.instruments.values()}
     wanted = str(params.get("symbol") or "")
     if wanted:
         if wanted not in rows:

@@ -6,9 +6,9 @@ from typing import Any
 
 from fastapi import APIRouter, Request, Response
 
+from titan_sim.api.mexc import shapes, spot_requests
 from titan_sim.api.mexc.common import handle, int_param
 from titan_sim.api.mexc.market import _symbol
-from titan_sim.core import mexc_shapes
 from titan_sim.core.model import ZERO, ExchangeError
 from titan_sim.core.spot import MAKER_FEE_RATE, MISSING_PARAM, TAKER_FEE_RATE, Quotes
 from titan_sim.runtime.venue import Venue
@@ -28,18 +28,19 @@ def place_order(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
     symbol = str(params.get("symbol") or "")
     # an unknown symbol gets no quotes: the account records the request, then refuses it
     quotes = venue.spot_quotes(symbol) if symbol in venue.spot.symbols else NO_QUOTES
-    order = venue.run_spot(lambda spot, now: spot.place(params, quotes, now))
-    return mexc_shapes.order_ack(order, venue.spot.symbols[order.symbol])
+    order = venue.run_spot(lambda spot, now: spot_requests.enter_order(spot, params, quotes, now))
+    return shapes.order_ack(order, venue.spot.symbols[order.symbol])
 
 
 def query_order(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
-    order = venue.spot.find(params)
-    return mexc_shapes.order_row(order, venue.spot.symbols[order.symbol])
+    order = venue.spot.find(spot_requests.order_ref(params))
+    return shapes.order_row(order, venue.spot.symbols[order.symbol])
 
 
 def cancel_order(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:
-    order = venue.run_spot(lambda spot, now: spot.cancel(params, now))
-    return mexc_shapes.cancelled(order, venue.spot.symbols[order.symbol])
+    ref = spot_requests.order_ref(params)
+    order = venue.run_spot(lambda spot, now: spot.cancel(ref, now))
+    return shapes.cancelled(order, venue.spot.symbols[order.symbol])
 
 
 def open_orders(venue: Venue, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -50,7 +51,7 @@ def open_orders(venue: Venue, params: dict[str, Any]) -> list[dict[str, Any]]:
     for name in names[:5]:
         symbol = _required_symbol(venue, {"symbol": name})
         spec = venue.spot.symbols[symbol]
-        rows += [mexc_shapes.order_row(o, spec) for o in venue.spot.list_open(symbol)]
+        rows += [shapes.order_row(o, spec) for o in venue.spot.list_open(symbol)]
     return rows
 
 
@@ -58,7 +59,7 @@ def cancel_open_orders(venue: Venue, params: dict[str, Any]) -> list[dict[str, A
     symbol = _required_symbol(venue, params)
     orders = venue.run_spot(lambda spot, now: spot.cancel_all(symbol, now))
     spec = venue.spot.symbols[symbol]
-    return [mexc_shapes.cancelled(o, spec) for o in orders]
+    return [shapes.cancelled(o, spec) for o in orders]
 
 
 def all_orders(venue: Venue, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -67,7 +68,7 @@ def all_orders(venue: Venue, params: dict[str, Any]) -> list[dict[str, Any]]:
     start = int_param(params, "startTime", None, 0, MAX_TIME)
     end = int_param(params, "endTime", None, 0, MAX_TIME)
     spec = venue.spot.symbols[symbol]
-    return [mexc_shapes.order_row(o, spec) for o in venue.spot.list_orders(symbol, start, end, limit)]
+    return [shapes.order_row(o, spec) for o in venue.spot.list_orders(symbol, start, end, limit)]
 
 
 def my_trades(venue: Venue, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -76,16 +77,16 @@ def my_trades(venue: Venue, params: dict[str, Any]) -> list[dict[str, Any]]:
     start = int_param(params, "startTime", None, 0, MAX_TIME)
     end = int_param(params, "endTime", None, 0, MAX_TIME)
     order_id = str(params.get("orderId") or "") or None
-    return [mexc_shapes.my_trade(t) for t in venue.spot.list_trades(symbol, order_id, start, end, limit)]
+    return [shapes.my_trade(t) for t in venue.spot.list_trades(symbol, order_id, start, end, limit)]
 
 
 def account(venue: Venue, _params: dict[str, Any]) -> dict[str, Any]:
-    return mexc_shapes.account(venue.spot, venue.mexc_wall_ms())
+    return shapes.account(venue.spot, venue.mexc_wall_ms())
 
 
 def coins(venue: Venue, _params: dict[str, Any]) -> list[dict[str, Any]]:
     assets = {"USDT"} | {spec.base for spec in venue.spot.symbols.values()} | set(venue.spot.balances)
-    return [mexc_shapes.coin(asset) for asset in sorted(assets)]
+    return [shapes.coin(asset) for asset in sorted(assets)]
 
 
 def trade_fee(venue: Venue, params: dict[str, Any]) -> dict[str, Any]:

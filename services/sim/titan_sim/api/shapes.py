@@ -6,7 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from titan_sim.core.account import Account, Position
-from titan_sim.core.engine import Exchange
+from titan_sim.core.exchange import Exchange
 from titan_sim.core.instruments import Instrument
 from titan_sim.core.klines import Candle, bucket_end
 from titan_sim.core.model import ZERO, Execution, Order, PublicTrade, Side

@@ -5,11 +5,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from titan_sim.core.engine import Exchange
+from titan_sim.api.shapes import num
+from titan_sim.core.exchange import Exchange
 from titan_sim.core.instruments import Instrument
 from titan_sim.core.klines import Candle
 from titan_sim.core.model import ZERO, PublicTrade, Side
-from titan_sim.core.shapes import num
 from titan_sim.core.spot import (
     MAKER_FEE_RATE,
     MIN_NOTIONAL,

@@ -1,5 +1,6 @@
-"""Turns engine changes into WebSocket messages: public tape, books, tickers, candles, and
-the private order/execution/position/wallet streams."""
+"""The Bybit face's streams: engine changes into WebSocket messages (public tape, books,
+tickers, candles, and the private order/execution/position/wallet streams). The venue pushes
+through it after every engine call (it is the venue's `Streams`)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,12 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from titan_sim.core import shapes
-from titan_sim.core.engine import Exchange
+from titan_sim.api import shapes
+from titan_sim.core.exchange import Exchange
 from titan_sim.core.model import Side
 from titan_sim.runtime.clock import SimClock, wall_ms
 from titan_sim.runtime.hub import Connection, Hub
+from titan_sim.runtime.venue import Venue
 
 BOOK_DEPTHS = (1, 25, 50, 100, 200, 500, 1000)
 KLINE_INTERVALS = ("1", "3", "5", "15", "30", "60", "120", "240", "360", "720", "D", "W", "M")
@@ -48,20 +50,34 @@ def parse_public_topic(topic: str, symbols: dict[str, Any]) -> tuple[str, str, s
 
 
 class Publisher:
-    def __init__(self, engine: Exchange, clock: SimClock, public: Hub, private: Hub) -> None:
-        self.engine = engine
-        self.clock = clock
-        self.public = public
-        self.private = private
+    def __init__(self, venue: Venue) -> None:
+        self.venue = venue
         self.books: dict[str, BookView] = {}
         self.tickers: dict[str, dict[str, Any]] = {}
         self.klines: dict[str, tuple[int, int]] = {}  # topic -> (bar start, wall ms of last push)
         self.trades_pushed = 0
-        self.heartbeat = False  # push each ticker at least once a second, changed or not
+        # push each ticker at least once a second, changed or not: a cued or finished replay still ticks
+        self.heartbeat = venue.replay is not None
         self.ticker_pushed: dict[str, int] = {}  # topic -> wall ms of its last push
 
-    def reset(self, engine: Exchange) -> None:
-        self.engine = engine
+    # the venue's, read at each use: a reset replaces its engine and clock
+    @property
+    def engine(self) -> Exchange:
+        return self.venue.engine
+
+    @property
+    def clock(self) -> SimClock:
+        return self.venue.clock
+
+    @property
+    def public(self) -> Hub:
+        return self.venue.public
+
+    @property
+    def private(self) -> Hub:
+        return self.venue.private
+
+    def reset(self) -> None:
         self.books.clear()
         self.tickers.clear()
         self.klines.clear()
@@ -224,3 +240,10 @@ def _diff(old: dict[str, str], new: dict[str, str]) -> list[list[str]]:
     changes = [[p, q] for p, q in new.items() if old.get(p) != q]
     changes.extend([p, "0"] for p in old if p not in new)
     return changes
+
+
+def publisher_of(venue: Venue) -> Publisher:
+    """The venue's streams, which the Bybit face attached (api.app)."""
+    streams = venue.streams
+    assert isinstance(streams, Publisher)
+    return streams
