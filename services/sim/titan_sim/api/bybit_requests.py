@@ -44,6 +44,14 @@ def parse_bool(params: dict[str, Any], key: str) -> bool:
     raise ExchangeError(BAD_PARAM, f"params error: {key} must be a boolean")
 
 
+def parse_int(params: dict[str, Any], key: str) -> int:
+    raw = params.get(key) or 0
+    try:
+        return int(raw)
+    except (TypeError, ValueError):
+        raise ExchangeError(BAD_PARAM, f"params error: {key} must be an integer") from None
+
+
 def _text(params: dict[str, Any], key: str) -> str:
     raw = params.get(key)
     return str(raw) if raw else ""
@@ -61,7 +69,7 @@ def place_order(params: dict[str, Any]) -> PlaceOrder:
         time_in_force = TimeInForce(raw_tif) if raw_tif else None
     except ValueError:
         raise ExchangeError(BAD_PARAM, "params error: timeInForce invalid") from None
-    position_idx = int(params.get("positionIdx") or 0)
+    position_idx = parse_int(params, "positionIdx")
     qty = _required_decimal(params, "qty")
     price = _required_decimal(params, "price") if order_type is OrderType.LIMIT else ZERO
     reduce_only = parse_bool(params, "reduceOnly")
@@ -82,7 +90,7 @@ def place_order(params: dict[str, Any]) -> PlaceOrder:
         take_profit=parse_decimal(params, "takeProfit") or ZERO,
         stop_loss=parse_decimal(params, "stopLoss") or ZERO,
         # only a conditional order reads its direction (a stray one elsewhere is ignored)
-        trigger_direction=int(params.get("triggerDirection") or 0) if trigger_price > 0 else 0,
+        trigger_direction=parse_int(params, "triggerDirection") if trigger_price > 0 else 0,
         tpsl_mode=_text(params, "tpslMode"),
     )
 
@@ -130,7 +138,7 @@ def set_leverage(params: dict[str, Any]) -> SetLeverage:
 def trading_stop(params: dict[str, Any]) -> TradingStop:
     return TradingStop(
         symbol=str(params.get("symbol", "")),
-        position_idx=int(params.get("positionIdx") or 0),
+        position_idx=parse_int(params, "positionIdx"),
         take_profit=parse_decimal(params, "takeProfit"),
         stop_loss=parse_decimal(params, "stopLoss"),
         trailing_stop=parse_decimal(params, "trailingStop"),
