@@ -38,7 +38,7 @@ def config_body(tag: str, config: TradingConfig, created_ms: int, operator_id: s
         "version_tag": tag,
         "changed_by": operator_id,
         "created_ms": created_ms,
-        **config.model_dump(mode="json"),
+        **config.model_dump(mode="json", by_alias=True),
     }
 
 
@@ -59,7 +59,7 @@ async def versions(console: Console, limit: int) -> dict[str, Any]:
             (await session.scalars(select(ConfigVersion).order_by(ConfigVersion.id.desc()).limit(limit + 1))).all()
         )
     items = []
-    defaults = TradingConfig().model_dump(mode="json")
+    defaults = TradingConfig().model_dump(mode="json", by_alias=True)
     for index, row in enumerate(rows[:limit]):
         before = rows[index + 1].config if index + 1 < len(rows) else defaults
         changes = config_diff(before, row.config)
@@ -113,8 +113,8 @@ async def change(
             raise ConsoleError(
                 422, "CONFIG_OUT_OF_BOUNDS", str(exc), details=[{"field": exc.field, "problem": str(exc)}]
             ) from None
-        before = active.config.model_dump(mode="json")
-        after = updated.model_dump(mode="json")
+        before = active.config.model_dump(mode="json", by_alias=True)
+        after = updated.model_dump(mode="json", by_alias=True)
         changes = config_diff(before, after)
         if not changes:
             return {
