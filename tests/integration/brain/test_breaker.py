@@ -29,7 +29,7 @@ from tests.integration.brain.conftest import (
 )
 from tests.integration.execution.conftest import Sim, clean_sim, running_execution, sim  # noqa: F401 - fixtures
 from tests.processes import metric_value
-from titan_common.api_auth import OPERATOR_HEADER, TOKEN_HEADER
+from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.db.models import AuditEvent, BreakerEvent, OperatorAction
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.flags import read_master_arm

@@ -28,7 +28,7 @@ from tests.integration.brain.conftest import (
     wait_for_decisions,
 )
 from tests.processes import metric_value
-from titan_common.api_auth import OPERATOR_HEADER, TOKEN_HEADER
+from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.config import TradingConfig
 from titan_common.db.models import AuditEvent, EquitySnapshot, OrderIntentRow, SignalRow
 from titan_common.messages import Event

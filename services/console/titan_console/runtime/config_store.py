@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from titan_common.auth.roles import role_for_live
 from titan_common.clock import now_ms
 from titan_common.config import CONFIG_LOCK_KEY, DEFAULT_TAG, TradingConfig, active_config, config_diff, save_config
 from titan_common.db.engine import transaction
@@ -23,11 +24,10 @@ from titan_common.db.models import ConfigVersion, OperatorAction
 from titan_common.events import ConfigChange, EventType, payload_of
 from titan_common.messages import ControlCommand
 from titan_console.core import config_edit
-from titan_console.core.access import role_for_live
 from titan_console.errors import ConsoleError
 from titan_console.runtime import metrics
 from titan_console.runtime.actions import emit_audited
-from titan_console.runtime.auth import Principal
+from titan_console.runtime.authenticator import Principal
 from titan_console.runtime.context import Console
 
 log = logging.getLogger(__name__)
