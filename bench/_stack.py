@@ -6,10 +6,10 @@
   the one every service reads. The simulator makes no demo bursts and injects no latency.
 - `PeakRss`: each service's resident set, sampled with psutil on a thread; the pids come
   from each service's /health "pid".
-- `latency_summary`, histogram deltas, and `record`, which appends a row to a section of
-  docs/benchmarks.md (creating the section with its note the first time).
+- `latency_summary` and histogram deltas.
 
-Machine description, percentiles and scratch-database helpers come from brain_evaluate.py.
+Machine description, percentiles, scratch-database helpers and `record_row` (a row appended
+to a section of docs/benchmarks.md) come from brain_evaluate.py.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ def trading_config(symbols: Sequence[str], max_open_positions: int = 50) -> Trad
     return TradingConfig(
         asset_whitelist=tuple(symbols),
         max_open_positions=max_open_positions,
-        risk_tuner=RiskTuner(maxDailyDrawdown=Decimal("0.10")),
+        risk_tuner=RiskTuner(max_daily_drawdown=Decimal("0.10")),
         breaker=BreakerConfig(consecutive_losses=10_000, hard_drawdown=Decimal("0.5")),
     )
 
@@ -290,27 +290,3 @@ def wait_for(check: Any, timeout_s: float, what: str, interval_s: float = 0.25) 
                 return last
         time.sleep(interval_s)
     raise SystemExit(f"timed out after {timeout_s:g}s waiting for {what} (last: {last!r})")
-
-
-# --- docs/benchmarks.md ------------------------------------------------------------------
-
-
-def record(section: str, note: str, columns: Sequence[str], cells: Sequence[object]) -> None:
-    """Append one row to `section`'s table, creating the section (heading, note, header)
-    at the end of the file the first time."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nRows are appended by the scripts in `bench/`.\n"
-    row = "| " + " | ".join(str(c) for c in cells) + " |\n"
-    if section not in text:
-        header = "| " + " | ".join(columns) + " |\n" + "|" + "---|" * len(columns) + "\n"
-        text = text.rstrip("\n") + f"\n\n{section}\n\n{note.strip()}\n\n" + header + row
-    else:
-        lines = text.splitlines(keepends=True)
-        end = next(i for i, line in enumerate(lines) if line.startswith(section)) + 1
-        while end < len(lines) and not lines[end].startswith("|"):
-            end += 1  # to the table
-        while end < len(lines) and lines[end].startswith("|"):
-            end += 1  # past its last row
-        lines.insert(end, row)
-        text = "".join(lines)
-    path.write_text(text)

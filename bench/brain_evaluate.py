@@ -30,6 +30,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
@@ -62,11 +63,10 @@ the same Redis and Postgres (a burst of signals XADDed at once: decisions/s unti
 is on record, signal, decision and intent committed and intents XADDed), and the latency of a
 signal to its intent at a steady rate. Goals: the pipeline >= 5,000 decisions/s and >= 1/4 of
 its core's rate measured in the same run."""
-HEADER = (
-    "| date (UTC) | machine | core decisions/s | pipeline decisions/s (burst) | pipeline / core "
-    "| signal -> intent p50 / p95 / p99 / max ms (rate) | goals met |\n"
-    "|---|---|---|---|---|---|---|\n"
-)
+COLUMNS = (
+    "date (UTC)", "machine", "core decisions/s", "pipeline decisions/s (burst)", "pipeline / core",
+    "signal -> intent p50 / p95 / p99 / max ms (rate)", "goals met",
+)  # fmt: skip
 PIPELINE_GOAL, SHARE_GOAL = 5000, 0.25
 SYMBOLS = tuple(f"B{i}USDT" for i in range(20))
 EXCHANGE = "bench-brain"
@@ -336,27 +336,23 @@ def machine() -> str:
     return f"{os.cpu_count()} CPU, {cpu}, Python {platform.python_version()}, {platform.system()}, load {load:.1f}"
 
 
-def record(result: dict[str, Any]) -> None:
+def record_row(section: str, note: str, columns: Sequence[str], cells: Sequence[object]) -> None:
+    """Append one row to `section`'s table in docs/benchmarks.md, creating the section
+    (heading, note, header) at the end of the file the first time. Every bench script's
+    rows go through here (bench/_stack.py passes it on as `record`)."""
     path = ROOT / "docs" / "benchmarks.md"
     text = (
         path.read_text()
         if path.exists()
         else "# Benchmarks\n\nRows are appended by the scripts in `bench/`; newest last.\n"
     )
-    p = result["pipeline"]
-    lat = p["signal_to_intent_ms"]
-    share = result["pipeline_share_of_core"]
-    row = (
-        f"| {result['date']} | {result['machine']} | {result['core']['decisions_per_s']} "
-        f"| {p['pipeline_decisions_per_s']} ({p['burst']}) | {share} "
-        f"| {lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']} ({p['rate_per_s']:g}/s, {p['intents']} intents) "
-        f"| {'yes' if result['goals_met'] else 'no'} |\n"
-    )
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{NOTE}\n\n" + HEADER + row
+    row = "| " + " | ".join(str(c) for c in cells) + " |\n"
+    if section not in text:
+        header = "| " + " | ".join(columns) + " |\n" + "|" + "---|" * len(columns) + "\n"
+        text = text.rstrip("\n") + f"\n\n{section}\n\n{note.strip()}\n\n" + header + row
     else:
         lines = text.splitlines(keepends=True)
-        end = next(i for i, line in enumerate(lines) if line.startswith(SECTION)) + 1
+        end = next(i for i, line in enumerate(lines) if line.startswith(section)) + 1
         while end < len(lines) and not lines[end].startswith("|"):
             end += 1  # to the table
         while end < len(lines) and lines[end].startswith("|"):
@@ -364,6 +360,21 @@ def record(result: dict[str, Any]) -> None:
         lines.insert(end, row)
         text = "".join(lines)
     path.write_text(text)
+
+
+def record(result: dict[str, Any]) -> None:
+    p = result["pipeline"]
+    lat = p["signal_to_intent_ms"]
+    cells = [
+        result["date"],
+        result["machine"],
+        result["core"]["decisions_per_s"],
+        f"{p['pipeline_decisions_per_s']} ({p['burst']})",
+        result["pipeline_share_of_core"],
+        f"{lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']} ({p['rate_per_s']:g}/s, {p['intents']} intents)",
+        "yes" if result["goals_met"] else "no",
+    ]
+    record_row(SECTION, NOTE, COLUMNS, cells)
 
 
 def main() -> None:

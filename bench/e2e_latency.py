@@ -66,13 +66,13 @@ from _stack import (
     latency_summary,
     machine,
     merge_rss,
-    record,
     rss_cell,
     scrape,
     service_pids,
     trading_config,
     wait_for,
 )
+from brain_evaluate import record_row
 from redis.asyncio import Redis
 
 from tests.e2e.stack import signal_at
@@ -467,7 +467,7 @@ def main() -> None:
             latency_met = run.get("goal_met")
             met = run["rss"]["met"] and latency_met is not False
             goals = ("yes" if met else "no") + ("" if latency_met is not None else " (RSS; latency goal is at 100/s)")
-            record(
+            record_row(
                 SECTION,
                 NOTE,
                 COLUMNS,

@@ -40,7 +40,7 @@ from tests.conftest import create_database, drop_database
 from tests.e2e.stack import signal_at, wait_until
 from tests.integration.console.conftest import create_accounts
 from tests.processes import terminate_all, wait_for_health
-from titan_common.auth import Role
+from titan_common.auth.roles import Role
 from titan_common.bus import SIGNALS, StreamProducer, make_redis
 from titan_common.db import migrate
 from titan_common.embedded import EmbeddedRedis, free_port

@@ -23,7 +23,7 @@ from tests.conftest import create_database, drop_database
 from tests.integration.console.conftest import create_accounts
 from tests.integration.console.stack import Stack, running_stack
 from tests.integration.execution.conftest import running_simulator
-from titan_common.auth import Role
+from titan_common.auth.roles import Role
 from titan_common.db import migrate
 
 pytestmark = pytest.mark.integration

@@ -3,7 +3,7 @@
 operator and admin, in PAPER and in LIVE, with and without a foreign Origin, against real
 processes on a database of their own.
 
-Rules (titan_common.access, the same in every service):
+Rules (titan_common.auth.roles and titan_common.request_guard, the same in every service):
 - a viewer changes nothing (403); an operator may act, except on admin routes;
 - in LIVE, what raises risk needs admin: the brain's breaker and AI-gate resets and
   execution's arm here (the console's body-dependent cases, arming and raising limits, are in
@@ -28,7 +28,7 @@ from fastapi.routing import APIRoute, iter_route_contexts
 from tests.conftest import create_database, drop_database
 from tests.integration.console.conftest import create_accounts
 from tests.processes import free_ports, port_env, start_service, terminate_all, wait_for_health
-from titan_common.auth import Role
+from titan_common.auth.roles import Role
 from titan_common.db import migrate
 from titan_common.embedded import EmbeddedRedis
 from titan_common.settings import load_settings

@@ -38,15 +38,24 @@ DEFAULT_VENUE_SHARES = {"bybit": Decimal(1), "mexc": Decimal(1)}
 
 
 class _Config(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # A field with a wire name (an alias) is read by either name and written by its alias:
+    # the stored versions, the API and the dotted diff paths all use the wire names.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, serialize_by_alias=True)
 
 
 class RiskTuner(_Config):
     """The operator manual's three knobs; bounds are the manual's."""
 
-    maxRiskPerTrade: Annotated[Fraction, Field(ge=Decimal("0.01"), le=Decimal("0.05"))] = Decimal("0.02")
-    maxDailyDrawdown: Annotated[Fraction, Field(ge=Decimal("0.03"), le=Decimal("0.10"))] = Decimal("0.07")
-    maxLeverage: Annotated[int, Field(ge=5, le=50)] = 20
+    # Wire names are the manual's camelCase (its curl bodies, the stored versions, diff
+    # paths such as risk_tuner.maxLeverage); Python uses the snake_case names.
+
+    max_risk_per_trade: Annotated[Fraction, Field(ge=Decimal("0.01"), le=Decimal("0.05"), alias="maxRiskPerTrade")] = (
+        Decimal("0.02")
+    )
+    max_daily_drawdown: Annotated[Fraction, Field(ge=Decimal("0.03"), le=Decimal("0.10"), alias="maxDailyDrawdown")] = (
+        Decimal("0.07")
+    )
+    max_leverage: Annotated[int, Field(ge=5, le=50, alias="maxLeverage")] = 20
 
 
 class PhaseConfig(_Config):
@@ -85,7 +94,7 @@ DEFAULT_PHASES = (
 
 
 class BreakerConfig(_Config):
-    # the soft trip's drawdown is risk_tuner.maxDailyDrawdown
+    # the soft trip's drawdown is risk_tuner.max_daily_drawdown
     hard_drawdown: Annotated[Fraction, Field(gt=0, le=Decimal("0.5"))] = Decimal("0.15")
     consecutive_losses: Annotated[int, Field(ge=1)] = 3
     volatility_symbol: str = "BTCUSDT"
@@ -170,7 +179,7 @@ async def save_config(
         tag = tag[:-1] + f".{ts % 1000:03d}Z"  # two saves in one second keep distinct tags
     row = ConfigVersion(
         version_tag=tag,
-        config=config.model_dump(mode="json"),
+        config=config.model_dump(mode="json", by_alias=True),
         created_ms=ts,
         operator_id=operator_id,
         comment=comment,

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from titan_common.api_auth import OPERATOR_HEADER, TOKEN_HEADER
+from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.settings import CommonSettings
 
 

@@ -56,7 +56,7 @@ def refuse_unless_live_ready(problems: list[str]) -> None:
 async def default_password_users(database_url: str) -> list[str]:
     """The accounts that still use the default password. An unreachable database is a
     refusal in LIVE (nothing can be verified), so its error is reported as one."""
-    from titan_common.auth import users_with_default_password
+    from titan_common.auth.accounts import users_with_default_password
     from titan_common.db.engine import make_engine, make_sessionmaker
 
     engine = make_engine(database_url, pool_size=1, application_name="titan-live-check")

@@ -33,7 +33,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from titan_common import __version__, metrics
-from titan_common.access import NUL_MESSAGE, mutation_refusal, nul_in_json, nul_in_url
 from titan_common.audit import AuditQueueFull, AuditWriter
 from titan_common.bus import EVENTS, REDIS_ERRORS, Publisher, heartbeat_key, make_redis
 from titan_common.bus.client import ping as redis_ping
@@ -45,6 +44,7 @@ from titan_common.exchanges.types import ExchangeError
 from titan_common.logging import best_effort
 from titan_common.messages import Correlation, Event, Severity
 from titan_common.reasons import ReasonCode
+from titan_common.request_guard import NUL_MESSAGE, mutation_refusal, nul_in_json, nul_in_url
 from titan_common.settings import CommonSettings
 from titan_common.system_state import Mode, SystemState, next_state, severity
 
@@ -464,7 +464,7 @@ def install_error_handlers(app: FastAPI) -> None:
 
 
 class RequestGuard:
-    """Refuses, before any route runs and in the one error shape (titan_common.access):
+    """Refuses, before any route runs and in the one error shape (titan_common.request_guard):
     a NUL byte anywhere in a request (422; Postgres text cannot hold one), and a mutation
     from another site's Origin (403) or with a body that is not JSON (415)."""
 

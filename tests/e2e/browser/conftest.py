@@ -11,7 +11,7 @@ import pytest
 
 from tests.integration.console.conftest import create_accounts
 from tests.integration.console.stack import ADMIN, Stack, running_stack
-from titan_common.auth import Role
+from titan_common.auth.roles import Role
 
 CHROMIUM = "/usr/bin/chromium"
 VIEWER = ("viewer-e2e", "viewer-password")

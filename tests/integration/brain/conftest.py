@@ -27,8 +27,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import redis_db
+from tests.polling import until
 from tests.processes import StubServer, free_ports, running_openai_stub, start_service, terminate, wait_for_health
-from titan_common.auth import hash_password
+from titan_common.auth.passwords import hash_password
 from titan_common.bus import CONTROL, EVENTS, SIGNALS, Publisher, StreamProducer, heartbeat_key, make_redis
 from titan_common.clock import now_ms
 from titan_common.config import TradingConfig, save_config
@@ -160,20 +161,6 @@ async def wait_for_decisions(
             return found
         await asyncio.sleep(0.1)
     raise AssertionError(f"only {len(found)} of {len(set(signal_ids))} signals were decided in {timeout}s")
-
-
-async def until(predicate: Any, timeout: float = 20.0, interval: float = 0.1, what: str = "condition") -> Any:
-    """Poll a (sync or async) predicate until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
 
 
 @dataclass

@@ -24,13 +24,13 @@ from tests.integration.brain.conftest import (
     make_signal,
     running_brain,
     trade_event,
-    until,
     wait_for_decisions,
     wallet_event,
 )
 from tests.integration.execution.conftest import Sim, clean_sim, running_execution, sim  # noqa: F401 - fixtures
+from tests.polling import until
 from tests.processes import metric_value
-from titan_common.api_auth import OPERATOR_HEADER, TOKEN_HEADER
+from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.db.models import AuditEvent, BreakerEvent, OperatorAction
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.flags import read_master_arm

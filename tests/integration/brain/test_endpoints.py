@@ -18,17 +18,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.brain.conftest import (
-    BrainProcess,
-    add_user,
-    arm,
-    make_signal,
-    running_brain,
-    until,
-    wait_for_decisions,
-)
+from tests.integration.brain.conftest import BrainProcess, add_user, arm, make_signal, running_brain, wait_for_decisions
+from tests.polling import until
 from tests.processes import metric_value
-from titan_common.api_auth import OPERATOR_HEADER, TOKEN_HEADER
+from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.config import TradingConfig
 from titan_common.db.models import AuditEvent, EquitySnapshot, OrderIntentRow, SignalRow
 from titan_common.messages import Event

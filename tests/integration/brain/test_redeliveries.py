@@ -16,7 +16,8 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.brain.conftest import arm, make_signal, running_brain, until, wait_for_decisions
+from tests.integration.brain.conftest import arm, make_signal, running_brain, wait_for_decisions
+from tests.polling import until
 from tests.processes import metric_value
 from titan_common.config import TradingConfig
 from titan_common.db.models import DecisionRow, OrderIntentRow, SignalRow

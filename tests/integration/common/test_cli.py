@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from tests.conftest import create_database, drop_database
-from titan_common.auth import DEFAULT_ADMIN_PASSWORD, verify_password
+from titan_common.auth.passwords import DEFAULT_ADMIN_PASSWORD, verify_password
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import User

@@ -118,7 +118,8 @@ def test_mutations_need_an_operator_and_record_who(running_services, database_ur
 
     from sqlalchemy import select
 
-    from titan_common.auth import Role, add_user
+    from titan_common.auth.accounts import add_user
+    from titan_common.auth.roles import Role
     from titan_common.db.engine import make_engine, make_sessionmaker
     from titan_common.db.models import OperatorAction
     from titan_common.settings import DEFAULT_INTERNAL_TOKEN

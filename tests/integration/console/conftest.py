@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.console.stack import ADMIN, Stack, running_stack
-from titan_common.auth import Role, UserExists, add_user
+from titan_common.auth.accounts import UserExists, add_user
+from titan_common.auth.roles import Role
 from titan_common.db.engine import make_engine, make_sessionmaker
 
 # name -> (password, role). titan_admin/your_password is the operator manual's account.

@@ -33,7 +33,8 @@ from starlette.routing import Mount
 from tests.integration.console.conftest import auth_of
 from tests.integration.console.stack import Stack, external_address
 from tests.processes import free_ports, start_service, terminate, wait_for_health
-from titan_common.auth import Role, add_user
+from titan_common.auth.accounts import add_user
+from titan_common.auth.roles import Role
 from titan_common.clock import now_ms
 from titan_common.db.models import AuditEvent, OperatorAction
 from titan_console.api.app import create_app

@@ -15,7 +15,8 @@ import pytest
 from tests.integration.console.conftest import create_accounts
 from tests.integration.execution.conftest import Sim, execution_env, sim  # noqa: F401 - fixtures
 from tests.processes import free_ports, start_service, terminate, wait_for_health
-from titan_common.auth import DEFAULT_ADMIN_PASSWORD, Role
+from titan_common.auth.passwords import DEFAULT_ADMIN_PASSWORD
+from titan_common.auth.roles import Role
 from titan_common.embedded import EmbeddedRedis
 
 pytestmark = pytest.mark.integration

@@ -24,7 +24,7 @@ from sqlalchemy import func, select
 from tests.integration.console.conftest import create_accounts
 from tests.integration.console.stack import ADMIN, Stack, running_stack, until
 from tests.integration.execution.conftest import entry
-from titan_common.auth import Role
+from titan_common.auth.roles import Role
 from titan_common.bus import INTENTS, StreamProducer, make_redis
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker

@@ -21,7 +21,7 @@ import pytest
 from tests.integration.console.conftest import create_accounts
 from tests.integration.console.stack import ADMIN, Stack, running_stack, until
 from tests.integration.console.test_emergency import open_book, venue
-from titan_common.auth import Role
+from titan_common.auth.roles import Role
 
 pytestmark = pytest.mark.integration
 OPERATOR = ("redis-night-operator", "redis-night-operator-pass")

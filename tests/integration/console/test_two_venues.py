@@ -26,7 +26,7 @@ from sqlalchemy import select
 
 from tests.integration.console.conftest import ACCOUNTS, auth_of, create_accounts
 from tests.integration.console.stack import ADMIN, SYMBOL, Stack, entry, last_price, publish, running_stack
-from titan_common.auth import Role
+from titan_common.auth.roles import Role
 from titan_common.bus import SIGNALS, make_redis
 from titan_common.clock import now_ms
 from titan_common.db.engine import make_engine, make_sessionmaker

@@ -20,7 +20,8 @@ from sqlalchemy import update
 from tests.integration.console.conftest import create_accounts
 from tests.integration.deploy.test_process_managers import PAPER_ENV, pm2_apps
 from tests.processes import free_ports, terminate, wait_for_health
-from titan_common.auth import DEFAULT_ADMIN_PASSWORD, Role, hash_password
+from titan_common.auth.passwords import DEFAULT_ADMIN_PASSWORD, hash_password
+from titan_common.auth.roles import Role
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import User
 from titan_ops.registry import SERVICES

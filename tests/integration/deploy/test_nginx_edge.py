@@ -27,7 +27,7 @@ from tests.integration.console.conftest import create_accounts
 from tests.integration.console.runbook import CurlCase, curl_cases
 from tests.integration.console.stack import INTERNAL_TOKEN, Stack, running_stack
 from tests.integration.deploy.edge import CLIENT_HEADER, Edge, nginx_or_skip, running_edge
-from titan_common.auth import Role
+from titan_common.auth.roles import Role
 
 pytestmark = pytest.mark.integration
 

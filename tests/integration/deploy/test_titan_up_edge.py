@@ -19,7 +19,7 @@ import pytest
 from tests.integration.console.conftest import create_accounts
 from tests.integration.deploy.edge import nginx_or_skip
 from tests.processes import SERVICE_NAMES, free_ports, port_env, wait_for_health
-from titan_common.auth import Role
+from titan_common.auth.roles import Role
 from titan_common.embedded import EmbeddedRedis, free_port, port_answers
 
 pytestmark = pytest.mark.integration

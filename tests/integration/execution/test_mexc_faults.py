@@ -41,7 +41,7 @@ from tests.integration.execution.conftest import (
     running_execution,
     until,
 )
-from titan_common.api_auth import TOKEN_HEADER
+from titan_common.auth.tokens import TOKEN_HEADER
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import AuditEvent, FillRow, OrderIntentRow
 from titan_common.exchanges.mexc import MexcAdapter, MexcConfig

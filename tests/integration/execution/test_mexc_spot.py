@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim, arm, entry, mexc_env, running_execution, until
-from titan_common.api_auth import TOKEN_HEADER
+from titan_common.auth.tokens import TOKEN_HEADER
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import Alert, AuditEvent, OrderIntentRow
 from titan_common.exchanges.mexc import MexcAdapter, MexcConfig

@@ -23,7 +23,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim, arm, entry, running_execution
-from titan_common.api_auth import OPERATOR_HEADER, TOKEN_HEADER
+from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.bus import INTENTS, StreamProducer
 from titan_common.db.models import AuditEvent, OrderIntentRow
 from titan_common.exchanges import OrderStatus

@@ -17,8 +17,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim, running_execution
-from titan_common.api_auth import OPERATOR_HEADER, TOKEN_HEADER
-from titan_common.auth import Role, add_user
+from titan_common.auth.accounts import add_user
+from titan_common.auth.roles import Role
+from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.clock import now_ms
 from titan_common.db.models import AuditEvent, OperatorAction
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN

@@ -7,9 +7,7 @@ a fixed name), its own venue name (so its breadth cycle ids are its own) and fas
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -142,20 +140,6 @@ async def _clear_pause_flag(database_url: str) -> None:
             await conn.execute(delete(SystemFlag).where(SystemFlag.name == "scavenger_pause"))
     finally:
         await engine.dispose()
-
-
-async def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
-    """Poll `predicate()` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
 
 
 def mode_of(scavenger: ScavengerProcess) -> tuple[str, list[str]]:

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.execution.conftest import Sim
-from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger, wait_until
+from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger
+from tests.polling import until
 from titan_common.messages import Side
 
 pytestmark = pytest.mark.integration
@@ -33,14 +34,14 @@ async def test_mexcs_scavenger_signals_for_mexc_with_buy_traps_only(
         assert health["service"] == "scavenger-mexc"
         assert health["checks"]["market_data"]["exchange"] == "mexc"
         assert health["checks"]["market_data"]["endpoint"] == fresh_sim.mexc_url
-        await wait_until(lambda: mode_of(scavenger)[0] == "NORMAL", 30, "NORMAL")
+        await until(lambda: mode_of(scavenger)[0] == "NORMAL", 30, "NORMAL")
         # long-only, MEXC's map holds half the candidates Bybit's does, and on the seeded
         # market it can be empty: then the market is walked down (a Buy trap is set above
         # price) and the map rebuilt (every 2 s here) until one sits 0.2-8 % away
         trap = None
         for _ in range(6):
             try:
-                trap = await wait_until(lambda: pick_trap(scavenger, max_pct=8.0), 6, "a trap 0.2-8% from price")
+                trap = await until(lambda: pick_trap(scavenger, max_pct=8.0), 6, "a trap 0.2-8% from price")
                 break
             except AssertionError:
                 fresh_sim.control("POST", "/market/BTCUSDT/burst", {"pct": -1.5, "trades": 10, "window_ms": 2000})
@@ -49,7 +50,7 @@ async def test_mexcs_scavenger_signals_for_mexc_with_buy_traps_only(
 
         burst_through(fresh_sim, trap)
 
-        signals = await wait_until(scavenger.signals, 15, "a signal on titan:signals")
+        signals = await until(scavenger.signals, 15, "a signal on titan:signals")
         assert {(s.exchange, s.side) for s in signals} == {("mexc", Side.BUY)}
         assert trap["symbol"] in {s.symbol for s in signals}
         beat = await scavenger.redis.get("titan:hb:scavenger-mexc")

@@ -16,7 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim
-from tests.integration.scavenger.conftest import TOKEN_HEADERS, running_scavenger, wait_until
+from tests.integration.scavenger.conftest import TOKEN_HEADERS, running_scavenger
+from tests.polling import until
 from titan_common.db.models import ExecutionLog, OhlcvSnapshot
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.service import ServiceRuntime
@@ -150,14 +151,14 @@ async def test_scheduled_cycle_and_operator_run_in_the_service(
         fresh_sim, database_url, redis_url, tmp_path, TITAN_SCANNER_ENABLED="true", TITAN_SCANNER_DELAY_S="0"
     ) as scavenger:
         # the schedule runs the current slot's cycle at start
-        cycles = await wait_until(
+        cycles = await until(
             lambda: httpx.get(f"{scavenger.url}/scanner/cycles").json()["cycles"], 30, "the scheduled cycle"
         )
         scheduled = cycles[0]
         expected = cycle_id_for(scavenger.env["TITAN_EXCHANGE"], slot_start(scheduled["ts_ms"], SLOT_MS))
         assert scheduled["cycle_id"] == expected
-        await wait_until(lambda: row_of(sessions, expected), 10, "the row")
-        row = await wait_until(lambda: _finished(sessions, expected), 30, "the cycle to finish")
+        await until(lambda: row_of(sessions, expected), 10, "the row")
+        row = await until(lambda: _finished(sessions, expected), 30, "the cycle to finish")
         assert row.status == "OK"
         assert set(row.ai_audit_payload) == set(SECTIONS)
 

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim
-from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger, wait_until
+from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger
+from tests.polling import until
 from tests.processes import metric_value
 from titan_common.db.models import AuditEvent
 from titan_common.messages import Side
@@ -26,8 +27,8 @@ async def test_a_burst_through_a_trap_gives_exactly_one_signal(
     fresh_sim: Sim, database_url: str, redis_url: str, tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     async with running_scavenger(fresh_sim, database_url, redis_url, tmp_path) as scavenger:
-        await wait_until(lambda: mode_of(scavenger)[0] == "NORMAL", 30, "NORMAL")
-        trap = await wait_until(lambda: pick_trap(scavenger), 30, "a trap 0.2-2.8% from price")
+        await until(lambda: mode_of(scavenger)[0] == "NORMAL", 30, "NORMAL")
+        trap = await until(lambda: pick_trap(scavenger), 30, "a trap 0.2-2.8% from price")
         ws_url = scavenger.url.replace("http://", "ws://") + "/ws/scavenger"
         async with websockets.connect(ws_url) as live:
             first = json.loads(await asyncio.wait_for(live.recv(), 5))
@@ -40,7 +41,7 @@ async def test_a_burst_through_a_trap_gives_exactly_one_signal(
 
             burst_through(fresh_sim, trap)
 
-            signals = await wait_until(scavenger.signals, 10, "a signal on titan:signals")
+            signals = await until(scavenger.signals, 10, "a signal on titan:signals")
             await asyncio.sleep(2.0)  # the rest of the burst, and anything late, must add nothing
             signals = await scavenger.signals()
             assert len(signals) == 1
@@ -84,7 +85,7 @@ async def test_a_burst_through_a_trap_gives_exactly_one_signal(
             async with sessions() as session:
                 return await session.scalar(select(AuditEvent).where(AuditEvent.signal_id == signal.signal_id))
 
-        row = await wait_until(audited, 10, "the TRAP_SPRUNG audit row")
+        row = await until(audited, 10, "the TRAP_SPRUNG audit row")
         assert row.event_type == "TRAP_SPRUNG"
         assert row.service == "scavenger"
         assert row.cycle_id == signal.correlation.cycle_id

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from tests.integration.execution.conftest import Sim
-from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger, wait_until
+from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger
+from tests.polling import until
 from tests.processes import free_ports, metric_value, start_service, terminate, wait_for_health
 
 pytestmark = pytest.mark.integration
@@ -23,12 +24,12 @@ async def test_dropped_stream_pauses_without_signals_then_resumes(
 ) -> None:
     # a long stability window, so the test can act while the scavenger is still paused
     async with running_scavenger(fresh_sim, database_url, redis_url, tmp_path, TITAN_STREAM_STABLE_S="8") as scavenger:
-        await wait_until(lambda: mode_of(scavenger)[0] == "NORMAL", 30, "NORMAL")
-        trap = await wait_until(lambda: pick_trap(scavenger), 30, "a trap")
+        await until(lambda: mode_of(scavenger)[0] == "NORMAL", 30, "NORMAL")
+        trap = await until(lambda: pick_trap(scavenger), 30, "a trap")
 
         dropped = fresh_sim.control("POST", "/faults", {"ws_disconnect": True})
         assert int(str(dropped["ws_disconnected"])) >= 1
-        await wait_until(lambda: mode_of(scavenger) == ("PAUSE", ["WS_DOWN"]), 10, "PAUSE with WS_DOWN")
+        await until(lambda: mode_of(scavenger) == ("PAUSE", ["WS_DOWN"]), 10, "PAUSE with WS_DOWN")
 
         # a burst through the trap while paused springs nothing
         burst_through(fresh_sim, trap)
@@ -40,12 +41,12 @@ async def test_dropped_stream_pauses_without_signals_then_resumes(
         assert health["checks"]["market_data"]["emitting"] is False
 
         # the data flows again: after the stability window it resumes by itself
-        await wait_until(lambda: mode_of(scavenger) == ("NORMAL", []), 30, "NORMAL again")
+        await until(lambda: mode_of(scavenger) == ("NORMAL", []), 30, "NORMAL again")
         assert metric_value(scavenger.metrics(), "titan_scavenger_stream_reconnects_total") >= 1
         # and traps spring again (the paused burst started no cooldown)
-        again = await wait_until(lambda: pick_trap(scavenger), 30, "a trap after resuming")
+        again = await until(lambda: pick_trap(scavenger), 30, "a trap after resuming")
         burst_through(fresh_sim, again)
-        await wait_until(scavenger.signals, 10, "a signal after resuming")
+        await until(scavenger.signals, 10, "a signal after resuming")
         await asyncio.sleep(1.0)
         assert len(await scavenger.signals()) == 1
 
@@ -54,13 +55,13 @@ async def test_frozen_feed_pauses_and_resumes_by_itself(
     fresh_sim: Sim, database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     async with running_scavenger(fresh_sim, database_url, redis_url, tmp_path) as scavenger:
-        await wait_until(lambda: mode_of(scavenger)[0] == "NORMAL", 30, "NORMAL")
+        await until(lambda: mode_of(scavenger)[0] == "NORMAL", 30, "NORMAL")
         fresh_sim.control("POST", "/clock", {"paused": True})  # no trades, no ticker changes; candles keep coming
-        await wait_until(lambda: mode_of(scavenger) == ("PAUSE", ["WS_DOWN"]), 15, "PAUSE with WS_DOWN")
+        await until(lambda: mode_of(scavenger) == ("PAUSE", ["WS_DOWN"]), 15, "PAUSE with WS_DOWN")
         assert scavenger.health()["checks"]["market_data"]["stream"] == "DOWN"
         assert await scavenger.signals() == []
         fresh_sim.control("POST", "/clock", {"paused": False})
-        await wait_until(lambda: mode_of(scavenger) == ("NORMAL", []), 20, "NORMAL again")
+        await until(lambda: mode_of(scavenger) == ("NORMAL", []), 20, "NORMAL again")
         assert scavenger.health()["checks"]["market_data"]["stream"] == "LIVE"
         assert "WS_DOWN cleared" in scavenger.log()
 
@@ -88,15 +89,15 @@ async def test_venue_gone_then_back_reconnects_with_backoff(
         async with running_scavenger(
             sim, database_url, redis_url, tmp_path, TITAN_STREAM_RESTART_AFTER_S="3", TITAN_RECONNECT_BACKOFF_MAX_S="2"
         ) as scavenger:
-            await wait_until(lambda: mode_of(scavenger) == ("NORMAL", []), 30, "NORMAL")
+            await until(lambda: mode_of(scavenger) == ("NORMAL", []), 30, "NORMAL")
             venue.kill()
             venue.wait()
-            await wait_until(lambda: mode_of(scavenger)[0] == "PAUSE", 15, "PAUSE once the venue is gone")
+            await until(lambda: mode_of(scavenger)[0] == "PAUSE", 15, "PAUSE once the venue is gone")
             assert "WS_DOWN" in mode_of(scavenger)[1]
             await asyncio.sleep(6)  # several reopen attempts fail meanwhile
             venue = start_service("simulator", sim_env, tmp_path / "sim-2.out")
             wait_for_health(sim.url, timeout=90)
-            await wait_until(lambda: mode_of(scavenger) == ("NORMAL", []), 60, "NORMAL with the venue back")
+            await until(lambda: mode_of(scavenger) == ("NORMAL", []), 60, "NORMAL with the venue back")
             assert scavenger.health()["checks"]["market_data"]["stream"] == "LIVE"
             assert "public stream ended" in scavenger.log()
             assert metric_value(scavenger.metrics(), "titan_scavenger_stream_reconnects_total") >= 1

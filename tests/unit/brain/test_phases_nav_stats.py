@@ -102,10 +102,10 @@ def test_risk_pct_is_capped_by_the_phase_range_and_max_risk_per_trade() -> None:
     assert effective_risk_pct(phase1, D(1), CONFIG) == D("0.02")
     assert effective_risk_pct(phase1, D("1.2"), CONFIG) == D("0.02")  # capped by maxRiskPerTrade 2%
     assert effective_risk_pct(phase1, D("0.5"), CONFIG) == D("0.01")
-    loose = CONFIG.model_copy(update={"risk_tuner": RiskTuner(maxRiskPerTrade=D("0.05"))})
+    loose = CONFIG.model_copy(update={"risk_tuner": RiskTuner(max_risk_per_trade=D("0.05"))})
     assert effective_risk_pct(phase1, D("1.2"), loose) == D("0.024")
     assert effective_risk_pct(loose.phase(3), D("1.2"), loose) == D("0.01")  # phase 3's range tops at 1%
-    tight = CONFIG.model_copy(update={"risk_tuner": RiskTuner(maxRiskPerTrade=D("0.01"), maxLeverage=5)})
+    tight = CONFIG.model_copy(update={"risk_tuner": RiskTuner(max_risk_per_trade=D("0.01"), max_leverage=5)})
     assert effective_risk_pct(phase1, D(1), tight) == D("0.01")
     assert effective_max_leverage(phase1, tight) == 5
     assert effective_max_leverage(CONFIG.phase(3), CONFIG) == 2

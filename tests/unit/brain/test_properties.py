@@ -31,9 +31,9 @@ def money(low: str, high: str, places: int = 2) -> st.SearchStrategy[D]:
 @st.composite
 def configs(draw: st.DrawFn) -> TradingConfig:
     tuner = RiskTuner(
-        maxRiskPerTrade=draw(money("0.01", "0.05", 3)),
-        maxDailyDrawdown=draw(money("0.03", "0.10", 3)),
-        maxLeverage=draw(st.integers(5, 50)),
+        max_risk_per_trade=draw(money("0.01", "0.05", 3)),
+        max_daily_drawdown=draw(money("0.03", "0.10", 3)),
+        max_leverage=draw(st.integers(5, 50)),
     )
     phases = []
     for phase in DEFAULT_PHASES:
@@ -164,11 +164,11 @@ def test_approvals_respect_every_cap(scenario: tuple[Signal, Portfolio, TradingC
     assert equity is not None
     phase = config.phase(book.phase)
     instrument = market.instruments.get(signal.symbol)
-    account_leverage = min(phase.max_leverage, config.risk_tuner.maxLeverage)
+    account_leverage = min(phase.max_leverage, config.risk_tuner.max_leverage)
     position_leverage = min(account_leverage, instrument.max_leverage) if instrument else account_leverage
     allocation = allocation_weight(equity, config)
     notional = decision.qty * signal.entry_price
-    risk_pct = min(phase.risk_pct * book.performance_modifier, phase.risk_pct_max, config.risk_tuner.maxRiskPerTrade)
+    risk_pct = min(phase.risk_pct * book.performance_modifier, phase.risk_pct_max, config.risk_tuner.max_risk_per_trade)
 
     # qty never exceeds any cap
     assert decision.qty > 0
@@ -180,7 +180,7 @@ def test_approvals_respect_every_cap(scenario: tuple[Signal, Portfolio, TradingC
         assert decision.qty % instrument.qty_step == 0
     # leverage within the phase maximum (and the operator's), and enough for the margin cap
     assert 1 <= decision.leverage <= phase.max_leverage
-    assert decision.leverage <= config.risk_tuner.maxLeverage
+    assert decision.leverage <= config.risk_tuner.max_leverage
     assert notional / decision.leverage <= min(allocation, config.max_position_pct) * equity
     # risk within equity x risk %, and so is the loss at the stop with fees and slippage on
     # the entry and on the exit
@@ -192,7 +192,7 @@ def test_approvals_respect_every_cap(scenario: tuple[Signal, Portfolio, TradingC
     assert decision.expected_fees_usd == decision.qty * fees
     assert decision.risk_with_costs_usd == decision.qty * (distance + costs)
     assert decision.risk_with_costs_usd <= equity * risk_pct
-    assert decision.risk_with_costs_usd <= equity * config.risk_tuner.maxRiskPerTrade
+    assert decision.risk_with_costs_usd <= equity * config.risk_tuner.max_risk_per_trade
     # costs are at most max_cost_share of that loss
     assert costs <= config.max_cost_share * (distance + costs)
     # and nothing approved that an earlier rule forbids

@@ -1,11 +1,11 @@
-"""The access rules every service shares (titan_common.access): pure, no I/O."""
+"""The access rules every service shares (titan_common.auth.roles, titan_common.request_guard): pure, no I/O."""
 
 from __future__ import annotations
 
 import pytest
 
-from titan_common.access import is_json_media_type, mutation_refusal, nul_in_json, nul_in_url, role_for_live
-from titan_common.auth import Role
+from titan_common.auth.roles import Role, role_for_live
+from titan_common.request_guard import is_json_media_type, mutation_refusal, nul_in_json, nul_in_url
 
 HOST = "127.0.0.1:3100"
 

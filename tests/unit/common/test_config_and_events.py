@@ -10,7 +10,7 @@ from titan_common.messages import Event
 
 def test_defaults_are_the_documented_ones() -> None:
     config = TradingConfig()
-    assert config.risk_tuner.maxDailyDrawdown == D("0.07")
+    assert config.risk_tuner.max_daily_drawdown == D("0.07")
     assert [p.max_leverage for p in config.phases] == [20, 5, 2]
     assert config.phase(2).enter_at_equity == D(5000)
     assert config.breaker.hard_drawdown == D("0.15")
@@ -18,7 +18,7 @@ def test_defaults_are_the_documented_ones() -> None:
 
 def test_operator_numbers_become_exact_decimals() -> None:
     tuner = RiskTuner.model_validate({"maxRiskPerTrade": 0.02, "maxDailyDrawdown": 0.05, "maxLeverage": 20})
-    assert tuner.maxRiskPerTrade == D("0.02")
+    assert tuner.max_risk_per_trade == D("0.02")
 
 
 @pytest.mark.parametrize(

@@ -4,17 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from titan_common.auth import Role
-from titan_console.core.access import (
-    Access,
-    Caller,
-    client_address,
-    decide,
-    is_local,
-    required_role,
-    role_for_live,
-    same_origin,
-)
+from titan_common.auth.roles import Role, role_for_live
+from titan_common.request_guard import same_origin
+from titan_console.core.access import Access, Caller, client_address, decide, is_local, required_role
 
 ROLES = [None, Role.VIEWER, Role.OPERATOR, Role.ADMIN]
 MUTATING = ["POST", "PUT", "PATCH", "DELETE"]

@@ -64,9 +64,9 @@ def test_a_violation_names_the_field_and_the_range(changes: dict[str, object], f
 
 def test_the_manuals_example_is_accepted_exactly() -> None:
     updated = apply_risk(BASE, {"maxRiskPerTrade": 0.02, "maxDailyDrawdown": 0.05, "maxLeverage": 20})
-    assert updated.risk_tuner.maxRiskPerTrade == Decimal("0.02")
-    assert updated.risk_tuner.maxDailyDrawdown == Decimal("0.05")
-    assert updated.risk_tuner.maxLeverage == 20
+    assert updated.risk_tuner.max_risk_per_trade == Decimal("0.02")
+    assert updated.risk_tuner.max_daily_drawdown == Decimal("0.05")
+    assert updated.risk_tuner.max_leverage == 20
     assert updated.phases == BASE.phases  # the rest is untouched
 
 
@@ -76,15 +76,15 @@ def test_the_manuals_example_is_accepted_exactly() -> None:
 )
 def test_every_value_inside_the_bounds_is_accepted(risk: Decimal, leverage: int) -> None:
     updated = apply_risk(BASE, {"maxRiskPerTrade": str(risk), "maxLeverage": leverage})
-    assert updated.risk_tuner.maxRiskPerTrade == risk
-    assert updated.risk_tuner.maxLeverage == leverage
+    assert updated.risk_tuner.max_risk_per_trade == risk
+    assert updated.risk_tuner.max_leverage == leverage
 
 
 @given(st.decimals(min_value=Decimal("-10"), max_value=Decimal("10"), places=4, allow_nan=False))
 def test_every_value_outside_the_bounds_is_refused(value: Decimal) -> None:
     inside = Decimal("0.03") <= value <= Decimal("0.10")
     if inside:
-        assert apply_risk(BASE, {"maxDailyDrawdown": str(value)}).risk_tuner.maxDailyDrawdown == value
+        assert apply_risk(BASE, {"maxDailyDrawdown": str(value)}).risk_tuner.max_daily_drawdown == value
     else:
         with pytest.raises(ConfigRejected, match=r"maxDailyDrawdown must be between 0\.03 and 0\.1"):
             apply_risk(BASE, {"maxDailyDrawdown": str(value)})

@@ -53,7 +53,7 @@ def apply_request(config: TradingConfig, request: Mapping[str, Any]) -> TradingC
 def variants(config: TradingConfig, phase: int) -> list[Variant]:
     """One knob at a time, every grid value but the current one."""
     found: list[Variant] = []
-    tuner = config.risk_tuner.model_dump()
+    tuner = config.risk_tuner.model_dump(by_alias=True)
     for name, grid in RISK_GRID.items():
         for value in grid:
             if Decimal(str(value)) == Decimal(str(tuner[name])):
@@ -140,7 +140,7 @@ def propose(
         }
 
     baseline = both(config)
-    before = config.model_dump(mode="json")
+    before = config.model_dump(mode="json", by_alias=True)
     found = []
     for variant in variants(config, phase):
         result = both(variant.config)
@@ -161,7 +161,7 @@ def propose(
             "title": f"AI Quant: {variant.title}",
             "base_version": config_tag,
             "request": variant.request,
-            "diff": config_diff(before, variant.config.model_dump(mode="json")),
+            "diff": config_diff(before, variant.config.model_dump(mode="json", by_alias=True)),
             "evidence": {
                 "data": data,
                 "symbols": list(tape.symbols),

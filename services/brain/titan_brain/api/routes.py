@@ -1,5 +1,5 @@
 """The brain's HTTP routes: thin. Reads are open on loopback; mutations need an operator,
-and an admin in LIVE for the resets (titan_common.access)."""
+and an admin in LIVE for the resets (titan_common.auth.roles)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from titan_brain.runtime.brain import Brain
 from titan_brain.runtime.breaker import BreakerNotRecorded
-from titan_common.api_auth import Operator, require_role
 from titan_common.audit import WriterState
-from titan_common.auth import Role
+from titan_common.auth.http import Operator, require_role
+from titan_common.auth.roles import Role
 from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime, get_runtime
 

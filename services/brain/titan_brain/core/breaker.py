@@ -176,7 +176,7 @@ def step(state: BreakerState, seen: Observation, config: TradingConfig) -> tuple
         state = replace(state, volatility_extreme=extreme)
 
     if not state.active:
-        max_drawdown = config.risk_tuner.maxDailyDrawdown
+        max_drawdown = config.risk_tuner.max_daily_drawdown
         if drawdown is not None and drawdown >= max_drawdown and state.soft_drawdown_day != seen.day:
             state = trip(
                 state,

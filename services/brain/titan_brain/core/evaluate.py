@@ -162,7 +162,7 @@ def evaluate_detailed(signal: Signal, portfolio: Portfolio, config: TradingConfi
     drawdown = portfolio.daily_drawdown
     if drawdown is None:
         return veto(ReasonCode.EQUITY_UNKNOWN, "no wallet report yet today: the day's loss is unknown")
-    if drawdown >= config.risk_tuner.maxDailyDrawdown:
+    if drawdown >= config.risk_tuner.max_daily_drawdown:
         return veto(ReasonCode.DAILY_LOSS_LIMIT, f"daily drawdown {drawdown:.4f}")
     if spot and portfolio.spendable.get(signal.exchange) is None:
         return veto(

@@ -107,9 +107,9 @@ def performance_modifier(pnls: Sequence[Decimal], rule: SharpeRule) -> tuple[Dec
 def effective_risk_pct(phase: PhaseConfig, modifier: Decimal, config: TradingConfig) -> Decimal:
     """The phase's risk per trade times the modifier, never above the phase's range nor the
     operator's maxRiskPerTrade."""
-    return min(phase.risk_pct * modifier, phase.risk_pct_max, config.risk_tuner.maxRiskPerTrade)
+    return min(phase.risk_pct * modifier, phase.risk_pct_max, config.risk_tuner.max_risk_per_trade)
 
 
 def effective_max_leverage(phase: PhaseConfig, config: TradingConfig) -> int:
     """The phase's maximum leverage, capped by the operator's maxLeverage."""
-    return min(phase.max_leverage, config.risk_tuner.maxLeverage)
+    return min(phase.max_leverage, config.risk_tuner.max_leverage)

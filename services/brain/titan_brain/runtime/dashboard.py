@@ -56,7 +56,7 @@ def breaker_body(state: BrainState, now_ms: int, history: Iterable[BreakerEvent]
         # what the breaker judges: nothing until today's first wallet report rebases the day
         "daily_drawdown": ratio(state.nav.daily_drawdown_on(utc_day_of(now_ms))),
         "thresholds": {
-            "soft_daily_drawdown": str(state.config.config.risk_tuner.maxDailyDrawdown),
+            "soft_daily_drawdown": str(state.config.config.risk_tuner.max_daily_drawdown),
             "hard_daily_drawdown": str(rules.hard_drawdown),
             "consecutive_losses": rules.consecutive_losses,
             "volatility_symbol": rules.volatility_symbol,

@@ -9,17 +9,19 @@ token in `X-CSRF-Token`, and any mutation whose Origin names another site is ref
 
 from __future__ import annotations
 
-import hmac
 from typing import Any
 
 from fastapi import Depends, Request
 from sqlalchemy.exc import SQLAlchemyError
 
-from titan_common.auth import Role
-from titan_console.core.access import SAFE_METHODS, Access, Caller, client_address, decide, is_local, same_origin
+from titan_common.auth.http import basic_credentials
+from titan_common.auth.roles import Role
+from titan_common.auth.tokens import same_secret
+from titan_common.request_guard import SAFE_METHODS, same_origin
+from titan_console.core.access import Access, Caller, client_address, decide, is_local
 from titan_console.errors import ConsoleError
 from titan_console.runtime import console_of
-from titan_console.runtime.auth import LOCAL_VIEWER, AuthFailed, Principal, basic_credentials
+from titan_console.runtime.authenticator import LOCAL_VIEWER, AuthFailed, Principal
 from titan_console.runtime.context import Console
 
 ACCESS_KEY = "x-titan-access"
@@ -93,7 +95,7 @@ async def authorize(request: Request) -> Principal:
             raise ConsoleError(403, "CSRF_FAILED", "cross-site request refused (Origin does not match)")
         if principal is not None and principal.via == "session":
             sent = request.headers.get(CSRF_HEADER, "")
-            if not principal.csrf_token or not hmac.compare_digest(sent.encode(), principal.csrf_token.encode()):
+            if not principal.csrf_token or not same_secret(sent, principal.csrf_token):
                 raise ConsoleError(403, "CSRF_FAILED", f"missing or wrong {CSRF_HEADER} header")
     if principal is None:
         principal = Principal(LOCAL_VIEWER if local else "anonymous", Role.VIEWER, "local" if local else "none")

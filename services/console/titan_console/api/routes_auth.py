@@ -7,12 +7,13 @@ from typing import Any
 from fastapi import APIRouter, Depends, Request, Response
 from fastapi.responses import JSONResponse
 
+from titan_common.auth.http import basic_credentials
 from titan_console.api import answers, bodies
 from titan_console.api.answers import route
 from titan_console.api.deps import access, authorize, current_user, get_console
 from titan_console.core.access import Access, client_address
 from titan_console.errors import ConsoleError
-from titan_console.runtime.auth import AuthFailed, Principal, basic_credentials
+from titan_console.runtime.authenticator import AuthFailed, Principal
 from titan_console.runtime.context import Console
 
 router = APIRouter(dependencies=[Depends(authorize)])

@@ -13,7 +13,7 @@ from titan_console.api.answers import route
 from titan_console.api.deps import authorize, current_user, get_console
 from titan_console.core import config_edit
 from titan_console.runtime import config_store
-from titan_console.runtime.auth import Principal
+from titan_console.runtime.authenticator import Principal
 from titan_console.runtime.context import Console
 
 router = APIRouter(dependencies=[Depends(authorize)])

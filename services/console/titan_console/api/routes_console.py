@@ -15,7 +15,7 @@ from titan_console.core import config_edit
 from titan_console.core.access import Access
 from titan_console.errors import ConsoleError
 from titan_console.runtime import actions, proposals, reads
-from titan_console.runtime.auth import Principal
+from titan_console.runtime.authenticator import Principal
 from titan_console.runtime.context import Console
 
 router = APIRouter(dependencies=[Depends(authorize)])

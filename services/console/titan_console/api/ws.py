@@ -15,10 +15,11 @@ import json
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from titan_common.clock import now_ms
+from titan_common.request_guard import same_origin
 from titan_console.api.deps import identify
-from titan_console.core.access import Caller, decide, is_local, same_origin
+from titan_console.core.access import Caller, decide, is_local
 from titan_console.runtime import console_of
-from titan_console.runtime.auth import LOCAL_VIEWER, AuthFailed
+from titan_console.runtime.authenticator import LOCAL_VIEWER, AuthFailed
 from titan_console.runtime.hub import Client
 
 router = APIRouter()

@@ -18,10 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from titan_common.access import SAFE_METHODS, role_for_live, same_origin
-from titan_common.auth import Role
-
-__all__ = ["SAFE_METHODS", "Access", "Caller", "Verdict", "decide", "role_for_live", "same_origin"]
+from titan_common.auth.roles import Role
+from titan_common.request_guard import SAFE_METHODS
 
 FORWARDING_HEADERS = ("x-forwarded-for", "x-real-ip", "forwarded")
 

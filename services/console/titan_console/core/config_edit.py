@@ -83,7 +83,10 @@ def field_bounds(model: type[BaseModel], name: str) -> Bounds:
     return Bounds(low, high, percent=model.model_fields[name].annotation is Decimal)
 
 
-RISK_BOUNDS: dict[str, Bounds] = {name: field_bounds(RiskTuner, name) for name in RiskTuner.model_fields}
+# keyed by the wire names (maxRiskPerTrade, ...): the operator's request body and the refusals use them
+RISK_BOUNDS: dict[str, Bounds] = {
+    field.alias or name: field_bounds(RiskTuner, name) for name, field in RiskTuner.model_fields.items()
+}
 
 
 def _number(field: str, value: Any, bounds: Bounds) -> Decimal:
@@ -110,7 +113,7 @@ def apply_risk(config: TradingConfig, changes: Mapping[str, Any]) -> TradingConf
     unknown = sorted(set(changes) - set(RISK_BOUNDS))
     if unknown:
         raise ConfigRejected(unknown[0], f"{unknown[0]} is not a risk parameter; use " + ", ".join(RISK_BOUNDS))
-    updated: dict[str, Any] = config.risk_tuner.model_dump()
+    updated: dict[str, Any] = config.risk_tuner.model_dump(by_alias=True)
     for name, raw in changes.items():
         bounds = RISK_BOUNDS[name]
         number = _number(name, raw, bounds)

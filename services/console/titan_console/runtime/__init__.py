@@ -16,7 +16,7 @@ from typing import cast
 
 from sqlalchemy import delete
 
-from titan_common.auth import ensure_bootstrap_admin, users_with_default_password
+from titan_common.auth.accounts import ensure_bootstrap_admin, users_with_default_password
 from titan_common.bus import EVENTS, Subscriber
 from titan_common.clock import now_ms
 from titan_common.db.engine import DB_ERRORS, make_engine, make_sessionmaker
@@ -29,7 +29,7 @@ from titan_common.reasons import ReasonCode
 from titan_common.service import ServiceRuntime
 from titan_common.settings import DEFAULT_INTERNAL_TOKEN, SystemMode
 from titan_console.core.kill_switch import ChallengeBook
-from titan_console.runtime.auth import Authenticator
+from titan_console.runtime.authenticator import Authenticator
 from titan_console.runtime.context import Console
 from titan_console.runtime.health import refresh_healths
 from titan_console.runtime.hub import WS_CLOSE_ERRORS, Hub

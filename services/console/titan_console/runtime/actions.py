@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy.dialects.postgresql import insert
 
 from titan_common.audit import AuditQueueFull
-from titan_common.auth import Role
+from titan_common.auth.roles import Role, role_for_live
 from titan_common.clock import now_ms
 from titan_common.db.engine import DB_ERRORS, transaction
 from titan_common.db.models import OperatorAction, SystemFlag
@@ -27,10 +27,9 @@ from titan_common.flags import KILL_SWITCH, read_flag
 from titan_common.messages import ControlCommand, Severity
 from titan_common.reasons import ReasonCode
 from titan_console.core import kill_switch
-from titan_console.core.access import role_for_live
 from titan_console.core.venues import VenueFailure, merge_actions
 from titan_console.errors import ConsoleError
-from titan_console.runtime.auth import Principal
+from titan_console.runtime.authenticator import Principal
 from titan_console.runtime.context import Console
 
 log = logging.getLogger(__name__)

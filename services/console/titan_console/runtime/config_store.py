@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from titan_common.auth.roles import role_for_live
 from titan_common.clock import now_ms
 from titan_common.config import CONFIG_LOCK_KEY, DEFAULT_TAG, TradingConfig, active_config, config_diff, save_config
 from titan_common.db.engine import transaction
@@ -23,11 +24,10 @@ from titan_common.db.models import ConfigVersion, OperatorAction
 from titan_common.events import ConfigChange, EventType, payload_of
 from titan_common.messages import ControlCommand
 from titan_console.core import config_edit
-from titan_console.core.access import role_for_live
 from titan_console.errors import ConsoleError
 from titan_console.runtime import metrics
 from titan_console.runtime.actions import emit_audited
-from titan_console.runtime.auth import Principal
+from titan_console.runtime.authenticator import Principal
 from titan_console.runtime.context import Console
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ def config_body(tag: str, config: TradingConfig, created_ms: int, operator_id: s
         "version_tag": tag,
         "changed_by": operator_id,
         "created_ms": created_ms,
-        **config.model_dump(mode="json"),
+        **config.model_dump(mode="json", by_alias=True),
     }
 
 
@@ -59,7 +59,7 @@ async def versions(console: Console, limit: int) -> dict[str, Any]:
             (await session.scalars(select(ConfigVersion).order_by(ConfigVersion.id.desc()).limit(limit + 1))).all()
         )
     items = []
-    defaults = TradingConfig().model_dump(mode="json")
+    defaults = TradingConfig().model_dump(mode="json", by_alias=True)
     for index, row in enumerate(rows[:limit]):
         before = rows[index + 1].config if index + 1 < len(rows) else defaults
         changes = config_diff(before, row.config)
@@ -113,8 +113,8 @@ async def change(
             raise ConsoleError(
                 422, "CONFIG_OUT_OF_BOUNDS", str(exc), details=[{"field": exc.field, "problem": str(exc)}]
             ) from None
-        before = active.config.model_dump(mode="json")
-        after = updated.model_dump(mode="json")
+        before = active.config.model_dump(mode="json", by_alias=True)
+        after = updated.model_dump(mode="json", by_alias=True)
         changes = config_diff(before, after)
         if not changes:
             return {

@@ -17,7 +17,7 @@ from titan_common.service import ServiceRuntime
 from titan_common.settings import SystemMode
 from titan_console.core.kill_switch import ChallengeBook
 from titan_console.runtime import metrics
-from titan_console.runtime.auth import Authenticator
+from titan_console.runtime.authenticator import Authenticator
 from titan_console.runtime.hub import Hub
 from titan_console.runtime.state import StateCache
 from titan_console.runtime.upstream import Upstream

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from titan_common.auth.roles import role_for_live
 from titan_common.clock import now_ms
 from titan_common.config import TradingConfig
 from titan_common.db.engine import transaction
@@ -18,11 +19,10 @@ from titan_common.db.proposals import ProposalStatus, decide, pending_for_update
 from titan_common.events import EventType, ProposalDecided, payload_of
 from titan_common.reasons import ReasonCode
 from titan_console.core import config_edit
-from titan_console.core.access import role_for_live
 from titan_console.errors import ConsoleError
 from titan_console.runtime import config_store, metrics
 from titan_console.runtime.actions import emit_audited
-from titan_console.runtime.auth import Principal
+from titan_console.runtime.authenticator import Principal
 from titan_console.runtime.context import Console
 
 

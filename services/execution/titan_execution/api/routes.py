@@ -10,9 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from titan_common.api_auth import Operator, require_role
 from titan_common.api_types import epoch_ms_query
-from titan_common.auth import Role
+from titan_common.auth.http import Operator, require_role
+from titan_common.auth.roles import Role
 from titan_common.clock import utc_day_start_ms
 from titan_common.db.engine import DB_ERRORS
 from titan_common.events import WalletUpdate

@@ -10,8 +10,8 @@ from typing import Any
 from fastapi import APIRouter, Depends, HTTPException, Query, WebSocket, WebSocketDisconnect
 from pydantic import BaseModel, ConfigDict
 
-from titan_common.api_auth import Operator, require_role
-from titan_common.auth import Role
+from titan_common.auth.http import Operator, require_role
+from titan_common.auth.roles import Role
 from titan_common.clock import now_ms
 from titan_common.events import EventType, payload_of
 from titan_common.logging import best_effort

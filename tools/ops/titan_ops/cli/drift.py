@@ -63,7 +63,8 @@ def config_drift(
             raise typer.Exit(1) from None
         body: dict[str, Any] = {k: v for k, v in active.items() if k in TradingConfig.model_fields}
         changes = config_diff(
-            approved.model_dump(mode="json"), TradingConfig.model_validate(body).model_dump(mode="json")
+            approved.model_dump(mode="json", by_alias=True),
+            TradingConfig.model_validate(body).model_dump(mode="json", by_alias=True),
         )
         if changes:
             drift.append(f"{len(changes)} field(s) differ from {approved_file.name}")

@@ -165,7 +165,8 @@ def user_add(
     ] = "",
 ) -> None:
     """Create an operator account (argon2-hashed password)."""
-    from titan_common.auth import Role, UserExists, add_user
+    from titan_common.auth.accounts import UserExists, add_user
+    from titan_common.auth.roles import Role
     from titan_common.db import migrate as migrations
     from titan_common.db.engine import make_engine, make_sessionmaker
     from titan_ops.cli.stores import open_stores

@@ -30,7 +30,7 @@ summary_app = typer.Typer(help="Summaries for the team.", no_args_is_help=True)
 async def _accounts(database_url: str) -> tuple[list[dict[str, Any]], list[str]]:
     from sqlalchemy import select
 
-    from titan_common.auth import users_with_default_password
+    from titan_common.auth.accounts import users_with_default_password
     from titan_common.db.engine import make_engine, make_sessionmaker
     from titan_common.db.models import User
 

@@ -18,12 +18,8 @@ from typing import Any
 
 import httpx
 
-from titan_common.auth import (
-    DEFAULT_ADMIN_PASSWORD,
-    DEFAULT_ADMIN_USERNAME,
-    ensure_bootstrap_admin,
-    users_with_default_password,
-)
+from titan_common.auth.accounts import ensure_bootstrap_admin, users_with_default_password
+from titan_common.auth.passwords import DEFAULT_ADMIN_PASSWORD, DEFAULT_ADMIN_USERNAME
 from titan_common.db import migrate
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.embedded import port_answers

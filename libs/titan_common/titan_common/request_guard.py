@@ -1,23 +1,15 @@
-"""The access rules every Titan service applies to its own mutations. Pure: no I/O.
+"""Requests every Titan service refuses before any route sees them, whoever the caller.
+Pure: no I/O (the ASGI middleware is titan_common.service.RequestGuard).
 
-- Roles: a mutation needs at least operator; in LIVE, anything that raises risk (arming,
-  raising limits, resetting the breaker or the AI gate, clearing PROTECTION_FAILED) needs
-  admin. The console and each service call `role_for_live` with the same answer.
 - Cross-site: a mutation whose Origin names another site is refused, and so is a body that
   is not JSON (a browser can post a form or text/plain cross-site without asking; it cannot
   post application/json without a CORS preflight, which Titan never grants).
+- NUL bytes: Postgres text cannot hold one.
 """
 
 from __future__ import annotations
 
-from titan_common.auth import Role
-
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
-
-
-def role_for_live(live: bool, raises_risk: bool) -> Role:
-    """In LIVE, arming, raising limits and resetting the breaker need admin."""
-    return Role.ADMIN if live and raises_risk else Role.OPERATOR
 
 
 def same_origin(origin: str | None, host: str | None) -> bool:

@@ -1,43 +1,21 @@
-"""Operator accounts: argon2 password hashes, three roles, and the PAPER bootstrap admin."""
+"""Operator accounts in the `users` table: adding one, finding an enabled one, the PAPER
+bootstrap admin, and the accounts still on the default password."""
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from titan_common.auth.passwords import (
+    DEFAULT_ADMIN_PASSWORD,
+    DEFAULT_ADMIN_USERNAME,
+    check_password_policy,
+    hash_password,
+    verify_password,
+)
+from titan_common.auth.roles import Role
 from titan_common.clock import now_ms
 from titan_common.db.models import User
-
-# Printed by `titan up` in PAPER mode; LIVE refuses to start while any account still uses it.
-DEFAULT_ADMIN_USERNAME = "admin"
-DEFAULT_ADMIN_PASSWORD = "password"  # noqa: S105 - the documented PAPER default, refused in LIVE
-
-_hasher = PasswordHasher()
-
-
-class Role(StrEnum):
-    VIEWER = "viewer"
-    OPERATOR = "operator"
-    ADMIN = "admin"
-
-    def at_least(self, other: Role) -> bool:
-        order = [Role.VIEWER, Role.OPERATOR, Role.ADMIN]
-        return order.index(self) >= order.index(other)
-
-
-def hash_password(password: str) -> str:
-    return _hasher.hash(password)
-
-
-def verify_password(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
 
 
 class UserExists(Exception):
@@ -45,14 +23,19 @@ class UserExists(Exception):
 
 
 async def add_user(session: AsyncSession, username: str, password: str, role: Role) -> User:
-    if len(password) < 8:
-        raise ValueError("password must be at least 8 characters")
+    check_password_policy(password)
     existing = await session.scalar(select(User).where(User.username == username))
     if existing is not None:
         raise UserExists(username)
     user = User(username=username, password_hash=hash_password(password), role=role.value, created_ms=now_ms())
     session.add(user)
     await session.flush()
+    return user
+
+
+async def enabled_user(session: AsyncSession, username: str) -> User | None:
+    """The account that may log in under this name; None when absent or disabled."""
+    user: User | None = await session.scalar(select(User).where(User.username == username, User.disabled.is_(False)))
     return user
 
 

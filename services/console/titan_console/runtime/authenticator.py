@@ -1,6 +1,7 @@
-"""Identifying the caller: HTTP Basic (curl, nginx), a session cookie (the browser), or
-nobody (loopback reads). Passwords are argon2 hashes in `users`; sessions live in
-`console_sessions`, which stores only the SHA-256 of each token.
+"""The console's logins and browser sessions: HTTP Basic (curl, nginx), a session cookie
+(the browser), or nobody (loopback reads). Passwords are argon2 hashes in `users`
+(titan_common.auth.passwords); sessions live in `console_sessions`, which stores only the
+SHA-256 of each token (titan_common.auth.tokens).
 
 argon2 takes ~100 ms by design, so checks run in a thread pool, and a correct Basic
 password is remembered for `auth_cache_ttl_s` under a keyed hash (never the password
@@ -13,9 +14,6 @@ valid until it expires: enough to flatten during an outage. Nobody else gets in.
 
 from __future__ import annotations
 
-import asyncio
-import base64
-import binascii
 import hashlib
 import hmac
 import logging
@@ -26,7 +24,10 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from titan_common.auth import Role, verify_password
+from titan_common.auth.accounts import enabled_user
+from titan_common.auth.passwords import verify_password_off_loop
+from titan_common.auth.roles import Role
+from titan_common.auth.tokens import new_csrf_token, new_session_token, token_hash
 from titan_common.clock import now_ms
 from titan_common.db.models import ConsoleSession, User
 from titan_common.service import ServiceRuntime
@@ -56,21 +57,6 @@ class AuthFailed(Exception):
         self.status = status
         self.code = code
         self.retry_after_s = retry_after_s
-
-
-def basic_credentials(header: str | None) -> tuple[str, str] | None:
-    if not header or not header.lower().startswith("basic "):
-        return None
-    try:
-        decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
-        return None
-    username, sep, password = decoded.partition(":")
-    return (username, password) if sep else None
-
-
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 class Authenticator:
@@ -125,7 +111,7 @@ class Authenticator:
             if exc.status != 503 or username not in self._known_users:
                 raise
             return await self._check_from_memory(username, password, address)
-        ok = user is not None and await asyncio.to_thread(verify_password, user.password_hash, password)
+        ok = user is not None and await verify_password_off_loop(user.password_hash, password)
         if not ok or user is None:
             now = now_ms()
             self.throttle_user.failure(f"{username}|{address}", now)
@@ -143,7 +129,7 @@ class Authenticator:
 
     async def _check_from_memory(self, username: str, password: str, address: str) -> Principal:
         password_hash, role = self._known_users[username]
-        if not await asyncio.to_thread(verify_password, password_hash, password):
+        if not await verify_password_off_loop(password_hash, password):
             self.throttle_user.failure(f"{username}|{address}", now_ms())
             self.failed_total += 1
             metrics.LOGIN_FAILURES.inc()
@@ -156,10 +142,7 @@ class Authenticator:
             raise AuthFailed(503, "DB_UNAVAILABLE", "the user store is not reachable")
         try:
             async with self.sessions() as session:
-                user: User | None = await session.scalar(
-                    select(User).where(User.username == username, User.disabled.is_(False))
-                )
-                return user
+                return await enabled_user(session, username)
         except (OSError, SQLAlchemyError) as exc:
             raise AuthFailed(503, "DB_UNAVAILABLE", "the user store is not reachable") from exc
 
@@ -168,8 +151,8 @@ class Authenticator:
     async def open_session(self, principal: Principal) -> tuple[str, Principal]:
         """A new browser session for an already verified user: (cookie token, principal)."""
         assert self.sessions is not None
-        token = secrets.token_urlsafe(32)
-        csrf = secrets.token_urlsafe(24)
+        token = new_session_token()
+        csrf = new_csrf_token()
         now = now_ms()
         async with self.sessions() as session, session.begin():
             session.add(

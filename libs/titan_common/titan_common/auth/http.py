@@ -1,8 +1,8 @@
 """Who is calling a mutating endpoint. Every mutation needs an identity for the audit trail.
 
 Accepted:
-- the internal service token (`X-Titan-Token`), which the console uses when it forwards an
-  operator's request; the operator's id travels in `X-Titan-Operator`;
+- the internal service token (`X-Titan-Token`, titan_common.auth.tokens), which the console
+  uses when it forwards an operator's request; the operator's id travels in `X-Titan-Operator`;
 - an operator's own HTTP Basic credentials, checked against the users table (argon2).
 
 Anything else is 401; a known user below the required role is 403.
@@ -10,24 +10,19 @@ Anything else is 401; a known user below the required role is 403.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
-from sqlalchemy import select
 
-from titan_common.access import role_for_live
-from titan_common.auth import Role, verify_password
-from titan_common.db.models import User
+from titan_common.auth.accounts import enabled_user
+from titan_common.auth.passwords import verify_password_off_loop
+from titan_common.auth.roles import Role, role_for_live
+from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER, same_secret
 from titan_common.service import ServiceRuntime
 from titan_common.settings import SystemMode
-
-TOKEN_HEADER = "X-Titan-Token"  # noqa: S105 - a header name
-OPERATOR_HEADER = "X-Titan-Operator"
 
 
 @dataclass(frozen=True)
@@ -37,9 +32,9 @@ class Operator:
     via: str  # "token" | "basic"
 
 
-def _basic_credentials(request: Request) -> tuple[str, str] | None:
-    header = request.headers.get("authorization", "")
-    if not header.lower().startswith("basic "):
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(username, password) from an `Authorization: Basic ...` header; None for any other."""
+    if not header or not header.lower().startswith("basic "):
         return None
     try:
         decoded = base64.b64decode(header[6:].strip(), validate=True).decode()
@@ -49,9 +44,13 @@ def _basic_credentials(request: Request) -> tuple[str, str] | None:
     return (username, password) if sep else None
 
 
+def _unauthorized() -> HTTPException:
+    return HTTPException(401, "UNAUTHORIZED", headers={"WWW-Authenticate": "Basic"})
+
+
 def require_role(minimum: Role, *, raises_risk: bool = False) -> Callable[[Request], Awaitable[Operator]]:
-    """`raises_risk`: in LIVE the route needs admin (titan_common.access.role_for_live), the
-    rule the console applies to the same actions. The internal token is the console or a
+    """`raises_risk`: in LIVE the route needs admin (titan_common.auth.roles.role_for_live),
+    the rule the console applies to the same actions. The internal token is the console or a
     service, which applied it already."""
 
     async def dependency(request: Request) -> Operator:
@@ -60,20 +59,18 @@ def require_role(minimum: Role, *, raises_risk: bool = False) -> Callable[[Reque
         required = minimum if minimum.at_least(role_for_live(live, raises_risk)) else role_for_live(live, raises_risk)
         token = request.headers.get(TOKEN_HEADER)
         if token is not None:
-            expected = runtime.settings.internal_token.get_secret_value()
-            if not hmac.compare_digest(token.encode(), expected.encode()):
-                raise HTTPException(401, "UNAUTHORIZED", headers={"WWW-Authenticate": "Basic"})
+            if not same_secret(token, runtime.settings.internal_token.get_secret_value()):
+                raise _unauthorized()
             operator_id = request.headers.get(OPERATOR_HEADER, "internal")[:64] or "internal"
             return Operator(operator_id=operator_id, role=Role.ADMIN, via="token")
-        credentials = _basic_credentials(request)
+        credentials = basic_credentials(request.headers.get("authorization"))
         if credentials is None or runtime.sessions is None:
-            raise HTTPException(401, "UNAUTHORIZED", headers={"WWW-Authenticate": "Basic"})
+            raise _unauthorized()
         username, password = credentials
         async with runtime.sessions() as session:
-            user = await session.scalar(select(User).where(User.username == username, User.disabled.is_(False)))
-        # argon2 takes ~0.1 s of CPU: off the event loop
-        if user is None or not await asyncio.to_thread(verify_password, user.password_hash, password):
-            raise HTTPException(401, "UNAUTHORIZED", headers={"WWW-Authenticate": "Basic"})
+            user = await enabled_user(session, username)
+        if user is None or not await verify_password_off_loop(user.password_hash, password):
+            raise _unauthorized()
         role = Role(user.role)
         if not role.at_least(required):
             raise HTTPException(403, "FORBIDDEN")
