@@ -6,10 +6,10 @@
   the one every service reads. The simulator makes no demo bursts and injects no latency.
 - `PeakRss`: each service's resident set, sampled with psutil on a thread; the pids come
   from each service's /health "pid".
-- `latency_summary`, histogram deltas, and `record`, which appends a row to a section of
-  docs/benchmarks.md (creating the section with its note the first time).
+- `latency_summary` and histogram deltas.
 
-Machine description, percentiles and scratch-database helpers come from brain_evaluate.py.
+The machine description and `record` (a row in a section of docs/benchmarks.md) come from
+_report.py; percentiles and scratch-database helpers from brain_evaluate.py.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.e2e.stack
 sys.path.insert(0, str(ROOT / "bench"))  # brain_evaluate, whichever script imported us
 
-from brain_evaluate import admin, machine, percentile, with_db  # noqa: E402
+from _report import machine, record  # noqa: E402
+from brain_evaluate import admin, percentile, with_db  # noqa: E402
 
 from tests.e2e.stack import ADMIN, Stack, make_stack  # noqa: E402
 from tests.processes import SERVICE_NAMES  # noqa: E402
@@ -42,7 +43,7 @@ from titan_common.config import BreakerConfig, RiskTuner, TradingConfig, save_co
 from titan_common.db import migrate  # noqa: E402
 from titan_common.db.engine import make_engine, make_sessionmaker, transaction  # noqa: E402
 
-__all__ = ["ADMIN", "ROOT", "SERVICE_NAMES", "Stack", "machine", "percentile"]
+__all__ = ["ADMIN", "ROOT", "SERVICE_NAMES", "Stack", "machine", "percentile", "record"]
 
 # the goal is for Titan's own services; the simulator (the exchange's stand-in) is reported beside them
 RSS_GOAL_MB = 150.0
@@ -290,27 +291,3 @@ def wait_for(check: Any, timeout_s: float, what: str, interval_s: float = 0.25) 
                 return last
         time.sleep(interval_s)
     raise SystemExit(f"timed out after {timeout_s:g}s waiting for {what} (last: {last!r})")
-
-
-# --- docs/benchmarks.md ------------------------------------------------------------------
-
-
-def record(section: str, note: str, columns: Sequence[str], cells: Sequence[object]) -> None:
-    """Append one row to `section`'s table, creating the section (heading, note, header)
-    at the end of the file the first time."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = path.read_text() if path.exists() else "# Benchmarks\n\nRows are appended by the scripts in `bench/`.\n"
-    row = "| " + " | ".join(str(c) for c in cells) + " |\n"
-    if section not in text:
-        header = "| " + " | ".join(columns) + " |\n" + "|" + "---|" * len(columns) + "\n"
-        text = text.rstrip("\n") + f"\n\n{section}\n\n{note.strip()}\n\n" + header + row
-    else:
-        lines = text.splitlines(keepends=True)
-        end = next(i for i, line in enumerate(lines) if line.startswith(section)) + 1
-        while end < len(lines) and not lines[end].startswith("|"):
-            end += 1  # to the table
-        while end < len(lines) and lines[end].startswith("|"):
-            end += 1  # past its last row
-        lines.insert(end, row)
-        text = "".join(lines)
-    path.write_text(text)

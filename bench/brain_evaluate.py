@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
@@ -42,6 +41,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import _report  # noqa: E402
+
 from titan_brain.core.evaluate import evaluate  # noqa: E402
 from titan_brain.core.types import Instrument, Market, OpenPosition, Portfolio, pair  # noqa: E402
 from titan_common.bus import EVENTS, Publisher, make_redis  # noqa: E402
@@ -50,10 +51,10 @@ from titan_common.db import migrate  # noqa: E402
 from titan_common.db.engine import make_engine, make_sessionmaker  # noqa: E402
 from titan_common.embedded import free_port  # noqa: E402
 from titan_common.events import WalletUpdate, payload_of  # noqa: E402
-from titan_execution.runtime.master_arm import set_master_arm  # noqa: E402
 from titan_common.messages import Correlation, Event, OrderIntent, Side, Signal, Verdict  # noqa: E402
 from titan_common.settings import normalise_database_url, plain_database_url  # noqa: E402
 from titan_common.system_state import Mode  # noqa: E402
+from titan_execution.runtime.master_arm import set_master_arm  # noqa: E402
 
 SECTION = "## Brain: the pipeline as a share of its core, one run (`bench/brain_evaluate.py`)"
 NOTE = """\
@@ -62,11 +63,10 @@ the same Redis and Postgres (a burst of signals XADDed at once: decisions/s unti
 is on record, signal, decision and intent committed and intents XADDed), and the latency of a
 signal to its intent at a steady rate. Goals: the pipeline >= 5,000 decisions/s and >= 1/4 of
 its core's rate measured in the same run."""
-HEADER = (
-    "| date (UTC) | machine | core decisions/s | pipeline decisions/s (burst) | pipeline / core "
-    "| signal -> intent p50 / p95 / p99 / max ms (rate) | goals met |\n"
-    "|---|---|---|---|---|---|---|\n"
-)
+COLUMNS = (
+    "date (UTC)", "machine", "core decisions/s", "pipeline decisions/s (burst)", "pipeline / core",
+    "signal -> intent p50 / p95 / p99 / max ms (rate)", "goals met",
+)  # fmt: skip
 PIPELINE_GOAL, SHARE_GOAL = 5000, 0.25
 SYMBOLS = tuple(f"B{i}USDT" for i in range(20))
 EXCHANGE = "bench-brain"
@@ -323,47 +323,15 @@ async def pipeline(
         await admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0]
-    return f"{os.cpu_count()} CPU, {cpu}, Python {platform.python_version()}, {platform.system()}, load {load:.1f}"
-
-
 def record(result: dict[str, Any]) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nRows are appended by the scripts in `bench/`; newest last.\n"
-    )
     p = result["pipeline"]
     lat = p["signal_to_intent_ms"]
-    share = result["pipeline_share_of_core"]
-    row = (
-        f"| {result['date']} | {result['machine']} | {result['core']['decisions_per_s']} "
-        f"| {p['pipeline_decisions_per_s']} ({p['burst']}) | {share} "
-        f"| {lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']} ({p['rate_per_s']:g}/s, {p['intents']} intents) "
-        f"| {'yes' if result['goals_met'] else 'no'} |\n"
-    )
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{NOTE}\n\n" + HEADER + row
-    else:
-        lines = text.splitlines(keepends=True)
-        end = next(i for i, line in enumerate(lines) if line.startswith(SECTION)) + 1
-        while end < len(lines) and not lines[end].startswith("|"):
-            end += 1  # to the table
-        while end < len(lines) and lines[end].startswith("|"):
-            end += 1  # past its last row
-        lines.insert(end, row)
-        text = "".join(lines)
-    path.write_text(text)
+    _report.record(SECTION, NOTE, COLUMNS, [
+        result["date"], result["machine"], result["core"]["decisions_per_s"],
+        f"{p['pipeline_decisions_per_s']} ({p['burst']})", result["pipeline_share_of_core"],
+        f"{lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']} ({p['rate_per_s']:g}/s, {p['intents']} intents)",
+        "yes" if result["goals_met"] else "no",
+    ])  # fmt: skip
 
 
 def main() -> None:
@@ -381,7 +349,7 @@ def main() -> None:
         parser.error("set --database-url and --redis-url (or DATABASE_URL / REDIS_URL)")
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
-        "machine": machine(),
+        "machine": _report.machine(),
         "core": core_rate(args.core_seconds),
     }
     result["pipeline"] = asyncio.run(
