@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import redis_db
 from tests.processes import StubServer, free_ports, running_openai_stub, start_service, terminate, wait_for_health
+from tests.processes import until as until
 from titan_common.auth import hash_password
 from titan_common.bus import CONTROL, EVENTS, SIGNALS, Publisher, StreamProducer, heartbeat_key, make_redis
 from titan_common.clock import now_ms
@@ -35,8 +36,8 @@ from titan_common.config import TradingConfig, save_config
 from titan_common.db.engine import make_engine, make_sessionmaker
 from titan_common.db.models import DecisionRow, OrderIntentRow, User
 from titan_common.events import TradeClosed, WalletUpdate, payload_of
-from titan_execution.runtime.master_arm import set_master_arm
 from titan_common.messages import Control, ControlCommand, Correlation, Event, Side, Signal, new_id
+from titan_execution.runtime.master_arm import set_master_arm
 
 HERE = Path(__file__).resolve().parent
 
@@ -160,20 +161,6 @@ async def wait_for_decisions(
             return found
         await asyncio.sleep(0.1)
     raise AssertionError(f"only {len(found)} of {len(set(signal_ids))} signals were decided in {timeout}s")
-
-
-async def until(predicate: Any, timeout: float = 20.0, interval: float = 0.1, what: str = "condition") -> Any:
-    """Poll a (sync or async) predicate until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
 
 
 @dataclass

@@ -7,9 +7,7 @@ a fixed name), its own venue name (so its breadth cycle ids are its own) and fas
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -23,7 +21,7 @@ from redis.asyncio import Redis
 from sqlalchemy import delete
 
 from tests.integration.execution.conftest import Sim, redis_db, running_simulator
-from tests.processes import free_ports, start_service, terminate, wait_for_health
+from tests.processes import free_ports, start_service, terminate, until, wait_for_health
 from titan_common.bus import SIGNALS, make_redis
 from titan_common.db.engine import make_engine
 from titan_common.db.models import SystemFlag
@@ -146,16 +144,7 @@ async def _clear_pause_flag(database_url: str) -> None:
 
 async def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.1) -> Any:
     """Poll `predicate()` (sync or async) until it returns something truthy."""
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        last = predicate()
-        if asyncio.iscoroutine(last):
-            last = await last
-        if last:
-            return last
-        await asyncio.sleep(interval)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last: {last!r})")
+    return await until(predicate, timeout, interval, what)
 
 
 def mode_of(scavenger: ScavengerProcess) -> tuple[str, list[str]]:
