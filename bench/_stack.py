@@ -8,8 +8,8 @@
   from each service's /health "pid".
 - `latency_summary` and histogram deltas.
 
-Machine description, percentiles, scratch-database helpers and `record_row` (a row appended
-to a section of docs/benchmarks.md) come from brain_evaluate.py.
+The machine description and `record` (a row in a section of docs/benchmarks.md) come from
+_report.py; percentiles and scratch-database helpers from brain_evaluate.py.
 """
 
 from __future__ import annotations
@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # tests.e2e.stack
 sys.path.insert(0, str(ROOT / "bench"))  # brain_evaluate, whichever script imported us
 
-from brain_evaluate import admin, machine, percentile, with_db  # noqa: E402
+from _report import machine, record  # noqa: E402
+from brain_evaluate import admin, percentile, with_db  # noqa: E402
 
 from tests.e2e.stack import ADMIN, Stack, make_stack  # noqa: E402
 from tests.processes import SERVICE_NAMES  # noqa: E402
@@ -42,7 +43,7 @@ from titan_common.config import BreakerConfig, RiskTuner, TradingConfig, save_co
 from titan_common.db import migrate  # noqa: E402
 from titan_common.db.engine import make_engine, make_sessionmaker, transaction  # noqa: E402
 
-__all__ = ["ADMIN", "ROOT", "SERVICE_NAMES", "Stack", "machine", "percentile"]
+__all__ = ["ADMIN", "ROOT", "SERVICE_NAMES", "Stack", "machine", "percentile", "record"]
 
 # the goal is for Titan's own services; the simulator (the exchange's stand-in) is reported beside them
 RSS_GOAL_MB = 150.0
@@ -59,7 +60,7 @@ def trading_config(symbols: Sequence[str], max_open_positions: int = 50) -> Trad
     return TradingConfig(
         asset_whitelist=tuple(symbols),
         max_open_positions=max_open_positions,
-        risk_tuner=RiskTuner(max_daily_drawdown=Decimal("0.10")),
+        risk_tuner=RiskTuner(maxDailyDrawdown=Decimal("0.10")),
         breaker=BreakerConfig(consecutive_losses=10_000, hard_drawdown=Decimal("0.5")),
     )
 

@@ -43,6 +43,7 @@ from typing import Any
 
 import httpx
 import psutil
+from _report import record
 from _stack import (
     PeakRss,
     Stack,
@@ -54,7 +55,6 @@ from _stack import (
     service_pids,
     wait_for,
 )
-from brain_evaluate import record_row
 
 # service:path; the brain's /health first, the yardstick the console's are compared with
 ENDPOINTS = ("brain:/health", "console:/health", "console:/api/status")
@@ -306,7 +306,7 @@ def main() -> None:
             lat = run["latency_ms"]
             console_run = run["endpoint"].startswith("console:")
             met = run["rss"]["met"] and (run["goal_met"] if console_run else True)
-            record_row(
+            record(
                 SECTION_WRK if wrk else SECTION,
                 NOTE_WRK if wrk else NOTE,
                 COLUMNS_WRK if wrk else COLUMNS,

@@ -23,14 +23,12 @@ import argparse
 import asyncio
 import json
 import os
-import platform
 import random
 import statistics
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal as D
 from pathlib import Path
@@ -42,6 +40,8 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+import _report  # noqa: E402
 
 from titan_brain.core.evaluate import evaluate  # noqa: E402
 from titan_brain.core.types import Instrument, Market, OpenPosition, Portfolio, pair  # noqa: E402
@@ -323,58 +323,15 @@ async def pipeline(
         await admin(database_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = os.getloadavg()[0]
-    return f"{os.cpu_count()} CPU, {cpu}, Python {platform.python_version()}, {platform.system()}, load {load:.1f}"
-
-
-def record_row(section: str, note: str, columns: Sequence[str], cells: Sequence[object]) -> None:
-    """Append one row to `section`'s table in docs/benchmarks.md, creating the section
-    (heading, note, header) at the end of the file the first time. Every bench script's
-    rows go through here (bench/_stack.py passes it on as `record`)."""
-    path = ROOT / "docs" / "benchmarks.md"
-    text = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nRows are appended by the scripts in `bench/`; newest last.\n"
-    )
-    row = "| " + " | ".join(str(c) for c in cells) + " |\n"
-    if section not in text:
-        header = "| " + " | ".join(columns) + " |\n" + "|" + "---|" * len(columns) + "\n"
-        text = text.rstrip("\n") + f"\n\n{section}\n\n{note.strip()}\n\n" + header + row
-    else:
-        lines = text.splitlines(keepends=True)
-        end = next(i for i, line in enumerate(lines) if line.startswith(section)) + 1
-        while end < len(lines) and not lines[end].startswith("|"):
-            end += 1  # to the table
-        while end < len(lines) and lines[end].startswith("|"):
-            end += 1  # past its last row
-        lines.insert(end, row)
-        text = "".join(lines)
-    path.write_text(text)
-
-
 def record(result: dict[str, Any]) -> None:
     p = result["pipeline"]
     lat = p["signal_to_intent_ms"]
-    cells = [
-        result["date"],
-        result["machine"],
-        result["core"]["decisions_per_s"],
-        f"{p['pipeline_decisions_per_s']} ({p['burst']})",
-        result["pipeline_share_of_core"],
+    _report.record(SECTION, NOTE, COLUMNS, [
+        result["date"], result["machine"], result["core"]["decisions_per_s"],
+        f"{p['pipeline_decisions_per_s']} ({p['burst']})", result["pipeline_share_of_core"],
         f"{lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']} ({p['rate_per_s']:g}/s, {p['intents']} intents)",
         "yes" if result["goals_met"] else "no",
-    ]
-    record_row(SECTION, NOTE, COLUMNS, cells)
+    ])  # fmt: skip
 
 
 def main() -> None:
@@ -392,7 +349,7 @@ def main() -> None:
         parser.error("set --database-url and --redis-url (or DATABASE_URL / REDIS_URL)")
     result: dict[str, Any] = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
-        "machine": machine(),
+        "machine": _report.machine(),
         "core": core_rate(args.core_seconds),
     }
     result["pipeline"] = asyncio.run(

@@ -56,6 +56,7 @@ from typing import Any
 import asyncpg
 import floor
 import httpx
+from _report import record
 from _stack import (
     PeakRss,
     Stack,
@@ -72,7 +73,6 @@ from _stack import (
     trading_config,
     wait_for,
 )
-from brain_evaluate import record_row
 from redis.asyncio import Redis
 
 from tests.e2e.stack import signal_at
@@ -467,7 +467,7 @@ def main() -> None:
             latency_met = run.get("goal_met")
             met = run["rss"]["met"] and latency_met is not False
             goals = ("yes" if met else "no") + ("" if latency_met is not None else " (RSS; latency goal is at 100/s)")
-            record_row(
+            record(
                 SECTION,
                 NOTE,
                 COLUMNS,

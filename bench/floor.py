@@ -33,8 +33,8 @@ from typing import Any
 
 import asyncpg
 import httpx
+from _report import record
 from _stack import ROOT, latency_summary, machine
-from brain_evaluate import record_row
 from redis.asyncio import Redis
 
 from tests.processes import free_ports, start_service, terminate, wait_for_health
@@ -199,7 +199,7 @@ def main() -> None:
     if not args.no_record:
         cells = [result["date"], result["machine"], result["samples"], pair(result["commit_ms"]),
                  pair(result["hop_ms"]), pair(result["http_ms"]), pair(result["path_floor_ms"])]  # fmt: skip
-        record_row(SECTION, NOTE, COLUMNS, cells)
+        record(SECTION, NOTE, COLUMNS, cells)
 
 
 if __name__ == "__main__":

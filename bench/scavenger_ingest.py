@@ -31,7 +31,6 @@ import asyncio
 import gc
 import json
 import os
-import platform
 import random
 import tempfile
 import time
@@ -41,12 +40,21 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import _report
+
 ROOT = Path(__file__).resolve().parent.parent
 THROUGHPUT_GOAL, P99_GOAL_MS = 100_000, 2.0
 SYMBOLS = [f"S{i:03d}USDT" for i in range(100)]
 TRAPPED = SYMBOLS[:20]
 TRIGGER = Decimal("100.5")
 COOLDOWN_MS = 300_000
+SECTION = "## Scavenger ingest (`bench/scavenger_ingest.py`)"
+NOTE = """\
+100 symbols, 20 traps, one core; latency: trade receipt -> signal XADD acknowledged.
+The intake is measured from the message pybit hands over: pybit's own frame parsing (about
+32,000 trades/s per socket in the simulator benchmark above) bounds one real socket first.
+The p99 moves with what else runs on the two shared cores: the 1-minute load is in the machine column."""
+COLUMNS = ("date (UTC)", "machine", "trades/s (trades/msg)", "p50 / p95 / p99 / max ms (n)", "audit", "goals met")
 
 
 def pin_to_one_core() -> int | None:
@@ -55,19 +63,6 @@ def pin_to_one_core() -> int | None:
     core = max(os.sched_getaffinity(0))
     os.sched_setaffinity(0, {core})
     return core
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            for line in info:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU, {cpu}, Python {platform.python_version()}, {platform.system()}"
 
 
 def make_trap(symbol: str) -> Any:
@@ -253,7 +248,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     result = {
         "date": datetime.now(tz=UTC).strftime("%Y-%m-%d %H:%M"),
-        "machine": machine(),
+        "machine": _report.machine(load=False),
         "pinned_core": args.core,
         "load_avg_1m": round(os.getloadavg()[0], 2),  # other processes on the machine share its cores
         "symbols": len(SYMBOLS),
@@ -284,37 +279,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def record(result: dict[str, Any]) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    text = (
-        path.read_text()
-        if path.exists()
-        else "# Benchmarks\n\nRows are appended by the scripts in `bench/`; newest last.\n"
-    )
-    header = "## Scavenger ingest (`bench/scavenger_ingest.py`)"
-    if header not in text:
-        text = text.rstrip("\n") + (
-            f"\n\n{header}\n\n100 symbols, 20 traps, one core; latency: trade receipt -> signal XADD acknowledged.\n"
-            "The intake is measured from the message pybit hands over: pybit's own frame parsing (about\n"
-            "32,000 trades/s per socket in the simulator benchmark above) bounds one real socket first.\n"
-            "The p99 moves with what else runs on the two shared cores: the 1-minute load is in the machine column.\n\n"
-            "| date (UTC) | machine | trades/s (trades/msg) | p50 / p95 / p99 / max ms (n) | audit | goals met |\n"
-            "|---|---|---|---|---|---|\n"
-        )
     t, lat = result["throughput"], result["latency_ms"]
-    row = (
-        f"| {result['date']} | {result['machine']} (load {result['load_avg_1m']}) "
-        f"| {t['trades_per_s']} ({t['trades_per_message']}) "
-        f"| {lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']} ({lat['samples']}) | {result['audit']} "
-        f"| {'yes' if result['goals_met'] else 'no'} |\n"
-    )
-    # the row goes at the end of this benchmark's table (the next section, if any, follows it)
-    head, _, tail = text.partition(header)
-    table_end = tail.find("\n## ")
-    if table_end == -1:
-        text = head + header + tail.rstrip("\n") + "\n" + row
-    else:
-        text = head + header + tail[:table_end].rstrip("\n") + "\n" + row + tail[table_end:]
-    path.write_text(text)
+    _report.record(SECTION, NOTE, COLUMNS, [
+        f"{result['date']}", f"{result['machine']} (load {result['load_avg_1m']})",
+        f"{t['trades_per_s']} ({t['trades_per_message']})",
+        f"{lat['p50']} / {lat['p95']} / {lat['p99']} / {lat['max']} ({lat['samples']})", result["audit"],
+        "yes" if result["goals_met"] else "no",
+    ])  # fmt: skip
 
 
 def main() -> None:

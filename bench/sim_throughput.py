@@ -19,7 +19,6 @@ import argparse
 import json
 import multiprocessing as mp
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -29,6 +28,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import _report
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -193,18 +193,6 @@ def bench_trades(port: int, seconds: float, counter: Any) -> dict[str, Any]:
             "trades_per_s": round(count / span, 1)}  # fmt: skip
 
 
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU, {cpu}, Python {platform.python_version()}, {platform.system()}"
-
-
 def record(result: dict[str, Any]) -> None:
     path = ROOT / "docs" / "benchmarks.md"
     if not path.exists():
@@ -252,7 +240,7 @@ def main() -> None:
     result = {
         "benchmark": "sim_throughput",
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
-        "machine": machine(),
+        "machine": _report.machine(load=False),
         "orders": orders,
         "trades": trades,
         "trades_pybit_client": pybit_trades,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import signal
@@ -102,6 +103,20 @@ def terminate_all(processes: Iterable[subprocess.Popen[bytes]], timeout: float =
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+async def until(predicate: Any, timeout: float = 20.0, what: str = "condition", interval: float = 0.1) -> Any:
+    """Poll a (sync or async) predicate until it returns something truthy; that is returned."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while time.monotonic() < deadline:
+        last = predicate()
+        if asyncio.iscoroutine(last):
+            last = await last
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"{what} not met within {timeout}s (last: {last!r})")
 
 
 def metric_value(exposition: str, name: str) -> float:

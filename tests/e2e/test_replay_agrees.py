@@ -105,7 +105,7 @@ def test_an_hour_replayed_live_decides_as_the_backtest(stack: Stack, tmp_path: P
         rows = asyncio.run(live_decisions(stack.database_url))
         return rows if len(rows) >= len(expected) and all(r["verdict"] for r in rows) else None
 
-    live = wait_until(decided, 30, "the brain to decide every live signal")
+    live = wait_until(decided, 30, what="the brain to decide every live signal")
 
     live_signals = [
         _signal_key(

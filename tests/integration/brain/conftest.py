@@ -27,9 +27,9 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import redis_db
-from tests.polling import until
 from tests.processes import StubServer, free_ports, running_openai_stub, start_service, terminate, wait_for_health
-from titan_common.auth.passwords import hash_password
+from tests.processes import until as until
+from titan_common.auth import hash_password
 from titan_common.bus import CONTROL, EVENTS, SIGNALS, Publisher, StreamProducer, heartbeat_key, make_redis
 from titan_common.clock import now_ms
 from titan_common.config import TradingConfig, save_config

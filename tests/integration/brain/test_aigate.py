@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.brain.conftest import StubServer, add_user, arm, make_signal, running_brain, wait_for_decisions
 from tests.integration.brain.test_pipeline import brain_settings, delivery, fresh_state, normal, published, signal_for
-from tests.polling import until
+from tests.processes import until
 from titan_brain.core.aigate import FailureAction, modified_decision_id
 from titan_brain.runtime.aigate import AIGate
 from titan_brain.runtime.pipeline import SignalPipeline

@@ -28,8 +28,7 @@ from tests.integration.brain.conftest import (
     wallet_event,
 )
 from tests.integration.execution.conftest import Sim, clean_sim, running_execution, sim  # noqa: F401 - fixtures
-from tests.polling import until
-from tests.processes import metric_value
+from tests.processes import metric_value, until
 from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.db.models import AuditEvent, BreakerEvent, OperatorAction
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig

@@ -17,8 +17,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.brain.conftest import running_brain
-from tests.polling import until
-from tests.processes import free_ports
+from tests.processes import free_ports, until
 from titan_brain.core.breaker import BreakerState, Level, Observation, reset, step
 from titan_brain.runtime import store
 from titan_common.config import TradingConfig

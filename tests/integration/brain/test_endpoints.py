@@ -19,8 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.brain.conftest import BrainProcess, add_user, arm, make_signal, running_brain, wait_for_decisions
-from tests.polling import until
-from tests.processes import metric_value
+from tests.processes import metric_value, until
 from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.config import TradingConfig
 from titan_common.db.models import AuditEvent, EquitySnapshot, OrderIntentRow, SignalRow

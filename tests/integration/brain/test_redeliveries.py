@@ -17,8 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.brain.conftest import arm, make_signal, running_brain, wait_for_decisions
-from tests.polling import until
-from tests.processes import metric_value
+from tests.processes import metric_value, until
 from titan_common.config import TradingConfig
 from titan_common.db.models import DecisionRow, OrderIntentRow, SignalRow
 from titan_common.messages import OrderIntent, Side, Signal

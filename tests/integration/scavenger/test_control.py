@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim
 from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger
-from tests.polling import until
+from tests.processes import until
 from titan_common.bus import CONTROL, Publisher
 from titan_common.clock import now_ms
 from titan_common.config import TradingConfig, save_config
@@ -63,7 +63,7 @@ async def test_pause_kill_switch_and_resume(
             assert await read_flag(session, "scavenger_pause") == {"paused_by": {}}
         trap = await until(lambda: pick_trap(scavenger), 30, "a trap")
         burst_through(fresh_sim, trap)
-        await until(scavenger.signals, 10, "a signal after RESUME")
+        await until(scavenger.signals, 10, what="a signal after RESUME")
         await asyncio.sleep(1.0)
         assert len(await scavenger.signals()) == 1
         assert "CONTROL KILL_SWITCH by ops-test" in scavenger.log()

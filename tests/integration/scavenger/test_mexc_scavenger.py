@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.execution.conftest import Sim
 from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger
-from tests.polling import until
+from tests.processes import until
 from titan_common.messages import Side
 
 pytestmark = pytest.mark.integration
@@ -50,7 +50,7 @@ async def test_mexcs_scavenger_signals_for_mexc_with_buy_traps_only(
 
         burst_through(fresh_sim, trap)
 
-        signals = await until(scavenger.signals, 15, "a signal on titan:signals")
+        signals = await until(scavenger.signals, 15, what="a signal on titan:signals")
         assert {(s.exchange, s.side) for s in signals} == {("mexc", Side.BUY)}
         assert trap["symbol"] in {s.symbol for s in signals}
         beat = await scavenger.redis.get("titan:hb:scavenger-mexc")

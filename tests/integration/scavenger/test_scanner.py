@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim
 from tests.integration.scavenger.conftest import TOKEN_HEADERS, running_scavenger
-from tests.polling import until
+from tests.processes import until
 from titan_common.db.models import ExecutionLog, OhlcvSnapshot
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
 from titan_common.service import ServiceRuntime

@@ -15,8 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.execution.conftest import Sim
 from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger
-from tests.polling import until
-from tests.processes import metric_value
+from tests.processes import metric_value, until
 from titan_common.db.models import AuditEvent
 from titan_common.messages import Side
 
@@ -41,7 +40,7 @@ async def test_a_burst_through_a_trap_gives_exactly_one_signal(
 
             burst_through(fresh_sim, trap)
 
-            signals = await until(scavenger.signals, 10, "a signal on titan:signals")
+            signals = await until(scavenger.signals, 10, what="a signal on titan:signals")
             await asyncio.sleep(2.0)  # the rest of the burst, and anything late, must add nothing
             signals = await scavenger.signals()
             assert len(signals) == 1
@@ -85,7 +84,7 @@ async def test_a_burst_through_a_trap_gives_exactly_one_signal(
             async with sessions() as session:
                 return await session.scalar(select(AuditEvent).where(AuditEvent.signal_id == signal.signal_id))
 
-        row = await until(audited, 10, "the TRAP_SPRUNG audit row")
+        row = await until(audited, 10, what="the TRAP_SPRUNG audit row")
         assert row.event_type == "TRAP_SPRUNG"
         assert row.service == "scavenger"
         assert row.cycle_id == signal.correlation.cycle_id

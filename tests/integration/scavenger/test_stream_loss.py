@@ -13,8 +13,7 @@ import pytest
 
 from tests.integration.execution.conftest import Sim
 from tests.integration.scavenger.conftest import burst_through, mode_of, pick_trap, running_scavenger
-from tests.polling import until
-from tests.processes import free_ports, metric_value, start_service, terminate, wait_for_health
+from tests.processes import free_ports, metric_value, start_service, terminate, until, wait_for_health
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +45,7 @@ async def test_dropped_stream_pauses_without_signals_then_resumes(
         # and traps spring again (the paused burst started no cooldown)
         again = await until(lambda: pick_trap(scavenger), 30, "a trap after resuming")
         burst_through(fresh_sim, again)
-        await until(scavenger.signals, 10, "a signal after resuming")
+        await until(scavenger.signals, 10, what="a signal after resuming")
         await asyncio.sleep(1.0)
         assert len(await scavenger.signals()) == 1
 

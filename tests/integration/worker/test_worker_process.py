@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.console.stack import INTERNAL_TOKEN, Stack, running_stack
+from tests.processes import terminate
 from titan_common.clock import ms_to_datetime, now_ms
 from titan_common.embedded import free_port
 from titan_worker import app as names
@@ -66,14 +66,7 @@ def start(role: str, env: dict[str, str], out: Path) -> subprocess.Popen[bytes]:
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 30) -> int:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise AssertionError(f"pid {process.pid} ignored SIGTERM for {timeout}s") from None
+    terminate(process, timeout)
     return int(process.returncode)
 
 

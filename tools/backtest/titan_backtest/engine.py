@@ -439,17 +439,17 @@ class Account:
         self._observe(ts_ms)
 
 
+@dataclass
 class Backtest:
     """Both halves over klines: what `titan backtest` runs."""
 
-    def __init__(
-        self,
-        config: TradingConfig,
-        filters: Mapping[str, InstrumentFilters],
-        options: BacktestOptions | None = None,
-    ) -> None:
-        self.market = MarketReplay(filters, options)
-        self.account = Account(config, filters, options)
+    config: TradingConfig
+    filters: Mapping[str, InstrumentFilters]
+    options: BacktestOptions | None = None
+
+    def __post_init__(self) -> None:
+        self.market = MarketReplay(self.filters, self.options)
+        self.account = Account(self.config, self.filters, self.options)
 
     def run(
         self,

@@ -5,9 +5,42 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, NamedTuple, TypedDict
 
 from titan_common.messages import OrderType, Side
+
+__all__ = [
+    "DuplicateClientOrderId",
+    "ExchangeError",
+    "ExchangeOrder",
+    "ExchangePosition",
+    "ExecType",
+    "Execution",
+    "FundingRate",
+    "InstrumentFilters",
+    "Kline",
+    "LiveBar",
+    "NotModified",
+    "NotSent",
+    "OpenInterest",
+    "OrderAck",
+    "OrderChanges",
+    "OrderNotFound",
+    "OrderRejected",
+    "OrderStatus",
+    "OutcomeUnknown",
+    "PlaceOrder",
+    "PrivateEvent",
+    "PublicEvent",
+    "PublicTrade",
+    "RateLimited",
+    "RestAccess",
+    "Ticker",
+    "TickerUpdate",
+    "TimeInForce",
+    "TimestampRejected",
+    "Wallet",
+]
 
 
 class OrderStatus(StrEnum):
@@ -152,6 +185,26 @@ class PlaceOrder:
     take_profit: Decimal | None = None
     trigger_price: Decimal | None = None
     trigger_direction: Literal[1, 2] | None = None
+
+
+@dataclass(frozen=True)
+class RestAccess:
+    """How an adapter reaches its venue's REST API; each venue's adapter config extends it."""
+
+    endpoint: str  # the simulator's face for the venue, or the venue's own URL
+    api_key: str
+    api_secret: str
+    recv_window: int = 5000
+    timeout_s: int = 10
+
+
+class OrderChanges(TypedDict, total=False):
+    """What `amend_order` may change on an open order (only what is given, and not None)."""
+
+    qty: Decimal | None
+    price: Decimal | None
+    stop_loss: Decimal | None
+    take_profit: Decimal | None
 
 
 @dataclass(frozen=True)

@@ -10,19 +10,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal
 
+from titan_common.exchanges.types import LiveBar
+
 MINUTE_MS = 60_000
 BAR_MS = 15 * MINUTE_MS  # the trap map's bar interval (Bybit interval "15")
 DAY_MS = 86_400_000
 
 
-@dataclass(frozen=True, slots=True)
-class Bar:
-    start_ms: int
-    open: float
-    high: float
-    low: float
-    close: float
-    volume: float
+# a bar of the trap map: the stream's own (start_ms, open, high, low, close, volume) in floats
+Bar = LiveBar
 
 
 @dataclass(frozen=True)

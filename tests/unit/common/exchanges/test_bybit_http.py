@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from titan_common.exchanges.bybit.http import BybitHttp
+from titan_common.exchanges.types import RestAccess
 
 
 def client(endpoint: str) -> BybitHttp:
-    return BybitHttp(endpoint=endpoint, api_key="k", api_secret="s", max_workers=1)
+    return BybitHttp(RestAccess(endpoint, api_key="k", api_secret="s"), max_workers=1)
 
 
 def test_an_environment_proxy_is_kept_and_not_looked_up_per_request(monkeypatch: pytest.MonkeyPatch) -> None:

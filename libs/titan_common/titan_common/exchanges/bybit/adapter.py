@@ -6,68 +6,38 @@ import threading
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Unpack
 
 from pybit.unified_trading import WebSocket
 
+from titan_common.exchanges import types as T
 from titan_common.exchanges.bybit import constants as C
 from titan_common.exchanges.bybit import parsing as P
 from titan_common.exchanges.bybit.http import BybitHttp
 from titan_common.exchanges.bybit.streams import bridge, on_reconnect, open_socket
-from titan_common.exchanges.types import (
-    ExchangeOrder,
-    ExchangePosition,
-    Execution,
-    FundingRate,
-    InstrumentFilters,
-    Kline,
-    OpenInterest,
-    OrderAck,
-    OrderNotFound,
-    PlaceOrder,
-    PrivateEvent,
-    PublicEvent,
-    Ticker,
-    Wallet,
-)
+from titan_common.exchanges.payloads import dec0
+from titan_common.exchanges.protocol import RateLimitHealth
 
 
 @dataclass(frozen=True)
-class BybitConfig:
-    endpoint: str  # the simulator (http://127.0.0.1:9100), or ENDPOINTS[testnet|demo|mainnet]
-    api_key: str
-    api_secret: str
-    recv_window: int = 5000
-    timeout_s: int = 10
+class BybitConfig(T.RestAccess):
+    """endpoint: the simulator (http://127.0.0.1:9100), or ENDPOINTS[testnet|demo|mainnet]."""
+
     trade_rate_per_s: float = C.GROUP_LIMITS["trade"]
 
 
-class BybitAdapter:
+class BybitAdapter(RateLimitHealth):
     name = "bybit"
+    http: BybitHttp
 
     def __init__(self, config: BybitConfig) -> None:
         self.config = config
-        self.http = BybitHttp(
-            endpoint=config.endpoint,
-            api_key=config.api_key,
-            api_secret=config.api_secret,
-            recv_window=config.recv_window,
-            timeout_s=config.timeout_s,
-            trade_rate_per_s=config.trade_rate_per_s,
-        )
+        self.http = BybitHttp(config, trade_rate_per_s=config.trade_rate_per_s)
         self._private_socket: WebSocket | None = None
         self._reconnects = 0
         self._reconnects_lock = threading.Lock()  # pybit's socket threads count into it
 
     # --- its own health ---
-
-    @property
-    def last_rate_limited_ms(self) -> int:
-        return self.http.last_rate_limited_ms
-
-    @property
-    def rate_limit_hits(self) -> int:
-        return self.http.rate_limit_hits
 
     @property
     def stream_reconnects(self) -> int:
@@ -83,11 +53,11 @@ class BybitAdapter:
         result = await self.http.call("get_server_time")
         return int(result["timeNano"]) // 1_000_000
 
-    async def instruments(self) -> list[InstrumentFilters]:
+    async def instruments(self) -> list[T.InstrumentFilters]:
         items = await self._paged("get_instruments_info", category=C.CATEGORY, limit=1000)
         return [P.instrument(item) for item in items]
 
-    async def wallet(self) -> Wallet:
+    async def wallet(self) -> T.Wallet:
         result = await self.http.call("get_wallet_balance", accountType=C.ACCOUNT_TYPE)
         return P.wallet(result["list"][0])
 
@@ -106,19 +76,19 @@ class BybitAdapter:
         result = await self.http.call("get_tickers", category=C.CATEGORY, symbol=symbol)
         items = result.get("list", [])
         if not items:
-            raise OrderNotFound(f"no ticker for {symbol}")
-        return P.dec0(items[0].get("lastPrice"))
+            raise T.OrderNotFound(f"no ticker for {symbol}")
+        return dec0(items[0].get("lastPrice"))
 
-    async def positions(self) -> list[ExchangePosition]:
+    async def positions(self) -> list[T.ExchangePosition]:
         items = await self._paged("get_positions", category=C.CATEGORY, settleCoin="USDT", limit=200)
         return [P.position(item) for item in items]
 
-    async def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
+    async def open_orders(self, symbol: str | None = None) -> list[T.ExchangeOrder]:
         params: dict[str, Any] = {"category": C.CATEGORY, "limit": 50}
         params.update({"symbol": symbol} if symbol else {"settleCoin": "USDT"})
         return [P.order(item) for item in await self._paged("get_open_orders", **params)]
 
-    async def order_by_client_id(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
+    async def order_by_client_id(self, symbol: str, client_order_id: str) -> T.ExchangeOrder | None:
         # realtime lookups by orderLinkId also find recently finished orders
         result = await self.http.call(
             "get_open_orders", category=C.CATEGORY, symbol=symbol, orderLinkId=client_order_id
@@ -131,7 +101,7 @@ class BybitAdapter:
             items = history.get("list", [])
         return P.order(items[0]) if items else None
 
-    async def executions_since(self, since_ms: int, symbol: str | None = None) -> list[Execution]:
+    async def executions_since(self, since_ms: int, symbol: str | None = None) -> list[T.Execution]:
         params: dict[str, Any] = {"category": C.CATEGORY, "startTime": since_ms, "limit": 100}
         if symbol:
             params["symbol"] = symbol
@@ -141,7 +111,7 @@ class BybitAdapter:
 
     async def klines(
         self, symbol: str, interval: str, *, limit: int = 200, start_ms: int | None = None, end_ms: int | None = None
-    ) -> list[Kline]:
+    ) -> list[T.Kline]:
         params: dict[str, Any] = {"category": C.CATEGORY, "symbol": symbol, "interval": interval, "limit": limit}
         if start_ms is not None:
             params["start"] = start_ms
@@ -150,18 +120,18 @@ class BybitAdapter:
         result = await self.http.call("get_kline", **params)
         return P.klines(result.get("list", []))
 
-    async def tickers(self, symbol: str | None = None) -> list[Ticker]:
+    async def tickers(self, symbol: str | None = None) -> list[T.Ticker]:
         params: dict[str, Any] = {"category": C.CATEGORY}
         if symbol:
             params["symbol"] = symbol
         result = await self.http.call("get_tickers", **params)
         return [P.ticker(item) for item in result.get("list", [])]
 
-    async def funding_history(self, symbol: str, *, limit: int = 20) -> list[FundingRate]:
+    async def funding_history(self, symbol: str, *, limit: int = 20) -> list[T.FundingRate]:
         result = await self.http.call("get_funding_rate_history", category=C.CATEGORY, symbol=symbol, limit=limit)
         return sorted((P.funding_rate(item) for item in result.get("list", [])), key=lambda f: f.ts_ms)
 
-    async def open_interest(self, symbol: str, *, interval: str = "5min", limit: int = 50) -> list[OpenInterest]:
+    async def open_interest(self, symbol: str, *, interval: str = "5min", limit: int = 50) -> list[T.OpenInterest]:
         result = await self.http.call(
             "get_open_interest", category=C.CATEGORY, symbol=symbol, intervalTime=interval, limit=limit
         )
@@ -169,7 +139,7 @@ class BybitAdapter:
 
     # --- trading ---
 
-    async def place_order(self, order: PlaceOrder) -> OrderAck:
+    async def place_order(self, order: T.PlaceOrder) -> T.OrderAck:
         params: dict[str, Any] = {
             "category": C.CATEGORY,
             "symbol": order.symbol,
@@ -197,7 +167,9 @@ class BybitAdapter:
             params["triggerPrice"] = P.decimal_str(order.trigger_price)
             params["triggerDirection"] = order.trigger_direction
         result = await self.http.call("place_order", **params)
-        return OrderAck(order_id=result["orderId"], client_order_id=result.get("orderLinkId") or order.client_order_id)
+        return T.OrderAck(
+            order_id=result["orderId"], client_order_id=result.get("orderLinkId") or order.client_order_id
+        )
 
     async def cancel_order(
         self, symbol: str, *, client_order_id: str | None = None, order_id: str | None = None
@@ -208,7 +180,7 @@ class BybitAdapter:
         params.update({"orderLinkId": client_order_id} if client_order_id else {"orderId": order_id})
         try:
             await self.http.call("cancel_order", **params)
-        except OrderNotFound:
+        except T.OrderNotFound:
             raise
         except Exception as exc:
             # an order that already finished cannot be cancelled: the goal is met
@@ -222,18 +194,10 @@ class BybitAdapter:
         result = await self.http.call("cancel_all_orders", **params)
         return len(result.get("list", []))
 
-    async def amend_order(
-        self,
-        symbol: str,
-        client_order_id: str,
-        *,
-        qty: Decimal | None = None,
-        price: Decimal | None = None,
-        stop_loss: Decimal | None = None,
-        take_profit: Decimal | None = None,
-    ) -> None:
+    async def amend_order(self, symbol: str, client_order_id: str, **changes: Unpack[T.OrderChanges]) -> None:
         params: dict[str, Any] = {"category": C.CATEGORY, "symbol": symbol, "orderLinkId": client_order_id}
-        for key, value in (("qty", qty), ("price", price), ("stopLoss", stop_loss), ("takeProfit", take_profit)):
+        for field, key in C.AMEND_FIELDS.items():
+            value = changes.get(field)
             if value is not None:
                 params[key] = P.decimal_str(value)
         await self.http.call("amend_order", **params)
@@ -259,7 +223,7 @@ class BybitAdapter:
 
     # --- streams ---
 
-    async def private_events(self) -> AsyncIterator[PrivateEvent]:
+    async def private_events(self) -> AsyncIterator[T.PrivateEvent]:
         def connect(callback: Callable[[dict[str, Any]], None]) -> WebSocket:
             socket = open_socket(
                 self.config.endpoint, "private", api_key=self.config.api_key, api_secret=self.config.api_secret
@@ -277,7 +241,7 @@ class BybitAdapter:
             if event is not None:
                 yield event
 
-    async def public_events(self, symbols: Sequence[str], topics: Sequence[str]) -> AsyncIterator[PublicEvent]:
+    async def public_events(self, symbols: Sequence[str], topics: Sequence[str]) -> AsyncIterator[T.PublicEvent]:
         def connect(callback: Callable[[dict[str, Any]], None]) -> WebSocket:
             socket = open_socket(self.config.endpoint, "linear")
             for topic in topics:
@@ -317,30 +281,30 @@ class BybitAdapter:
         return items
 
 
-def private_event(message: dict[str, Any]) -> PrivateEvent | None:
+def private_event(message: dict[str, Any]) -> T.PrivateEvent | None:
     topic = message.get("topic", "")
     data = message.get("data") or []
     if topic == "order":
-        return PrivateEvent(topic="order", orders=tuple(P.order(item) for item in data))
+        return T.PrivateEvent(topic="order", orders=tuple(P.order(item) for item in data))
     if topic == "execution":
-        return PrivateEvent(topic="execution", executions=tuple(P.execution(item) for item in data))
+        return T.PrivateEvent(topic="execution", executions=tuple(P.execution(item) for item in data))
     if topic == "position":
-        return PrivateEvent(topic="position", positions=tuple(P.position(item) for item in data))
+        return T.PrivateEvent(topic="position", positions=tuple(P.position(item) for item in data))
     if topic == "wallet" and data:
-        return PrivateEvent(topic="wallet", wallet=P.wallet(data[0]))
+        return T.PrivateEvent(topic="wallet", wallet=P.wallet(data[0]))
     return None
 
 
-def public_event(message: dict[str, Any]) -> PublicEvent | None:
+def public_event(message: dict[str, Any]) -> T.PublicEvent | None:
     topic = str(message.get("topic", ""))
     head, _, symbol = topic.rpartition(".")
     ts_ms = int(message.get("ts") or 0)
     if topic.startswith("publicTrade."):
-        return PublicEvent(topic, "trade", symbol, ts_ms, P.public_trades(message.get("data")))
+        return T.PublicEvent(topic, "trade", symbol, ts_ms, P.public_trades(message.get("data")))
     if topic.startswith("tickers."):
-        return PublicEvent(topic, "ticker", symbol, ts_ms, P.ticker_update(message.get("data")))
+        return T.PublicEvent(topic, "ticker", symbol, ts_ms, P.ticker_update(message.get("data")))
     if topic.startswith("kline."):
-        return PublicEvent(topic, "kline", symbol, ts_ms, P.live_bars(message.get("data")))
+        return T.PublicEvent(topic, "kline", symbol, ts_ms, P.live_bars(message.get("data")))
     if head.startswith("orderbook."):
-        return PublicEvent(topic=topic, kind="orderbook", symbol=symbol, ts_ms=ts_ms, data=message.get("data"))
+        return T.PublicEvent(topic=topic, kind="orderbook", symbol=symbol, ts_ms=ts_ms, data=message.get("data"))
     return None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from titan_common.exchanges.types import ExecType, OrderStatus, TimeInForce
 
 CATEGORY = "linear"
@@ -91,3 +93,11 @@ TRADE_METHODS = frozenset(
     {"place_order", "cancel_order", "cancel_all_orders", "amend_order", "set_trading_stop", "set_leverage"}
 )
 GROUP_LIMITS = {"trade": 10, "query": 50}
+
+# what amend_order may change (types.OrderChanges) -> Bybit's parameter, in the order sent
+AMEND_FIELDS: dict[Literal["qty", "price", "stop_loss", "take_profit"], str] = {
+    "qty": "qty",
+    "price": "price",
+    "stop_loss": "stopLoss",
+    "take_profit": "takeProfit",
+}

@@ -20,49 +20,40 @@ from pybit.exceptions import FailedRequestError, InvalidRequestError
 from pybit.unified_trading import HTTP
 
 from titan_common.clock import now_ms
+from titan_common.exchanges import types as T
 from titan_common.exchanges.bybit import constants as C
 from titan_common.exchanges.ratelimit import TokenBucket
-from titan_common.exchanges.types import (
-    DuplicateClientOrderId,
-    ExchangeError,
-    NotModified,
-    OrderNotFound,
-    OrderRejected,
-    OutcomeUnknown,
-    RateLimited,
-    TimestampRejected,
-)
 
 log = logging.getLogger(__name__)
 
 
-def map_error(exc: Exception) -> ExchangeError:
+def map_error(exc: Exception) -> T.ExchangeError:
     if isinstance(exc, InvalidRequestError):
         code = int(exc.status_code)
         message = str(exc.message)
         if code == C.ORDER_NOT_FOUND:
-            return OrderNotFound(message, code)
+            return T.OrderNotFound(message, code)
         if code == C.DUPLICATE_ORDER_LINK_ID:
-            return DuplicateClientOrderId(message, code)
+            return T.DuplicateClientOrderId(message, code)
         if code in C.NOT_MODIFIED_CODES:
-            return NotModified(message, code)
+            return T.NotModified(message, code)
         if code == C.RATE_LIMITED:
-            return RateLimited(message, code)
+            return T.RateLimited(message, code)
         if code == C.TIMESTAMP_OUT_OF_WINDOW:
-            return TimestampRejected(message, code)
+            return T.TimestampRejected(message, code)
         if code in C.AUTH_CODES:
-            return ExchangeError(f"authentication refused: {message}", code)
+            return T.ExchangeError(f"authentication refused: {message}", code)
         if code in C.REJECTION_CODES:
-            return OrderRejected(message, code)
-        return OutcomeUnknown(message, code)  # SERVER_ERROR, and any code not known to be a refusal
+            return T.OrderRejected(message, code)
+        return T.OutcomeUnknown(message, code)  # SERVER_ERROR, and any code not known to be a refusal
     if isinstance(exc, FailedRequestError):
         status = int(exc.status_code) if str(exc.status_code).isdigit() else None
         if status in (403, 429):
-            return RateLimited(f"HTTP {status}", status)
-        return OutcomeUnknown(f"HTTP failure: {exc.message}", status)
+            return T.RateLimited(f"HTTP {status}", status)
+        return T.OutcomeUnknown(f"HTTP failure: {exc.message}", status)
     if isinstance(exc, requests.exceptions.RequestException | ConnectionError | TimeoutError):
-        return OutcomeUnknown(f"{type(exc).__name__}: {exc}")
-    return OutcomeUnknown(f"unexpected {type(exc).__name__}: {exc}")
+        return T.OutcomeUnknown(f"{type(exc).__name__}: {exc}")
+    return T.OutcomeUnknown(f"unexpected {type(exc).__name__}: {exc}")
 
 
 def _limit_headers(headers: Any) -> tuple[int | None, int | None]:
@@ -75,26 +66,18 @@ def _limit_headers(headers: Any) -> tuple[int | None, int | None]:
 
 class BybitHttp:
     def __init__(
-        self,
-        *,
-        endpoint: str,
-        api_key: str,
-        api_secret: str,
-        recv_window: int = 5000,
-        timeout_s: int = 10,
-        max_workers: int = 8,
-        trade_rate_per_s: float = C.GROUP_LIMITS["trade"],
+        self, access: T.RestAccess, *, max_workers: int = 8, trade_rate_per_s: float = C.GROUP_LIMITS["trade"]
     ) -> None:
         self._session = HTTP(
             testnet=False,
-            api_key=api_key,
-            api_secret=api_secret,
-            recv_window=recv_window,
-            timeout=timeout_s,
+            api_key=access.api_key,
+            api_secret=access.api_secret,
+            recv_window=access.recv_window,
+            timeout=access.timeout_s,
             return_response_headers=True,
         )
         # pybit reads the endpoint at call time; no trailing slash
-        self._session.endpoint = endpoint.rstrip("/")
+        self._session.endpoint = access.endpoint.rstrip("/")
         # Titan owns its retries: pybit would sleep in this worker thread and resend on 10002
         # and 10006 (seconds, unseen by RATE_LIMIT, TIMESTAMP_MISMATCH and the token bucket).
         # Set after construction: pybit replaces an empty retry_codes given to it by its defaults.
@@ -125,7 +108,7 @@ class BybitHttp:
         except Exception as exc:
             self._note_send(sent)
             mapped = map_error(exc)
-            if isinstance(mapped, RateLimited):
+            if isinstance(mapped, T.RateLimited):
                 self._note_rate_limited(bucket, getattr(exc, "resp_headers", None))
             log.debug("bybit %s failed: %s", method, mapped)
             raise mapped from exc

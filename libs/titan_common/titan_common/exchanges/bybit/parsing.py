@@ -6,54 +6,25 @@ import logging
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from titan_common.exchanges import types as T
 from titan_common.exchanges.bybit.constants import EXEC_TYPES, ORDER_STATUSES
-from titan_common.exchanges.types import (
-    ExchangeOrder,
-    ExchangePosition,
-    ExecType,
-    Execution,
-    FundingRate,
-    InstrumentFilters,
-    Kline,
-    LiveBar,
-    OpenInterest,
-    OrderStatus,
-    PublicTrade,
-    Ticker,
-    TickerUpdate,
-    Wallet,
-)
+from titan_common.exchanges.payloads import dec, dec0, kline_row, oldest_first, price_or_none
 from titan_common.messages import Side
 
 log = logging.getLogger(__name__)
 W = TypeVar("W")
-
-
-def dec(value: Any, default: Decimal | None = None) -> Decimal | None:
-    """Bybit sends numbers as strings, and "" or "0" for absent prices."""
-    if value is None or value == "":
-        return default
-    return Decimal(str(value))
-
-
-def dec0(value: Any) -> Decimal:
-    return dec(value, Decimal(0)) or Decimal(0)
-
-
-def price_or_none(value: Any) -> Decimal | None:
-    parsed = dec(value)
-    return parsed if parsed else None
+# Bybit sends numbers as strings, and "" or "0" for absent prices: payloads.dec, dec0 and price_or_none
 
 
 def side_of(value: Any) -> Side | None:
     return Side(value) if value in ("Buy", "Sell") else None
 
 
-def instrument(item: dict[str, Any]) -> InstrumentFilters:
+def instrument(item: dict[str, Any]) -> T.InstrumentFilters:
     price = item.get("priceFilter", {})
     lot = item.get("lotSizeFilter", {})
     lev = item.get("leverageFilter", {})
-    return InstrumentFilters(
+    return T.InstrumentFilters(
         symbol=item["symbol"],
         tick_size=dec0(price.get("tickSize")),
         qty_step=dec0(lot.get("qtyStep")),
@@ -67,8 +38,8 @@ def instrument(item: dict[str, Any]) -> InstrumentFilters:
     )
 
 
-def wallet(account: dict[str, Any]) -> Wallet:
-    return Wallet(
+def wallet(account: dict[str, Any]) -> T.Wallet:
+    return T.Wallet(
         equity=dec0(account.get("totalEquity")),
         wallet_balance=dec0(account.get("totalWalletBalance")),
         available_balance=dec0(account.get("totalAvailableBalance")),
@@ -87,9 +58,9 @@ def balances(account: dict[str, Any]) -> dict[str, Decimal]:
     return totals
 
 
-def position(item: dict[str, Any]) -> ExchangePosition:
+def position(item: dict[str, Any]) -> T.ExchangePosition:
     size = dec0(item.get("size"))
-    return ExchangePosition(
+    return T.ExchangePosition(
         symbol=item["symbol"],
         side=side_of(item.get("side")) if size else None,
         size=size,
@@ -104,8 +75,8 @@ def position(item: dict[str, Any]) -> ExchangePosition:
     )
 
 
-def order(item: dict[str, Any]) -> ExchangeOrder:
-    return ExchangeOrder(
+def order(item: dict[str, Any]) -> T.ExchangeOrder:
+    return T.ExchangeOrder(
         order_id=item["orderId"],
         client_order_id=item.get("orderLinkId") or None,
         symbol=item["symbol"],
@@ -127,8 +98,8 @@ def order(item: dict[str, Any]) -> ExchangeOrder:
     )
 
 
-def execution(item: dict[str, Any]) -> Execution:
-    return Execution(
+def execution(item: dict[str, Any]) -> T.Execution:
+    return T.Execution(
         exec_id=item["execId"],
         order_id=item.get("orderId", ""),
         client_order_id=item.get("orderLinkId") or None,
@@ -152,21 +123,21 @@ def _float(value: Any) -> float | None:
         return None
 
 
-def public_trades(items: Any) -> list[PublicTrade]:
+def public_trades(items: Any) -> list[T.PublicTrade]:
     """publicTrade data: T time, S taker side, p price. A malformed item is skipped."""
     trades = []
     for item in items or ():
         try:
-            trades.append(PublicTrade(int(item["T"]), item["S"] == "Buy", float(item["p"])))
+            trades.append(T.PublicTrade(int(item["T"]), item["S"] == "Buy", float(item["p"])))
         except (KeyError, TypeError, ValueError):
             continue
     return trades
 
 
-def ticker_update(data: Any) -> TickerUpdate:
+def ticker_update(data: Any) -> T.TickerUpdate:
     """tickers data (pybit keeps the snapshot with the deltas merged in)."""
     get = data.get if isinstance(data, dict) else (lambda _key: None)
-    return TickerUpdate(
+    return T.TickerUpdate(
         last_price=_float(get("lastPrice")),
         mark_price=_float(get("markPrice")),
         index_price=_float(get("indexPrice")),
@@ -175,13 +146,13 @@ def ticker_update(data: Any) -> TickerUpdate:
     )
 
 
-def live_bars(items: Any) -> list[LiveBar]:
+def live_bars(items: Any) -> list[T.LiveBar]:
     """kline data: start, open, high, low, close, volume. A malformed item is skipped."""
     bars = []
     for item in items if isinstance(items, list) else ():
         try:
             bars.append(
-                LiveBar(int(item["start"]), float(item["open"]), float(item["high"]), float(item["low"]),
+                T.LiveBar(int(item["start"]), float(item["open"]), float(item["high"]), float(item["low"]),
                         float(item["close"]), float(item["volume"]))
             )  # fmt: skip
         except (KeyError, TypeError, ValueError):
@@ -189,12 +160,12 @@ def live_bars(items: Any) -> list[LiveBar]:
     return bars
 
 
-def order_status(name: str) -> OrderStatus:
-    return _titan_word(ORDER_STATUSES, name, OrderStatus.UNKNOWN, "orderStatus")
+def order_status(name: str) -> T.OrderStatus:
+    return _titan_word(ORDER_STATUSES, name, T.OrderStatus.UNKNOWN, "orderStatus")
 
 
-def exec_type(name: str) -> ExecType:
-    return _titan_word(EXEC_TYPES, name, ExecType.OTHER, "execType (applied as a position change)")
+def exec_type(name: str) -> T.ExecType:
+    return _titan_word(EXEC_TYPES, name, T.ExecType.OTHER, "execType (applied as a position change)")
 
 
 def _titan_word(words: dict[str, W], name: str, unknown: W, what: str) -> W:
@@ -206,27 +177,19 @@ def _titan_word(words: dict[str, W], name: str, unknown: W, what: str) -> W:
     return known
 
 
-def kline(row: list[Any]) -> Kline:
+def kline(row: list[Any]) -> T.Kline:
     """A REST kline row: [startTime, open, high, low, close, volume, turnover]."""
-    return Kline(
-        start_ms=int(row[0]),
-        open=dec0(row[1]),
-        high=dec0(row[2]),
-        low=dec0(row[3]),
-        close=dec0(row[4]),
-        volume=dec0(row[5]),
-        turnover=dec0(row[6]) if len(row) > 6 else Decimal(0),
-    )
+    return kline_row(row, turnover_at=6)
 
 
-def klines(rows: list[list[Any]]) -> list[Kline]:
+def klines(rows: list[list[Any]]) -> list[T.Kline]:
     """Bybit answers newest first; Titan keeps series oldest first."""
-    return sorted((kline(row) for row in rows), key=lambda k: k.start_ms)
+    return oldest_first(kline(row) for row in rows)
 
 
-def ws_kline(item: dict[str, Any]) -> Kline:
+def ws_kline(item: dict[str, Any]) -> T.Kline:
     """An item of the kline.{interval}.{symbol} topic."""
-    return Kline(
+    return T.Kline(
         start_ms=int(item["start"]),
         open=dec0(item.get("open")),
         high=dec0(item.get("high")),
@@ -237,10 +200,10 @@ def ws_kline(item: dict[str, Any]) -> Kline:
     )
 
 
-def ticker(item: dict[str, Any]) -> Ticker:
+def ticker(item: dict[str, Any]) -> T.Ticker:
     """A REST ticker, or a tickers.{symbol} stream snapshot (pybit merges the deltas)."""
     next_funding = item.get("nextFundingTime")
-    return Ticker(
+    return T.Ticker(
         symbol=item["symbol"],
         last_price=dec0(item.get("lastPrice")),
         mark_price=price_or_none(item.get("markPrice")),
@@ -255,14 +218,14 @@ def ticker(item: dict[str, Any]) -> Ticker:
     )
 
 
-def funding_rate(item: dict[str, Any]) -> FundingRate:
-    return FundingRate(
+def funding_rate(item: dict[str, Any]) -> T.FundingRate:
+    return T.FundingRate(
         symbol=item["symbol"], rate=dec0(item.get("fundingRate")), ts_ms=int(item.get("fundingRateTimestamp") or 0)
     )
 
 
-def open_interest(symbol: str, item: dict[str, Any]) -> OpenInterest:
-    return OpenInterest(
+def open_interest(symbol: str, item: dict[str, Any]) -> T.OpenInterest:
+    return T.OpenInterest(
         symbol=symbol, open_interest=dec0(item.get("openInterest")), ts_ms=int(item.get("timestamp") or 0)
     )
 

@@ -12,75 +12,43 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any, Literal, Unpack
 
+from titan_common.exchanges import types as T
 from titan_common.exchanges.mexc import constants as C
 from titan_common.exchanges.mexc import parsing as P
 from titan_common.exchanges.mexc.http import MexcHttp
 from titan_common.exchanges.mexc.streams import PublicPoller
-from titan_common.exchanges.types import (
-    ExchangeError,
-    ExchangeOrder,
-    ExchangePosition,
-    Execution,
-    FundingRate,
-    InstrumentFilters,
-    Kline,
-    OpenInterest,
-    OrderAck,
-    OrderNotFound,
-    OrderRejected,
-    PlaceOrder,
-    PrivateEvent,
-    PublicEvent,
-    Ticker,
-    Wallet,
-)
+from titan_common.exchanges.protocol import RateLimitHealth
 from titan_common.messages import OrderType, Side
 
 
-class TradingNotAllowed(OrderRejected):
+class TradingNotAllowed(T.OrderRejected):
     """The venue does not let this key trade this market (MEXC's contract API: apiAllowed false)."""
 
 
 @dataclass(frozen=True)
-class MexcConfig:
-    endpoint: str  # the simulator's MEXC face (http://127.0.0.1:9101), or https://api.mexc.com
-    api_key: str
-    api_secret: str
-    recv_window: int = 5000
-    timeout_s: int = 10
+class MexcConfig(T.RestAccess):
+    """endpoint: the simulator's MEXC face (http://127.0.0.1:9101), or https://api.mexc.com."""
+
     market: Literal["spot", "swap"] = "spot"
     symbols: tuple[str, ...] = field(default=())  # always covered by symbol-less queries
 
 
-class MexcAdapter:
+class MexcAdapter(RateLimitHealth):
     name = "mexc"
+    http: MexcHttp
     spot = True  # long-only, leverage 1, no venue-side stops (registry.Venue.spot says the same)
 
     def __init__(self, config: MexcConfig) -> None:
         self.config = config
-        self.http = MexcHttp(
-            endpoint=config.endpoint,
-            api_key=config.api_key,
-            api_secret=config.api_secret,
-            recv_window=config.recv_window,
-            timeout_s=config.timeout_s,
-        )
+        self.http = MexcHttp(config)
         # MEXC answers open orders and trades per symbol only: symbol-less queries cover these
         self._symbols_seen: dict[str, None] = dict.fromkeys(config.symbols)
         self._pollers: list[PublicPoller] = []
         self._last_public_ms = 0
 
     # --- its own health ---
-
-    @property
-    def last_rate_limited_ms(self) -> int:
-        return self.http.last_rate_limited_ms
-
-    @property
-    def rate_limit_hits(self) -> int:
-        return self.http.rate_limit_hits
 
     @property
     def stream_reconnects(self) -> int:
@@ -118,7 +86,7 @@ class MexcAdapter:
     async def server_time_ms(self) -> int:
         return P.server_time_ms(await self._spot("GET", "time", private=False))
 
-    async def instruments(self) -> list[InstrumentFilters]:
+    async def instruments(self) -> list[T.InstrumentFilters]:
         if self.config.market == "swap":
             return [c.filters for c in await self.contracts()]
         payload = await self._spot("GET", "exchangeInfo", private=False)
@@ -128,7 +96,7 @@ class MexcAdapter:
         """Each asset's total (free + locked) on the spot account; assets at zero left out."""
         return P.balances(await self._spot("GET", "account", private=True))
 
-    async def wallet(self) -> Wallet:
+    async def wallet(self) -> T.Wallet:
         """USDT only: equity = free + locked USDT; other coins are not valued (see parsing.wallet)."""
         return P.wallet(await self._spot("GET", "account", private=True))
 
@@ -138,30 +106,30 @@ class MexcAdapter:
         for item in items:
             if isinstance(item, dict) and item.get("symbol") == symbol and P.price_or_none(item.get("price")):
                 return P.dec0(item["price"])
-        raise OrderNotFound(f"no price for {symbol}")
+        raise T.OrderNotFound(f"no price for {symbol}")
 
-    async def positions(self) -> list[ExchangePosition]:
+    async def positions(self) -> list[T.ExchangePosition]:
         return []  # a spot account has holdings (balances()), not positions
 
-    async def open_orders(self, symbol: str | None = None) -> list[ExchangeOrder]:
+    async def open_orders(self, symbol: str | None = None) -> list[T.ExchangeOrder]:
         symbols = [self._note(symbol)] if symbol else self.known_symbols
-        orders: list[ExchangeOrder] = []
+        orders: list[T.ExchangeOrder] = []
         for each in symbols:
             payload = await self._spot("GET", "openOrders", {"symbol": each}, private=True)
             orders += [P.order(item) for item in payload or ()]
         return orders
 
-    async def order_by_client_id(self, symbol: str, client_order_id: str) -> ExchangeOrder | None:
+    async def order_by_client_id(self, symbol: str, client_order_id: str) -> T.ExchangeOrder | None:
         """The order with this client id (open or finished); None when MEXC says it knows none."""
         try:
             item = await self._spot(
                 "GET", "order", {"symbol": self._note(symbol), "origClientOrderId": client_order_id}, private=True
             )
-        except OrderNotFound:
+        except T.OrderNotFound:
             return None
         return P.order(item) if isinstance(item, dict) and item.get("orderId") else None
 
-    async def executions_since(self, since_ms: int, symbol: str | None = None) -> list[Execution]:
+    async def executions_since(self, since_ms: int, symbol: str | None = None) -> list[T.Execution]:
         """myTrades from `since_ms` on, oldest first. MEXC needs a symbol: for None, every symbol
         this adapter has traded or been asked about, plus settings.symbols."""
         symbols = [self._note(symbol)] if symbol else self.known_symbols
@@ -186,7 +154,7 @@ class MexcAdapter:
 
     async def klines(
         self, symbol: str, interval: str, *, limit: int = 200, start_ms: int | None = None, end_ms: int | None = None
-    ) -> list[Kline]:
+    ) -> list[T.Kline]:
         mexc_interval = P.kline_interval(interval)
         params: dict[str, Any] = {"symbol": symbol, "interval": mexc_interval, "limit": min(limit, 1000)}
         # MEXC takes startTime and endTime together only
@@ -197,13 +165,13 @@ class MexcAdapter:
             params["startTime"], params["endTime"] = end_ms - span, end_ms
         return P.klines(await self._spot("GET", "klines", params, private=False))
 
-    async def tickers(self, symbol: str | None = None) -> list[Ticker]:
+    async def tickers(self, symbol: str | None = None) -> list[T.Ticker]:
         return P.tickers(await self._spot("GET", "ticker/24hr", {"symbol": symbol} if symbol else {}, private=False))
 
-    async def funding_history(self, symbol: str, *, limit: int = 20) -> list[FundingRate]:
+    async def funding_history(self, symbol: str, *, limit: int = 20) -> list[T.FundingRate]:
         return []  # spot has no funding
 
-    async def open_interest(self, symbol: str, *, interval: str = "5min", limit: int = 50) -> list[OpenInterest]:
+    async def open_interest(self, symbol: str, *, interval: str = "5min", limit: int = 50) -> list[T.OpenInterest]:
         return []  # spot has no open interest
 
     # --- the contract market: read, never traded ---
@@ -242,20 +210,20 @@ class MexcAdapter:
 
     # --- trading ---
 
-    async def place_order(self, order: PlaceOrder) -> OrderAck:
+    async def place_order(self, order: T.PlaceOrder) -> T.OrderAck:
         if order.stop_loss is not None or order.take_profit is not None or order.trigger_price is not None:
             # fail closed: a stop the caller asked for is never silently dropped
-            raise OrderRejected(C.NO_STOPS)
+            raise T.OrderRejected(C.NO_STOPS)
         if self.config.market == "swap":
             try:
                 await self._refuse_contracts()
             except TradingNotAllowed:
                 raise
-            except ExchangeError as exc:  # the listing could not be read: refused all the same
+            except T.ExchangeError as exc:  # the listing could not be read: refused all the same
                 raise TradingNotAllowed(f"Titan does not trade MEXC futures (contract list unread: {exc})") from exc
         if order.reduce_only and order.side is Side.BUY:
             # long-only: a buy never reduces; sending it would grow the holding instead
-            raise OrderRejected("MEXC spot is long-only: a reduce-only buy cannot reduce anything")
+            raise T.OrderRejected("MEXC spot is long-only: a reduce-only buy cannot reduce anything")
         params: dict[str, Any] = {
             "symbol": self._note(order.symbol),
             "side": "BUY" if order.side is Side.BUY else "SELL",
@@ -267,13 +235,13 @@ class MexcAdapter:
             params["type"] = C.MARKET
         else:
             if order.price is None:
-                raise OrderRejected("a LIMIT order needs a price")
+                raise T.OrderRejected("a LIMIT order needs a price")
             tif = order.time_in_force
             params["type"] = C.ORDER_TYPE_FOR_TIME_IN_FORCE[tif] if tif else C.LIMIT
             params["price"] = P.decimal_str(order.price)
         # reduce_only / close_on_trigger have no meaning on spot: a sell can only sell coins held
         result = await self._spot("POST", "order", params, private=True)
-        return OrderAck(
+        return T.OrderAck(
             order_id=str(result["orderId"]),
             client_order_id=str(result.get("clientOrderId") or order.client_order_id),
         )
@@ -297,36 +265,27 @@ class MexcAdapter:
             cancelled += len(result) if isinstance(result, list) else 0
         return cancelled
 
-    async def amend_order(
-        self,
-        symbol: str,
-        client_order_id: str,
-        *,
-        qty: Decimal | None = None,
-        price: Decimal | None = None,
-        stop_loss: Decimal | None = None,
-        take_profit: Decimal | None = None,
-    ) -> None:
-        raise OrderRejected(C.NO_STOPS if stop_loss is not None or take_profit is not None else
-                            "MEXC spot cannot amend an order: cancel it and place a new one")  # fmt: skip
+    async def amend_order(self, symbol: str, client_order_id: str, **changes: Unpack[T.OrderChanges]) -> None:
+        stops = changes.get("stop_loss") is not None or changes.get("take_profit") is not None
+        raise T.OrderRejected(C.NO_STOPS if stops else "MEXC spot cannot amend an order: cancel it and place a new one")
 
     async def set_leverage(self, symbol: str, leverage: int) -> None:
         if leverage != 1:
-            raise OrderRejected(f"MEXC spot trades without leverage: leverage {leverage} refused (only 1)")
+            raise T.OrderRejected(f"MEXC spot trades without leverage: leverage {leverage} refused (only 1)")
 
     async def set_trading_stop(
         self, symbol: str, *, stop_loss: Decimal | None = None, take_profit: Decimal | None = None
     ) -> None:
-        raise OrderRejected(C.NO_STOPS)
+        raise T.OrderRejected(C.NO_STOPS)
 
     # --- streams ---
 
-    async def private_events(self) -> AsyncIterator[PrivateEvent]:
+    async def private_events(self) -> AsyncIterator[T.PrivateEvent]:
         """Nothing: Titan opens no private MEXC stream; fills come from polling executions_since."""
         return
         yield  # an async generator that ends at once
 
-    async def public_events(self, symbols: Sequence[str], topics: Sequence[str]) -> AsyncIterator[PublicEvent]:
+    async def public_events(self, symbols: Sequence[str], topics: Sequence[str]) -> AsyncIterator[T.PublicEvent]:
         """REST-polled (once a second per symbol), yielding what the Bybit streams yield."""
         poller = PublicPoller(self.http.call, symbols, topics)
         self._pollers.append(poller)

@@ -21,18 +21,9 @@ import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]
 from ccxt.base import errors as ccxt_errors  # type: ignore[import-untyped]
 
 from titan_common.clock import now_ms
+from titan_common.exchanges import types as T
 from titan_common.exchanges.mexc import constants as C
 from titan_common.exchanges.ratelimit import TokenBucket
-from titan_common.exchanges.types import (
-    DuplicateClientOrderId,
-    ExchangeError,
-    NotSent,
-    OrderNotFound,
-    OrderRejected,
-    OutcomeUnknown,
-    RateLimited,
-    TimestampRejected,
-)
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +81,7 @@ def retry_after_ms(headers: Mapping[str, Any] | None, now: int, fallback_ms: int
     return now + fallback_ms
 
 
-def map_error(exc: Exception, now: int | None = None) -> ExchangeError:
+def map_error(exc: Exception, now: int | None = None) -> T.ExchangeError:
     """A ccxt failure (annotated by TitanMexc where the venue answered) in Titan's words."""
     status: int | None = getattr(exc, "titan_http_status", None)
     code: int | None = getattr(exc, "titan_mexc_code", None)
@@ -99,51 +90,43 @@ def map_error(exc: Exception, now: int | None = None) -> ExchangeError:
     if status in (418, 429) or isinstance(exc, ccxt_errors.DDoSProtection):
         reset = retry_after_ms(getattr(exc, "titan_headers", None), now if now is not None else now_ms())
         what = "IP banned" if status == 418 else "rate limited"
-        return RateLimited(f"MEXC {what} (HTTP {status}): {text}", status, reset_ms=reset)
+        return T.RateLimited(f"MEXC {what} (HTTP {status}): {text}", status, reset_ms=reset)
     if status == 403:
-        return ExchangeError(f"MEXC's firewall (WAF) refused the request (HTTP 403); not retried: {text}", 403)
+        return T.ExchangeError(f"MEXC's firewall (WAF) refused the request (HTTP 403); not retried: {text}", 403)
     if status is not None and status >= 500:
-        return OutcomeUnknown(f"MEXC HTTP {status}: the outcome is unknown, query before acting: {text}", status)
+        return T.OutcomeUnknown(f"MEXC HTTP {status}: the outcome is unknown, query before acting: {text}", status)
     if code in C.ORDER_NOT_FOUND_CODES or isinstance(exc, ccxt_errors.OrderNotFound):
-        return OrderNotFound(text, code)
+        return T.OrderNotFound(text, code)
     lowered = venue_message.lower()
     if (
         code in C.DUPLICATE_CLIENT_ORDER_ID_CODES
         or isinstance(exc, ccxt_errors.DuplicateOrderId)
         or ("client" in lowered and any(hint in lowered for hint in C.DUPLICATE_MESSAGE_HINTS))
     ):
-        return DuplicateClientOrderId(text, code)
+        return T.DuplicateClientOrderId(text, code)
     if code == C.TIMESTAMP_OUTSIDE_RECV_WINDOW:
-        return TimestampRejected(text, code)
+        return T.TimestampRejected(text, code)
     if code in C.AUTH_CODES or isinstance(exc, ccxt_errors.AuthenticationError) or status == 401:
-        return ExchangeError(f"MEXC refused the key: {text}", code or status)
+        return T.ExchangeError(f"MEXC refused the key: {text}", code or status)
     if code in C.REJECTION_CODES:
-        return OrderRejected(text, code)
+        return T.OrderRejected(text, code)
     if isinstance(exc, ccxt_errors.NetworkError):  # timeouts, dropped connections, ExchangeNotAvailable
-        return OutcomeUnknown(f"{type(exc).__name__}: {exc}", code or status)
+        return T.OutcomeUnknown(f"{type(exc).__name__}: {exc}", code or status)
     # a code (or a ccxt class) not known to be a refusal: it may have happened
-    return OutcomeUnknown(f"MEXC answered {code if code is not None else status}: {text}", code or status)
+    return T.OutcomeUnknown(f"MEXC answered {code if code is not None else status}: {text}", code or status)
 
 
 class MexcHttp:
-    def __init__(
-        self,
-        *,
-        endpoint: str,
-        api_key: str,
-        api_secret: str,
-        recv_window: int = 5000,
-        timeout_s: int = 10,
-    ) -> None:
-        self.endpoint = endpoint.rstrip("/")
+    def __init__(self, access: T.RestAccess) -> None:
+        self.endpoint = access.endpoint.rstrip("/")
         self.client = TitanMexc(
             {
-                "apiKey": api_key,
-                "secret": api_secret,
+                "apiKey": access.api_key,
+                "secret": access.api_secret,
                 "enableRateLimit": False,  # Titan's buckets pace it
-                "timeout": timeout_s * 1000,
+                "timeout": access.timeout_s * 1000,
                 "options": {
-                    "recvWindow": recv_window,
+                    "recvWindow": access.recv_window,
                     "adjustForTimeDifference": False,
                     "maxRetriesOnFailure": 0,
                     "defaultType": "spot",
@@ -179,7 +162,7 @@ class MexcHttp:
             now = now_ms()
             blocked = max(b.blocked_until_ms for b in buckets)
             if blocked > now:
-                raise NotSent(f"MEXC rate limit: blocked for {blocked - now} ms more (not sent)", 429, blocked)
+                raise T.NotSent(f"MEXC rate limit: blocked for {blocked - now} ms more (not sent)", 429, blocked)
             wait = max(b.wait_ms(now) for b in buckets)
             if wait == 0:
                 for b in buckets:
@@ -197,12 +180,12 @@ class MexcHttp:
             return await self.client.request(path, [section, access], method, dict(params or {}))
         except Exception as exc:
             mapped = map_error(exc)
-            if isinstance(mapped, RateLimited):
+            if isinstance(mapped, T.RateLimited):
                 self._note_rate_limited(buckets, mapped, getattr(exc, "titan_http_status", None))
             log.debug("mexc %s %s failed: %s", method, path, mapped)
             raise mapped from exc
 
-    def _note_rate_limited(self, buckets: list[TokenBucket], refusal: RateLimited, status: int | None) -> None:
+    def _note_rate_limited(self, buckets: list[TokenBucket], refusal: T.RateLimited, status: int | None) -> None:
         now = now_ms()
         # a 418 is an IP ban: nothing goes anywhere until it ends
         for bucket in [*self.buckets.values(), self.order_bucket] if status == 418 else buckets:

@@ -10,23 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
+from titan_common.exchanges import payloads
+from titan_common.exchanges import types as T
 from titan_common.exchanges.mexc import constants as C
-from titan_common.exchanges.types import (
-    ExchangeOrder,
-    ExecType,
-    Execution,
-    InstrumentFilters,
-    Kline,
-    LiveBar,
-    OrderStatus,
-    PublicTrade,
-    Ticker,
-    TickerUpdate,
-    Wallet,
-)
 from titan_common.messages import Side
 
 log = logging.getLogger(__name__)
@@ -36,22 +25,17 @@ NO_MAX_QTY = Decimal(10) ** 12
 
 
 def dec(value: Any, default: Decimal | None = None) -> Decimal | None:
-    """MEXC sends numbers as strings (sometimes as JSON numbers, sometimes null)."""
-    if value is None or value == "":
-        return default
-    try:
-        return Decimal(str(value))
-    except InvalidOperation:
-        return default
+    """MEXC sends numbers as strings (sometimes as JSON numbers, sometimes null); text that
+    is no number counts as absent."""
+    return payloads.dec(value, default, lenient=True)
 
 
 def dec0(value: Any) -> Decimal:
-    return dec(value, Decimal(0)) or Decimal(0)
+    return payloads.dec0(value, lenient=True)
 
 
 def price_or_none(value: Any) -> Decimal | None:
-    parsed = dec(value)
-    return parsed if parsed else None
+    return payloads.price_or_none(value, lenient=True)
 
 
 def decimal_str(value: Decimal) -> str:
@@ -102,7 +86,7 @@ def _step(decimals: Any) -> Decimal | None:
         return None
 
 
-def instrument(item: dict[str, Any]) -> InstrumentFilters:
+def instrument(item: dict[str, Any]) -> T.InstrumentFilters:
     """A symbol of GET /api/v3/exchangeInfo. Binance-style `filters` win when present;
     otherwise MEXC's fields: quotePrecision (price decimals), baseAssetPrecision (quantity
     decimals), baseSizePrecision (minimum quantity), quoteAmountPrecision (minimum notional)."""
@@ -116,7 +100,7 @@ def instrument(item: dict[str, Any]) -> InstrumentFilters:
     step = price_or_none(lot.get("stepSize")) or _step(item.get("baseAssetPrecision"))
     min_qty = price_or_none(lot.get("minQty")) or price_or_none(item.get("baseSizePrecision")) or step
     status = str(item.get("status", "")).upper()
-    return InstrumentFilters(
+    return T.InstrumentFilters(
         symbol=item["symbol"],
         tick_size=tick or Decimal(0),
         qty_step=step or Decimal(0),
@@ -137,7 +121,7 @@ class Contract:
     symbol: str  # Titan's BTCUSDT
     contract_symbol: str  # MEXC's BTC_USDT
     api_allowed: bool
-    filters: InstrumentFilters
+    filters: T.InstrumentFilters
 
 
 def contract(item: dict[str, Any]) -> Contract:
@@ -147,7 +131,7 @@ def contract(item: dict[str, Any]) -> Contract:
         symbol=symbol,
         contract_symbol=str(item["symbol"]),
         api_allowed=api_allowed,
-        filters=InstrumentFilters(
+        filters=T.InstrumentFilters(
             symbol=symbol,
             tick_size=dec0(item.get("priceUnit")),
             qty_step=dec0(item.get("volUnit")),
@@ -186,7 +170,7 @@ def balances(account: dict[str, Any]) -> dict[str, Decimal]:
     return totals
 
 
-def wallet(account: dict[str, Any], quote: str = C.QUOTE_ASSET) -> Wallet:
+def wallet(account: dict[str, Any], quote: str = C.QUOTE_ASSET) -> T.Wallet:
     """The quote asset (USDT) alone: equity and wallet balance are its free + locked, available
     its free. Other coins held are not valued here (they would need a price, and Titan values
     its own inventory from its fills); a spot account has no unrealised PnL or margin."""
@@ -195,7 +179,7 @@ def wallet(account: dict[str, Any], quote: str = C.QUOTE_ASSET) -> Wallet:
         if item.get("asset") == quote:
             free += dec0(item.get("free"))
             locked += dec0(item.get("locked"))
-    return Wallet(
+    return T.Wallet(
         equity=free + locked,
         wallet_balance=free + locked,
         available_balance=free,
@@ -211,15 +195,15 @@ def side_of(value: Any) -> Side:
     return Side.BUY if str(value).upper() == "BUY" else Side.SELL
 
 
-def order_status(name: str) -> OrderStatus:
+def order_status(name: str) -> T.OrderStatus:
     known = C.ORDER_STATUSES.get(name)
     if known is None:
         log.warning("unknown MEXC order status %r", name)
-        return OrderStatus.UNKNOWN
+        return T.OrderStatus.UNKNOWN
     return known
 
 
-def order(item: dict[str, Any]) -> ExchangeOrder:
+def order(item: dict[str, Any]) -> T.ExchangeOrder:
     """An order of GET/DELETE /api/v3/order, openOrders or allOrders. A cancel answer carries
     the order's own id as origClientOrderId (its clientOrderId names the cancel), so that wins."""
     status = order_status(str(item.get("status") or ""))
@@ -227,7 +211,7 @@ def order(item: dict[str, Any]) -> ExchangeOrder:
     executed = dec0(item.get("executedQty"))
     quote_filled = dec0(item.get("cummulativeQuoteQty"))
     created = _ms(item.get("time") or item.get("transactTime"))
-    return ExchangeOrder(
+    return T.ExchangeOrder(
         order_id=str(item["orderId"]),
         client_order_id=item.get("origClientOrderId") or item.get("clientOrderId") or None,
         symbol=str(item["symbol"]),
@@ -263,7 +247,7 @@ def fee_in_quote(
     return None
 
 
-def execution(item: dict[str, Any], quote: str = C.QUOTE_ASSET) -> Execution:
+def execution(item: dict[str, Any], quote: str = C.QUOTE_ASSET) -> T.Execution:
     """A trade of GET /api/v3/myTrades. `fee` is in the quote asset (Titan's PnL counts in it);
     `fee_asset`/`fee_qty` keep what the venue charged, e.g. the bought coin, which the account
     then holds less of."""
@@ -276,7 +260,7 @@ def execution(item: dict[str, Any], quote: str = C.QUOTE_ASSET) -> Execution:
         log.warning("MEXC fee of %s %s on trade %s has no quote value; counted as 0", commission,
                     commission_asset, item.get("id"))  # fmt: skip
         fee = Decimal(0)
-    return Execution(
+    return T.Execution(
         exec_id=str(item["id"]),
         order_id=str(item.get("orderId") or ""),
         client_order_id=item.get("clientOrderId") or None,
@@ -285,7 +269,7 @@ def execution(item: dict[str, Any], quote: str = C.QUOTE_ASSET) -> Execution:
         price=price,
         qty=dec0(item.get("qty")),
         fee=fee,
-        exec_type=ExecType.TRADE,  # spot has no liquidation, funding or delivery
+        exec_type=T.ExecType.TRADE,  # spot has no liquidation, funding or delivery
         is_maker=bool(item.get("isMaker", False)),
         ts_ms=_ms(item.get("time")),
         fee_asset=commission_asset or None,
@@ -293,7 +277,7 @@ def execution(item: dict[str, Any], quote: str = C.QUOTE_ASSET) -> Execution:
     )
 
 
-def executions(items: Iterable[dict[str, Any]], quote: str = C.QUOTE_ASSET) -> list[Execution]:
+def executions(items: Iterable[dict[str, Any]], quote: str = C.QUOTE_ASSET) -> list[T.Execution]:
     """Oldest first, each trade once (pages may overlap at their edges)."""
     by_id = {e.exec_id: e for e in (execution(item, quote) for item in items)}
     return sorted(by_id.values(), key=lambda e: (e.ts_ms, e.exec_id))
@@ -310,37 +294,31 @@ def kline_interval(interval: str) -> str:
     return mexc
 
 
-def kline(row: list[Any]) -> Kline:
+def kline(row: list[Any]) -> T.Kline:
     """A kline row: [openTime, open, high, low, close, volume, closeTime, quoteVolume]."""
-    return Kline(
-        start_ms=int(row[0]),
-        open=dec0(row[1]),
-        high=dec0(row[2]),
-        low=dec0(row[3]),
-        close=dec0(row[4]),
-        volume=dec0(row[5]),
-        turnover=dec0(row[7]) if len(row) > 7 else Decimal(0),
-    )
+    return payloads.kline_row(row, turnover_at=7, lenient=True)
 
 
-def klines(rows: Iterable[list[Any]]) -> list[Kline]:
-    return sorted((kline(row) for row in rows), key=lambda k: k.start_ms)
+def klines(rows: Iterable[list[Any]]) -> list[T.Kline]:
+    return payloads.oldest_first(kline(row) for row in rows)
 
 
-def live_bars(rows: Any) -> list[LiveBar]:
+def live_bars(rows: Any) -> list[T.LiveBar]:
     """Kline rows as the stream's bars (oldest first); a malformed row is skipped."""
     bars = []
     for row in rows if isinstance(rows, list) else ():
         try:
-            bars.append(LiveBar(int(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5])))
+            bars.append(
+                T.LiveBar(int(row[0]), float(row[1]), float(row[2]), float(row[3]), float(row[4]), float(row[5]))
+            )
         except (IndexError, TypeError, ValueError):
             continue
     return sorted(bars, key=lambda b: b.start_ms)
 
 
-def ticker(item: dict[str, Any]) -> Ticker:
+def ticker(item: dict[str, Any]) -> T.Ticker:
     """A GET /api/v3/ticker/24hr entry. Spot has no mark, index, funding or open interest."""
-    return Ticker(
+    return T.Ticker(
         symbol=str(item["symbol"]),
         last_price=dec0(item.get("lastPrice")),
         mark_price=None,
@@ -355,18 +333,18 @@ def ticker(item: dict[str, Any]) -> Ticker:
     )
 
 
-def tickers(payload: Any) -> list[Ticker]:
+def tickers(payload: Any) -> list[T.Ticker]:
     """ticker/24hr answers an object for one symbol and a list for all."""
     items = payload if isinstance(payload, list) else [payload] if isinstance(payload, dict) else []
     return [ticker(item) for item in items if isinstance(item, dict) and item.get("symbol")]
 
 
-def ticker_update(item: dict[str, Any]) -> TickerUpdate:
+def ticker_update(item: dict[str, Any]) -> T.TickerUpdate:
     try:
         last = float(item["lastPrice"])
     except (KeyError, TypeError, ValueError):
         last = None
-    return TickerUpdate(last_price=last, mark_price=None, index_price=None, funding_rate=None, open_interest=None)
+    return T.TickerUpdate(last_price=last, mark_price=None, index_price=None, funding_rate=None, open_interest=None)
 
 
 def _trade_key(item: dict[str, Any]) -> str:
@@ -378,18 +356,18 @@ def _trade_key(item: dict[str, Any]) -> str:
 
 def new_public_trades(
     items: Any, seen_ms: int, seen_keys: frozenset[str]
-) -> tuple[list[PublicTrade], int, frozenset[str]]:
+) -> tuple[list[T.PublicTrade], int, frozenset[str]]:
     """The trades of a GET /api/v3/trades poll not yet yielded, oldest first.
 
     `seen_ms` is the newest trade time yielded so far and `seen_keys` the keys of the trades at
     that time: older trades were all seen, trades at `seen_ms` are new only if unseen. Returns
     the new trades and the cursor after them. The first poll (seen_ms 0) yields nothing but
     sets the cursor: the tape starts now, not with the venue's backlog."""
-    parsed: list[tuple[int, str, PublicTrade]] = []
+    parsed: list[tuple[int, str, T.PublicTrade]] = []
     for item in items if isinstance(items, list) else ():
         try:
             ts = int(item["time"])
-            trade = PublicTrade(ts, not bool(item.get("isBuyerMaker")), float(item["price"]))
+            trade = T.PublicTrade(ts, not bool(item.get("isBuyerMaker")), float(item["price"]))
             parsed.append((ts, _trade_key(item), trade))
         except (KeyError, TypeError, ValueError):
             continue
