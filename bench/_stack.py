@@ -60,7 +60,7 @@ def trading_config(symbols: Sequence[str], max_open_positions: int = 50) -> Trad
     return TradingConfig(
         asset_whitelist=tuple(symbols),
         max_open_positions=max_open_positions,
-        risk_tuner=RiskTuner(maxDailyDrawdown=Decimal("0.10")),
+        risk_tuner=RiskTuner(max_daily_drawdown=Decimal("0.10")),
         breaker=BreakerConfig(consecutive_losses=10_000, hard_drawdown=Decimal("0.5")),
     )
 

@@ -53,13 +53,15 @@ class ReplayDataError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class RecordedKline:
+    """One recorded bar of `interval_ms` (a minute unless the recording says otherwise)."""
+
     symbol: str
-    start_ms: int
+    start_ms: int  # UTC, when the bar opens
     open: Decimal
     high: Decimal
     low: Decimal
     close: Decimal
-    volume: Decimal
+    volume: Decimal  # base units traded in it
     interval_ms: int = MINUTE_MS
 
     @property

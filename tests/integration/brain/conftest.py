@@ -26,10 +26,10 @@ from redis.asyncio import Redis
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from tests.integration.execution.conftest import redis_db
+from tests.integration.execution.conftest import clean_sim, redis_db, sim  # noqa: F401 - the simulator, for tests that run an execution
 from tests.processes import StubServer, free_ports, running_openai_stub, start_service, terminate, wait_for_health
 from tests.processes import until as until
-from titan_common.auth import hash_password
+from titan_common.auth.passwords import hash_password
 from titan_common.bus import CONTROL, EVENTS, SIGNALS, Publisher, StreamProducer, heartbeat_key, make_redis
 from titan_common.clock import now_ms
 from titan_common.config import TradingConfig, save_config

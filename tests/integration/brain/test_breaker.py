@@ -27,7 +27,7 @@ from tests.integration.brain.conftest import (
     wait_for_decisions,
     wallet_event,
 )
-from tests.integration.execution.conftest import Sim, clean_sim, running_execution, sim  # noqa: F401 - fixtures
+from tests.integration.execution.conftest import Sim, running_execution
 from tests.processes import metric_value, until
 from titan_common.auth.tokens import OPERATOR_HEADER, TOKEN_HEADER
 from titan_common.db.models import AuditEvent, BreakerEvent, OperatorAction
@@ -71,7 +71,7 @@ async def veto_reasons(brain: BrainProcess, sessions: async_sessionmaker[AsyncSe
 
 
 @pytest.fixture
-async def execution_port(clean_sim: Sim, database_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[str]:  # noqa: F811
+async def execution_port(clean_sim: Sim, database_url: str, redis_url: str, tmp_path: Path) -> AsyncIterator[str]:
     """An execution the breaker's disarm reaches (master arm's one writer), on a Redis
     database of its own: a door only, it sees none of the brain's intents or events."""
     var_dir = tmp_path / "execution"
@@ -177,11 +177,7 @@ async def test_losses_trip_the_soft_breaker_and_a_reset_does_not_rearm(
 
 
 async def test_a_hard_drawdown_flattens_the_simulator_through_execution(
-    clean_sim: Sim,  # noqa: F811
-    database_url: str,
-    redis_url: str,
-    tmp_path: Path,
-    sessions: async_sessionmaker[AsyncSession],
+    clean_sim: Sim, database_url: str, redis_url: str, tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     adapter = BybitAdapter(BybitConfig(clean_sim.url, clean_sim.api_key, clean_sim.api_secret, timeout_s=5))
     try:
@@ -253,11 +249,7 @@ async def test_a_hard_drawdown_flattens_the_simulator_through_execution(
 
 
 async def test_market_data_from_the_exchange_and_the_volatility_trip(
-    clean_sim: Sim,  # noqa: F811
-    database_url: str,
-    redis_url: str,
-    tmp_path: Path,
-    sessions: async_sessionmaker[AsyncSession],
+    clean_sim: Sim, database_url: str, redis_url: str, tmp_path: Path, sessions: async_sessionmaker[AsyncSession]
 ) -> None:
     """Public instruments and prices (no keys) feed sizing and the volatility trigger."""
     async with running_brain(

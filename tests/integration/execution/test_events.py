@@ -22,19 +22,14 @@ from titan_common.events import EventType, OrderFilled, PositionUpdate, TradeClo
 from titan_common.messages import Event, IntentKind, Side
 
 pytestmark = pytest.mark.integration
+FAST_POLLS = {"TITAN_WALLET_POLL_S": "0.5", "TITAN_MARK_POLL_S": "0.5"}  # the REST wallet and marks
 
 
 async def test_fills_positions_wallet_and_closed_trades_are_announced(
     clean_sim: Sim, sessions: async_sessionmaker[AsyncSession], database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     async with running_execution(
-        clean_sim,
-        database_url,
-        redis_url,
-        tmp_path,
-        redis_db_index=12,
-        TITAN_WALLET_POLL_S="0.5",
-        TITAN_MARK_POLL_S="0.5",
+        clean_sim, database_url, redis_url, tmp_path, redis_db_index=12, **FAST_POLLS
     ) as execution:
         heard: list[Event] = []
         stop = asyncio.Event()

@@ -38,15 +38,9 @@ RESOLVED = {
 async def test_storm_of_10006_creates_no_duplicate_and_recovers(
     clean_sim: Sim, sessions: async_sessionmaker[AsyncSession], database_url: str, redis_url: str, tmp_path: Path
 ) -> None:
-    async with running_execution(
-        clean_sim,
-        database_url,
-        redis_url,
-        tmp_path,
-        redis_db_index=12,
-        TITAN_RATE_LIMIT_STABILITY_S="3",
-        TITAN_NOT_FOUND_MIN_AGE_MS="15000",
-    ) as execution:
+    # RATE_LIMIT clears after 3 s without a refusal; a lost order is declared missing after 15 s
+    storm = {"TITAN_RATE_LIMIT_STABILITY_S": "3", "TITAN_NOT_FOUND_MIN_AGE_MS": "15000"}
+    async with running_execution(clean_sim, database_url, redis_url, tmp_path, redis_db_index=12, **storm) as execution:
         try:
             await arm(sessions, True)
             clean_sim.control("POST", "/faults", {"rate_limit_per_s": 1})

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import httpx
@@ -102,45 +102,49 @@ async def test_a_cycle_runs_once_per_slot_with_all_five_sections(
     assert all(b.low <= b.open <= b.high and b.low <= b.close <= b.high for b in bars)
 
 
-async def test_exchange_clock_mismatch_aborts(
+AbortUnder = Callable[[dict[str, int], str], Awaitable[ExecutionLog]]
+
+
+@pytest.fixture
+def abort_under(
     fresh_sim: Sim,
     scanner_parts: tuple[BreadthScanner, BybitAdapter],
     sessions: async_sessionmaker[AsyncSession],
     caplog: pytest.LogCaptureFixture,
-) -> None:
+) -> AbortUnder:
+    """Run a cycle under a simulator fault: it aborts for the reason given, logged, and its
+    row keeps every section of the audit payload, which is returned."""
     scanner, _adapter = scanner_parts
-    fresh_sim.control("POST", "/faults", {"clock_skew_ms": 5_000})
-    caplog.set_level(logging.INFO, logger="titan.scavenger.scanner")
-    result = await scanner.run_cycle(trigger="TEST")
-    assert (result["status"], result["reason"]) == ("ABORT", "TIMESTAMP_MISMATCH")
-    assert f"ABORT reason=TIMESTAMP_MISMATCH cycle={result['cycle_id']}" in caplog.text
-    row = await row_of(sessions, result["cycle_id"])
-    assert row is not None
-    assert row.status == "ABORT"
-    assert set(row.ai_audit_payload) == set(SECTIONS)
+
+    async def run(fault: dict[str, int], reason: str) -> ExecutionLog:
+        fresh_sim.control("POST", "/faults", fault)
+        caplog.set_level(logging.INFO, logger="titan.scavenger.scanner")
+        result = await scanner.run_cycle(trigger="TEST")
+        assert (result["status"], result["reason"]) == ("ABORT", reason)
+        assert f"ABORT reason={reason} cycle={result['cycle_id']}" in caplog.text
+        row = await row_of(sessions, result["cycle_id"])
+        assert row is not None
+        assert row.status == "ABORT"
+        assert set(row.ai_audit_payload) == set(SECTIONS)
+        return row
+
+    return run
+
+
+async def test_exchange_clock_mismatch_aborts(
+    abort_under: AbortUnder, scanner_parts: tuple[BreadthScanner, BybitAdapter]
+) -> None:
+    row = await abort_under({"clock_skew_ms": 5_000}, "TIMESTAMP_MISMATCH")
     assert row.ai_audit_payload["verdict"]["reason"] == "TIMESTAMP_MISMATCH"
     assert abs(row.ai_audit_payload["integrity"]["exchange_clock_offset_ms"] - 5_000) < 500
     assert row.ai_audit_payload["integrity"]["timestamps_aligned"] is False
     # an aborted cycle used its slot
+    scanner, _adapter = scanner_parts
     assert (await scanner.run_cycle())["status"] == "ALREADY_RAN"
 
 
-async def test_api_lag_aborts(
-    fresh_sim: Sim,
-    scanner_parts: tuple[BreadthScanner, BybitAdapter],
-    sessions: async_sessionmaker[AsyncSession],
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    scanner, _adapter = scanner_parts
-    fresh_sim.control("POST", "/faults", {"latency_ms": 400})
-    caplog.set_level(logging.INFO, logger="titan.scavenger.scanner")
-    result = await scanner.run_cycle(trigger="TEST")
-    assert (result["status"], result["reason"]) == ("ABORT", "API_LAG")
-    assert f"ABORT reason=API_LAG cycle={result['cycle_id']}" in caplog.text
-    row = await row_of(sessions, result["cycle_id"])
-    assert row is not None
-    assert row.status == "ABORT"
-    assert set(row.ai_audit_payload) == set(SECTIONS)
+async def test_api_lag_aborts(abort_under: AbortUnder) -> None:
+    row = await abort_under({"latency_ms": 400}, "API_LAG")
     assert row.ai_audit_payload["timing"]["server_time_rtt_ms"] >= 400
 
 

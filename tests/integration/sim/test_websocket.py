@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -33,10 +35,19 @@ class Collector:
         return [item for m in chosen for item in m["data"]]
 
 
-def test_public_trades_arrive(sim: Sim) -> None:
+@contextmanager
+def public_ws(sim: Sim) -> Iterator[Any]:
+    """pybit's public linear stream on the simulator, closed on the way out."""
     ws = sim.ws_public()
-    trades = Collector()
     try:
+        yield ws
+    finally:
+        ws.exit()
+
+
+def test_public_trades_arrive(sim: Sim) -> None:
+    trades = Collector()
+    with public_ws(sim) as ws:
         ws.trade_stream(["BTCUSDT", "ETHUSDT"], trades)
         sim.post("/sim/market/BTCUSDT/burst", {"pct": 1, "trades": 60, "window_ms": 100})
         wait_until(lambda: len(trades.items("publicTrade.BTCUSDT")) >= 60, timeout=10)
@@ -46,14 +57,11 @@ def test_public_trades_arrive(sim: Sim) -> None:
         assert item["S"] in ("Buy", "Sell")
         assert item["BT"] is False
         wait_until(lambda: trades.items("publicTrade.ETHUSDT"), timeout=10)
-    finally:
-        ws.exit()
 
 
 def test_burst_is_fifty_trades_within_a_hundred_ms(sim: Sim) -> None:
-    ws = sim.ws_public()
     trades = Collector()
-    try:
+    with public_ws(sim) as ws:
         ws.trade_stream("SOLUSDT", trades)
         time.sleep(0.3)
         sim.post("/sim/clock", {"paused": True})
@@ -67,15 +75,12 @@ def test_burst_is_fifty_trades_within_a_hundred_ms(sim: Sim) -> None:
         assert max(times) - min(times) <= 100
         assert all(t["S"] == "Buy" for t in burst)
         assert D(burst[-1]["p"]) >= start * D("1.025")
-    finally:
-        ws.exit()
 
 
 def test_ten_thousand_orderbook_deltas_stay_consistent_with_rest(sim: Sim) -> None:
-    ws = sim.ws_public()
     book50 = Collector()
     book1 = Collector()
-    try:
+    with public_ws(sim) as ws:
         ws.orderbook_stream(50, "BTCUSDT", book50)
         ws.orderbook_stream(1, "BTCUSDT", book1)
         wait_until(lambda: book50.messages and book1.messages, timeout=10)
@@ -100,15 +105,12 @@ def test_ten_thousand_orderbook_deltas_stay_consistent_with_rest(sim: Sim) -> No
         top = ws.data["orderbook.1.BTCUSDT"]
         assert top["b"] == rest["b"][:1]
         assert top["a"] == rest["a"][:1]
-    finally:
-        ws.exit()
 
 
 def test_tickers_and_klines(sim: Sim) -> None:
-    ws = sim.ws_public()
     tickers = Collector()
     klines = Collector()
-    try:
+    with public_ws(sim) as ws:
         ws.ticker_stream("ETHUSDT", tickers)
         ws.kline_stream(1, "ETHUSDT", klines)
         ws.kline_stream(60, "ETHUSDT", klines)
@@ -123,8 +125,6 @@ def test_tickers_and_klines(sim: Sim) -> None:
         assert bar["interval"] == "60"
         assert bar["end"] - bar["start"] == 3_600_000 - 1
         assert D(bar["low"]) <= D(bar["close"]) <= D(bar["high"])
-    finally:
-        ws.exit()
 
 
 def test_raw_ping_and_subscribe_ack(sim: Sim) -> None:
@@ -184,14 +184,24 @@ def test_private_order_execution_position_wallet_after_a_fill(sim: Sim) -> None:
         ws.exit()
 
 
-def test_take_profit_triggers_on_mark_price(sim: Sim) -> None:
-    session = sim.http()
+@contextmanager
+def executions_paused(sim: Sim) -> Iterator[Collector]:
+    """The private execution stream, subscribed; then the market clock paused, so that nothing
+    moves but what the test does."""
     ws = sim.ws_private()
     executions = Collector()
     try:
         ws.execution_stream(executions)
         time.sleep(0.2)
         sim.post("/sim/clock", {"paused": True})
+        yield executions
+    finally:
+        ws.exit()
+
+
+def test_take_profit_triggers_on_mark_price(sim: Sim) -> None:
+    session = sim.http()
+    with executions_paused(sim) as executions:
         session.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Market", qty="0.01")
         mark = D(session.get_positions(category="linear", symbol="BTCUSDT")["result"]["list"][0]["markPrice"])
         take_profit = (mark * D("1.005")).quantize(D("0.1"))
@@ -210,8 +220,6 @@ def test_take_profit_triggers_on_mark_price(sim: Sim) -> None:
         assert history[0]["createType"] == "CreateByTakeProfit"
         assert history[0]["orderStatus"] == "Filled"
         assert history[0]["reduceOnly"] is True
-    finally:
-        ws.exit()
 
 
 def test_stop_loss_attached_on_create_triggers(sim: Sim) -> None:
@@ -233,12 +241,7 @@ def test_stop_loss_attached_on_create_triggers(sim: Sim) -> None:
 
 def test_funding_payment_is_an_execution(sim: Sim) -> None:
     session = sim.http()
-    ws = sim.ws_private()
-    executions = Collector()
-    try:
-        ws.execution_stream(executions)
-        time.sleep(0.2)
-        sim.post("/sim/clock", {"paused": True})
+    with executions_paused(sim) as executions:
         session.place_order(category="linear", symbol="BTCUSDT", side="Buy", orderType="Market", qty="0.1")
         ticker = session.get_tickers(category="linear", symbol="BTCUSDT")["result"]["list"][0]
         rate, mark = D(ticker["fundingRate"]), D(ticker["markPrice"])
@@ -259,8 +262,6 @@ def test_funding_payment_is_an_execution(sim: Sim) -> None:
         assert D(history[0]["fundingRate"]) == rate
         nxt = session.get_tickers(category="linear", symbol="BTCUSDT")["result"]["list"][0]["nextFundingTime"]
         assert int(nxt) == int(ticker["nextFundingTime"]) + 8 * 3_600_000
-    finally:
-        ws.exit()
 
 
 def test_order_entry_over_the_trade_websocket(sim: Sim) -> None:
