@@ -164,6 +164,12 @@ async def active_config(session: AsyncSession) -> ActiveConfig:
     return ActiveConfig(row.version_tag, TradingConfig.model_validate(row.config), row.created_ms, row.operator_id)
 
 
+async def config_version(session: AsyncSession, tag: str) -> TradingConfig | None:
+    """The version saved under `tag`, or None."""
+    stored = await session.scalar(select(ConfigVersion.config).where(ConfigVersion.version_tag == tag))
+    return None if stored is None else TradingConfig.model_validate(stored)
+
+
 async def save_config(
     session: AsyncSession,
     config: TradingConfig,

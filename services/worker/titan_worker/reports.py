@@ -19,8 +19,6 @@ from titan_common.db import reads
 from titan_common.db.models import (
     AuditEvent,
     DailyReportRow,
-    DecisionRow,
-    SignalRow,
 )
 from titan_worker.core.report import (
     DAY_MS,
@@ -41,19 +39,7 @@ async def read_day(session: AsyncSession, day: str, now_ms: int, accounts: Seque
     end = start + DAY_MS
     equity_rows = await reads.equity_snapshots(session, accounts[0], since_ms=start, until_ms=end)
     trade_rows = await reads.closed_trades(session, accounts, since_ms=start, until_ms=end, newest_first=False)
-    signals = await session.scalar(
-        select(func.count()).select_from(SignalRow).where(SignalRow.ts_ms >= start, SignalRow.ts_ms < end)
-    )
-    verdicts = await session.execute(
-        select(DecisionRow.verdict, func.count())
-        .where(DecisionRow.ts_ms >= start, DecisionRow.ts_ms < end)
-        .group_by(DecisionRow.verdict)
-    )
-    veto_reasons = await session.execute(
-        select(func.jsonb_array_elements_text(DecisionRow.reasons).label("reason"), func.count())
-        .where(DecisionRow.ts_ms >= start, DecisionRow.ts_ms < end, DecisionRow.verdict == "VETO")
-        .group_by("reason")
-    )
+    decided = await reads.decision_counts(session, since_ms=start, until_ms=end)
     severities = await session.execute(
         select(AuditEvent.severity, func.count())
         .where(AuditEvent.ts_ms >= start, AuditEvent.ts_ms < end)
@@ -66,9 +52,9 @@ async def read_day(session: AsyncSession, day: str, now_ms: int, accounts: Seque
         now_ms=now_ms,
         equity=[EquityPoint(r.ts_ms, r.equity, r.day_start_equity) for r in equity_rows],
         trades=[ClosedTrade(r.closed_ms, r.symbol, r.pnl - r.fees, r.fees) for r in trade_rows],
-        signals_received=int(signals or 0),
-        decisions_by_verdict={v: int(n) for v, n in verdicts},
-        veto_reasons={r: int(n) for r, n in veto_reasons},
+        signals_received=decided.signals,
+        decisions_by_verdict=decided.by_verdict,
+        veto_reasons=decided.veto_reasons,
         audit_by_severity={s: int(n) for s, n in severities},
         breaker_trips=trips,
     )

@@ -11,10 +11,19 @@ ROOT = Path(__file__).resolve().parents[3]
 OWNERS = {
     "TradeRow": "titan_execution",
     "PositionRow": "titan_execution",
+    "OrderRow": "titan_execution",
+    "FillRow": "titan_execution",
+    "ReconcileRun": "titan_execution",
+    "ReconcileDiff": "titan_execution",
     "EquitySnapshot": "titan_brain",
     "BreakerEvent": "titan_brain",
+    "SignalRow": "titan_brain",
+    "DecisionRow": "titan_brain",
+    "ConfigVersion": "titan_console",
+    "DailyReportRow": "titan_worker",
 }
-SHARED = {"titan_common/db/models.py", "titan_common/db/reads.py"}
+# the models, the shared reads, and config versions' own read and append (the console's table)
+SHARED = {"titan_common/db/models.py", "titan_common/db/reads.py", "titan_common/config.py"}
 
 
 def sources() -> list[tuple[str, Path]]:

@@ -116,20 +116,18 @@ def load_config(spec: str | None, database_url: str | None) -> tuple[TradingConf
 
 
 async def _config_version(database_url: str, tag: str) -> TradingConfig:
-    from sqlalchemy import select
-
-    from titan_common.db.engine import make_engine
-    from titan_common.db.models import ConfigVersion
+    from titan_common.config import config_version
+    from titan_common.db.engine import make_engine, make_sessionmaker
 
     engine = make_engine(database_url, pool_size=1)
     try:
-        async with engine.connect() as conn:
-            row = (await conn.execute(select(ConfigVersion.config).where(ConfigVersion.version_tag == tag))).first()
+        async with make_sessionmaker(engine)() as session:
+            config = await config_version(session, tag)
     finally:
         await engine.dispose()
-    if row is None:
+    if config is None:
         raise BacktestInputError(f"--config {tag}: no config version has that tag")
-    return TradingConfig.model_validate(row[0])
+    return config
 
 
 def gather_inputs(

@@ -9,18 +9,21 @@ in. The owner's own read routes use the same functions.
 - positions and trades: execution's;
 - equity snapshots: the brain's, under the first venue's account. Rows written before the
   account column (migration 0003) have none and count as that account's;
-- breaker events: the brain's (the console's fallback while the brain does not answer).
+- breaker events: the brain's (the console's fallback while the brain does not answer);
+- signals and decisions: the brain's, listed for the console and counted for the daily
+  report.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
-from titan_common.db.models import BreakerEvent, EquitySnapshot, PositionRow, TradeRow
+from titan_common.db.models import BreakerEvent, DecisionRow, EquitySnapshot, PositionRow, SignalRow, TradeRow
 
 
 async def open_positions(session: AsyncSession, accounts: Sequence[str]) -> list[PositionRow]:
@@ -91,3 +94,45 @@ async def breaker_trips(session: AsyncSession, *, since_ms: int, until_ms: int) 
         .where(BreakerEvent.ts_ms >= since_ms, BreakerEvent.ts_ms < until_ms, BreakerEvent.action == "TRIP")
     )
     return int(count or 0)
+
+
+@dataclass(frozen=True)
+class DecisionCounts:
+    signals: int  # received
+    by_verdict: dict[str, int]  # APPROVE, VETO
+    veto_reasons: dict[str, int]  # each reason a veto named
+
+
+async def decision_counts(session: AsyncSession, *, since_ms: int, until_ms: int) -> DecisionCounts:
+    """The brain's signals and decisions in [since_ms, until_ms), counted."""
+    signals = await session.scalar(
+        select(func.count()).select_from(SignalRow).where(SignalRow.ts_ms >= since_ms, SignalRow.ts_ms < until_ms)
+    )
+    in_window = (DecisionRow.ts_ms >= since_ms, DecisionRow.ts_ms < until_ms)
+    verdicts = await session.execute(
+        select(DecisionRow.verdict, func.count()).where(*in_window).group_by(DecisionRow.verdict)
+    )
+    reason = func.jsonb_array_elements_text(DecisionRow.reasons).label("reason")
+    reasons = await session.execute(
+        select(reason, func.count()).where(*in_window, DecisionRow.verdict == "VETO").group_by("reason")
+    )
+    return DecisionCounts(
+        signals=int(signals or 0),
+        by_verdict={verdict: int(n) for verdict, n in verdicts},
+        veto_reasons={name: int(n) for name, n in reasons},
+    )
+
+
+async def signals_with_decisions(
+    session: AsyncSession, *, limit: int, status: str | None = None
+) -> list[tuple[SignalRow, DecisionRow | None]]:
+    """Signals newest first, each with the brain's decision when it made one."""
+    query = (
+        select(SignalRow, DecisionRow)
+        .join(DecisionRow, DecisionRow.signal_id == SignalRow.signal_id, isouter=True)
+        .order_by(SignalRow.ts_ms.desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(SignalRow.status == status)
+    return [(signal, decision) for signal, decision in (await session.execute(query)).all()]

@@ -17,10 +17,8 @@ from titan_common.db.engine import DB_ERRORS, transaction
 from titan_common.db.models import (
     Alert,
     AuditEvent,
-    DecisionRow,
     OrderIntentRow,
     Proposal,
-    SignalRow,
 )
 from titan_common.db.proposals import ProposalStatus
 from titan_common.logging import best_effort
@@ -91,16 +89,8 @@ async def trades(console: Console, limit: int) -> dict[str, Any]:
 
 async def signals(console: Console, limit: int, status: str | None) -> dict[str, Any]:
     """Signals newest first with the brain's verdict; `status` is PENDING until decided."""
-    query = (
-        select(SignalRow, DecisionRow)
-        .join(DecisionRow, DecisionRow.signal_id == SignalRow.signal_id, isouter=True)
-        .order_by(SignalRow.ts_ms.desc())
-        .limit(limit)
-    )
-    if status:
-        query = query.where(SignalRow.status == status.upper())
     async with _sessions(console)() as session:
-        rows = (await session.execute(query)).all()
+        rows = await reads.signals_with_decisions(session, limit=limit, status=status.upper() if status else None)
     items = []
     for signal, decision in rows:
         payload = signal.payload or {}
