@@ -37,15 +37,18 @@ typecheck: install-dev
 	$(BIN)/mypy $(TYPED)
 
 # pytest's exit code 5 means it collected no tests: a failure, never a pass
-# The unit tests (pure) and the end-to-end stacks (mostly waiting on their processes) run
-# beside the integration suite, in a second pytest process with embedded servers of its own
-# when it needs them: two cores, and both suites spend much of their time waiting.
+# The unit tests (pure), the end-to-end stacks and the integration tests that bring servers
+# of their own (deploy, the fuzzer, the access matrix: mostly waiting on their processes) run
+# beside the rest of the integration suite, in a second pytest process with embedded servers
+# of its own when it needs them: two cores, and both suites spend much of their time waiting.
+BESIDE := tests/unit tests/e2e tests/integration/deploy tests/integration/test_fuzz_openapi.py \
+  tests/integration/test_service_access.py
 pytest: install-dev
 	@mkdir -p var/pytest-beside
-	TEST_EMBEDDED_DIR=$(CURDIR)/var/pytest-beside $(BIN)/pytest -p no:cacheprovider -q --durations=10 tests/unit tests/e2e \
+	TEST_EMBEDDED_DIR=$(CURDIR)/var/pytest-beside $(BIN)/pytest -p no:cacheprovider -q --durations=10 $(BESIDE) \
 	  > var/pytest-beside.log 2>&1 & unit=$$!; \
-	$(BIN)/pytest --durations=40 --ignore=tests/unit --ignore=tests/e2e; rc=$$?; \
-	wait $$unit; urc=$$?; echo "--- tests/unit and tests/e2e (run beside the rest) ---"; cat var/pytest-beside.log; \
+	$(BIN)/pytest --durations=40 $(foreach t,$(BESIDE),--ignore=$(t)); rc=$$?; \
+	wait $$unit; urc=$$?; echo "--- $(BESIDE) (run beside the rest) ---"; cat var/pytest-beside.log; \
 	if [ $$rc -eq 5 ] || [ $$urc -eq 5 ]; then echo "pytest collected no tests"; exit 1; fi; \
 	if [ $$rc -ne 0 ]; then exit $$rc; fi; exit $$urc
 
