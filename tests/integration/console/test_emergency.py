@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.integration.console.conftest import auth_of
 from tests.integration.console.stack import Stack
+from tests.processes import until
 from titan_common.bus import CONTROL, Subscriber, make_redis
 from titan_common.clock import now_ms
 from titan_common.db.models import OperatorAction, SystemFlag
 from titan_common.exchanges import PlaceOrder
 from titan_common.exchanges.bybit import BybitAdapter, BybitConfig
+from titan_common.flags import read_master_arm
 from titan_common.messages import Control, ControlCommand, OrderType, Side, client_order_id_for, new_id
 
 pytestmark = pytest.mark.integration
@@ -267,3 +269,43 @@ async def _until(probe: Any, timeout: float = 20.0) -> None:
             return
         await asyncio.sleep(0.2)
     raise AssertionError(f"condition not met within {timeout}s")
+
+
+async def test_a_disarm_execution_did_not_take_lands_there_when_it_returns(
+    clean_state: Stack, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    """Execution is master arm's one writer. With it down, the console's disarm still answers
+    and shows master arm off, arming is refused (there is nothing to arm), and the disarm
+    is handed to execution as soon as it is back."""
+    stack = clean_state
+    armed = await asyncio.to_thread(call, stack, "POST", "/api/console/master-arm", {"enabled": True})
+    assert armed.status_code == 200, armed.text
+    since = now_ms()
+    await asyncio.to_thread(stack.stop, "execution")
+    try:
+        disarmed = await asyncio.to_thread(call, stack, "POST", "/api/console/master-arm", {"enabled": False})
+        assert disarmed.status_code == 200, disarmed.text
+        assert (disarmed.json()["master_arm"], disarmed.json()["status"]) == (False, "DISARMED")
+        shown = await asyncio.to_thread(call, stack, "GET", "/api/console/master-arm")
+        assert shown.json()["master_arm"] is False
+        async with sessions() as session:
+            assert await read_master_arm(session) is True  # its writer is down: not written yet
+        refused = await asyncio.to_thread(call, stack, "POST", "/api/console/master-arm", {"enabled": True})
+        assert refused.status_code == 503, refused.text
+        assert refused.json()["error"]["code"] == "EXECUTION_UNAVAILABLE"
+    finally:
+        await asyncio.to_thread(stack.start, "execution")
+
+    async def handed_over() -> OperatorAction | None:
+        async with sessions() as session:
+            if await read_master_arm(session):
+                return None
+            return await session.scalar(
+                select(OperatorAction)
+                .where(OperatorAction.action == "MASTER_ARM", OperatorAction.ts_ms >= since)
+                .order_by(OperatorAction.id.desc())
+            )
+
+    record = await until(handed_over, timeout=30, what="the disarm written by execution")
+    assert record.operator_id == "operator-1"
+    assert record.result["master_arm"] is False

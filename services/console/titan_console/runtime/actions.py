@@ -70,6 +70,7 @@ async def _arm(console: Console, who: Principal, reason: str, request: dict[str,
             continue
         previous = answer.get("previous_state") is True
         console.deferred[:] = [d for d in console.deferred if not isinstance(d, _DisarmHandOver)]
+        console.state.disarm_pending = False
         console.state.master_arm = True
         change = MasterArmChange(master_arm=True, previous_state=previous, reason=reason)
         emit_audited(console, EventType.MASTER_ARM_CHANGE, who, severity=Severity.INFO, payload=payload_of(change))
@@ -110,6 +111,7 @@ class _DisarmHandOver:
 
     async def __call__(self) -> None:
         await _disarm_at_the_door(self.console, self.who, self.reason, self.request)
+        self.console.state.disarm_pending = False
 
 
 async def _disarm(console: Console, who: Principal, reason: str, request: dict[str, Any]) -> dict[str, Any]:
@@ -123,6 +125,7 @@ async def _disarm(console: Console, who: Principal, reason: str, request: dict[s
         previous = console.state.master_arm is True  # the last state this console knew
 
         console.deferred.append(_DisarmHandOver(console, who, reason, request))
+        console.state.disarm_pending = True
         _announce_disarm(console, who, previous, reason)
         return {"previous_state": previous, "persisted": False, "execution": False}
     persisted = any(a.get("persisted") is True for a in taken)

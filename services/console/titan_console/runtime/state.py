@@ -67,6 +67,9 @@ class StateCache:
         self.healths_ms: int | None = None
         self.system: SystemState | None = None
         self.master_arm: bool | None = None
+        # an operator's disarm no execution has taken yet (handed over when one answers):
+        # master arm shows off meanwhile, whatever the flag still says
+        self.disarm_pending = False
         self.kill_switch: dict[str, Any] = {"engaged": False}
         self.positions: list[dict[str, Any]] = []
         self.positions_ok = False
@@ -118,7 +121,7 @@ class StateCache:
             return
         try:
             async with self.runtime.sessions() as session:
-                self.master_arm = await read_master_arm(session)
+                self.master_arm = await read_master_arm(session) and not self.disarm_pending
                 flag = await read_flag(session, KILL_SWITCH)
             self.kill_switch = flag or {"engaged": False}
         except Exception as exc:
