@@ -50,8 +50,11 @@ def snapshot_rows(venue: str, symbol: str, start: int, bars: int, cycle: str) ->
 
 
 def test_export_the_stored_15_minute_bars_and_backtest_them(
-    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    private_database: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # a database of its own: a stack's scavenger storing bars in the session's database
+    # (the console's, when its tests ran first) would add its own
+    database_url = private_database
     start = (now_ms() - 3 * 86_400_000) // BAR_MS * BAR_MS
     rows = snapshot_rows("bybit", "SOLUSDT", start, 250, "breadth:a")
     again = snapshot_rows("bybit", "SOLUSDT", start + 240 * BAR_MS, 10, "breadth:b")  # stored twice
