@@ -43,17 +43,20 @@ class Console:
     deferred: list[Callable[[], Awaitable[Any]]] = field(default_factory=list)
 
     async def flush_deferred(self) -> int:
-        """Write the deferred rows in order; stop at the first failure. Returns how many went in."""
-        written = 0
-        while self.deferred:
+        """Do each deferred step in order, keeping those that fail for later: a disarm waiting
+        for execution never holds up a row waiting for Postgres (the kill switch's flag).
+        Returns how many were done."""
+        done = []
+        for step in list(self.deferred):
             try:
-                await self.deferred[0]()
-            except Exception as exc:  # Postgres still away (or not connected yet): keep it for later
-                log.debug("deferred write not done yet: %s", exc)
-                break
-            self.deferred.pop(0)
-            written += 1
-        return written
+                await step()
+            except Exception as exc:  # Postgres or execution still away: kept for later
+                log.debug("deferred step not done yet: %s", exc)
+                continue
+            done.append(step)
+        # steps added meanwhile (an action during an await) stay
+        self.deferred[:] = [step for step in self.deferred if all(step is not d for d in done)]
+        return len(done)
 
     @property
     def live(self) -> bool:
